@@ -1,0 +1,1 @@
+//! LINSTOR REST client and the storage semantics shared by every frontend.

@@ -1,0 +1,3 @@
+//! Docker volume plugin daemon for LINSTOR.
+
+fn main() {}

@@ -1,0 +1,3 @@
+//! OpenNebula DS and TM driver for LINSTOR (multi-call binary).
+
+fn main() {}

@@ -1,0 +1,3 @@
+//! Proxmox VE storage plugin helper (JSON in/out) for the LINSTORPlugin Perl module.
+
+fn main() {}

@@ -1,0 +1,3 @@
+//! `linstor-sim`: run the LINSTOR controller simulator.
+
+fn main() {}

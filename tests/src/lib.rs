@@ -1,0 +1,1 @@
+//! LINSTOR controller simulator and helpers for the end-to-end suites.
