@@ -1,0 +1,232 @@
+//! HTTP transport: controller list tried in order, failover on connection errors only, the last
+//! good controller remembered, TLS (CA, client certificate), bearer token, bounded timeouts.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::Method;
+
+use crate::config::{ClientConfig, ControllerUrl};
+use crate::error::{Error, Result};
+
+/// An HTTP answer from one controller.
+#[derive(Debug, Clone)]
+pub struct RawResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// Body bytes.
+    pub body: Vec<u8>,
+    /// Base URL of the controller that answered.
+    pub controller: String,
+}
+
+#[derive(Debug)]
+struct Inner {
+    http: reqwest::Client,
+    controllers: Vec<ControllerUrl>,
+    preferred: AtomicUsize,
+    token: Option<String>,
+    request_timeout: Duration,
+    last_good_file: Option<PathBuf>,
+}
+
+/// Failover transport over the configured controllers.
+#[derive(Debug, Clone)]
+pub struct Transport {
+    inner: Arc<Inner>,
+}
+
+fn read_file(path: &std::path::Path, what: &str) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::Config(format!("cannot read {what} {}: {e}", path.display())))
+}
+
+impl Transport {
+    /// Build the HTTP client (TLS material is loaded here, so bad files fail early).
+    pub fn new(config: ClientConfig) -> Result<Self> {
+        if config.controllers.is_empty() {
+            return Err(Error::Config("no LINSTOR controller configured".into()));
+        }
+        let mut builder = reqwest::Client::builder()
+            .use_rustls_tls()
+            .connect_timeout(config.connect_timeout)
+            .tcp_nodelay(true)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::limited(3))
+            .user_agent(concat!("linstor-plugins/", env!("CARGO_PKG_VERSION")));
+        if let Some(ca) = &config.ca_file {
+            let pem = read_file(ca, "CA file")?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                Error::Config(format!("CA file {} is not a PEM certificate: {e}", ca.display()))
+            })?;
+            if certs.is_empty() {
+                return Err(Error::Config(format!(
+                    "CA file {} holds no PEM certificate",
+                    ca.display()
+                )));
+            }
+            builder = builder.tls_built_in_root_certs(false);
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        match (&config.client_cert, &config.client_key) {
+            (Some(cert), Some(key)) => {
+                let mut pem = read_file(cert, "client certificate")?;
+                pem.push(b'\n');
+                pem.extend(read_file(key, "client key")?);
+                let identity = reqwest::Identity::from_pem(&pem).map_err(|e| {
+                    Error::Config(format!(
+                        "client certificate {} / key {} unusable: {e}",
+                        cert.display(),
+                        key.display()
+                    ))
+                })?;
+                builder = builder.identity(identity);
+            }
+            (None, None) => {}
+            _ => {
+                return Err(Error::Config(
+                    "a client certificate needs both a certificate and a key file".into(),
+                ))
+            }
+        }
+        if config.insecure {
+            builder = builder.danger_accept_invalid_certs(true);
+        }
+        let http = builder
+            .build()
+            .map_err(|e| Error::Config(format!("cannot build HTTP client: {e}")))?;
+        let last_good_file = config
+            .state_dir
+            .as_ref()
+            .map(|d| d.join("last-good-controller"));
+        let preferred = last_good_file
+            .as_ref()
+            .and_then(|f| std::fs::read_to_string(f).ok())
+            .and_then(|s| config.controllers.iter().position(|c| c.base == s.trim()))
+            .unwrap_or(0);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                controllers: config.controllers,
+                preferred: AtomicUsize::new(preferred),
+                token: config.token,
+                request_timeout: config.request_timeout,
+                last_good_file,
+            }),
+        })
+    }
+
+    /// Controller base URLs, in configured order.
+    pub fn controllers(&self) -> Vec<String> {
+        self.inner.controllers.iter().map(|c| c.base.clone()).collect()
+    }
+
+    fn remember(&self, idx: usize) {
+        if self.inner.preferred.swap(idx, Ordering::Relaxed) != idx {
+            if let Some(f) = &self.inner.last_good_file {
+                let tmp = f.with_extension("tmp");
+                let base = &self.inner.controllers[idx].base;
+                if std::fs::write(&tmp, base).is_ok() {
+                    let _ = std::fs::rename(&tmp, f);
+                }
+            }
+        }
+    }
+
+    /// Send one request, trying controllers from the last good one onwards. Only connection
+    /// failures move on to the next controller; an HTTP answer of any status is returned.
+    pub async fn send(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<serde_json::Value>,
+        timeout: Option<Duration>,
+    ) -> Result<RawResponse> {
+        let n = self.inner.controllers.len();
+        let start = self.inner.preferred.load(Ordering::Relaxed) % n;
+        let timeout = timeout.unwrap_or(self.inner.request_timeout);
+        let mut tried = Vec::with_capacity(n);
+        let mut last_error = String::new();
+        for i in 0..n {
+            let idx = (start + i) % n;
+            let ctrl = &self.inner.controllers[idx];
+            let url = format!("{}{}", ctrl.base, path_and_query);
+            let mut req = self
+                .inner
+                .http
+                .request(method.clone(), &url)
+                .timeout(timeout);
+            if let Some(token) = &self.inner.token {
+                req = req.bearer_auth(token);
+            }
+            if let Some(b) = &body {
+                req = req.json(b);
+            }
+            tried.push(ctrl.base.clone());
+            match req.send().await {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let body = match resp.bytes().await {
+                        Ok(b) => b.to_vec(),
+                        Err(e) if e.is_timeout() => {
+                            return Err(Error::Timeout {
+                                controller: ctrl.base.clone(),
+                                seconds: timeout.as_secs(),
+                            })
+                        }
+                        Err(e) => {
+                            return Err(Error::Protocol {
+                                controller: ctrl.base.clone(),
+                                request: format!("{method} {path_and_query}"),
+                                status,
+                                problem: format!("body could not be read: {e}"),
+                            })
+                        }
+                    };
+                    self.remember(idx);
+                    return Ok(RawResponse {
+                        status,
+                        body,
+                        controller: ctrl.base.clone(),
+                    });
+                }
+                Err(e) if e.is_connect() => {
+                    tracing::debug!(controller = %ctrl.base, error = %e, "controller unreachable");
+                    last_error = error_chain(&e);
+                }
+                Err(e) if e.is_timeout() => {
+                    return Err(Error::Timeout {
+                        controller: ctrl.base.clone(),
+                        seconds: timeout.as_secs(),
+                    })
+                }
+                Err(e) => {
+                    last_error = error_chain(&e);
+                    if !e.is_request() {
+                        return Err(Error::Protocol {
+                            controller: ctrl.base.clone(),
+                            request: format!("{method} {path_and_query}"),
+                            status: 0,
+                            problem: last_error,
+                        });
+                    }
+                }
+            }
+        }
+        Err(Error::Connection { tried, last_error })
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
+}

@@ -1,0 +1,300 @@
+//! Controller discovery (`LS_CONTROLLERS`, `linstor-client.conf`, explicit lists), URL forms and
+//! the TLS/token settings of a [`crate::client::Client`].
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// Default system client configuration file.
+pub const CLIENT_CONF: &str = "/etc/linstor/linstor-client.conf";
+/// Well-known bearer token file.
+pub const AUTH_JSON: &str = "/var/lib/linstor.d/auth.json";
+
+/// One controller endpoint, normalized to a base URL without trailing slash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControllerUrl {
+    /// `http://host:3370` or `https://host:3371`.
+    pub base: String,
+}
+
+impl ControllerUrl {
+    /// Parse every accepted form: `host`, `host:port`, `[v6]`, `[v6]:port`, `http(s)://…`,
+    /// `linstor://…` (plain HTTP, 3370) and `linstor+ssl://…` (HTTPS, 3371).
+    pub fn parse(raw: &str) -> Result<Self> {
+        let s = raw.trim();
+        if s.is_empty() {
+            return Err(Error::Config("empty controller address".into()));
+        }
+        let (scheme, rest) = match s.split_once("://") {
+            Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest),
+            None => ("linstor".to_string(), s),
+        };
+        let (http_scheme, default_port) = match scheme.as_str() {
+            "linstor" | "http" => ("http", 3370),
+            "linstor+ssl" | "https" => ("https", 3371),
+            other => {
+                return Err(Error::Config(format!(
+                    "controller '{raw}': unknown scheme '{other}://' (use http://, https://, linstor:// or linstor+ssl://)"
+                )))
+            }
+        };
+        let hostport = rest.trim_end_matches('/');
+        if hostport.contains('/') || hostport.contains('?') || hostport.contains('@') {
+            return Err(Error::Config(format!(
+                "controller '{raw}': expected host[:port], found a path, query or user part"
+            )));
+        }
+        let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
+            let (addr, after) = v6.split_once(']').ok_or_else(|| {
+                Error::Config(format!("controller '{raw}': unterminated IPv6 address (missing ']')"))
+            })?;
+            let port = match after {
+                "" => None,
+                p => Some(p.strip_prefix(':').ok_or_else(|| {
+                    Error::Config(format!("controller '{raw}': expected ':port' after ']'"))
+                })?),
+            };
+            (format!("[{addr}]"), port)
+        } else if hostport.matches(':').count() > 1 {
+            (format!("[{hostport}]"), None)
+        } else {
+            match hostport.split_once(':') {
+                Some((h, p)) => (h.to_string(), Some(p)),
+                None => (hostport.to_string(), None),
+            }
+        };
+        if host.is_empty() || host == "[]" {
+            return Err(Error::Config(format!("controller '{raw}': missing host name")));
+        }
+        let port = match port {
+            None => default_port,
+            Some(p) => p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
+                Error::Config(format!("controller '{raw}': port '{p}' is not a number 1-65535"))
+            })?,
+        };
+        Ok(Self {
+            base: format!("{http_scheme}://{host}:{port}"),
+        })
+    }
+
+    /// True for HTTPS.
+    pub fn is_https(&self) -> bool {
+        self.base.starts_with("https://")
+    }
+}
+
+/// Parse a comma (or whitespace) separated controller list.
+pub fn parse_controller_list(list: &str) -> Result<Vec<ControllerUrl>> {
+    list.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.trim().is_empty())
+        .map(ControllerUrl::parse)
+        .collect()
+}
+
+/// Everything a [`crate::client::Client`] needs.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Controllers in the order they are tried.
+    pub controllers: Vec<ControllerUrl>,
+    /// CA bundle to verify HTTPS controllers with (system roots otherwise).
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate (PEM).
+    pub client_cert: Option<PathBuf>,
+    /// Client key (PEM).
+    pub client_key: Option<PathBuf>,
+    /// Bearer token.
+    pub token: Option<String>,
+    /// Skip certificate verification (only when explicitly asked).
+    pub insecure: bool,
+    /// TCP connect timeout per controller.
+    pub connect_timeout: Duration,
+    /// Default total time for one request.
+    pub request_timeout: Duration,
+    /// Where the last good controller is remembered.
+    pub state_dir: Option<PathBuf>,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            controllers: vec![ControllerUrl {
+                base: "http://localhost:3370".into(),
+            }],
+            ca_file: None,
+            client_cert: None,
+            client_key: None,
+            token: None,
+            insecure: false,
+            connect_timeout: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(30),
+            state_dir: None,
+        }
+    }
+}
+
+/// Where discovery reads from; tests point these elsewhere.
+#[derive(Debug, Clone)]
+pub struct Sources {
+    /// Value of `LS_CONTROLLERS`.
+    pub ls_controllers: Option<String>,
+    /// The linstor-client.conf to read.
+    pub client_conf: PathBuf,
+    /// The auth.json token file.
+    pub auth_json: PathBuf,
+}
+
+impl Sources {
+    /// The real environment and system paths.
+    pub fn system() -> Self {
+        Self {
+            ls_controllers: std::env::var("LS_CONTROLLERS").ok(),
+            client_conf: PathBuf::from(CLIENT_CONF),
+            auth_json: PathBuf::from(AUTH_JSON),
+        }
+    }
+}
+
+/// Read `[global] controllers=` (and TLS keys) from a linstor-client.conf.
+fn client_conf(path: &Path) -> Result<Option<ini::Ini>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    ini::Ini::load_from_file(path)
+        .map(Some)
+        .map_err(|e| Error::Config(format!("cannot parse {}: {e}", path.display())))
+}
+
+/// Read the token of an auth.json file (`{"token": "..."}` or raw text).
+pub fn read_token_file(path: &Path) -> Result<Option<String>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::Config(format!("cannot read {}: {e}", path.display()))),
+    };
+    let trimmed = text.trim();
+    if trimmed.starts_with('{') {
+        let v: serde_json::Value = serde_json::from_str(trimmed)
+            .map_err(|e| Error::Config(format!("{} is not valid JSON: {e}", path.display())))?;
+        return v
+            .get("token")
+            .and_then(|t| t.as_str())
+            .map(|t| Some(t.to_string()))
+            .ok_or_else(|| Error::Config(format!("{} has no \"token\" string", path.display())));
+    }
+    Ok((!trimmed.is_empty()).then(|| trimmed.to_string()))
+}
+
+impl ClientConfig {
+    /// Build the configuration: built-in default < `linstor-client.conf` < `LS_CONTROLLERS` <
+    /// `explicit` (the frontend's own setting). The token of auth.json is used when present; with
+    /// a token, plain-HTTP controllers are refused rather than leaking it.
+    pub fn discover(explicit: Option<&str>, sources: &Sources) -> Result<Self> {
+        let mut cfg = Self::default();
+        if let Some(conf) = client_conf(&sources.client_conf)? {
+            if let Some(global) = conf.section(Some("global")) {
+                if let Some(list) = global.get("controllers") {
+                    cfg.controllers = parse_controller_list(list)?;
+                }
+                cfg.ca_file = global.get("cafile").map(PathBuf::from);
+                cfg.client_cert = global.get("certfile").map(PathBuf::from);
+                cfg.client_key = global.get("keyfile").map(PathBuf::from);
+            }
+        }
+        if let Some(list) = sources.ls_controllers.as_deref().filter(|s| !s.trim().is_empty()) {
+            cfg.controllers = parse_controller_list(list)?;
+        }
+        if let Some(list) = explicit.filter(|s| !s.trim().is_empty()) {
+            cfg.controllers = parse_controller_list(list)?;
+        }
+        if cfg.controllers.is_empty() {
+            return Err(Error::Config("the controller list is empty".into()));
+        }
+        cfg.token = read_token_file(&sources.auth_json)?;
+        Ok(cfg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_url_form() {
+        let cases = [
+            ("ctrl", "http://ctrl:3370"),
+            ("ctrl:4000", "http://ctrl:4000"),
+            ("[fe80::1]:3370", "http://[fe80::1]:3370"),
+            ("[::1]", "http://[::1]:3370"),
+            ("::1", "http://[::1]:3370"),
+            ("http://a", "http://a:3370"),
+            ("https://a", "https://a:3371"),
+            ("https://a:443/", "https://a:443"),
+            ("linstor://a", "http://a:3370"),
+            ("linstor+ssl://a", "https://a:3371"),
+            ("LINSTOR+SSL://a:1", "https://a:1"),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(ControllerUrl::parse(raw).unwrap().base, want, "{raw}");
+        }
+    }
+
+    #[test]
+    fn rejects_bad_urls_with_a_reason() {
+        for (raw, needle) in [
+            ("ftp://a", "unknown scheme"),
+            ("a:99999", "port"),
+            ("a:x", "port"),
+            ("[::1", "IPv6"),
+            ("http://a/path", "path"),
+            ("", "empty"),
+        ] {
+            let err = ControllerUrl::parse(raw).unwrap_err().to_string();
+            assert!(err.contains(needle), "{raw}: {err}");
+        }
+    }
+
+    #[test]
+    fn discovery_priority() {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("linstor-client.conf");
+        std::fs::write(&conf, "[global]\ncontrollers = c1,c2:4000\n").unwrap();
+        let mut src = Sources {
+            ls_controllers: None,
+            client_conf: conf,
+            auth_json: dir.path().join("missing.json"),
+        };
+        let cfg = ClientConfig::discover(None, &src).unwrap();
+        assert_eq!(
+            cfg.controllers.iter().map(|c| c.base.as_str()).collect::<Vec<_>>(),
+            ["http://c1:3370", "http://c2:4000"]
+        );
+        src.ls_controllers = Some("linstor+ssl://e1".into());
+        let cfg = ClientConfig::discover(None, &src).unwrap();
+        assert_eq!(cfg.controllers[0].base, "https://e1:3371");
+        let cfg = ClientConfig::discover(Some("x1, x2"), &src).unwrap();
+        assert_eq!(cfg.controllers.len(), 2);
+        assert_eq!(cfg.token, None);
+        let none = Sources {
+            ls_controllers: None,
+            client_conf: dir.path().join("nope"),
+            auth_json: dir.path().join("nope.json"),
+        };
+        assert_eq!(
+            ClientConfig::discover(None, &none).unwrap().controllers[0].base,
+            "http://localhost:3370"
+        );
+    }
+
+    #[test]
+    fn token_file_forms() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("auth.json");
+        std::fs::write(&f, r#"{"token": "abc"}"#).unwrap();
+        assert_eq!(read_token_file(&f).unwrap().as_deref(), Some("abc"));
+        std::fs::write(&f, "raw-token\n").unwrap();
+        assert_eq!(read_token_file(&f).unwrap().as_deref(), Some("raw-token"));
+        std::fs::write(&f, r#"{"nope": 1}"#).unwrap();
+        assert!(read_token_file(&f).is_err());
+    }
+}

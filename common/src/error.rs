@@ -1,0 +1,162 @@
+//! The one error type of the library; every frontend maps it exhaustively to its own convention.
+
+use std::path::PathBuf;
+
+use crate::api::ApiCallRc;
+
+/// Result alias used throughout the library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in `linstor-common`.
+///
+/// [`Error::Connection`] means the request was never delivered to a controller, so retrying is
+/// safe. Every other variant may have reached a controller.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No controller could be reached; the request was never sent.
+    #[error("no LINSTOR controller reachable (tried {})", .tried.join(", "))]
+    Connection {
+        /// Every controller URL that was tried, in order.
+        tried: Vec<String>,
+        /// Last transport error seen, rendered for humans.
+        last_error: String,
+    },
+    /// A controller accepted the request but did not answer in time.
+    #[error("LINSTOR controller {controller} did not answer within {seconds} s")]
+    Timeout {
+        /// The controller that timed out.
+        controller: String,
+        /// The deadline that expired.
+        seconds: u64,
+    },
+    /// The object does not exist (HTTP 404 or a `FAIL_NOT_FOUND_*` entry).
+    #[error("{what} not found{}", reports_suffix(.reports))]
+    NotFound {
+        /// What was looked up, e.g. `resource definition 'pm-1234abcd'`.
+        what: String,
+        /// LINSTOR's entries, if any.
+        reports: Vec<ApiCallRc>,
+    },
+    /// The object already exists (`FAIL_EXISTS_*`).
+    #[error("{what} already exists{}", reports_suffix(.reports))]
+    AlreadyExists {
+        /// The object that exists.
+        what: String,
+        /// LINSTOR's entries.
+        reports: Vec<ApiCallRc>,
+    },
+    /// The object is in use (Primary somewhere, mounted, or has dependants).
+    #[error("{what} is in use{}", reports_suffix(.reports))]
+    InUse {
+        /// The object that is busy.
+        what: String,
+        /// LINSTOR's entries.
+        reports: Vec<ApiCallRc>,
+    },
+    /// Any other error reply from LINSTOR.
+    #[error("LINSTOR refused {request} (HTTP {status}){}", reports_suffix(.reports))]
+    Api {
+        /// `METHOD /path` of the failed call.
+        request: String,
+        /// HTTP status.
+        status: u16,
+        /// LINSTOR's entries (message, cause, correction).
+        reports: Vec<ApiCallRc>,
+    },
+    /// The controller answered something that is not the documented JSON.
+    #[error("LINSTOR controller {controller} sent an unreadable answer to {request} (HTTP {status}): {problem}")]
+    Protocol {
+        /// The controller that answered.
+        controller: String,
+        /// `METHOD /path`.
+        request: String,
+        /// HTTP status.
+        status: u16,
+        /// What was wrong, with the start of the body.
+        problem: String,
+    },
+    /// The caller's input is invalid; nothing was sent.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// The configuration is invalid (controllers, TLS files, config files).
+    #[error("configuration error: {0}")]
+    Config(String),
+    /// The object exists but does not belong to the calling frontend; it was not touched.
+    #[error("'{name}' exists in LINSTOR but is not managed by {platform}; refusing to touch it")]
+    NotOwned {
+        /// LINSTOR resource definition name.
+        name: String,
+        /// The calling platform.
+        platform: &'static str,
+    },
+    /// The request is valid but LINSTOR (or this suite) cannot do it, e.g. shrink or an old rollback.
+    #[error("{0}")]
+    Unsupported(String),
+    /// A host-side step failed (device wait, mkfs, mount, ...).
+    #[error("host operation failed: {op}: {message}")]
+    Host {
+        /// The step, e.g. `mkfs.ext4 /dev/drbd1000`.
+        op: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// Waiting for a local device timed out.
+    #[error("device {} did not appear within {seconds} s", .path.display())]
+    DeviceTimeout {
+        /// The path that was awaited.
+        path: PathBuf,
+        /// The deadline.
+        seconds: u64,
+    },
+    /// Local state (cache, state dir) could not be read or written.
+    #[error("local state {}: {message}", .path.display())]
+    State {
+        /// The file concerned.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+impl Error {
+    /// True when the request was certainly not delivered and can be retried as is.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::Connection { .. })
+    }
+
+    /// True when no controller answered (connection refused or timed out).
+    pub fn is_controller_unreachable(&self) -> bool {
+        matches!(self, Error::Connection { .. } | Error::Timeout { .. })
+    }
+
+    /// LINSTOR's ApiCallRc entries carried by this error, if any.
+    pub fn reports(&self) -> &[ApiCallRc] {
+        match self {
+            Error::NotFound { reports, .. }
+            | Error::AlreadyExists { reports, .. }
+            | Error::InUse { reports, .. }
+            | Error::Api { reports, .. } => reports,
+            _ => &[],
+        }
+    }
+}
+
+fn reports_suffix(reports: &[ApiCallRc]) -> String {
+    let mut out = String::new();
+    for rc in reports.iter().filter(|rc| rc.is_error()) {
+        out.push_str(": ");
+        out.push_str(&rc.message);
+        if let Some(cause) = rc.cause.as_deref().filter(|c| !c.is_empty()) {
+            out.push_str(" (cause: ");
+            out.push_str(cause);
+            out.push(')');
+        }
+        if let Some(correction) = rc.correction.as_deref().filter(|c| !c.is_empty()) {
+            out.push_str(" (correction: ");
+            out.push_str(correction);
+            out.push(')');
+        }
+    }
+    out
+}
