@@ -582,7 +582,10 @@ pub struct Snapshot {
 impl Snapshot {
     /// Newest per-node creation time, ms since the epoch.
     pub fn created_ms(&self) -> Option<i64> {
-        self.snapshots.iter().filter_map(|s| s.create_timestamp).max()
+        self.snapshots
+            .iter()
+            .filter_map(|s| s.create_timestamp)
+            .max()
     }
 }
 

@@ -47,7 +47,9 @@ impl ControllerUrl {
         }
         let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
             let (addr, after) = v6.split_once(']').ok_or_else(|| {
-                Error::Config(format!("controller '{raw}': unterminated IPv6 address (missing ']')"))
+                Error::Config(format!(
+                    "controller '{raw}': unterminated IPv6 address (missing ']')"
+                ))
             })?;
             let port = match after {
                 "" => None,
@@ -65,12 +67,16 @@ impl ControllerUrl {
             }
         };
         if host.is_empty() || host == "[]" {
-            return Err(Error::Config(format!("controller '{raw}': missing host name")));
+            return Err(Error::Config(format!(
+                "controller '{raw}': missing host name"
+            )));
         }
         let port = match port {
             None => default_port,
             Some(p) => p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
-                Error::Config(format!("controller '{raw}': port '{p}' is not a number 1-65535"))
+                Error::Config(format!(
+                    "controller '{raw}': port '{p}' is not a number 1-65535"
+                ))
             })?,
         };
         Ok(Self {
@@ -170,7 +176,12 @@ pub fn read_token_file(path: &Path) -> Result<Option<String>> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::Config(format!("cannot read {}: {e}", path.display()))),
+        Err(e) => {
+            return Err(Error::Config(format!(
+                "cannot read {}: {e}",
+                path.display()
+            )))
+        }
     };
     let trimmed = text.trim();
     if trimmed.starts_with('{') {
@@ -201,7 +212,11 @@ impl ClientConfig {
                 cfg.client_key = global.get("keyfile").map(PathBuf::from);
             }
         }
-        if let Some(list) = sources.ls_controllers.as_deref().filter(|s| !s.trim().is_empty()) {
+        if let Some(list) = sources
+            .ls_controllers
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+        {
             cfg.controllers = parse_controller_list(list)?;
         }
         if let Some(list) = explicit.filter(|s| !s.trim().is_empty()) {
@@ -266,7 +281,10 @@ mod tests {
         };
         let cfg = ClientConfig::discover(None, &src).unwrap();
         assert_eq!(
-            cfg.controllers.iter().map(|c| c.base.as_str()).collect::<Vec<_>>(),
+            cfg.controllers
+                .iter()
+                .map(|c| c.base.as_str())
+                .collect::<Vec<_>>(),
             ["http://c1:3370", "http://c2:4000"]
         );
         src.ls_controllers = Some("linstor+ssl://e1".into());

@@ -14,3 +14,6 @@ pub mod error;
 
 pub use client::Client;
 pub use error::{Error, Result};
+pub mod host;
+pub mod naming;
+pub mod volume;

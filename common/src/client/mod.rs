@@ -87,7 +87,10 @@ impl Client {
     }
 
     fn protocol(resp: &RawResponse, request: &str, problem: impl std::fmt::Display) -> Error {
-        let head: String = String::from_utf8_lossy(&resp.body).chars().take(120).collect();
+        let head: String = String::from_utf8_lossy(&resp.body)
+            .chars()
+            .take(120)
+            .collect();
         Error::Protocol {
             controller: resp.controller.clone(),
             request: request.to_string(),
@@ -180,7 +183,8 @@ impl Client {
 
     /// `GET /v1/controller/version`.
     pub async fn version(&self) -> Result<ControllerVersion> {
-        self.get("/v1/controller/version", "controller version").await
+        self.get("/v1/controller/version", "controller version")
+            .await
     }
 
     /// `POST /v1/controller/properties`.
@@ -203,8 +207,11 @@ impl Client {
 
     /// `GET /v1/nodes/{node}`; `None` when unknown.
     pub async fn node(&self, node: &str) -> Result<Option<Node>> {
-        self.get_opt(&format!("/v1/nodes/{}", seg(node)), &format!("node '{node}'"))
-            .await
+        self.get_opt(
+            &format!("/v1/nodes/{}", seg(node)),
+            &format!("node '{node}'"),
+        )
+        .await
     }
 
     /// `GET /v1/view/storage-pools`, optionally filtered by node and answered from cache.
@@ -213,8 +220,11 @@ impl Client {
         if cached {
             q.push(("cached", "true"));
         }
-        self.get(&format!("/v1/view/storage-pools{}", query(&q)), "storage pools")
-            .await
+        self.get(
+            &format!("/v1/view/storage-pools{}", query(&q)),
+            "storage pools",
+        )
+        .await
     }
 
     // ---- resource groups --------------------------------------------------------------------
@@ -245,7 +255,11 @@ impl Client {
     }
 
     /// `PUT /v1/resource-groups/{rg}`.
-    pub async fn resource_group_modify(&self, rg: &str, m: &ResourceGroupModify) -> Result<Replies> {
+    pub async fn resource_group_modify(
+        &self,
+        rg: &str,
+        m: &ResourceGroupModify,
+    ) -> Result<Replies> {
         self.call(
             Method::PUT,
             &format!("/v1/resource-groups/{}", seg(rg)),
@@ -301,7 +315,11 @@ impl Client {
         let request = format!("POST {path}");
         let resp = self.raw(Method::POST, &path, Self::body(req), None).await?;
         if resp.status >= 400 {
-            return Err(Self::failure(&resp, &request, &format!("resource group '{rg}'")));
+            return Err(Self::failure(
+                &resp,
+                &request,
+                &format!("resource group '{rg}'"),
+            ));
         }
         Self::decode(&resp, &request)
     }
@@ -319,6 +337,33 @@ impl Client {
         .await
     }
 
+    /// `GET /v1/resource-definitions?resource_definitions=..&with_volume_definitions=true`.
+    pub async fn resource_definitions_named(
+        &self,
+        names: &[&str],
+    ) -> Result<Vec<ResourceDefinition>> {
+        let mut q = vec![("with_volume_definitions", "true")];
+        q.extend(names.iter().map(|n| ("resource_definitions", *n)));
+        self.get(
+            &format!("/v1/resource-definitions{}", query(&q)),
+            "resource definitions",
+        )
+        .await
+    }
+
+    /// `GET /v1/resource-definitions/{rd}/resources/{node}`; `None` when absent.
+    pub async fn resource(&self, rd: &str, node: &str) -> Result<Option<Resource>> {
+        self.get_opt(
+            &format!(
+                "/v1/resource-definitions/{}/resources/{}",
+                seg(rd),
+                seg(node)
+            ),
+            &format!("resource '{rd}' on '{node}'"),
+        )
+        .await
+    }
+
     /// `GET /v1/resource-definitions/{rd}`; `None` when unknown.
     pub async fn resource_definition(&self, rd: &str) -> Result<Option<ResourceDefinition>> {
         self.get_opt(
@@ -329,7 +374,10 @@ impl Client {
     }
 
     /// `POST /v1/resource-definitions`.
-    pub async fn resource_definition_create(&self, rd: &ResourceDefinitionCreate) -> Result<Replies> {
+    pub async fn resource_definition_create(
+        &self,
+        rd: &ResourceDefinitionCreate,
+    ) -> Result<Replies> {
         self.call(
             Method::POST,
             "/v1/resource-definitions",
@@ -398,7 +446,10 @@ impl Client {
     ) -> Result<Replies> {
         self.call(
             Method::PUT,
-            &format!("/v1/resource-definitions/{}/volume-definitions/{nr}", seg(rd)),
+            &format!(
+                "/v1/resource-definitions/{}/volume-definitions/{nr}",
+                seg(rd)
+            ),
             Self::body(m),
             &format!("volume {nr} of '{rd}'"),
         )
@@ -453,10 +504,19 @@ impl Client {
     }
 
     /// `POST /v1/resource-definitions/{rd}/resources/{node}`.
-    pub async fn resource_create(&self, rd: &str, node: &str, req: &ResourceCreate) -> Result<Replies> {
+    pub async fn resource_create(
+        &self,
+        rd: &str,
+        node: &str,
+        req: &ResourceCreate,
+    ) -> Result<Replies> {
         self.call(
             Method::POST,
-            &format!("/v1/resource-definitions/{}/resources/{}", seg(rd), seg(node)),
+            &format!(
+                "/v1/resource-definitions/{}/resources/{}",
+                seg(rd),
+                seg(node)
+            ),
             Self::body(req),
             &format!("resource '{rd}' on '{node}'"),
         )
@@ -484,10 +544,19 @@ impl Client {
     }
 
     /// `PUT /v1/resource-definitions/{rd}/resources/{node}`.
-    pub async fn resource_modify(&self, rd: &str, node: &str, m: &ResourceModify) -> Result<Replies> {
+    pub async fn resource_modify(
+        &self,
+        rd: &str,
+        node: &str,
+        m: &ResourceModify,
+    ) -> Result<Replies> {
         self.call(
             Method::PUT,
-            &format!("/v1/resource-definitions/{}/resources/{}", seg(rd), seg(node)),
+            &format!(
+                "/v1/resource-definitions/{}/resources/{}",
+                seg(rd),
+                seg(node)
+            ),
             Self::body(m),
             &format!("resource '{rd}' on '{node}'"),
         )
@@ -553,7 +622,11 @@ impl Client {
     pub async fn snapshot_delete(&self, rd: &str, snap: &str) -> Result<Replies> {
         self.call(
             Method::DELETE,
-            &format!("/v1/resource-definitions/{}/snapshots/{}", seg(rd), seg(snap)),
+            &format!(
+                "/v1/resource-definitions/{}/snapshots/{}",
+                seg(rd),
+                seg(snap)
+            ),
             None,
             &format!("snapshot '{snap}' of '{rd}'"),
         )
@@ -564,7 +637,11 @@ impl Client {
     pub async fn snapshot_rollback(&self, rd: &str, snap: &str) -> Result<Replies> {
         self.call(
             Method::POST,
-            &format!("/v1/resource-definitions/{}/snapshot-rollback/{}", seg(rd), seg(snap)),
+            &format!(
+                "/v1/resource-definitions/{}/snapshot-rollback/{}",
+                seg(rd),
+                seg(snap)
+            ),
             None,
             &format!("snapshot '{snap}' of '{rd}'"),
         )
@@ -626,7 +703,9 @@ impl Client {
             .await?;
         let what = format!("clone '{}' of '{src}'", req.name);
         match serde_json::from_slice::<ResourceDefinitionCloneStarted>(&resp.body) {
-            Ok(started) if !started.messages.iter().any(ApiCallRc::is_error) && resp.status < 400 => {
+            Ok(started)
+                if !started.messages.iter().any(ApiCallRc::is_error) && resp.status < 400 =>
+            {
                 Ok(started)
             }
             Ok(started) => {

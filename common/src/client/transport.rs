@@ -39,7 +39,8 @@ pub struct Transport {
 }
 
 fn read_file(path: &std::path::Path, what: &str) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| Error::Config(format!("cannot read {what} {}: {e}", path.display())))
+    std::fs::read(path)
+        .map_err(|e| Error::Config(format!("cannot read {what} {}: {e}", path.display())))
 }
 
 impl Transport {
@@ -58,7 +59,10 @@ impl Transport {
         if let Some(ca) = &config.ca_file {
             let pem = read_file(ca, "CA file")?;
             let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                Error::Config(format!("CA file {} is not a PEM certificate: {e}", ca.display()))
+                Error::Config(format!(
+                    "CA file {} is not a PEM certificate: {e}",
+                    ca.display()
+                ))
             })?;
             if certs.is_empty() {
                 return Err(Error::Config(format!(
@@ -121,7 +125,11 @@ impl Transport {
 
     /// Controller base URLs, in configured order.
     pub fn controllers(&self) -> Vec<String> {
-        self.inner.controllers.iter().map(|c| c.base.clone()).collect()
+        self.inner
+            .controllers
+            .iter()
+            .map(|c| c.base.clone())
+            .collect()
     }
 
     fn remember(&self, idx: usize) {

@@ -1,0 +1,229 @@
+//! Diskless attach on demand, detach of diskless copies only, live-migration handover and
+//! activation that survives a controller outage.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tracing::instrument;
+
+use super::{Storage, ALLOW_TWO_PRIMARIES, MIGRATION_MARKER};
+use crate::api::*;
+use crate::error::{Error, Result};
+use crate::naming;
+
+/// How allow-two-primaries is handled around a migration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TwoPrimaries {
+    /// Set at creation and never touched (linstor-proxmox default).
+    Permanent,
+    /// Set when the migration begins, cleared when only one node still uses the volume.
+    Migration,
+}
+
+impl Storage {
+    /// Make the volume usable on `node`: use an existing resource (one request), convert a
+    /// tie-breaker, or create a diskless copy with `make-available`. On this node, wait for the
+    /// device and return its path.
+    #[instrument(skip(self), fields(volume = %rd))]
+    pub async fn attach(&self, rd: &str, node: &str) -> Result<PathBuf> {
+        naming::validate_resource_name(rd)?;
+        naming::validate_node_name(node)?;
+        match self.client.resource(rd, node).await? {
+            Some(r) if !r.is_tiebreaker() && !r.is_deleting() => {}
+            Some(_) => {
+                self.lookup(rd).await?;
+                self.make_available(rd, node).await?;
+            }
+            None => {
+                if self.lookup(rd).await?.is_none() {
+                    return Err(Error::NotFound {
+                        what: format!("volume '{rd}'"),
+                        reports: Vec::new(),
+                    });
+                }
+                self.make_available(rd, node).await?;
+            }
+        }
+        let path = self.device_path(rd, 0);
+        if node == self.cfg.node {
+            self.wait_device(path.clone()).await?;
+        }
+        Ok(path)
+    }
+
+    async fn make_available(&self, rd: &str, node: &str) -> Result<()> {
+        self.client
+            .make_available(rd, node, &ResourceMakeAvailable::default())
+            .await?;
+        Ok(())
+    }
+
+    async fn wait_device(&self, path: PathBuf) -> Result<()> {
+        let host = Arc::clone(&self.host);
+        let timeout = self.cfg.device_timeout;
+        tokio::task::spawn_blocking(move || host.wait_for_device(&path, timeout))
+            .await
+            .map_err(|e| Error::Host {
+                op: "wait for device".into(),
+                message: e.to_string(),
+            })?
+    }
+
+    /// Activate on this node. The controller VM's volumes and volumes whose device is already
+    /// here work with no controller at all; otherwise this is [`Storage::attach`].
+    #[instrument(skip(self), fields(volume = %rd))]
+    pub async fn activate_local(&self, rd: &str) -> Result<PathBuf> {
+        naming::validate_resource_name(rd)?;
+        let path = self.device_path(rd, 0);
+        let present = self.host.device_exists(&path);
+        if present && self.is_controller_vm(rd, None) {
+            return Ok(path);
+        }
+        match self.attach(rd, &self.cfg.node).await {
+            Err(e) if e.is_controller_unreachable() && present => {
+                tracing::warn!(error = %e, "controller unreachable; using the local device");
+                Ok(path)
+            }
+            other => other,
+        }
+    }
+
+    /// Remove the diskless copy on `node` if it is not in use (waiting a bounded time for a
+    /// Primary to let go); diskful replicas and tie-breakers stay. Clears a migration's
+    /// allow-two-primaries once at most one node uses the volume.
+    #[instrument(skip(self), fields(volume = %rd))]
+    pub async fn detach(&self, rd: &str, node: &str) -> Result<()> {
+        naming::validate_resource_name(rd)?;
+        naming::validate_node_name(node)?;
+        if self.is_controller_vm(rd, None) {
+            return Ok(());
+        }
+        let deadline = Instant::now() + self.cfg.in_use_wait;
+        let mut resources = self.client.resources(rd).await?;
+        let mine = |rs: &[Resource]| {
+            rs.iter()
+                .find(|r| r.node_name.eq_ignore_ascii_case(node))
+                .cloned()
+        };
+        let Some(mut here) = mine(&resources) else {
+            return self.clear_migration(rd, &resources, None).await;
+        };
+        let removable = here.is_diskless() && !here.is_tiebreaker();
+        let mut def = None;
+        if removable {
+            let d = self.lookup(rd).await?;
+            if self.is_controller_vm(rd, d.as_ref()) {
+                return Ok(());
+            }
+            def = d;
+            while here.in_use() == Some(true) {
+                if Instant::now() >= deadline {
+                    return Err(Error::InUse {
+                        what: format!("volume '{rd}' on node '{node}'"),
+                        reports: Vec::new(),
+                    });
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                resources = self.client.resources(rd).await?;
+                match mine(&resources) {
+                    Some(r) => here = r,
+                    None => return self.clear_migration(rd, &resources, def.as_ref()).await,
+                }
+            }
+            self.client.resource_delete(rd, node).await?;
+            resources.retain(|r| !r.node_name.eq_ignore_ascii_case(node));
+        }
+        self.clear_migration(rd, &resources, def.as_ref()).await
+    }
+
+    async fn clear_migration(
+        &self,
+        rd: &str,
+        remaining: &[Resource],
+        def: Option<&ResourceDefinition>,
+    ) -> Result<()> {
+        let fetched;
+        let def = match def {
+            Some(d) => d,
+            None => {
+                if remaining.len() < 2 {
+                    return Ok(());
+                }
+                match self.client.resource_definition(rd).await? {
+                    Some(d) => {
+                        fetched = d;
+                        &fetched
+                    }
+                    None => return Ok(()),
+                }
+            }
+        };
+        if !def.props.contains_key(MIGRATION_MARKER) {
+            return Ok(());
+        }
+        let users = remaining
+            .iter()
+            .filter(|r| r.in_use() == Some(true))
+            .count();
+        if users > 1 {
+            return Ok(());
+        }
+        self.client
+            .resource_definition_modify(
+                rd,
+                &ResourceDefinitionModify {
+                    delete_props: vec![ALLOW_TWO_PRIMARIES.into(), MIGRATION_MARKER.into()],
+                    ..Default::default()
+                },
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Start a live migration: allow two primaries (when `mode` is migration-scoped) and attach
+    /// on the target while the source keeps the volume.
+    #[instrument(skip(self), fields(volume = %rd))]
+    pub async fn migrate_begin(
+        &self,
+        rd: &str,
+        source: &str,
+        target: &str,
+        mode: TwoPrimaries,
+    ) -> Result<PathBuf> {
+        naming::validate_node_name(source)?;
+        let def = self.lookup(rd).await?.ok_or_else(|| Error::NotFound {
+            what: format!("volume '{rd}'"),
+            reports: Vec::new(),
+        })?;
+        if mode == TwoPrimaries::Migration
+            && def.props.get(ALLOW_TWO_PRIMARIES).map(String::as_str) != Some("yes")
+        {
+            let mut set = Props::new();
+            set.insert(ALLOW_TWO_PRIMARIES.into(), "yes".into());
+            set.insert(MIGRATION_MARKER.into(), target.into());
+            self.client
+                .resource_definition_modify(
+                    rd,
+                    &ResourceDefinitionModify {
+                        override_props: set,
+                        ..Default::default()
+                    },
+                )
+                .await?;
+        }
+        self.attach(rd, target).await
+    }
+
+    /// Finish a migration: the source lets go (its diskless copy is removed) and a
+    /// migration-scoped allow-two-primaries is cleared.
+    pub async fn migrate_commit(&self, rd: &str, source: &str, _target: &str) -> Result<()> {
+        self.detach(rd, source).await
+    }
+
+    /// Undo a failed migration: the target's diskless copy is removed and a migration-scoped
+    /// allow-two-primaries is cleared.
+    pub async fn migrate_abort(&self, rd: &str, _source: &str, target: &str) -> Result<()> {
+        self.detach(rd, target).await
+    }
+}

@@ -1,0 +1,127 @@
+//! Capacity per (cluster, resource group) from the controller's size info, cached on disk
+//! (atomic write, TTL); a stale value is served when no controller answers.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use tracing::instrument;
+
+use super::Storage;
+use crate::api::QuerySizeInfoRequest;
+use crate::error::{Error, Result};
+use crate::naming;
+
+/// Space of a resource group, replication-aware, in KiB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capacity {
+    /// Usable capacity.
+    pub total_kib: u64,
+    /// Usable free space.
+    pub free_kib: u64,
+    /// Largest volume that can be created now.
+    pub max_volume_kib: u64,
+    /// When the controller was asked (seconds since the epoch).
+    pub fetched_at: u64,
+    /// True when served from an expired cache because no controller answered.
+    #[serde(skip)]
+    pub stale: bool,
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+impl Storage {
+    fn capacity_file(&self, rg: &str) -> Option<PathBuf> {
+        let dir = self.cfg.cache_dir.as_ref()?;
+        let cluster = fnv1a(&self.client.controllers().join(","));
+        Some(dir.join(format!("capacity-{cluster:016x}-{rg}.json")))
+    }
+
+    /// The cached capacity of a group, whatever its age; never touches the network.
+    pub fn cached_capacity(&self, rg: Option<&str>) -> Option<Capacity> {
+        let rg = rg.unwrap_or(&self.cfg.resource_group);
+        let file = self.capacity_file(rg)?;
+        let text = std::fs::read(&file).ok()?;
+        serde_json::from_slice(&text).ok()
+    }
+
+    fn store_capacity(&self, rg: &str, cap: &Capacity) -> Result<()> {
+        let Some(file) = self.capacity_file(rg) else {
+            return Ok(());
+        };
+        let err = |e: std::io::Error| Error::State {
+            path: file.clone(),
+            message: e.to_string(),
+        };
+        if let Some(dir) = file.parent() {
+            std::fs::create_dir_all(dir).map_err(err)?;
+        }
+        let tmp = file.with_extension(format!("tmp{}", std::process::id()));
+        let body = serde_json::to_vec(cap).map_err(|e| Error::State {
+            path: file.clone(),
+            message: e.to_string(),
+        })?;
+        std::fs::write(&tmp, body).map_err(err)?;
+        std::fs::rename(&tmp, &file).map_err(err)
+    }
+
+    /// Capacity of a resource group: from the cache when younger than `ttl` (no request),
+    /// else one size-info query; when no controller answers, the stale cache is returned.
+    #[instrument(skip(self))]
+    pub async fn capacity(&self, rg: Option<&str>, ttl: Duration) -> Result<Capacity> {
+        let rg = rg.unwrap_or(&self.cfg.resource_group).to_string();
+        naming::validate_resource_group_name(&rg)?;
+        let cached = self.cached_capacity(Some(&rg));
+        if let Some(c) = cached {
+            if now_secs().saturating_sub(c.fetched_at) < ttl.as_secs() {
+                return Ok(c);
+            }
+        }
+        match self.query_capacity(&rg).await {
+            Ok(c) => {
+                if let Err(e) = self.store_capacity(&rg, &c) {
+                    tracing::warn!(error = %e, "capacity cache not written");
+                }
+                Ok(c)
+            }
+            Err(e) if e.is_controller_unreachable() => match cached {
+                Some(c) => Ok(Capacity { stale: true, ..c }),
+                None => Err(e),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn query_capacity(&self, rg: &str) -> Result<Capacity> {
+        let resp = self
+            .client
+            .query_size_info(rg, &QuerySizeInfoRequest::default())
+            .await?;
+        let Some(space) = resp.space_info else {
+            return Err(Error::Api {
+                request: format!("size info of resource group '{rg}'"),
+                status: 200,
+                reports: resp.reports,
+            });
+        };
+        let kib = |v: Option<i64>| v.unwrap_or(0).max(0) as u64;
+        Ok(Capacity {
+            total_kib: kib(space.capacity_in_kib),
+            free_kib: kib(space.available_size_in_kib),
+            max_volume_kib: space.max_vlm_size_in_kib.max(0) as u64,
+            fetched_at: now_secs(),
+            stale: false,
+        })
+    }
+}

@@ -1,0 +1,287 @@
+//! Snapshots: create, list, delete, rollback (newest only), restore into a new volume, clone.
+
+use std::time::{Duration, Instant};
+
+use tracing::instrument;
+
+use super::{CreateOutcome, CreateSpec, Storage};
+use crate::api::*;
+use crate::error::{Error, Result};
+use crate::naming;
+
+/// A snapshot as the frontends see it.
+#[derive(Debug, Clone)]
+pub struct SnapshotInfo {
+    /// Snapshot name.
+    pub name: String,
+    /// Creation time, ms since the epoch.
+    pub created_ms: Option<i64>,
+    /// Size of volume 0 in KiB.
+    pub size_kib: u64,
+    /// Snapshot definition props.
+    pub props: Props,
+    /// Completed on every node.
+    pub successful: bool,
+}
+
+fn not_found(what: String) -> Error {
+    Error::NotFound {
+        what,
+        reports: Vec::new(),
+    }
+}
+
+impl Storage {
+    async fn require(&self, rd: &str) -> Result<ResourceDefinition> {
+        self.lookup(rd)
+            .await?
+            .ok_or_else(|| not_found(format!("volume '{rd}'")))
+    }
+
+    /// Take a snapshot on every diskful replica.
+    #[instrument(skip(self, props), fields(volume = %rd))]
+    pub async fn snapshot_create(&self, rd: &str, snap: &str, props: Props) -> Result<()> {
+        naming::validate_snapshot_name(snap)?;
+        self.require(rd).await?;
+        self.client
+            .snapshot_create(
+                rd,
+                &SnapshotCreate {
+                    name: snap.to_string(),
+                    snapshot_definition_props: props,
+                    ..Default::default()
+                },
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Snapshots of a volume, oldest first.
+    #[instrument(skip(self), fields(volume = %rd))]
+    pub async fn snapshot_list(&self, rd: &str) -> Result<Vec<SnapshotInfo>> {
+        self.require(rd).await?;
+        let mut out: Vec<SnapshotInfo> = self
+            .client
+            .snapshots(rd)
+            .await?
+            .into_iter()
+            .map(|s| SnapshotInfo {
+                created_ms: s.created_ms(),
+                size_kib: s
+                    .volume_definitions
+                    .iter()
+                    .find(|v| v.volume_number.unwrap_or(0) == 0)
+                    .map(|v| v.size_kib)
+                    .unwrap_or(0),
+                successful: s.flags.iter().any(|f| f == "SUCCESSFUL"),
+                name: s.name,
+                props: s.props,
+            })
+            .collect();
+        out.sort_by(|a, b| (a.created_ms, &a.name).cmp(&(b.created_ms, &b.name)));
+        Ok(out)
+    }
+
+    /// Delete a snapshot; missing is success.
+    #[instrument(skip(self), fields(volume = %rd))]
+    pub async fn snapshot_delete(&self, rd: &str, snap: &str) -> Result<()> {
+        naming::validate_snapshot_name(snap)?;
+        if self.lookup(rd).await?.is_none() {
+            return Ok(());
+        }
+        self.client.snapshot_delete(rd, snap).await?;
+        Ok(())
+    }
+
+    /// Roll back to a snapshot. LINSTOR rolls back only to the newest one; an older one is
+    /// refused with the names of the newer snapshots.
+    #[instrument(skip(self), fields(volume = %rd))]
+    pub async fn snapshot_rollback(&self, rd: &str, snap: &str) -> Result<()> {
+        naming::validate_snapshot_name(snap)?;
+        let snaps = self.snapshot_list(rd).await?;
+        let Some(pos) = snaps.iter().position(|s| s.name.eq_ignore_ascii_case(snap)) else {
+            return Err(not_found(format!("snapshot '{snap}' of volume '{rd}'")));
+        };
+        let newer: Vec<&str> = snaps[pos + 1..].iter().map(|s| s.name.as_str()).collect();
+        if !newer.is_empty() {
+            return Err(Error::Unsupported(format!(
+                "cannot roll back volume '{rd}' to snapshot '{snap}': LINSTOR rolls back only to the newest snapshot, and newer ones exist ({}); delete them first",
+                newer.join(", ")
+            )));
+        }
+        self.client.snapshot_rollback(rd, snap).await?;
+        Ok(())
+    }
+
+    /// True when `snap` is the newest snapshot of `rd`.
+    pub async fn snapshot_is_newest(&self, rd: &str, snap: &str) -> Result<bool> {
+        let snaps = self.snapshot_list(rd).await?;
+        Ok(snaps
+            .last()
+            .is_some_and(|s| s.name.eq_ignore_ascii_case(snap)))
+    }
+
+    /// Restore a snapshot into a new volume (RD with the owner's props, VDs, resources). Each
+    /// step is skipped when a previous run already did it.
+    #[instrument(skip(self, spec), fields(volume = %src, target = %spec.name))]
+    pub async fn restore(&self, src: &str, snap: &str, spec: &CreateSpec) -> Result<CreateOutcome> {
+        naming::validate_snapshot_name(snap)?;
+        naming::validate_resource_name(&spec.name)?;
+        self.require(src).await?;
+        let rg = spec
+            .resource_group
+            .clone()
+            .unwrap_or_else(|| self.cfg.resource_group.clone());
+        let mut outcome = CreateOutcome::Created;
+        let create = self
+            .client
+            .resource_definition_create(&ResourceDefinitionCreate {
+                resource_definition: ResourceDefinition {
+                    name: spec.name.clone(),
+                    resource_group_name: Some(rg),
+                    props: spec.props.clone(),
+                    ..Default::default()
+                },
+            })
+            .await;
+        let target = match create {
+            Ok(_) => None,
+            Err(Error::AlreadyExists { what, reports }) => {
+                let def = self
+                    .client
+                    .resource_definitions_named(&[&spec.name])
+                    .await?
+                    .into_iter()
+                    .find(|d| d.name.eq_ignore_ascii_case(&spec.name));
+                match def {
+                    Some(def) if self.is_half_created_twin(&def, spec).await? => {
+                        outcome = CreateOutcome::Completed;
+                        Some(def)
+                    }
+                    _ => return Err(Error::AlreadyExists { what, reports }),
+                }
+            }
+            Err(e) => return Err(e),
+        };
+        let req = SnapshotRestore {
+            to_resource: spec.name.clone(),
+            nodes: Vec::new(),
+        };
+        if target
+            .as_ref()
+            .is_none_or(|d| d.volume_definitions.is_empty())
+        {
+            self.client
+                .snapshot_restore_volume_definition(src, snap, &req)
+                .await?;
+        }
+        self.client
+            .snapshot_restore_resource(src, snap, &req)
+            .await?;
+        Ok(outcome)
+    }
+
+    /// Clone a volume server-side (waiting for the copy), falling back to snapshot + restore
+    /// where the controller has no clone. The clone carries `spec.props`; the source's other
+    /// `Aux/` props are not copied.
+    #[instrument(skip(self, spec), fields(volume = %src, target = %spec.name))]
+    pub async fn clone_volume(&self, src: &str, spec: &CreateSpec) -> Result<CreateOutcome> {
+        naming::validate_resource_name(&spec.name)?;
+        let def = self.require(src).await?;
+        let delete_props: Vec<String> = def
+            .props
+            .keys()
+            .filter(|k| k.starts_with("Aux/") && !spec.props.contains_key(*k))
+            .cloned()
+            .collect();
+        let req = ResourceDefinitionCloneRequest {
+            name: spec.name.clone(),
+            resource_group: spec.resource_group.clone(),
+            override_props: spec.props.clone(),
+            delete_props,
+            ..Default::default()
+        };
+        match self.client.clone_start(src, &req).await {
+            Ok(_) => {}
+            Err(Error::AlreadyExists { what, reports }) => {
+                let existing = self
+                    .client
+                    .resource_definitions_named(&[&spec.name])
+                    .await?
+                    .into_iter()
+                    .find(|d| d.name.eq_ignore_ascii_case(&spec.name));
+                let ours = existing.as_ref().is_some_and(|d| {
+                    self.cfg.platform.owns(d)
+                        && spec.props.iter().all(|(k, v)| d.props.get(k) == Some(v))
+                        && d.props
+                            .get("cloned-from")
+                            .is_some_and(|c| c.eq_ignore_ascii_case(src))
+                });
+                if !ours {
+                    return Err(Error::AlreadyExists { what, reports });
+                }
+            }
+            Err(Error::NotFound { .. }) => {
+                tracing::info!("controller has no clone API; using snapshot and restore");
+                let snap = format!("clone-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+                self.client
+                    .snapshot_create(
+                        src,
+                        &SnapshotCreate {
+                            name: snap.clone(),
+                            ..Default::default()
+                        },
+                    )
+                    .await?;
+                let restored = self.restore(src, &snap, spec).await;
+                if let Err(e) = self.client.snapshot_delete(src, &snap).await {
+                    tracing::warn!(error = %e, snapshot = %snap, "temporary clone snapshot kept");
+                }
+                return restored;
+            }
+            Err(e) => return Err(e),
+        }
+        self.wait_clone(src, &spec.name).await?;
+        Ok(CreateOutcome::Created)
+    }
+
+    async fn wait_clone(&self, src: &str, clone: &str) -> Result<()> {
+        let deadline = Instant::now() + self.cfg.clone_timeout;
+        let mut delay = Duration::from_millis(50);
+        let mut missing_since: Option<Instant> = None;
+        loop {
+            match self.client.clone_status(src, clone).await? {
+                Some(s) if s.status == "COMPLETE" => return Ok(()),
+                Some(s) if s.status == "FAILED" => {
+                    return Err(Error::Api {
+                        request: format!("clone of '{src}' into '{clone}'"),
+                        status: 500,
+                        reports: vec![ApiCallRc {
+                            ret_code: MASK_ERROR as i64,
+                            message: format!("LINSTOR reports the clone '{clone}' of '{src}' as FAILED"),
+                            correction: Some(format!(
+                                "check that every node of '{src}' is online, then delete '{clone}' and retry"
+                            )),
+                            ..Default::default()
+                        }],
+                    })
+                }
+                Some(_) => missing_since = None,
+                None => {
+                    let since = *missing_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() > Duration::from_secs(30) {
+                        return Err(not_found(format!("clone '{clone}' of '{src}'")));
+                    }
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::Timeout {
+                    controller: self.client.controllers().join(", "),
+                    seconds: self.cfg.clone_timeout.as_secs(),
+                });
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(1));
+        }
+    }
+}
