@@ -1,1 +1,3 @@
 //! LINSTOR controller simulator and helpers for the end-to-end suites.
+
+pub mod sim;

@@ -1,0 +1,541 @@
+//! HTTP(S) front of the simulator: connection handling, bearer token, fault injection,
+//! request statistics, state persistence and the `/sim/` control routes.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http_body_util::BodyExt;
+use hyper::body::{Body, Bytes, Frame, Incoming, SizeHint};
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use super::core::{match_route, Core, Req, Resp, RouteMatch};
+use super::rc::{entries_json, Entry, FAIL_ACC_DENIED_COMMAND, FAIL_UNKNOWN_ERROR};
+use super::{FailKind, Fault};
+
+/// Response body: either complete, or cut off after half of it (a `Truncated` fault).
+#[derive(Debug)]
+pub enum SimBody {
+    Full(Option<Bytes>),
+    Truncated(Option<Bytes>, u64),
+}
+
+impl Body for SimBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        let this = self.get_mut();
+        match this {
+            SimBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            SimBody::Truncated(b, _) => match b.take() {
+                Some(b) => Poll::Ready(Some(Ok(Frame::data(b)))),
+                None => Poll::Ready(Some(Err(io::Error::other("truncated by fault injection")))),
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self, SimBody::Full(None))
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            SimBody::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
+            SimBody::Truncated(_, full) => SizeHint::with_exact(*full),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Matching {
+    method: String,
+    path_contains: String,
+    nth: u32,
+    seen: u32,
+    kind: FailKind,
+    execute: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct Faults {
+    latency: Duration,
+    fail_next: Option<(u32, FailKind)>,
+    matching: Vec<Matching>,
+}
+
+impl Faults {
+    pub fn apply(&mut self, f: Fault) {
+        match f {
+            Fault::Latency(d) => self.latency = d,
+            Fault::FailNext { count, kind } => {
+                self.fail_next = (count > 0).then_some((count, kind))
+            }
+            Fault::FailMatching {
+                method,
+                path_contains,
+                nth,
+                kind,
+                execute,
+            } => self.matching.push(Matching {
+                method,
+                path_contains,
+                nth: nth.max(1),
+                seen: 0,
+                kind,
+                execute,
+            }),
+            Fault::Clear => *self = Faults::default(),
+        }
+    }
+
+    /// Decides whether this request fails; `(kind, execute_first)`.
+    fn check(&mut self, method: &str, path: &str) -> Option<(FailKind, bool)> {
+        let mut hit = None;
+        for m in &mut self.matching {
+            if m.method.eq_ignore_ascii_case(method) && path.contains(&m.path_contains) {
+                m.seen += 1;
+                if m.seen == m.nth && hit.is_none() {
+                    hit = Some((m.kind, m.execute));
+                }
+            }
+        }
+        self.matching.retain(|m| m.seen < m.nth);
+        if hit.is_some() {
+            return hit;
+        }
+        if let Some((n, kind)) = self.fail_next {
+            self.fail_next = (n > 1).then_some((n - 1, kind));
+            return Some((kind, false));
+        }
+        None
+    }
+}
+
+/// State shared by all connections.
+#[derive(Debug)]
+pub struct Shared {
+    pub core: Mutex<Core>,
+    pub stats: Mutex<BTreeMap<String, u64>>,
+    pub count: AtomicU64,
+    pub faults: Mutex<Faults>,
+    pub token: Option<String>,
+    pub state_file: Option<PathBuf>,
+    pub down: watch::Sender<bool>,
+    pub stop: watch::Sender<bool>,
+}
+
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    pub fn save(&self, core: &Core) {
+        let Some(path) = &self.state_file else { return };
+        let Ok(data) = serde_json::to_vec_pretty(&core.st) else {
+            return;
+        };
+        let tmp = path.with_extension("tmp");
+        if std::fs::write(&tmp, data).is_ok() {
+            let _ = std::fs::rename(&tmp, path);
+        }
+    }
+}
+
+fn to_response(r: Resp) -> Response<SimBody> {
+    let body = r
+        .body
+        .map(|v| Bytes::from(serde_json::to_vec(&v).unwrap_or_default()));
+    let mut b = Response::builder().status(r.status);
+    if body.is_some() {
+        b = b.header("content-type", "application/json");
+    }
+    for (k, v) in &r.headers {
+        b = b.header(k.as_str(), v.as_str());
+    }
+    b.body(SimBody::Full(body))
+        .unwrap_or_else(|_| Response::new(SimBody::Full(None)))
+}
+
+fn fault_response(
+    kind: FailKind,
+    real: Option<Response<SimBody>>,
+) -> Result<Response<SimBody>, io::Error> {
+    let text = |status: u16, ct: &str, body: &str| {
+        Response::builder()
+            .status(status)
+            .header("content-type", ct)
+            .body(SimBody::Full(Some(Bytes::from(body.to_string()))))
+            .unwrap_or_else(|_| Response::new(SimBody::Full(None)))
+    };
+    Ok(match kind {
+        FailKind::Status500 => {
+            let e = Entry::new(FAIL_UNKNOWN_ERROR, "(Node: 'simulated') Simulated satellite failure")
+                .details("injected by the simulator");
+            let mut v = entries_json(&[e]);
+            v[0]["error_report_ids"] = json!(["SIM-000001"]);
+            to_response(Resp { status: 500, body: Some(v), headers: vec![] })
+        }
+        FailKind::Garbage => text(200, "application/json", "\u{1}garbage{{[not json"),
+        FailKind::Html => text(
+            502,
+            "text/html",
+            "<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>",
+        ),
+        FailKind::Truncated => {
+            let full = real
+                .and_then(|_| None::<Bytes>)
+                .unwrap_or_else(|| Bytes::from_static(b"[{\"ret_code\": 20447233, \"message\": \"New resource definition created.\"}]"));
+            let half = full.slice(..full.len() / 2);
+            Response::builder()
+                .status(200)
+                .header("content-type", "application/json")
+                .body(SimBody::Truncated(Some(half), full.len() as u64))
+                .unwrap_or_else(|_| Response::new(SimBody::Full(None)))
+        }
+        FailKind::Reset => return Err(io::Error::other("connection reset by fault injection")),
+    })
+}
+
+fn parse_query(q: Option<&str>) -> Vec<(String, String)> {
+    let dec = |s: &str| {
+        percent_encoding::percent_decode_str(&s.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    q.unwrap_or("")
+        .split('&')
+        .filter(|s| !s.is_empty())
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) => (dec(k), dec(v)),
+            None => (dec(kv), String::new()),
+        })
+        .collect()
+}
+
+async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Result<Response<SimBody>, io::Error> {
+    let method = req.method().as_str().to_string();
+    let path = req.uri().path().to_string();
+    let query = parse_query(req.uri().query());
+    let auth = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = match req.into_body().collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => Bytes::new(),
+    };
+    if path.starts_with("/sim/") {
+        return Ok(to_response(control(&sh, &method, &path, &body).await));
+    }
+    sh.count.fetch_add(1, Ordering::Relaxed);
+    let segs: Vec<String> = path
+        .trim_start_matches('/')
+        .split('/')
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect();
+    let rm = match_route(&method, &segs);
+    let stat_key = match &rm {
+        RouteMatch::Found(p, _) | RouteMatch::WrongMethod(p) => format!("{method} {p}"),
+        RouteMatch::NotFound if path == "/health" => format!("{method} /health"),
+        RouteMatch::NotFound => format!("{method} <unknown>"),
+    };
+    *lock(&sh.stats).entry(stat_key).or_default() += 1;
+    if path != "/health" {
+        if let Some(tok) = &sh.token {
+            let ok = auth.as_deref().is_some_and(|a| {
+                a.len() > 7 && a[..7].eq_ignore_ascii_case("bearer ") && a[7..].trim() == tok
+            });
+            if !ok {
+                let e = Entry::new(
+                    FAIL_ACC_DENIED_COMMAND,
+                    "Unauthorized: token invalid or not provided",
+                );
+                return Ok(to_response(Resp {
+                    status: 401,
+                    body: Some(entries_json(&[e])),
+                    headers: vec![(
+                        "www-authenticate".into(),
+                        "Bearer realm=\"linstor-controller\"".into(),
+                    )],
+                }));
+            }
+        }
+    }
+    let (latency, fault) = {
+        let mut f = lock(&sh.faults);
+        (f.latency, f.check(&method, &path))
+    };
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    if let Some((kind, false)) = fault {
+        return fault_response(kind, None);
+    }
+    let resp = match rm {
+        RouteMatch::NotFound if path == "/health" => {
+            if method == "GET" || method == "HEAD" {
+                Resp::empty(200)
+            } else {
+                Resp::empty(405)
+            }
+        }
+        RouteMatch::NotFound => Resp::entries(
+            404,
+            &[Entry::new(
+                FAIL_UNKNOWN_ERROR,
+                format!("Path '{path}' not found on server."),
+            )],
+        ),
+        RouteMatch::WrongMethod(_) => Resp::empty(405),
+        RouteMatch::Found(pat, params) => {
+            let sh2 = sh.clone();
+            let m2 = method.clone();
+            tokio::task::spawn_blocking(move || {
+                let mut core = lock(&sh2.core);
+                let ticked = core.tick();
+                let r = core.dispatch(
+                    &m2,
+                    pat,
+                    &Req {
+                        p: params,
+                        query: &query,
+                        body: &body,
+                    },
+                );
+                if m2 != "GET" || ticked {
+                    sh2.save(&core);
+                }
+                r
+            })
+            .await
+            .unwrap_or_else(|_| {
+                Resp::entries(
+                    500,
+                    &[Entry::new(FAIL_UNKNOWN_ERROR, "internal simulator error")],
+                )
+            })
+        }
+    };
+    let resp = to_response(resp);
+    if let Some((kind, true)) = fault {
+        return fault_response(kind, Some(resp));
+    }
+    Ok(resp)
+}
+
+fn fault_from_json(v: &Value) -> Option<Fault> {
+    let kind = |k: &Value| -> Option<FailKind> {
+        match k.as_str()?.to_ascii_lowercase().as_str() {
+            "status500" | "500" => Some(FailKind::Status500),
+            "garbage" => Some(FailKind::Garbage),
+            "html" => Some(FailKind::Html),
+            "truncated" => Some(FailKind::Truncated),
+            "reset" => Some(FailKind::Reset),
+            _ => None,
+        }
+    };
+    if v.get("clear").and_then(Value::as_bool) == Some(true) {
+        return Some(Fault::Clear);
+    }
+    if let Some(ms) = v.get("latency_ms").and_then(Value::as_u64) {
+        return Some(Fault::Latency(Duration::from_millis(ms)));
+    }
+    if let Some(f) = v.get("fail_next") {
+        return Some(Fault::FailNext {
+            count: f.get("count").and_then(Value::as_u64).unwrap_or(1) as u32,
+            kind: kind(f.get("kind")?)?,
+        });
+    }
+    if let Some(f) = v.get("fail_matching") {
+        return Some(Fault::FailMatching {
+            method: f.get("method")?.as_str()?.to_string(),
+            path_contains: f.get("path_contains")?.as_str()?.to_string(),
+            nth: f.get("nth").and_then(Value::as_u64).unwrap_or(1) as u32,
+            kind: kind(f.get("kind")?)?,
+            execute: f.get("execute").and_then(Value::as_bool).unwrap_or(false),
+        });
+    }
+    None
+}
+
+async fn control(sh: &Arc<Shared>, method: &str, path: &str, body: &[u8]) -> Resp {
+    let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let bad = |m: &str| Resp {
+        status: 400,
+        body: Some(json!({"error": m})),
+        headers: vec![],
+    };
+    let ok = Resp {
+        status: 200,
+        body: Some(json!({"ok": true})),
+        headers: vec![],
+    };
+    match (method, path) {
+        ("GET", "/sim/stats") => Resp {
+            status: 200,
+            body: Some(
+                json!({"total": sh.count.load(Ordering::Relaxed), "routes": *lock(&sh.stats)}),
+            ),
+            headers: vec![],
+        },
+        ("POST", "/sim/stats/reset") => {
+            lock(&sh.stats).clear();
+            sh.count.store(0, Ordering::Relaxed);
+            ok
+        }
+        ("POST", "/sim/fault") => match fault_from_json(&v) {
+            Some(f) => {
+                lock(&sh.faults).apply(f);
+                ok
+            }
+            None => bad("unrecognised fault"),
+        },
+        ("POST", "/sim/in-use") => {
+            let (Some(r), Some(n), Some(u)) = (
+                v.get("resource").and_then(Value::as_str),
+                v.get("node").and_then(Value::as_str),
+                v.get("in_use").and_then(Value::as_bool),
+            ) else {
+                return bad("need resource, node, in_use");
+            };
+            let mut core = lock(&sh.core);
+            if core.set_in_use(r, n, u) {
+                sh.save(&core);
+                ok
+            } else {
+                Resp {
+                    status: 404,
+                    body: Some(json!({"error": "no such resource"})),
+                    headers: vec![],
+                }
+            }
+        }
+        ("POST", "/sim/node-online") => {
+            let (Some(n), Some(o)) = (
+                v.get("node").and_then(Value::as_str),
+                v.get("online").and_then(Value::as_bool),
+            ) else {
+                return bad("need node, online");
+            };
+            let mut core = lock(&sh.core);
+            if core.set_node_online(n, o) {
+                sh.save(&core);
+                ok
+            } else {
+                Resp {
+                    status: 404,
+                    body: Some(json!({"error": "no such node"})),
+                    headers: vec![],
+                }
+            }
+        }
+        ("GET", "/sim/state") => Resp {
+            status: 200,
+            body: Some(lock(&sh.core).snapshot_state()),
+            headers: vec![],
+        },
+        _ => Resp {
+            status: 404,
+            body: Some(json!({"error": "unknown control route"})),
+            headers: vec![],
+        },
+    }
+}
+
+async fn serve_conn<S>(sh: Arc<Shared>, io: S)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let mut down = sh.down.subscribe();
+    let mut stop = sh.stop.subscribe();
+    let svc = hyper::service::service_fn(move |req| handle(sh.clone(), req));
+    let conn = hyper::server::conn::http1::Builder::new()
+        .writev(false)
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(io), svc);
+    tokio::select! {
+        _ = conn => {}
+        _ = down.wait_for(|d| *d) => {}
+        _ = stop.wait_for(|s| *s) => {}
+    }
+}
+
+/// Accepts connections until stopped; drops the listener while "down".
+pub async fn accept_loop(
+    sh: Arc<Shared>,
+    addr: SocketAddr,
+    first: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
+    let mut down = sh.down.subscribe();
+    let mut stop = sh.stop.subscribe();
+    let mut listener = Some(first);
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        match &listener {
+            Some(l) => {
+                tokio::select! {
+                    r = l.accept() => {
+                        let Ok((s, _)) = r else { continue };
+                        let _ = s.set_nodelay(true);
+                        let sh = sh.clone();
+                        let tls = tls.clone();
+                        tokio::spawn(async move {
+                            match tls {
+                                Some(acc) => {
+                                    if let Ok(t) = acc.accept(s).await {
+                                        serve_conn(sh, t).await;
+                                    }
+                                }
+                                None => serve_conn(sh, s).await,
+                            }
+                        });
+                    }
+                    r = down.changed() => {
+                        if r.is_err() { break; }
+                        if *down.borrow() { listener = None; }
+                    }
+                    _ = stop.changed() => break,
+                }
+            }
+            None => {
+                tokio::select! {
+                    r = down.changed() => {
+                        if r.is_err() { break; }
+                        if !*down.borrow() {
+                            for _ in 0..50 {
+                                if let Ok(l) = TcpListener::bind(addr).await {
+                                    listener = Some(l);
+                                    break;
+                                }
+                                tokio::time::sleep(Duration::from_millis(20)).await;
+                            }
+                        }
+                    }
+                    _ = stop.changed() => break,
+                }
+            }
+        }
+    }
+}
