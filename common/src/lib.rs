@@ -10,6 +10,7 @@
 pub mod api;
 pub mod client;
 pub mod config;
+pub mod doctor;
 pub mod error;
 
 pub use client::Client;

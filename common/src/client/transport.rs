@@ -212,15 +212,15 @@ impl Transport {
                     })
                 }
                 Err(e) => {
-                    last_error = error_chain(&e);
-                    if !e.is_request() {
-                        return Err(Error::Protocol {
-                            controller: ctrl.base.clone(),
-                            request: format!("{method} {path_and_query}"),
-                            status: 0,
-                            problem: last_error,
-                        });
-                    }
+                    return Err(Error::Protocol {
+                        controller: ctrl.base.clone(),
+                        request: format!("{method} {path_and_query}"),
+                        status: 0,
+                        problem: format!(
+                            "connection broke before a complete answer: {}",
+                            error_chain(&e)
+                        ),
+                    })
                 }
             }
         }

@@ -1,0 +1,575 @@
+//! The REST client against the LINSTOR simulator: every endpoint the frontends use, failover,
+//! TLS, bearer tokens and broken controller answers.
+
+use std::time::{Duration, Instant};
+
+use linstor_common::api::*;
+use linstor_common::config::{ClientConfig, ControllerUrl};
+use linstor_common::{Client, Error};
+use linstor_tests::sim::{FailKind, Fault, Sim, SimConfig, TlsConfig};
+
+fn config(urls: &[String]) -> ClientConfig {
+    ClientConfig {
+        controllers: urls
+            .iter()
+            .map(|u| ControllerUrl::parse(u).unwrap())
+            .collect(),
+        ..Default::default()
+    }
+}
+
+fn client(url: &str) -> Client {
+    Client::new(config(&[url.to_string()])).unwrap()
+}
+
+/// A loopback port with nothing listening.
+fn closed_port() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    drop(l);
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn every_endpoint_round_trip() {
+    let sim = Sim::start(SimConfig {
+        nodes: vec!["n1".into(), "n2".into(), "n3".into(), "n4".into()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let c = client(&sim.url());
+
+    let v = c.version().await.unwrap();
+    assert_eq!(v.rest_api_version, "1.28.0");
+
+    let nodes = c.nodes().await.unwrap();
+    assert_eq!(nodes.len(), 4);
+    assert!(nodes.iter().all(Node::is_online));
+    assert!(c.node("n1").await.unwrap().is_some());
+    assert!(c.node("nope").await.unwrap().is_none());
+
+    let pools = c.storage_pools(&["n1"], true).await.unwrap();
+    assert!(pools.iter().any(|p| p.is_diskless()));
+    assert!(pools
+        .iter()
+        .any(|p| !p.is_diskless() && p.free_capacity.unwrap_or(0) > 0));
+
+    c.resource_group_create(&ResourceGroup {
+        name: "rg1".into(),
+        select_filter: Some(AutoSelectFilter {
+            place_count: Some(2),
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert!(matches!(
+        c.resource_group_create(&ResourceGroup {
+            name: "rg1".into(),
+            ..Default::default()
+        })
+        .await,
+        Err(Error::AlreadyExists { .. })
+    ));
+    assert!(c.resource_group("rg1").await.unwrap().is_some());
+    assert!(c
+        .resource_groups()
+        .await
+        .unwrap()
+        .iter()
+        .any(|g| g.name == "rg1"));
+    c.volume_group_create("rg1", &VolumeGroup::default())
+        .await
+        .unwrap();
+    c.resource_group_modify(
+        "rg1",
+        &ResourceGroupModify {
+            override_props: [("Aux/x".to_string(), "1".to_string())].into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+
+    let mut props = Props::new();
+    props.insert("Aux/owner".into(), "test".into());
+    c.spawn(
+        "rg1",
+        &ResourceGroupSpawn {
+            resource_definition_name: "vol1".into(),
+            volume_sizes: vec![102400],
+            resource_definition_props: props,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let rd = c.resource_definition("vol1").await.unwrap().unwrap();
+    assert_eq!(rd.props.get("Aux/owner").map(String::as_str), Some("test"));
+    assert_eq!(rd.resource_group_name.as_deref(), Some("rg1"));
+    let named = c.resource_definitions_named(&["vol1"]).await.unwrap();
+    assert_eq!(named[0].volume_definitions[0].size_kib, 102400);
+    assert_eq!(c.volume_definitions("vol1").await.unwrap().len(), 1);
+    let filtered = c.resource_definitions(&["Aux/owner=test"]).await.unwrap();
+    assert_eq!(filtered.len(), 1);
+
+    let resources = c.resources("vol1").await.unwrap();
+    let diskful: Vec<_> = resources.iter().filter(|r| !r.is_diskless()).collect();
+    assert_eq!(diskful.len(), 2, "{resources:?}");
+    let tiebreaker = resources.iter().find(|r| r.is_tiebreaker()).unwrap();
+    let free = ["n1", "n2", "n3", "n4"]
+        .into_iter()
+        .find(|n| !resources.iter().any(|r| r.node_name == *n))
+        .unwrap();
+    let replies = c
+        .make_available("vol1", free, &ResourceMakeAvailable::default())
+        .await
+        .unwrap();
+    assert!(!replies.0.iter().any(ApiCallRc::is_error));
+    let r = c.resource("vol1", free).await.unwrap().unwrap();
+    assert!(r.is_diskless() && !r.is_tiebreaker());
+    let view = c.view_resources(&["vol1"], &[free], &[]).await.unwrap();
+    assert_eq!(view.len(), 1);
+    assert!(view[0].volumes[0]
+        .device_path
+        .as_deref()
+        .unwrap()
+        .starts_with("/dev/drbd"));
+    c.resource_modify(
+        "vol1",
+        free,
+        &ResourceModify {
+            override_props: [("Aux/r".to_string(), "1".to_string())].into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let first = c.resource_delete("vol1", free).await.unwrap();
+    assert!(!first.0.iter().any(ApiCallRc::is_error), "{first:?}");
+    let now = c.resources("vol1").await.unwrap();
+    let empty = ["n1", "n2", "n3", "n4"]
+        .into_iter()
+        .find(|n| !now.iter().any(|r| r.node_name == *n))
+        .unwrap();
+    let again = c.resource_delete("vol1", empty).await.unwrap();
+    assert!(again.has_warning(codes::WARN_NOT_FOUND), "{again:?}");
+    let free = empty;
+    c.resource_create(
+        "vol1",
+        free,
+        &ResourceCreate {
+            resource: Resource {
+                flags: vec!["DRBD_DISKLESS".into()],
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    c.resource_delete("vol1", free).await.unwrap();
+    let tb = tiebreaker.node_name.clone();
+    c.make_available("vol1", &tb, &ResourceMakeAvailable::default())
+        .await
+        .unwrap();
+    let converted = c.resource("vol1", &tb).await.unwrap().unwrap();
+    assert!(
+        converted.is_diskless() && !converted.is_tiebreaker(),
+        "{converted:?}"
+    );
+    let taken_over = c.resource_delete("vol1", &tb).await.unwrap();
+    assert!(
+        taken_over.0.iter().any(ApiCallRc::is_info),
+        "{taken_over:?}"
+    );
+    assert!(c
+        .resource("vol1", &tb)
+        .await
+        .unwrap()
+        .unwrap()
+        .is_tiebreaker());
+    let ap = c
+        .autoplace("vol1", &AutoSelectFilter::default())
+        .await
+        .unwrap();
+    assert!(!ap.0.iter().any(ApiCallRc::is_error));
+
+    c.volume_definition_modify(
+        "vol1",
+        0,
+        &VolumeDefinitionModify {
+            size_kib: Some(204800),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let shrink = c
+        .volume_definition_modify(
+            "vol1",
+            0,
+            &VolumeDefinitionModify {
+                size_kib: Some(1024),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(shrink.to_string().contains("grow"), "{shrink}");
+
+    c.snapshot_create(
+        "vol1",
+        &SnapshotCreate {
+            name: "s1".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let snaps = c.snapshots("vol1").await.unwrap();
+    assert_eq!(snaps.len(), 1);
+    assert!(snaps[0].flags.iter().any(|f| f == "SUCCESSFUL"));
+    assert_eq!(c.view_snapshots(&["vol1"]).await.unwrap().len(), 1);
+    c.snapshot_rollback("vol1", "s1").await.unwrap();
+    c.resource_definition_create(&ResourceDefinitionCreate {
+        resource_definition: ResourceDefinition {
+            name: "restored".into(),
+            resource_group_name: Some("rg1".into()),
+            ..Default::default()
+        },
+    })
+    .await
+    .unwrap();
+    let restore = SnapshotRestore {
+        to_resource: "restored".into(),
+        nodes: vec![],
+    };
+    c.snapshot_restore_volume_definition("vol1", "s1", &restore)
+        .await
+        .unwrap();
+    c.snapshot_restore_resource("vol1", "s1", &restore)
+        .await
+        .unwrap();
+    let restored = c.resources("restored").await.unwrap();
+    assert_eq!(restored.iter().filter(|r| !r.is_diskless()).count(), 2);
+    assert!(matches!(
+        c.resource_definition_delete("vol1").await,
+        Err(Error::Api { .. }) | Err(Error::AlreadyExists { .. })
+    ));
+    c.snapshot_delete("vol1", "s1").await.unwrap();
+    assert!(c
+        .snapshot_delete("vol1", "s1")
+        .await
+        .unwrap()
+        .has_warning(codes::WARN_NOT_FOUND));
+
+    let started = c
+        .clone_start(
+            "vol1",
+            &ResourceDefinitionCloneRequest {
+                name: "vol1-clone".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(started.clone_name, "vol1-clone");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let st = c.clone_status("vol1", "vol1-clone").await.unwrap().unwrap();
+        if st.status == "COMPLETE" {
+            break;
+        }
+        assert_ne!(st.status, "FAILED");
+        assert!(Instant::now() < deadline, "clone never completed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(c.clone_status("vol1", "nope").await.unwrap().is_none());
+    assert!(c.sync_status("vol1").await.unwrap().synced_on_all);
+
+    let size = c
+        .query_size_info("rg1", &QuerySizeInfoRequest::default())
+        .await
+        .unwrap();
+    let space = size.space_info.unwrap();
+    assert!(space.max_vlm_size_in_kib > 0 && space.available_size_in_kib.unwrap() > 0);
+
+    c.controller_props_modify(&PropsModify {
+        override_props: [("Aux/ctl".to_string(), "1".to_string())].into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let nodes_of_vol1: Vec<String> = c
+        .resources("vol1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.node_name)
+        .collect();
+    c.resource_connection_modify(
+        "vol1",
+        &nodes_of_vol1[0],
+        &nodes_of_vol1[1],
+        &PropsModify {
+            override_props: [(
+                "DrbdOptions/Net/allow-two-primaries".to_string(),
+                "yes".to_string(),
+            )]
+            .into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    c.resource_definition_modify(
+        "vol1",
+        &ResourceDefinitionModify {
+            override_props: [("Aux/y".to_string(), "2".to_string())].into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+
+    for rd in ["vol1", "vol1-clone", "restored"] {
+        c.resource_definition_delete(rd).await.unwrap();
+    }
+    assert!(c
+        .resource_definition_delete("vol1")
+        .await
+        .unwrap()
+        .has_warning(codes::WARN_NOT_FOUND));
+    assert!(c.resource_definition("vol1").await.unwrap().is_none());
+    c.resource_group_delete("rg1").await.unwrap();
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn not_found_and_exists_are_typed_with_linstor_messages() {
+    let sim = Sim::start(SimConfig::default()).await.unwrap();
+    let c = client(&sim.url());
+    let err = c
+        .spawn(
+            "no-such-group",
+            &ResourceGroupSpawn {
+                resource_definition_name: "x1".into(),
+                volume_sizes: vec![1024],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    match &err {
+        Error::NotFound { reports, .. } => assert!(!reports.is_empty()),
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+    c.spawn(
+        "DfltRscGrp",
+        &ResourceGroupSpawn {
+            resource_definition_name: "x1".into(),
+            volume_sizes: vec![1024],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let err = c
+        .spawn(
+            "DfltRscGrp",
+            &ResourceGroupSpawn {
+                resource_definition_name: "x1".into(),
+                volume_sizes: vec![1024],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::AlreadyExists { .. }), "{err:?}");
+    assert!(err.to_string().contains("already exists"), "{err}");
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn failover_to_the_second_controller_and_remembers_it() {
+    let sim = Sim::start(SimConfig::default()).await.unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let mut cfg = config(&[closed_port(), sim.url()]);
+    cfg.state_dir = Some(state.path().to_path_buf());
+    let c = Client::new(cfg.clone()).unwrap();
+    assert_eq!(c.version().await.unwrap().rest_api_version, "1.28.0");
+    let remembered = std::fs::read_to_string(state.path().join("last-good-controller")).unwrap();
+    assert_eq!(remembered, sim.url());
+    let again = Client::new(cfg).unwrap();
+    sim.reset_stats();
+    again.nodes().await.unwrap();
+    assert_eq!(sim.request_count(), 1);
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn all_controllers_down_fails_fast_naming_them() {
+    let urls = vec![closed_port(), closed_port()];
+    let c = Client::new(config(&urls)).unwrap();
+    let t = Instant::now();
+    let err = c.nodes().await.unwrap_err();
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        t.elapsed()
+    );
+    assert!(err.is_controller_unreachable());
+    let msg = err.to_string();
+    for u in &urls {
+        assert!(msg.contains(u.as_str()), "{msg}");
+    }
+}
+
+#[tokio::test]
+async fn controller_going_down_and_up() {
+    let sim = Sim::start(SimConfig::default()).await.unwrap();
+    let c = client(&sim.url());
+    c.nodes().await.unwrap();
+    sim.set_down(true);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let err = c.nodes().await.unwrap_err();
+    assert!(matches!(err, Error::Connection { .. }), "{err:?}");
+    sim.set_down(false);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    c.nodes().await.unwrap();
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn broken_answers_give_clear_errors_not_panics() {
+    let sim = Sim::start(SimConfig::default()).await.unwrap();
+    let c = client(&sim.url());
+    for (kind, needle) in [
+        (FailKind::Garbage, "unreadable"),
+        (FailKind::Html, "unreadable"),
+        (FailKind::Truncated, "unreadable"),
+    ] {
+        sim.inject(Fault::FailNext { count: 1, kind });
+        let err = c.nodes().await.unwrap_err();
+        assert!(err.to_string().contains(needle), "{kind:?}: {err}");
+        c.nodes().await.unwrap();
+    }
+    sim.inject(Fault::FailNext {
+        count: 1,
+        kind: FailKind::Status500,
+    });
+    let err = c.nodes().await.unwrap_err();
+    assert!(matches!(err, Error::Api { status: 500, .. }), "{err:?}");
+    sim.stop().await;
+}
+
+struct Pki {
+    dir: tempfile::TempDir,
+}
+
+impl Pki {
+    fn new() -> Self {
+        use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, KeyPair};
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: String| std::fs::write(dir.path().join(name), text).unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_key = KeyPair::generate().unwrap();
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        write("ca.pem", ca.pem());
+
+        let srv_key = KeyPair::generate().unwrap();
+        let srv = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .unwrap()
+            .signed_by(&srv_key, &ca, &ca_key)
+            .unwrap();
+        write("server.pem", srv.pem());
+        write("server.key", srv_key.serialize_pem());
+
+        let mut cl_params = CertificateParams::new(vec!["client".to_string()]).unwrap();
+        cl_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let cl_key = KeyPair::generate().unwrap();
+        let cl = cl_params.signed_by(&cl_key, &ca, &ca_key).unwrap();
+        write("client.pem", cl.pem());
+        write("client.key", cl_key.serialize_pem());
+
+        let mut other_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        other_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let other = other_params
+            .self_signed(&KeyPair::generate().unwrap())
+            .unwrap();
+        write("other-ca.pem", other.pem());
+        Self { dir }
+    }
+    fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+#[tokio::test]
+async fn tls_verifies_the_controller_and_presents_a_client_certificate() {
+    let pki = Pki::new();
+    let sim = Sim::start(SimConfig {
+        tls: Some(TlsConfig {
+            cert: pki.path("server.pem"),
+            key: pki.path("server.key"),
+            client_ca: Some(pki.path("ca.pem")),
+        }),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let url = sim.url();
+    assert!(url.starts_with("https://"));
+
+    let mut good = config(&[url.clone()]);
+    good.ca_file = Some(pki.path("ca.pem"));
+    good.client_cert = Some(pki.path("client.pem"));
+    good.client_key = Some(pki.path("client.key"));
+    Client::new(good.clone()).unwrap().version().await.unwrap();
+
+    let mut wrong_ca = good.clone();
+    wrong_ca.ca_file = Some(pki.path("other-ca.pem"));
+    let err = Client::new(wrong_ca).unwrap().version().await.unwrap_err();
+    assert!(matches!(err, Error::Connection { .. }), "{err:?}");
+
+    let mut no_client_cert = good.clone();
+    no_client_cert.client_cert = None;
+    no_client_cert.client_key = None;
+    assert!(Client::new(no_client_cert)
+        .unwrap()
+        .version()
+        .await
+        .is_err());
+
+    let mut half = good.clone();
+    half.client_key = None;
+    let err = Client::new(half).unwrap_err();
+    assert!(err.to_string().contains("both"), "{err}");
+
+    let mut bad_ca = good;
+    bad_ca.ca_file = Some(pki.path("missing.pem"));
+    let err = Client::new(bad_ca).unwrap_err();
+    assert!(err.to_string().contains("missing.pem"), "{err}");
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn bearer_token_is_sent() {
+    let sim = Sim::start(SimConfig {
+        token: Some("s3cret-token".into()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let anonymous = client(&sim.url());
+    let err = anonymous.nodes().await.unwrap_err();
+    assert!(matches!(err, Error::Api { status: 401, .. }), "{err:?}");
+    let mut cfg = config(&[sim.url()]);
+    cfg.token = Some("s3cret-token".into());
+    Client::new(cfg).unwrap().nodes().await.unwrap();
+    sim.stop().await;
+}

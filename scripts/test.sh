@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs every test of linstor-plugins: lints, unit and integration tests against the LINSTOR
+# simulator, the python-linstor conformance run, the Perl tests of the Proxmox module, the
+# Docker end-to-end run with the real engine, and the package tests. Installs what it needs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+step() { printf '\n==> %s\n' "$*"; }
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "scripts/test.sh must run as root (loop devices, mounts, Docker engine, dpkg)." >&2
+  exit 2
+fi
+if ! command -v cargo >/dev/null; then
+  echo "cargo not found: install a Rust toolchain (https://rustup.rs) and re-run." >&2
+  exit 2
+fi
+
+step "installing test dependencies"
+scripts/install-deps.sh
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo doc"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
+
+step "cargo build (binaries used by the script-driven suites)"
+cargo build --workspace --bins --locked
+export LINSTOR_SIM_BIN="$root/target/debug/linstor-sim"
+
+step "cargo test (unit, simulator, conformance, Docker end to end)"
+LINSTOR_CONFORMANCE=1 LINSTOR_E2E_DOCKER=1 cargo test --workspace --locked -- --test-threads=2
+
+if [ -x proxmox-plugin/t/run.sh ]; then
+  step "Proxmox Perl module (prove)"
+  proxmox-plugin/t/run.sh
+fi
+
+if [ -x packaging/tests/test-packages.sh ]; then
+  step "Debian packages"
+  packaging/tests/test-packages.sh
+fi
+
+step "all suites passed"
