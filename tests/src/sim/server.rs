@@ -27,7 +27,7 @@ use super::{FailKind, Fault};
 #[derive(Debug)]
 pub enum SimBody {
     Full(Option<Bytes>),
-    Truncated(Option<Bytes>, u64),
+    Truncated(Option<Bytes>, u64, bool),
 }
 
 impl Body for SimBody {
@@ -36,13 +36,22 @@ impl Body for SimBody {
 
     fn poll_frame(
         self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         let this = self.get_mut();
         match this {
             SimBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
-            SimBody::Truncated(b, _) => match b.take() {
+            SimBody::Truncated(b, _, flushed) => match b.take() {
                 Some(b) => Poll::Ready(Some(Ok(Frame::data(b)))),
+                None if !*flushed => {
+                    *flushed = true;
+                    let w = cx.waker().clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        w.wake();
+                    });
+                    Poll::Pending
+                }
                 None => Poll::Ready(Some(Err(io::Error::other("truncated by fault injection")))),
             },
         }
@@ -55,7 +64,7 @@ impl Body for SimBody {
     fn size_hint(&self) -> SizeHint {
         match self {
             SimBody::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
-            SimBody::Truncated(_, full) => SizeHint::with_exact(*full),
+            SimBody::Truncated(_, full, _) => SizeHint::with_exact(*full),
         }
     }
 }
@@ -203,7 +212,7 @@ fn fault_response(
             Response::builder()
                 .status(200)
                 .header("content-type", "application/json")
-                .body(SimBody::Truncated(Some(half), full.len() as u64))
+                .body(SimBody::Truncated(Some(half), full.len() as u64, false))
                 .unwrap_or_else(|_| Response::new(SimBody::Full(None)))
         }
         FailKind::Reset => return Err(io::Error::other("connection reset by fault injection")),

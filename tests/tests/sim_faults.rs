@@ -1,0 +1,162 @@
+//! Fault injection, request statistics, down/up and the `/sim/` control routes.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use linstor_tests::sim::{FailKind, Fault, Sim, SimConfig};
+use serde_json::json;
+
+#[tokio::test]
+async fn fail_next_kinds_and_latency() {
+    let sim = Sim::start(SimConfig::default()).await.unwrap();
+    let api = Api::new(&sim.url());
+    sim.inject(Fault::FailNext {
+        count: 2,
+        kind: FailKind::Status500,
+    });
+    for _ in 0..2 {
+        let (st, v) = api.get("/v1/nodes").await;
+        assert_eq!(st, 500);
+        assert!(v[0]["error_report_ids"].is_array());
+    }
+    assert_eq!(api.get("/v1/nodes").await.0, 200);
+    sim.inject(Fault::FailNext {
+        count: 1,
+        kind: FailKind::Garbage,
+    });
+    let (st, v) = api.get("/v1/nodes").await;
+    assert_eq!(st, 200);
+    assert!(v.is_string(), "not JSON");
+    sim.inject(Fault::FailNext {
+        count: 1,
+        kind: FailKind::Html,
+    });
+    let (st, v) = api.get("/v1/nodes").await;
+    assert_eq!(st, 502);
+    assert!(v.as_str().unwrap().contains("<html>"));
+    sim.inject(Fault::FailNext {
+        count: 1,
+        kind: FailKind::Truncated,
+    });
+    let r = reqwest::get(format!("{}/v1/nodes", sim.url()))
+        .await
+        .unwrap();
+    assert!(r.text().await.is_err(), "body cut short");
+    sim.inject(Fault::FailNext {
+        count: 1,
+        kind: FailKind::Reset,
+    });
+    assert!(reqwest::get(format!("{}/v1/nodes", sim.url()))
+        .await
+        .is_err());
+    sim.inject(Fault::Latency(Duration::from_millis(150)));
+    let t = Instant::now();
+    assert_eq!(api.get("/v1/nodes").await.0, 200);
+    assert!(t.elapsed() >= Duration::from_millis(150));
+    sim.clear_faults();
+    let t = Instant::now();
+    api.get("/v1/nodes").await;
+    assert!(t.elapsed() < Duration::from_millis(150));
+}
+
+#[tokio::test]
+async fn fail_matching_nth_with_and_without_execution() {
+    let sim = Sim::start(SimConfig::default()).await.unwrap();
+    let api = Api::new(&sim.url());
+    sim.inject(Fault::FailMatching {
+        method: "POST".into(),
+        path_contains: "/v1/resource-definitions".into(),
+        nth: 2,
+        kind: FailKind::Status500,
+        execute: false,
+    });
+    let mk = |n: &str| json!({"resource_definition": {"name": n}});
+    assert_eq!(api.post("/v1/resource-definitions", mk("aa")).await.0, 201);
+    assert_eq!(api.post("/v1/resource-definitions", mk("bb")).await.0, 500);
+    assert_eq!(
+        api.get("/v1/resource-definitions/bb").await.0,
+        404,
+        "not executed"
+    );
+    assert_eq!(api.post("/v1/resource-definitions", mk("cc")).await.0, 201);
+    sim.inject(Fault::FailMatching {
+        method: "POST".into(),
+        path_contains: "/v1/resource-definitions".into(),
+        nth: 1,
+        kind: FailKind::Reset,
+        execute: true,
+    });
+    assert!(sim.state()["resource_definitions"].get("dd").is_none());
+    let r = reqwest::Client::new()
+        .post(format!("{}/v1/resource-definitions", sim.url()))
+        .json(&mk("dd"))
+        .send()
+        .await;
+    assert!(r.is_err(), "answer lost");
+    assert_eq!(
+        api.get("/v1/resource-definitions/dd").await.0,
+        200,
+        "but committed"
+    );
+}
+
+#[tokio::test]
+async fn stats_down_up_and_control_routes() {
+    let sim = Sim::start(SimConfig::default()).await.unwrap();
+    let api = Api::new(&sim.url());
+    api.get("/v1/nodes").await;
+    api.get("/v1/nodes/n1").await;
+    api.get("/v1/nodes/n2").await;
+    api.get("/health").await;
+    let s = sim.stats();
+    assert_eq!(s["GET /v1/nodes"], 1);
+    assert_eq!(s["GET /v1/nodes/{node}"], 2);
+    assert_eq!(s["GET /health"], 1);
+    assert_eq!(sim.request_count(), 4);
+    let (_, v) = api.get("/sim/stats").await;
+    assert_eq!(v["total"], 4, "control routes are not counted");
+    api.post("/sim/stats/reset", json!({})).await;
+    assert_eq!(sim.request_count(), 0);
+
+    api.spawn("rg", "cr", 1024, 2).await;
+    let (st, _) = api
+        .post(
+            "/sim/in-use",
+            json!({"resource": "cr", "node": "n1", "in_use": true}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let (_, r) = api.rsc("cr", "n1").await;
+    assert_eq!(r["state"]["in_use"], true);
+    let (st, _) = api
+        .post("/sim/node-online", json!({"node": "n2", "online": false}))
+        .await;
+    assert_eq!(st, 200);
+    let (_, n) = api.get("/v1/nodes/n2").await;
+    assert_eq!(n["connection_status"], "OFFLINE");
+    let (_, r) = api.rsc("cr", "n2").await;
+    assert!(
+        r.get("state").is_none(),
+        "no satellite report while offline"
+    );
+    let (st, _) = api
+        .post(
+            "/sim/fault",
+            json!({"fail_next": {"count": 1, "kind": "html"}}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(api.get("/v1/nodes").await.0, 502);
+    let (_, state) = api.get("/sim/state").await;
+    assert!(state["resource_definitions"]["cr"].is_object());
+
+    sim.set_down(true);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(reqwest::get(format!("{}/health", sim.url())).await.is_err());
+    sim.set_down(false);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let r = reqwest::get(format!("{}/health", sim.url())).await.unwrap();
+    assert_eq!(r.status(), 200, "same port again");
+}
