@@ -25,6 +25,8 @@ pub use snapshot::SnapshotInfo;
 
 /// RD property that marks allow-two-primaries as set by a migration (value: the target node).
 pub const MIGRATION_MARKER: &str = "Aux/linstor-plugins/migration-two-primaries";
+/// RD property present while a multi-step create (local replica first) is not finished.
+pub const INCOMPLETE_MARKER: &str = "Aux/linstor-plugins/incomplete";
 /// The DRBD net option for dual-primary.
 pub const ALLOW_TWO_PRIMARIES: &str = "DrbdOptions/Net/allow-two-primaries";
 
@@ -326,18 +328,23 @@ impl Storage {
                 self.cfg.platform.name()
             )));
         }
+        let mut props = spec.props.clone();
+        if spec.local_replica {
+            props.insert(INCOMPLETE_MARKER.into(), "yes".into());
+        }
         let req = ResourceGroupSpawn {
             resource_definition_name: spec.name.clone(),
             volume_sizes: vec![spec.size_kib],
             select_filter: spec.filter.clone(),
             definitions_only: spec.local_replica,
-            resource_definition_props: spec.props.clone(),
+            resource_definition_props: props,
             ..Default::default()
         };
         match self.client.spawn(&rg, &req).await {
             Ok(_) => {
                 if spec.local_replica {
                     self.place(spec).await?;
+                    self.mark_complete(&spec.name).await?;
                 }
                 Ok(CreateOutcome::Created)
             }
@@ -366,6 +373,9 @@ impl Storage {
                                 .await?;
                         }
                         self.place(spec).await?;
+                        if def.props.contains_key(INCOMPLETE_MARKER) {
+                            self.mark_complete(&spec.name).await?;
+                        }
                         Ok(CreateOutcome::Completed)
                     }
                     _ => Err(Error::AlreadyExists { what, reports }),
@@ -404,8 +414,24 @@ impl Storage {
         if spec.props.iter().any(|(k, v)| def.props.get(k) != Some(v)) {
             return Ok(false);
         }
+        if def.props.contains_key(INCOMPLETE_MARKER) {
+            return Ok(true);
+        }
         let resources = self.client.resources(&def.name).await?;
         Ok(!resources.iter().any(|r| !r.is_diskless()))
+    }
+
+    async fn mark_complete(&self, rd: &str) -> Result<()> {
+        self.client
+            .resource_definition_modify(
+                rd,
+                &ResourceDefinitionModify {
+                    delete_props: vec![INCOMPLETE_MARKER.into()],
+                    ..Default::default()
+                },
+            )
+            .await?;
+        Ok(())
     }
 
     async fn place(&self, spec: &CreateSpec) -> Result<()> {
