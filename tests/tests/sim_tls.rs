@@ -29,7 +29,11 @@ fn pki() -> Pki {
     std::fs::write(dir.path().join("ca.pem"), ca.pem()).unwrap();
     std::fs::write(dir.path().join("srv.pem"), srv.pem()).unwrap();
     std::fs::write(dir.path().join("srv.key"), srv_key.serialize_pem()).unwrap();
-    Pki { ca_pem: ca.pem(), client_pem: format!("{}{}", cli.pem(), cli_key.serialize_pem()), dir }
+    Pki {
+        ca_pem: ca.pem(),
+        client_pem: format!("{}{}", cli.pem(), cli_key.serialize_pem()),
+        dir,
+    }
 }
 
 fn tls_cfg(p: &Pki, client_ca: bool) -> TlsConfig {
@@ -43,9 +47,13 @@ fn tls_cfg(p: &Pki, client_ca: bool) -> TlsConfig {
 #[tokio::test]
 async fn https_and_token() {
     let p = pki();
-    let sim = Sim::start(SimConfig { tls: Some(tls_cfg(&p, false)), token: Some("s3cret".into()), ..Default::default() })
-        .await
-        .unwrap();
+    let sim = Sim::start(SimConfig {
+        tls: Some(tls_cfg(&p, false)),
+        token: Some("s3cret".into()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     assert!(sim.url().starts_with("https://127.0.0.1:"));
     let c = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(p.ca_pem.as_bytes()).unwrap())
@@ -53,31 +61,67 @@ async fn https_and_token() {
         .unwrap();
     let r = c.get(format!("{}/health", sim.url())).send().await.unwrap();
     assert_eq!(r.status(), 200, "health needs no token");
-    let r = c.get(format!("{}/v1/nodes", sim.url())).send().await.unwrap();
+    let r = c
+        .get(format!("{}/v1/nodes", sim.url()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
-    assert_eq!(r.headers()["www-authenticate"], "Bearer realm=\"linstor-controller\"");
+    assert_eq!(
+        r.headers()["www-authenticate"],
+        "Bearer realm=\"linstor-controller\""
+    );
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(common::rc(&v[0]) & 0x7FFF, 412);
-    let r = c.get(format!("{}/v1/nodes", sim.url())).bearer_auth("wrong").send().await.unwrap();
+    let r = c
+        .get(format!("{}/v1/nodes", sim.url()))
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
-    let r = c.get(format!("{}/v1/nodes", sim.url())).bearer_auth("s3cret").send().await.unwrap();
+    let r = c
+        .get(format!("{}/v1/nodes", sim.url()))
+        .bearer_auth("s3cret")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
-    let plain = reqwest::Client::new().get(format!("{}/health", sim.url())).send().await;
+    let plain = reqwest::Client::new()
+        .get(format!("{}/health", sim.url()))
+        .send()
+        .await;
     assert!(plain.is_err(), "untrusted certificate rejected");
 }
 
 #[tokio::test]
 async fn mutual_tls_requires_client_certificate() {
     let p = pki();
-    let sim = Sim::start(SimConfig { tls: Some(tls_cfg(&p, true)), ..Default::default() }).await.unwrap();
+    let sim = Sim::start(SimConfig {
+        tls: Some(tls_cfg(&p, true)),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let root = reqwest::Certificate::from_pem(p.ca_pem.as_bytes()).unwrap();
-    let anon = reqwest::Client::builder().add_root_certificate(root.clone()).build().unwrap();
-    assert!(anon.get(format!("{}/health", sim.url())).send().await.is_err());
+    let anon = reqwest::Client::builder()
+        .add_root_certificate(root.clone())
+        .build()
+        .unwrap();
+    assert!(anon
+        .get(format!("{}/health", sim.url()))
+        .send()
+        .await
+        .is_err());
     let with_id = reqwest::Client::builder()
         .add_root_certificate(root)
         .identity(reqwest::Identity::from_pem(p.client_pem.as_bytes()).unwrap())
         .build()
         .unwrap();
-    let r = with_id.get(format!("{}/v1/controller/version", sim.url())).send().await.unwrap();
+    let r = with_id
+        .get(format!("{}/v1/controller/version", sim.url()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
 }
