@@ -471,16 +471,8 @@ pub struct ResourceMakeAvailable {
     pub layer_list: Vec<String>,
 }
 
-/// `ResourceModify`.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct ResourceModify {
-    /// Props to set.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub override_props: Props,
-    /// Props to delete.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub delete_props: Vec<String>,
-}
+/// `ResourceModify` (only the props fields are used).
+pub type ResourceModify = PropsModify;
 
 /// Per-peer replication state of a volume.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -3,6 +3,7 @@
 
 mod attach;
 mod capacity;
+mod docker_ext;
 mod gc;
 mod snapshot;
 
@@ -259,17 +260,24 @@ impl Storage {
         }
     }
 
-    /// A volume with its replicas; `None` when absent, `NotOwned` when foreign.
-    #[instrument(skip(self), fields(volume = %rd))]
-    pub async fn get(&self, rd: &str) -> Result<Option<VolumeInfo>> {
-        naming::validate_resource_name(rd)?;
-        let Some(def) = self
+    /// The RD with its volume definitions, whoever owns it.
+    pub(crate) async fn definition_with_volumes(
+        &self,
+        rd: &str,
+    ) -> Result<Option<ResourceDefinition>> {
+        Ok(self
             .client
             .resource_definitions_named(&[rd])
             .await?
             .into_iter()
-            .find(|d| d.name.eq_ignore_ascii_case(rd))
-        else {
+            .find(|d| d.name.eq_ignore_ascii_case(rd)))
+    }
+
+    /// A volume with its replicas; `None` when absent, `NotOwned` when foreign.
+    #[instrument(skip(self), fields(volume = %rd))]
+    pub async fn get(&self, rd: &str) -> Result<Option<VolumeInfo>> {
+        naming::validate_resource_name(rd)?;
+        let Some(def) = self.definition_with_volumes(rd).await? else {
             return Ok(None);
         };
         self.check_owned(&def)?;
@@ -349,14 +357,7 @@ impl Storage {
                 Ok(CreateOutcome::Created)
             }
             Err(Error::AlreadyExists { what, reports }) => {
-                let existing = self
-                    .client
-                    .resource_definitions_named(&[&spec.name])
-                    .await?;
-                let def = existing
-                    .into_iter()
-                    .find(|d| d.name.eq_ignore_ascii_case(&spec.name));
-                match def {
+                match self.definition_with_volumes(&spec.name).await? {
                     Some(def) if self.is_half_created_twin(&def, spec).await? => {
                         tracing::info!("completing a half-created volume");
                         if def.volume_definitions.is_empty() {

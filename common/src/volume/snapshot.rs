@@ -147,13 +147,7 @@ impl Storage {
         let target = match create {
             Ok(_) => None,
             Err(Error::AlreadyExists { what, reports }) => {
-                let def = self
-                    .client
-                    .resource_definitions_named(&[&spec.name])
-                    .await?
-                    .into_iter()
-                    .find(|d| d.name.eq_ignore_ascii_case(&spec.name));
-                match def {
+                match self.definition_with_volumes(&spec.name).await? {
                     Some(def) if self.is_half_created_twin(&def, spec).await? => {
                         outcome = CreateOutcome::Completed;
                         Some(def)
@@ -204,12 +198,7 @@ impl Storage {
         match self.client.clone_start(src, &req).await {
             Ok(_) => {}
             Err(Error::AlreadyExists { what, reports }) => {
-                let existing = self
-                    .client
-                    .resource_definitions_named(&[&spec.name])
-                    .await?
-                    .into_iter()
-                    .find(|d| d.name.eq_ignore_ascii_case(&spec.name));
+                let existing = self.definition_with_volumes(&spec.name).await?;
                 let ours = existing.as_ref().is_some_and(|d| {
                     self.cfg.platform.owns(d)
                         && spec.props.iter().all(|(k, v)| d.props.get(k) == Some(v))
