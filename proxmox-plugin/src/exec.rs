@@ -1,0 +1,578 @@
+//! Carries out a parsed [`Request`] through [`linstor_common::volume::Storage`] and answers the
+//! JSON document the Perl module expects for that method.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use linstor_common::api::{Props, ResourceDefinition};
+use linstor_common::config::{read_token_file, ClientConfig, Sources};
+use linstor_common::host::RealHost;
+use linstor_common::naming::proxmox::{
+    self, NameKind, Volname, BASE_PROP, SNAPNAME_PROP, VMID_PROP,
+};
+use linstor_common::naming::{kib_from_bytes, Platform};
+use linstor_common::volume::{
+    CreateSpec, Storage, StorageConfig, TwoPrimaries, VolumeInfo, ALLOW_TWO_PRIMARIES,
+};
+use linstor_common::{Client, Error};
+use serde_json::{json, Value};
+use tracing::Instrument;
+
+use crate::error::PveError;
+use crate::options::TwoPrimariesMode;
+use crate::request::{Action, Context, Request};
+
+/// Default directory of the status cache and the last good controller.
+pub const CACHE_DIR: &str = "/var/cache/linstor-pve";
+/// Total time `status` may spend refreshing from the controller before it serves stale data.
+pub const STATUS_BUDGET: Duration = Duration::from_millis(1500);
+const EXACT_SIZE: &str = "DrbdOptions/ExactSize";
+const IN_USE_WAIT: Duration = Duration::from_secs(10);
+
+fn cache_dir() -> PathBuf {
+    std::env::var_os("LINSTOR_PVE_CACHE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(CACHE_DIR))
+}
+
+fn sources() -> Sources {
+    let mut s = Sources::system();
+    if let Some(p) = std::env::var_os("LINSTOR_PVE_AUTH_JSON") {
+        s.auth_json = PathBuf::from(p);
+    }
+    s
+}
+
+/// Build the storage layer for a request. `quick` shortens connect and request timeouts (status).
+pub fn storage(ctx: &Context, quick: bool) -> Result<Storage, PveError> {
+    let o = &ctx.options;
+    let src = sources();
+    let token = read_token_file(&src.auth_json)?.is_some();
+    let list = o.controller_list(o.tls() || token);
+    let mut cc = ClientConfig::discover(list.as_deref(), &src)?;
+    if token {
+        if let Some(plain) = cc.controllers.iter().find(|c| !c.is_https()) {
+            return Err(PveError::Input(format!(
+                "refusing to send the token of {} to {} over plain http: list the controller as https:// (or drop the scheme so https on port 3371 is used)",
+                src.auth_json.display(),
+                plain.base
+            )));
+        }
+    }
+    if let Some(ca) = &o.api_ca {
+        cc.ca_file = Some(PathBuf::from(ca));
+    }
+    match (&o.api_crt, &o.api_key) {
+        (Some(c), Some(k)) => {
+            cc.client_cert = Some(PathBuf::from(c));
+            cc.client_key = Some(PathBuf::from(k));
+        }
+        (None, None) => {}
+        _ => {
+            return Err(PveError::Input(
+                "storage options 'apicrt' and 'apikey' must be set together".into(),
+            ))
+        }
+    }
+    let dir = cache_dir();
+    if quick {
+        cc.connect_timeout = Duration::from_millis(500);
+        cc.request_timeout = STATUS_BUDGET;
+    } else {
+        cc.connect_timeout = Duration::from_secs(1);
+        cc.request_timeout = Duration::from_secs(ctx.timeout_secs.clamp(1, 30));
+    }
+    cc.state_dir = Some(dir.clone());
+    let client = Client::new(cc)?;
+    let mut sc = StorageConfig::new(Platform::Proxmox, ctx.node.clone());
+    sc.resource_group = o.resource_group.clone();
+    sc.dev_root = ctx.dev_root.clone();
+    sc.cache_dir = Some(dir);
+    sc.controller_vm = o.controller_vm.clone();
+    sc.device_timeout = Duration::from_secs(ctx.timeout_secs.clamp(2, 30) - 1);
+    sc.in_use_wait = IN_USE_WAIT;
+    Ok(Storage::new(sc, client, Arc::new(RealHost)))
+}
+
+fn not_found(what: String) -> PveError {
+    PveError::Linstor(Error::NotFound {
+        what,
+        reports: Vec::new(),
+    })
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn vmid_value(vmid: &str) -> Value {
+    vmid.parse::<u64>()
+        .map(Value::from)
+        .unwrap_or_else(|_| Value::from(vmid))
+}
+
+fn creation_props(ctx: &Context, vmid: &str) -> Props {
+    let mut props = Props::new();
+    props.insert(VMID_PROP.into(), vmid.into());
+    let exact = if ctx.options.exact_size { "True" } else { "False" };
+    props.insert(EXACT_SIZE.into(), exact.into());
+    match ctx.options.two_primaries {
+        TwoPrimariesMode::Permanent => {
+            props.insert(ALLOW_TWO_PRIMARIES.into(), "yes".into());
+        }
+        TwoPrimariesMode::Off => {
+            props.insert(ALLOW_TWO_PRIMARIES.into(), "no".into());
+        }
+        TwoPrimariesMode::Migration => {}
+    }
+    props
+}
+
+fn rd_of(info: &VolumeInfo) -> ResourceDefinition {
+    ResourceDefinition {
+        name: info.name.clone(),
+        props: info.props.clone(),
+        ..Default::default()
+    }
+}
+
+/// Run the request within its time budget (a little less than the Perl side's hard timeout).
+pub async fn execute(req: &Request) -> Result<Value, PveError> {
+    let ctx = &req.ctx;
+    if req.action == Action::Status {
+        return status(ctx).await;
+    }
+    let st = storage(ctx, false)?;
+    let secs = ctx.timeout_secs;
+    let budget = Duration::from_secs(secs.saturating_sub((secs / 10).max(1)).max(1));
+    let volume = match &req.action {
+        Action::Free(v) | Action::SizeInfo(v) | Action::SnapshotInfo(v) | Action::CreateBase(v) => {
+            v.rd.clone()
+        }
+        Action::Activate { vol, .. }
+        | Action::Deactivate { vol, .. }
+        | Action::Resize { vol, .. }
+        | Action::Snapshot { vol, .. }
+        | Action::Rollback { vol, .. }
+        | Action::RollbackPossible { vol, .. }
+        | Action::SnapshotDelete { vol, .. }
+        | Action::Clone { vol, .. }
+        | Action::Rename { vol, .. } => vol.rd.clone(),
+        Action::Alloc { name, .. } => name.as_ref().map(|n| n.rd.clone()).unwrap_or_default(),
+        Action::List { .. } | Action::Status => String::new(),
+    };
+    let span = tracing::info_span!("pve", storage = %ctx.storeid, volume = %volume);
+    match tokio::time::timeout(budget, run(&st, ctx, &req.action).instrument(span)).await {
+        Ok(r) => r,
+        Err(_) => Err(PveError::Deadline {
+            seconds: budget.as_secs(),
+        }),
+    }
+}
+
+async fn run(st: &Storage, ctx: &Context, action: &Action) -> Result<Value, PveError> {
+    match action {
+        Action::Alloc {
+            vmid,
+            name,
+            size_kib,
+        } => alloc(st, ctx, vmid, name.as_ref(), *size_kib).await,
+        Action::Free(v) => free(st, v).await,
+        Action::List { vmid, vollist } => list(st, ctx, vmid.as_deref(), vollist.as_deref()).await,
+        Action::Status => status(ctx).await,
+        Action::Activate { vol, snap } => activate(st, ctx, vol, snap.as_deref()).await,
+        Action::Deactivate { vol, snap } => deactivate(st, ctx, vol, snap.as_deref()).await,
+        Action::SizeInfo(v) => {
+            let info = st
+                .get(&v.rd)
+                .await?
+                .ok_or_else(|| not_found(format!("volume '{}'", v.volname())))?;
+            let size = info.size_kib * 1024;
+            Ok(json!({"size": size, "format": "raw", "used": size,
+                      "ctime": info.created_ms.map(|ms| ms / 1000)}))
+        }
+        Action::Resize { vol, size_bytes } => {
+            let kib = kib_from_bytes(*size_bytes);
+            st.resize(&vol.rd, kib).await?;
+            Ok(json!({"size": kib * 1024}))
+        }
+        Action::Snapshot { vol, snap } => {
+            let mut props = Props::new();
+            props.insert(SNAPNAME_PROP.into(), snap.clone());
+            st.snapshot_create(&vol.rd, &proxmox::snapshot_name(&vol.rd, snap), props)
+                .await?;
+            Ok(json!({}))
+        }
+        Action::Rollback { vol, snap } => {
+            st.snapshot_rollback(&vol.rd, &proxmox::snapshot_name(&vol.rd, snap))
+                .await?;
+            Ok(json!({}))
+        }
+        Action::RollbackPossible { vol, snap } => rollback_blockers(st, vol, snap).await,
+        Action::SnapshotDelete { vol, snap } => {
+            let name = proxmox::snapshot_name(&vol.rd, snap);
+            st.delete(&name).await?;
+            st.snapshot_delete(&vol.rd, &name).await?;
+            Ok(json!({}))
+        }
+        Action::SnapshotInfo(v) => {
+            let mut out = serde_json::Map::new();
+            for s in st.snapshot_list(&v.rd).await? {
+                let prop = s.props.get(SNAPNAME_PROP).map(String::as_str);
+                if let Some(pve) = proxmox::pve_snapshot_of(&v.rd, &s.name, prop) {
+                    out.insert(
+                        pve,
+                        json!({"id": s.name, "timestamp": s.created_ms.map(|ms| ms / 1000),
+                               "virtual-size": s.size_kib * 1024}),
+                    );
+                }
+            }
+            Ok(json!({"snapshots": out}))
+        }
+        Action::Clone { vol, vmid, snap } => clone(st, ctx, vol, vmid, snap.as_deref()).await,
+        Action::CreateBase(v) => {
+            if !v.is_base {
+                let mut set = Props::new();
+                set.insert(BASE_PROP.into(), "yes".into());
+                st.set_props(&v.rd, set, Vec::new()).await?;
+            }
+            Ok(json!({"volname": v.as_base().volname()}))
+        }
+        Action::Rename {
+            vol,
+            target_vmid,
+            target_volname,
+        } => rename(st, ctx, vol, target_vmid, target_volname.as_deref()).await,
+    }
+}
+
+async fn alloc(
+    st: &Storage,
+    ctx: &Context,
+    vmid: &str,
+    name: Option<&Volname>,
+    size_kib: u64,
+) -> Result<Value, PveError> {
+    if ctx.options.controller_vm.as_deref() == Some(vmid) {
+        if let Some(existing) = controller_vm_volume(st, vmid, name).await? {
+            tracing::warn!(volume = %existing, "controller VM: returning its existing volume");
+            return Ok(json!({"volname": existing}));
+        }
+    }
+    let mut spec = CreateSpec {
+        name: String::new(),
+        size_kib,
+        resource_group: None,
+        props: creation_props(ctx, vmid),
+        local_replica: ctx.options.prefer_local,
+        filter: None,
+    };
+    let Some(v) = name else {
+        let rd = st
+            .create_unique(spec, proxmox::new_resource_name)
+            .await?;
+        return Ok(json!({"volname": format!("{rd}_{vmid}")}));
+    };
+    spec.name = v.rd.clone();
+    match st.create(&spec).await {
+        Ok(_) => Ok(json!({"volname": v.volname()})),
+        Err(Error::AlreadyExists { .. })
+            if v.kind == NameKind::CloudInit && st.lookup(&v.rd).await?.is_some() =>
+        {
+            Ok(json!({"volname": v.volname()}))
+        }
+        Err(Error::AlreadyExists { .. }) => Err(PveError::Linstor(Error::AlreadyExists {
+            what: format!("volume '{}'", v.volname()),
+            reports: Vec::new(),
+        })),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn controller_vm_volume(
+    st: &Storage,
+    vmid: &str,
+    name: Option<&Volname>,
+) -> Result<Option<String>, PveError> {
+    if let Some(v) = name {
+        return Ok(st.lookup(&v.rd).await?.map(|_| v.volname()));
+    }
+    let mut names: Vec<String> = st
+        .list()
+        .await?
+        .iter()
+        .filter_map(|i| proxmox::volname_of(&rd_of(i)))
+        .filter(|v| v.vmid == vmid && matches!(v.kind, NameKind::Pm | NameKind::Disk))
+        .map(|v| v.volname())
+        .collect();
+    names.sort();
+    Ok(names.into_iter().next())
+}
+
+async fn free(st: &Storage, v: &Volname) -> Result<Value, PveError> {
+    let Some(mut info) = st.get(&v.rd).await? else {
+        return Ok(json!({}));
+    };
+    let deadline = tokio::time::Instant::now() + IN_USE_WAIT;
+    while !info.in_use_nodes().is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        match st.get(&v.rd).await? {
+            Some(i) => info = i,
+            None => return Ok(json!({})),
+        }
+    }
+    if !info.in_use_nodes().is_empty() {
+        tracing::warn!(nodes = ?info.in_use_nodes(), "volume still in use; trying to delete it anyway");
+    }
+    for s in st.snapshot_list(&v.rd).await? {
+        if linstor_common::naming::validate_resource_name(&s.name).is_ok() {
+            st.delete(&s.name).await?;
+        }
+    }
+    st.delete(&v.rd).await?;
+    Ok(json!({}))
+}
+
+async fn list(
+    st: &Storage,
+    ctx: &Context,
+    vmid: Option<&str>,
+    vollist: Option<&[String]>,
+) -> Result<Value, PveError> {
+    let rg = &ctx.options.resource_group;
+    let mut images = Vec::new();
+    for info in st.list().await? {
+        if !info
+            .resource_group
+            .as_deref()
+            .is_some_and(|g| g.eq_ignore_ascii_case(rg))
+            || info.replicas.is_empty()
+        {
+            continue;
+        }
+        let Some(v) = proxmox::volname_of(&rd_of(&info)) else {
+            continue;
+        };
+        if vmid.is_some_and(|id| id != v.vmid) {
+            continue;
+        }
+        let volid = format!("{}:{}", ctx.storeid, v.volname());
+        if vollist.is_some_and(|l| !l.contains(&volid)) {
+            continue;
+        }
+        images.push(json!({
+            "volid": volid,
+            "format": "raw",
+            "size": info.size_kib * 1024,
+            "vmid": vmid_value(&v.vmid),
+            "ctime": info.created_ms.map(|ms| ms / 1000),
+        }));
+    }
+    Ok(json!({"images": images}))
+}
+
+async fn status(ctx: &Context) -> Result<Value, PveError> {
+    let st = storage(ctx, true)?;
+    let ttl = ctx.options.status_cache;
+    let cached = st.cached_capacity(None);
+    let answer = |c: &linstor_common::volume::Capacity, stale: bool| {
+        let total = c.total_kib * 1024;
+        let avail = c.free_kib * 1024;
+        json!({"total": total, "avail": avail, "used": total.saturating_sub(avail),
+               "active": 1, "stale": stale})
+    };
+    if let Some(c) = &cached {
+        if now_secs().saturating_sub(c.fetched_at) < ttl {
+            return Ok(answer(c, false));
+        }
+    }
+    let inactive = json!({"total": 0, "avail": 0, "used": 0, "active": 0});
+    let refreshed = tokio::time::timeout(
+        STATUS_BUDGET,
+        st.capacity(None, Duration::from_secs(ttl)),
+    )
+    .await;
+    match refreshed {
+        Ok(Ok(c)) => Ok(answer(&c, c.stale)),
+        Ok(Err(Error::NotFound { .. })) => {
+            tracing::warn!(resource_group = %ctx.options.resource_group, "resource group not found; storage inactive");
+            Ok(inactive)
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "capacity not refreshed");
+            Ok(cached.map(|c| answer(&c, true)).unwrap_or(inactive))
+        }
+        Err(_) => {
+            tracing::warn!("capacity refresh exceeded {STATUS_BUDGET:?}");
+            Ok(cached.map(|c| answer(&c, true)).unwrap_or(inactive))
+        }
+    }
+}
+
+async fn snapshot_rd(
+    st: &Storage,
+    vol: &Volname,
+    snap: &str,
+    node: &str,
+) -> Result<String, PveError> {
+    let name = proxmox::snapshot_name(&vol.rd, snap);
+    if st.lookup(&name).await?.is_none() {
+        let mut props = Props::new();
+        props.insert(VMID_PROP.into(), vol.vmid.clone());
+        props.insert("Aux/pm/snapshot-of".into(), vol.rd.clone());
+        let spec = CreateSpec {
+            name: name.clone(),
+            props,
+            ..Default::default()
+        };
+        tracing::info!(snapshot = %name, node, "restoring snapshot into a temporary resource");
+        st.restore(&vol.rd, &name, &spec).await?;
+    }
+    Ok(name)
+}
+
+async fn activate(
+    st: &Storage,
+    ctx: &Context,
+    vol: &Volname,
+    snap: Option<&str>,
+) -> Result<Value, PveError> {
+    let rd = match snap {
+        Some(s) => snapshot_rd(st, vol, s, &ctx.node).await?,
+        None => vol.rd.clone(),
+    };
+    let path = if ctx.options.two_primaries == TwoPrimariesMode::Migration && snap.is_none() {
+        match st.get(&rd).await {
+            Ok(Some(info)) => {
+                let source = info
+                    .in_use_nodes()
+                    .into_iter()
+                    .find(|n| !n.eq_ignore_ascii_case(&ctx.node))
+                    .map(str::to_string);
+                match source {
+                    Some(src) => {
+                        tracing::info!(source = %src, target = %ctx.node, "live migration: allowing two primaries");
+                        st.migrate_begin(&rd, &src, &ctx.node, TwoPrimaries::Migration)
+                            .await?
+                    }
+                    None => st.activate_local(&rd).await?,
+                }
+            }
+            Ok(None) => return Err(not_found(format!("volume '{}'", vol.volname()))),
+            Err(e) if e.is_controller_unreachable() => st.activate_local(&rd).await?,
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        st.activate_local(&rd).await?
+    };
+    Ok(json!({"path": path.to_string_lossy()}))
+}
+
+async fn deactivate(
+    st: &Storage,
+    ctx: &Context,
+    vol: &Volname,
+    snap: Option<&str>,
+) -> Result<Value, PveError> {
+    let rd = match snap {
+        Some(s) => proxmox::snapshot_name(&vol.rd, s),
+        None => vol.rd.clone(),
+    };
+    match st.detach(&rd, &ctx.node).await {
+        Ok(()) => Ok(json!({})),
+        Err(e) if e.is_controller_unreachable() => {
+            tracing::warn!(error = %e, "controller unreachable: the local diskless copy stays until the next deactivation");
+            Ok(json!({"warning": e.to_string()}))
+        }
+        Err(Error::NotFound { .. }) => Ok(json!({})),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn rollback_blockers(st: &Storage, vol: &Volname, snap: &str) -> Result<Value, PveError> {
+    let name = proxmox::snapshot_name(&vol.rd, snap);
+    let snaps = st.snapshot_list(&vol.rd).await?;
+    let Some(pos) = snaps.iter().position(|s| s.name.eq_ignore_ascii_case(&name)) else {
+        return Err(not_found(format!(
+            "snapshot '{snap}' of volume '{}'",
+            vol.volname()
+        )));
+    };
+    let blockers: Vec<String> = snaps[pos + 1..]
+        .iter()
+        .map(|s| {
+            let prop = s.props.get(SNAPNAME_PROP).map(String::as_str);
+            proxmox::pve_snapshot_of(&vol.rd, &s.name, prop).unwrap_or_else(|| s.name.clone())
+        })
+        .collect();
+    Ok(json!({"blockers": blockers}))
+}
+
+async fn clone(
+    st: &Storage,
+    ctx: &Context,
+    vol: &Volname,
+    vmid: &str,
+    snap: Option<&str>,
+) -> Result<Value, PveError> {
+    let mut spec = CreateSpec {
+        props: creation_props(ctx, vmid),
+        ..Default::default()
+    };
+    let mut last = None;
+    for _ in 0..16 {
+        spec.name = proxmox::new_resource_name();
+        let r = match snap {
+            Some(s) => {
+                st.restore(&vol.rd, &proxmox::snapshot_name(&vol.rd, s), &spec)
+                    .await
+            }
+            None => st.clone_volume(&vol.rd, &spec).await,
+        };
+        match r {
+            Ok(_) => return Ok(json!({"volname": format!("{}_{vmid}", spec.name)})),
+            Err(e @ Error::AlreadyExists { .. }) => last = Some(e),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(last
+        .map(PveError::from)
+        .unwrap_or_else(|| PveError::Input("no free volume name found".into())))
+}
+
+async fn rename(
+    st: &Storage,
+    ctx: &Context,
+    vol: &Volname,
+    target_vmid: &str,
+    target_volname: Option<&str>,
+) -> Result<Value, PveError> {
+    if vol.kind != NameKind::Pm {
+        return Err(PveError::Linstor(Error::Unsupported(format!(
+            "cannot reassign '{}' to VM {target_vmid}: LINSTOR cannot rename resources, so only pm-XXXXXXXX volumes can change owner; move the disk instead",
+            vol.volname()
+        ))));
+    }
+    let new = Volname {
+        vmid: target_vmid.to_string(),
+        ..vol.clone()
+    };
+    if let Some(t) = target_volname {
+        let wanted = proxmox::parse_volname(t)?;
+        if wanted.rd != vol.rd || wanted.vmid != target_vmid {
+            return Err(PveError::Input(format!(
+                "cannot rename '{}' to '{t}': drbd storage keeps the LINSTOR name, so the new name must be '{}' (or left empty)",
+                vol.volname(),
+                new.volname()
+            )));
+        }
+    }
+    let mut set = Props::new();
+    set.insert(VMID_PROP.into(), target_vmid.into());
+    st.set_props(&vol.rd, set, Vec::new()).await?;
+    Ok(json!({"volid": format!("{}:{}", ctx.storeid, new.volname())}))
+}
