@@ -1,3 +1,158 @@
-//! Docker volume plugin daemon for LINSTOR.
+//! `linstor-docker-volume`: the Docker volume plugin daemon. Binds its socket first (or takes
+//! it from systemd), then builds the LINSTOR client, reconciles local mounts and serves until
+//! SIGTERM/SIGINT, removing the socket on exit.
 
-fn main() {}
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::Parser;
+use linstor_common::config::{ClientConfig, Sources};
+use linstor_common::host::RealHost;
+use linstor_common::naming::Platform;
+use linstor_common::volume::{Storage, StorageConfig};
+use linstor_common::Client;
+use linstor_docker_volume::options::{FileConfig, CONFIG_FILE};
+use linstor_docker_volume::{server, Driver, DriverConfig};
+use tokio::signal::unix::{signal, SignalKind};
+use tracing::{error, info, warn};
+
+/// Docker volume plugin serving LINSTOR/DRBD volumes.
+#[derive(Debug, Parser)]
+#[command(name = "linstor-docker-volume", version)]
+struct Args {
+    /// Plugin socket; the driver name is its file name without `.sock`.
+    #[arg(long, default_value = "/run/docker/plugins/linstor.sock")]
+    socket: PathBuf,
+    /// LINSTOR controllers (comma-separated); overrides LS_CONTROLLERS and the config files.
+    #[arg(long)]
+    controllers: Option<String>,
+    /// This node's LINSTOR node name (default: the host name).
+    #[arg(long)]
+    node: Option<String>,
+    /// Mount reference counts and the volume cache.
+    #[arg(long, default_value = "/var/lib/linstor-docker-volume")]
+    state_dir: PathBuf,
+    /// Option defaults and client settings (`[global]`).
+    #[arg(long, default_value = CONFIG_FILE)]
+    config: PathBuf,
+    /// Where volumes are mounted (`<root>/<volume>`, Docker gets `<root>/<volume>/data`).
+    #[arg(long, default_value = "/var/lib/docker-volumes/linstor")]
+    mount_root: PathBuf,
+    /// Root of the DRBD device links (`<dev-root>/drbd/by-res/<volume>/0`).
+    #[arg(long, default_value = "/dev")]
+    dev_root: PathBuf,
+    /// Resource group volumes are spawned from unless `--opt resourcegroup` says otherwise.
+    #[arg(long, default_value = "DfltRscGrp")]
+    resource_group: String,
+}
+
+fn hostname() -> anyhow::Result<String> {
+    let h = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .context("cannot read the host name; pass --node")?;
+    Ok(h.trim().to_string())
+}
+
+fn build(args: &Args) -> anyhow::Result<Driver> {
+    let file = FileConfig::load(&args.config).map_err(anyhow::Error::msg)?;
+    let env = |k: &str| std::env::var(k).ok();
+    let explicit = args.controllers.clone().or_else(|| {
+        if env("LS_CONTROLLERS").is_some_and(|v| !v.trim().is_empty()) {
+            None
+        } else {
+            file.client.get("controllers").cloned()
+        }
+    });
+    let mut client_cfg = ClientConfig::discover(explicit.as_deref(), &Sources::system())
+        .context("controller configuration")?;
+    if let Some(p) = file.client_path("cafile", &env) {
+        client_cfg.ca_file = Some(p);
+    }
+    if let Some(p) = file.client_path("certfile", &env) {
+        client_cfg.client_cert = Some(p);
+    }
+    if let Some(p) = file.client_path("keyfile", &env) {
+        client_cfg.client_key = Some(p);
+    }
+    if file.client_setting("username", &env).is_some() {
+        warn!("LS_USERNAME/LS_PASSWORD (HTTP basic auth) are not supported; use a bearer token in /var/lib/linstor.d/auth.json or client certificates");
+    }
+    client_cfg.state_dir = Some(args.state_dir.clone());
+    let client = Client::new(client_cfg).context("LINSTOR client")?;
+    let node = match &args.node {
+        Some(n) => n.clone(),
+        None => hostname()?,
+    };
+    linstor_common::naming::validate_node_name(&node).context("--node")?;
+    let mut scfg = StorageConfig::new(Platform::Docker, node);
+    scfg.dev_root = args.dev_root.clone();
+    scfg.resource_group = args.resource_group.clone();
+    scfg.cache_dir = Some(args.state_dir.clone());
+    let storage = Storage::new(scfg, client, Arc::new(RealHost));
+    Driver::new(
+        storage,
+        DriverConfig::new(args.mount_root.clone(), args.config.clone()),
+        &args.state_dir,
+    )
+    .map_err(anyhow::Error::from)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stdout)
+        .init();
+    let (listener, owned_socket) = match server::systemd_listener()? {
+        Some(l) => {
+            info!("using the socket passed by systemd");
+            (l, None)
+        }
+        None => (server::bind(&args.socket)?, Some(args.socket.clone())),
+    };
+    info!(socket = %args.socket.display(), "listening");
+    let result = run(&args, listener).await;
+    if let Some(p) = owned_socket {
+        let _ = std::fs::remove_file(&p);
+    }
+    result
+}
+
+async fn run(args: &Args, listener: tokio::net::UnixListener) -> anyhow::Result<()> {
+    let driver = Arc::new(build(args)?);
+    info!(
+        node = %driver.storage().config().node,
+        controllers = %driver.storage().client().controllers().join(","),
+        "plugin ready"
+    );
+    let bg = driver.clone();
+    tokio::spawn(async move {
+        match bg.storage().nodes().await {
+            Ok(nodes) => {
+                let me = &bg.storage().config().node;
+                if !nodes.iter().any(|n| n.name.eq_ignore_ascii_case(me)) {
+                    warn!(node = %me, "this node name is unknown to LINSTOR; pass --node with the LINSTOR node name");
+                }
+            }
+            Err(e) => warn!(error = %e, "cannot check the node name"),
+        }
+        if let Err(e) = bg.reconcile().await {
+            error!(error = %e, "reconciling local mounts failed");
+        }
+    });
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    server::serve(listener, driver, async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
+    .await;
+    info!("shutting down");
+    Ok(())
+}

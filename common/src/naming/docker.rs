@@ -2,14 +2,12 @@
 //! marker, the mapping of Docker volume names LINSTOR rejects to stable valid resource names,
 //! and the `Aux/` keys the Docker frontend keeps on its resource definitions.
 
-use crate::api::ResourceDefinition;
+use crate::api::{Props, ResourceDefinition};
 
 /// Ownership marker property (value `true`).
 pub const MARKER_PROP: &str = "Aux/is-linstor-docker-volume";
 /// The Docker volume name, when it differs from (or must be told apart from) the RD name.
 pub const NAME_PROP: &str = "Aux/docker-volume-name";
-/// Creation time (RFC 3339), reported as `CreatedAt`.
-pub const CREATED_PROP: &str = "Aux/docker-volume-created-at";
 /// Mount options given at creation (comma-separated), applied at every mount.
 pub const MOUNTOPTS_PROP: &str = "Aux/docker-volume-mountopts";
 /// Storage pool for diskless attachments, given at creation.
@@ -32,19 +30,18 @@ pub fn owns(rd: &ResourceDefinition) -> bool {
     rd.props.get(MARKER_PROP).is_some_and(|v| v == "true")
 }
 
-/// The Docker name of an owned RD: the name prop, else the RD name (volumes of the peer).
-pub fn docker_name(rd: &ResourceDefinition) -> &str {
-    rd.props
-        .get(NAME_PROP)
-        .map_or(rd.name.as_str(), String::as_str)
+/// The Docker name of an owned RD (name and props): the name prop, else the RD name (volumes
+/// of the peer).
+pub fn docker_name<'a>(rd_name: &'a str, props: &'a Props) -> &'a str {
+    props.get(NAME_PROP).map_or(rd_name, String::as_str)
 }
 
-/// True when `rd` is the resource definition of Docker volume `docker`: the recorded name
+/// True when the RD (name and props) is the one of Docker volume `docker`: the recorded name
 /// matches exactly, or (no record) the RD name is the Docker name.
-pub fn is_volume(rd: &ResourceDefinition, docker: &str) -> bool {
-    match rd.props.get(NAME_PROP) {
+pub fn is_volume(rd_name: &str, props: &Props, docker: &str) -> bool {
+    match props.get(NAME_PROP) {
         Some(n) => n == docker,
-        None => rd.name == docker,
+        None => rd_name == docker,
     }
 }
 
@@ -128,7 +125,7 @@ mod tests {
             assert!(rd.starts_with(DERIVED_PREFIX), "{n} -> {rd}");
             assert_eq!(resource_name(n).unwrap(), rd, "stable");
         }
-        assert_eq!(resource_name("my.vol").unwrap(), "dv-my-vol-a7a5b4e7fc2d");
+        assert_eq!(resource_name("my.vol").unwrap(), "dv-my-vol-f25bc32eb8f3");
         assert_ne!(
             resource_name("my.vol").unwrap(),
             resource_name("my,vol").unwrap()
@@ -151,10 +148,11 @@ mod tests {
         assert!(!owns(&rd));
         rd.props.insert(MARKER_PROP.into(), "true".into());
         assert!(owns(&rd));
-        assert_eq!(docker_name(&rd), "dv-my-vol-1");
+        assert_eq!(docker_name(&rd.name, &rd.props), "dv-my-vol-1");
+        assert!(is_volume(&rd.name, &rd.props, "dv-my-vol-1"));
         rd.props.insert(NAME_PROP.into(), "my.vol".into());
-        assert_eq!(docker_name(&rd), "my.vol");
-        assert!(is_volume(&rd, "my.vol"));
-        assert!(!is_volume(&rd, "dv-my-vol-1"));
+        assert_eq!(docker_name(&rd.name, &rd.props), "my.vol");
+        assert!(is_volume(&rd.name, &rd.props, "my.vol"));
+        assert!(!is_volume(&rd.name, &rd.props, "dv-my-vol-1"));
     }
 }

@@ -1,0 +1,767 @@
+//! Executes parsed plugin calls through `linstor_common::volume::Storage` and the host
+//! operations: create, remove, mount/unmount with per-ID reference counts, path, get, list,
+//! and the reconciliation of local mounts at start.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use linstor_common::naming::docker;
+use linstor_common::volume::{CreateSpec, Storage, VolumeInfo};
+use linstor_common::Error;
+use serde_json::{json, Map, Value};
+use tracing::{info, instrument, warn};
+
+use crate::options::{FileConfig, OptionError, RawOptions, VolumeOptions};
+use crate::protocol::{Request, Response, Volume};
+use crate::state::{KnownVolume, State, StateError, StateStore};
+
+/// Everything a plugin call can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// A LINSTOR or host error from `linstor-common`.
+    #[error("{}", linstor_message(.source))]
+    Linstor {
+        /// The error.
+        #[source]
+        source: Error,
+    },
+    /// A bad option or configuration value.
+    #[error(transparent)]
+    Option(#[from] OptionError),
+    /// The volume does not exist (or belongs to another Docker name).
+    #[error("no such volume '{0}'")]
+    NoSuchVolume(String),
+    /// The volume is in use on other nodes.
+    #[error("volume '{volume}' is in use on node {nodes}; stop the container using it there first (DRBD allows one writer at a time)")]
+    InUseElsewhere {
+        /// Docker name.
+        volume: String,
+        /// Node names.
+        nodes: String,
+    },
+    /// Remove while mounted.
+    #[error("volume '{volume}' is mounted {place}; stop the containers using it first")]
+    Mounted {
+        /// Docker name.
+        volume: String,
+        /// "on this node by N container mount(s)" or "on node X".
+        place: String,
+    },
+    /// The LINSTOR name is taken by a different Docker volume.
+    #[error("cannot create volume '{volume}': its LINSTOR resource '{rd}' already holds Docker volume '{other}' (LINSTOR names are case-insensitive); choose another name")]
+    NameClash {
+        /// Docker name asked for.
+        volume: String,
+        /// LINSTOR name.
+        rd: String,
+        /// Docker name using it.
+        other: String,
+    },
+    /// The state file failed.
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+impl From<Error> for Failure {
+    fn from(source: Error) -> Self {
+        Failure::Linstor { source }
+    }
+}
+
+/// The text Docker shows for a `linstor-common` error: one match over every variant.
+pub fn linstor_message(e: &Error) -> String {
+    match e {
+        Error::Connection { .. } => format!(
+            "{e}; check the controllers setting (--controllers, LS_CONTROLLERS or controllers= in {})",
+            crate::options::CONFIG_FILE
+        ),
+        Error::Timeout { .. } => format!("{e}; the operation may still complete, retry later"),
+        Error::NotFound { .. } => e.to_string(),
+        Error::AlreadyExists { .. } => e.to_string(),
+        Error::InUse { .. } => format!("{e}; stop the containers using it first"),
+        Error::Api { .. } => e.to_string(),
+        Error::Protocol { .. } => e.to_string(),
+        Error::InvalidInput(_) => e.to_string(),
+        Error::Config(_) => e.to_string(),
+        Error::NotOwned { .. } => e.to_string(),
+        Error::Unsupported(_) => e.to_string(),
+        Error::Host { .. } => e.to_string(),
+        Error::DeviceTimeout { .. } => format!(
+            "{e}; the volume was attached but its device did not show up (is DRBD running on this node?)"
+        ),
+        Error::State { .. } => e.to_string(),
+        // `Error` is #[non_exhaustive] and defined in another crate, so the compiler requires
+        // this arm; every variant that exists today is listed above.
+        _ => e.to_string(),
+    }
+}
+
+/// Settings of one plugin instance.
+#[derive(Debug, Clone)]
+pub struct DriverConfig {
+    /// Where filesystems are mounted: `<mount_root>/<rd>`, Docker gets `<…>/data`.
+    pub mount_root: PathBuf,
+    /// docker-volume.conf (re-read at each Create, as the peer does).
+    pub config_file: PathBuf,
+    /// Where the boot id is read.
+    pub boot_id_file: PathBuf,
+    /// The mount table read at reconciliation.
+    pub mounts_file: PathBuf,
+}
+
+impl DriverConfig {
+    /// Production paths under `mount_root`.
+    pub fn new(mount_root: PathBuf, config_file: PathBuf) -> Self {
+        Self {
+            mount_root,
+            config_file,
+            boot_id_file: PathBuf::from("/proc/sys/kernel/random/boot_id"),
+            mounts_file: PathBuf::from("/proc/self/mounts"),
+        }
+    }
+}
+
+/// The plugin: one per socket.
+#[derive(Debug)]
+pub struct Driver {
+    storage: Storage,
+    cfg: DriverConfig,
+    store: StateStore,
+    state: Mutex<State>,
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn rfc3339_ms(ms: i64) -> Option<String> {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()?;
+    t.format(&time::format_description::well_known::Rfc3339).ok()
+}
+
+fn human_kib(kib: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = kib as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if v.fract() == 0.0 {
+        format!("{v:.0} {}", UNITS[u])
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+impl Driver {
+    /// A driver over `storage`, with its state in `state_dir`.
+    pub fn new(storage: Storage, cfg: DriverConfig, state_dir: &Path) -> Result<Self, Failure> {
+        let store = StateStore::new(state_dir)?;
+        let state = store.load()?;
+        Ok(Self {
+            storage,
+            cfg,
+            store,
+            state: Mutex::new(state),
+            locks: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The storage layer.
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    /// A copy of the current state.
+    pub fn state(&self) -> State {
+        lock(&self.state).clone()
+    }
+
+    fn node(&self) -> &str {
+        &self.storage.config().node
+    }
+
+    fn volume_lock(&self, name: &str) -> Arc<tokio::sync::Mutex<()>> {
+        lock(&self.locks)
+            .entry(name.to_string())
+            .or_default()
+            .clone()
+    }
+
+    fn save(&self, st: &State) -> Result<(), Failure> {
+        self.store.save(st).map_err(Failure::from)
+    }
+
+    fn target(&self, rd: &str) -> PathBuf {
+        self.cfg.mount_root.join(rd)
+    }
+
+    fn data_dir(target: &Path) -> PathBuf {
+        target.join("data")
+    }
+
+    /// The Mountpoint to report: `<target>/data` when mounted by this plugin, else `""`.
+    fn mountpoint_of(&self, name: &str) -> String {
+        lock(&self.state)
+            .mounts
+            .get(name)
+            .filter(|e| e.total() > 0)
+            .map(|e| Self::data_dir(&e.target).display().to_string())
+            .unwrap_or_default()
+    }
+
+    /// Handle one call; never panics, every failure becomes `{"Err": …}`.
+    pub async fn handle(&self, req: Request) -> Response {
+        let volume = req.volume().unwrap_or_default().to_string();
+        let span = tracing::info_span!("call", volume = %volume);
+        let result = tracing::Instrument::instrument(self.dispatch(req), span.clone()).await;
+        result.unwrap_or_else(|e| {
+            span.in_scope(|| warn!(error = %e, "call failed"));
+            Response::Err(e.to_string())
+        })
+    }
+
+    async fn dispatch(&self, req: Request) -> Result<Response, Failure> {
+        match req {
+            Request::Activate => Ok(Response::Implements),
+            Request::Capabilities => Ok(Response::Capabilities),
+            Request::Create { name, opts } => self.create(&name, opts.as_ref()).await,
+            Request::Remove { name } => self.remove(&name).await,
+            Request::Mount { name, id } => self.mount(&name, &id).await,
+            Request::Unmount { name, id } => self.unmount(&name, &id).await,
+            Request::Path { name } => Ok(Response::Mountpoint(self.mountpoint_of(&name))),
+            Request::Get { name } => self.get(&name).await,
+            Request::List => self.list().await,
+        }
+    }
+
+    fn remember(&self, name: &str, known: KnownVolume) {
+        let mut st = lock(&self.state);
+        if st.known.get(name) != Some(&known) {
+            st.known.insert(name.to_string(), known);
+            if let Err(e) = self.store.save(&st) {
+                warn!(error = %e, "cannot persist the volume cache");
+            }
+        }
+    }
+
+    fn forget(&self, name: &str) -> Result<(), Failure> {
+        let mut st = lock(&self.state);
+        if st.known.remove(name).is_some() {
+            self.save(&st)?;
+        }
+        Ok(())
+    }
+
+    /// The volume of this Docker name, or `None` (absent, or the RD holds another name).
+    async fn lookup(&self, name: &str) -> Result<Option<VolumeInfo>, Failure> {
+        let rd = docker::resource_name(name)?;
+        Ok(self
+            .storage
+            .get(&rd)
+            .await?
+            .filter(|v| docker::is_volume(&v.name, &v.props, name)))
+    }
+
+    #[instrument(skip(self, opts))]
+    async fn create(
+        &self,
+        name: &str,
+        opts: Option<&std::collections::BTreeMap<String, String>>,
+    ) -> Result<Response, Failure> {
+        let rd = docker::resource_name(name)?;
+        let raw = match opts {
+            Some(o) => RawOptions::from_opts(o)?,
+            None => RawOptions::default(),
+        };
+        let file = FileConfig::load(&self.cfg.config_file)?;
+        let vo = VolumeOptions::resolve(&file.defaults, &raw)?;
+        let lk = self.volume_lock(name);
+        let _g = lk.lock().await;
+        let spec = CreateSpec {
+            name: rd.clone(),
+            size_kib: vo.size_kib(),
+            resource_group: vo.resource_group.clone(),
+            props: vo.props(name),
+            local_replica: false,
+            filter: Some(vo.filter()),
+        };
+        match self.storage.create(&spec).await {
+            Ok(outcome) => {
+                info!(rd = %rd, ?outcome, size_kib = spec.size_kib, "volume created");
+            }
+            Err(Error::AlreadyExists { what, reports }) => match self.storage.get(&rd).await? {
+                Some(v) if docker::is_volume(&v.name, &v.props, name) => {
+                    info!(rd = %rd, "volume exists already; options of this create are ignored");
+                }
+                Some(v) => {
+                    return Err(Failure::NameClash {
+                        volume: name.to_string(),
+                        rd,
+                        other: docker::docker_name(&v.name, &v.props).to_string(),
+                    })
+                }
+                None => return Err(Error::AlreadyExists { what, reports }.into()),
+            },
+            Err(e) => return Err(e.into()),
+        }
+        self.remember(
+            name,
+            KnownVolume {
+                rd,
+                created_at: None,
+            },
+        );
+        Ok(Response::Empty)
+    }
+
+    #[instrument(skip(self))]
+    async fn remove(&self, name: &str) -> Result<Response, Failure> {
+        let lk = self.volume_lock(name);
+        let _g = lk.lock().await;
+        if let Some(e) = lock(&self.state).mounts.get(name).filter(|e| e.total() > 0) {
+            return Err(Failure::Mounted {
+                volume: name.to_string(),
+                place: format!(
+                    "on this node ({}) by {} container mount(s)",
+                    self.node(),
+                    e.total()
+                ),
+            });
+        }
+        let Some(info) = self.lookup(name).await? else {
+            self.forget(name)?;
+            return Ok(Response::Empty);
+        };
+        let users = info.in_use_nodes();
+        if !users.is_empty() {
+            return Err(Failure::Mounted {
+                volume: name.to_string(),
+                place: format!("on node {}", users.join(", ")),
+            });
+        }
+        let snaps = self.storage.snapshot_list(&info.name).await?;
+        if !snaps.is_empty() {
+            warn!(
+                snapshots = %snaps.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", "),
+                "removing the volume deletes its snapshots"
+            );
+        }
+        self.storage.delete(&info.name).await?;
+        self.forget(name)?;
+        info!(rd = %info.name, "volume removed");
+        Ok(Response::Empty)
+    }
+
+    async fn host<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn linstor_common::host::HostOps) -> linstor_common::Result<T>
+            + Send
+            + 'static,
+    ) -> Result<T, Failure> {
+        let host = Arc::clone(self.storage.host());
+        tokio::task::spawn_blocking(move || f(host.as_ref()))
+            .await
+            .map_err(|e| {
+                Failure::from(Error::Host {
+                    op: "host task".into(),
+                    message: e.to_string(),
+                })
+            })?
+            .map_err(Failure::from)
+    }
+
+    #[instrument(skip(self))]
+    async fn mount(&self, name: &str, id: &str) -> Result<Response, Failure> {
+        let lk = self.volume_lock(name);
+        let _g = lk.lock().await;
+        let existing = lock(&self.state).mounts.get(name).cloned();
+        if let Some(e) = existing.filter(|e| e.total() > 0) {
+            let target = e.target.clone();
+            if self.host(move |h| h.is_mounted(&target)).await? {
+                let mut st = lock(&self.state);
+                let total = st.add_ref(name, &e.rd, &e.target, id);
+                self.save(&st)?;
+                info!(total, "already mounted here; reference added");
+                return Ok(Response::Mountpoint(
+                    Self::data_dir(&e.target).display().to_string(),
+                ));
+            }
+            warn!(target = %e.target.display(), "recorded mount is gone; mounting again");
+        }
+        let info = self
+            .lookup(name)
+            .await?
+            .ok_or_else(|| Failure::NoSuchVolume(name.to_string()))?;
+        let others: Vec<&str> = info
+            .in_use_nodes()
+            .into_iter()
+            .filter(|n| !n.eq_ignore_ascii_case(self.node()))
+            .collect();
+        if !others.is_empty() {
+            return Err(Failure::InUseElsewhere {
+                volume: name.to_string(),
+                nodes: others.join(", "),
+            });
+        }
+        let rd = info.name.clone();
+        let pool = info.props.get(docker::DISKLESS_POOL_PROP).cloned();
+        let file = FileConfig::load(&self.cfg.config_file).unwrap_or_else(|e| {
+            warn!(error = %e, "ignoring the configuration file");
+            FileConfig::default()
+        });
+        let pool = pool.or_else(|| file.defaults.0.get("disklessstoragepool").cloned());
+        let dev = self
+            .storage
+            .attach_in_diskless_pool(&rd, pool.as_deref())
+            .await?;
+        let target = self.target(&rd);
+        let fs = info
+            .props
+            .get(docker::FS_TYPE_PROP)
+            .cloned()
+            .unwrap_or_else(|| "ext4".into());
+        let mkfs_opts: Vec<String> = info
+            .props
+            .get(docker::FS_MKFS_PROP)
+            .map(|s| s.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default();
+        let mount_opts: Vec<String> = info
+            .props
+            .get(docker::MOUNTOPTS_PROP)
+            .or_else(|| file.defaults.0.get("mountopts"))
+            .map(|s| {
+                s.split(|c: char| c == ',' || c.is_whitespace())
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let (d, t) = (dev.clone(), target.clone());
+        let res = self
+            .host(move |h| {
+                let fstype = match h.filesystem_type(&d)? {
+                    Some(found) => found,
+                    None => {
+                        tracing::info!(device = %d.display(), fs = %fs, "making the filesystem (first use)");
+                        h.mkfs(&d, &fs, &mkfs_opts)?;
+                        fs
+                    }
+                };
+                if !h.is_mounted(&t)? {
+                    h.mount(&d, &t, &fstype, &mount_opts)?;
+                }
+                if let Err(e) = h.grow_fs(&d, &t, &fstype) {
+                    tracing::warn!(error = %e, "cannot grow the filesystem to the volume size");
+                }
+                std::fs::create_dir_all(t.join("data")).map_err(|e| Error::Host {
+                    op: format!("mkdir {}", t.join("data").display()),
+                    message: e.to_string(),
+                })
+            })
+            .await;
+        if let Err(e) = res {
+            if let Err(de) = self.storage.detach(&rd, &self.node().to_string()).await {
+                warn!(error = %de, "cannot detach after the failed mount");
+            }
+            return Err(e);
+        }
+        let mut st = lock(&self.state);
+        let total = st.add_ref(name, &rd, &target, id);
+        self.save(&st)?;
+        info!(total, device = %dev.display(), target = %target.display(), "mounted");
+        Ok(Response::Mountpoint(
+            Self::data_dir(&target).display().to_string(),
+        ))
+    }
+
+    #[instrument(skip(self))]
+    async fn unmount(&self, name: &str, id: &str) -> Result<Response, Failure> {
+        let lk = self.volume_lock(name);
+        let _g = lk.lock().await;
+        let (total, entry) = {
+            let mut st = lock(&self.state);
+            let Some(total) = st.drop_ref(name, id) else {
+                info!("unmount of an ID that is not mounted: nothing to do");
+                return Ok(Response::Empty);
+            };
+            let entry = st.mounts.get(name).cloned().unwrap_or_default();
+            if total > 0 {
+                self.save(&st)?;
+            }
+            (total, entry)
+        };
+        if total > 0 {
+            info!(total, "other mounts remain");
+            return Ok(Response::Empty);
+        }
+        self.release(name, &entry.rd, &entry.target).await?;
+        Ok(Response::Empty)
+    }
+
+    /// Unmount, forget and detach (diskless copies only) one volume.
+    async fn release(&self, name: &str, rd: &str, target: &Path) -> Result<(), Failure> {
+        let t = target.to_path_buf();
+        self.host(move |h| {
+            if h.is_mounted(&t)? {
+                h.umount(&t)?;
+            }
+            let _ = std::fs::remove_dir(t.join("data"));
+            let _ = std::fs::remove_dir(&t);
+            Ok(())
+        })
+        .await?;
+        {
+            let mut st = lock(&self.state);
+            st.mounts.remove(name);
+            self.save(&st)?;
+        }
+        info!(rd = %rd, "unmounted");
+        let node = self.node().to_string();
+        if let Err(e) = self.storage.detach(rd, &node).await {
+            warn!(error = %e, rd = %rd, "cannot detach (a diskless copy may remain until the next start)");
+        }
+        Ok(())
+    }
+
+    fn status(&self, info: &VolumeInfo) -> Map<String, Value> {
+        let me = self.node();
+        let mut s = Map::new();
+        s.insert("size".into(), json!(human_kib(info.size_kib)));
+        s.insert("size_kib".into(), json!(info.size_kib));
+        s.insert("linstor_resource".into(), json!(info.name));
+        if let Some(rg) = &info.resource_group {
+            s.insert("resource_group".into(), json!(rg));
+        }
+        if let Some(fs) = info.props.get(docker::FS_TYPE_PROP) {
+            s.insert("fs".into(), json!(fs));
+        }
+        let diskful = info.diskful_nodes();
+        s.insert("replicas".into(), json!(diskful.len()));
+        s.insert("diskful_nodes".into(), json!(diskful));
+        let diskless: Vec<&str> = info
+            .replicas
+            .iter()
+            .filter(|r| r.diskless && !r.tiebreaker)
+            .map(|r| r.node.as_str())
+            .collect();
+        s.insert("diskless_nodes".into(), json!(diskless));
+        let here = info.replicas.iter().find(|r| r.node.eq_ignore_ascii_case(me));
+        s.insert(
+            "this_node".into(),
+            json!(format!(
+                "{me}: {}",
+                match here {
+                    Some(r) if r.tiebreaker => "tie-breaker",
+                    Some(r) if r.diskless => "diskless",
+                    Some(_) => "diskful",
+                    None => "not attached",
+                }
+            )),
+        );
+        s.insert("in_use_on".into(), json!(info.in_use_nodes()));
+        let states: Map<String, Value> = info
+            .replicas
+            .iter()
+            .filter_map(|r| r.disk_state.as_ref().map(|d| (r.node.clone(), json!(d))))
+            .collect();
+        if !states.is_empty() {
+            s.insert("disk_states".into(), Value::Object(states));
+        }
+        s
+    }
+
+    fn created_at(info: &VolumeInfo) -> Option<String> {
+        info.created_ms.and_then(rfc3339_ms)
+    }
+
+    #[instrument(skip(self))]
+    async fn get(&self, name: &str) -> Result<Response, Failure> {
+        match self.lookup(name).await {
+            Ok(Some(info)) => {
+                let created_at = Self::created_at(&info);
+                self.remember(
+                    name,
+                    KnownVolume {
+                        rd: info.name.clone(),
+                        created_at: created_at.clone(),
+                    },
+                );
+                Ok(Response::Volume(Volume {
+                    name: name.to_string(),
+                    mountpoint: self.mountpoint_of(name),
+                    created_at,
+                    status: Some(self.status(&info)),
+                }))
+            }
+            Ok(None) => {
+                self.forget(name)?;
+                Err(Failure::NoSuchVolume(name.to_string()))
+            }
+            Err(Failure::Linstor { source }) if source.is_controller_unreachable() => {
+                let known = lock(&self.state).known.get(name).cloned();
+                match known {
+                    Some(k) => {
+                        warn!(error = %source, "controller unreachable; answering from the local cache");
+                        let mut status = Map::new();
+                        status.insert("linstor_resource".into(), json!(k.rd));
+                        status.insert(
+                            "warning".into(),
+                            json!(format!("LINSTOR controller unreachable, cached answer: {source}")),
+                        );
+                        Ok(Response::Volume(Volume {
+                            name: name.to_string(),
+                            mountpoint: self.mountpoint_of(name),
+                            created_at: k.created_at,
+                            status: Some(status),
+                        }))
+                    }
+                    None => Err(Failure::Linstor { source }),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    #[instrument(skip(self))]
+    async fn list(&self) -> Result<Response, Failure> {
+        match self.storage.docker_definitions().await {
+            Ok(defs) => {
+                let mut vols = Vec::with_capacity(defs.len());
+                let mut known = std::collections::BTreeMap::new();
+                for d in &defs {
+                    let name = docker::docker_name(&d.name, &d.props).to_string();
+                    vols.push(Volume {
+                        mountpoint: self.mountpoint_of(&name),
+                        name: name.clone(),
+                        created_at: None,
+                        status: None,
+                    });
+                    known.insert(
+                        name,
+                        KnownVolume {
+                            rd: d.name.clone(),
+                            created_at: None,
+                        },
+                    );
+                }
+                {
+                    let mut st = lock(&self.state);
+                    let same = st.known.len() == known.len()
+                        && st.known.iter().zip(known.iter()).all(|(a, b)| {
+                            a.0 == b.0 && a.1.rd == b.1.rd
+                        });
+                    if !same {
+                        for (k, v) in &mut known {
+                            if let Some(old) = st.known.get(k) {
+                                v.created_at.clone_from(&old.created_at);
+                            }
+                        }
+                        st.known = known;
+                        if let Err(e) = self.store.save(&st) {
+                            warn!(error = %e, "cannot persist the volume cache");
+                        }
+                    }
+                }
+                Ok(Response::Volumes(vols))
+            }
+            Err(e) if e.is_controller_unreachable() => {
+                warn!(error = %e, "controller unreachable; listing from the local cache");
+                let names: Vec<String> = lock(&self.state).known.keys().cloned().collect();
+                Ok(Response::Volumes(
+                    names
+                        .into_iter()
+                        .map(|n| Volume {
+                            mountpoint: self.mountpoint_of(&n),
+                            name: n,
+                            created_at: None,
+                            status: None,
+                        })
+                        .collect(),
+                ))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Bring the recorded mounts in line with reality at start: after a reboot every count is
+    /// void; a recorded mount that is gone is dropped and detached; a mount under the mount
+    /// root that is not recorded (a Mount that never answered) is unmounted and detached.
+    pub async fn reconcile(&self) -> Result<(), Failure> {
+        let boot = crate::state::boot_id(&self.cfg.boot_id_file);
+        let mounts_text = std::fs::read_to_string(&self.cfg.mounts_file).unwrap_or_default();
+        let mounted: Vec<PathBuf> = linstor_common::host::mount_points(&mounts_text);
+        let (stale, recorded): (Vec<(String, String, PathBuf)>, Vec<PathBuf>) = {
+            let mut st = lock(&self.state);
+            let rebooted = st.boot_id != boot;
+            if rebooted && !st.mounts.is_empty() {
+                warn!(previous = %st.boot_id, current = %boot, "new boot: mount counts of the previous boot are void");
+            }
+            let mut stale = Vec::new();
+            for (name, e) in &st.mounts {
+                if rebooted || e.total() == 0 || !mounted.iter().any(|m| m == &e.target) {
+                    stale.push((name.clone(), e.rd.clone(), e.target.clone()));
+                }
+            }
+            st.boot_id = boot;
+            self.save(&st)?;
+            let recorded = st
+                .mounts
+                .values()
+                .filter(|e| !stale.iter().any(|(_, _, t)| t == &e.target))
+                .map(|e| e.target.clone())
+                .collect();
+            (stale, recorded)
+        };
+        for (name, rd, target) in stale {
+            info!(volume = %name, "releasing a stale mount record");
+            let lk = self.volume_lock(&name);
+            let _g = lk.lock().await;
+            self.release(&name, &rd, &target).await?;
+        }
+        for m in mounted {
+            if m.parent() != Some(self.cfg.mount_root.as_path()) || recorded.contains(&m) {
+                continue;
+            }
+            let Some(rd) = m.file_name().and_then(|f| f.to_str()).map(str::to_string) else {
+                continue;
+            };
+            warn!(target = %m.display(), "unrecorded mount under the mount root: unmounting");
+            self.release(&format!("\u{0}unrecorded:{rd}"), &rd, &m).await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(human_kib(10 << 20), "10 GiB");
+        assert_eq!(human_kib(1536), "1.5 MiB");
+        assert_eq!(
+            rfc3339_ms(1_785_578_400_000).as_deref(),
+            Some("2026-08-01T10:00:00Z")
+        );
+    }
+
+    #[test]
+    fn every_error_gets_a_message_with_advice() {
+        let e = Error::Connection {
+            tried: vec!["http://c:3370".into()],
+            last_error: "refused".into(),
+        };
+        let m = linstor_message(&e);
+        assert!(m.contains("http://c:3370") && m.contains("LS_CONTROLLERS"), "{m}");
+        let f = Failure::InUseElsewhere {
+            volume: "v".into(),
+            nodes: "n1".into(),
+        };
+        assert!(f.to_string().contains("in use on node n1"));
+    }
+}

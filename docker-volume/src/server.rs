@@ -1,0 +1,170 @@
+//! HTTP/1.1 over the plugin's unix socket (hyper): every POST body is parsed into a
+//! [`crate::protocol::Request`] and answered by the [`crate::driver::Driver`]. Also the socket
+//! setup: binding (replacing a stale socket, refusing a live one) and systemd socket activation.
+
+use std::convert::Infallible;
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request as HttpRequest, Response as HttpResponse, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::UnixListener;
+use tracing::{debug, warn};
+
+use crate::driver::Driver;
+use crate::protocol::{parse_request, Response, CONTENT_TYPE, MAX_BODY};
+
+/// Why the socket could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SocketError {
+    /// Another process serves the socket.
+    #[error("{} is served by another running plugin; stop it first or choose another --socket", .0.display())]
+    InUse(PathBuf),
+    /// Binding failed.
+    #[error("cannot bind {}: {source}", .path.display())]
+    Bind {
+        /// The socket path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// systemd passed something that is not a unix socket.
+    #[error("systemd socket activation: fd 3 is not a listening unix socket ({0})")]
+    Activation(String),
+}
+
+/// Bind `path`, creating its directory; a stale socket file (nobody listening) is replaced.
+pub fn bind(path: &Path) -> Result<UnixListener, SocketError> {
+    let err = |source| SocketError::Bind {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if meta.file_type().is_socket() {
+            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                return Err(SocketError::InUse(path.to_path_buf()));
+            }
+            std::fs::remove_file(path).map_err(err)?;
+        }
+    }
+    UnixListener::bind(path).map_err(err)
+}
+
+/// The socket systemd passed (`LISTEN_PID` = our pid, `LISTEN_FDS` ≥ 1, fd 3), if any.
+pub fn systemd_listener() -> Result<Option<UnixListener>, SocketError> {
+    let pid_ok = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.trim().parse::<u32>().ok())
+        == Some(std::process::id());
+    let fds = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.trim().parse::<u32>().ok())
+        .unwrap_or(0);
+    if !pid_ok || fds == 0 {
+        return Ok(None);
+    }
+    std::env::remove_var("LISTEN_PID");
+    std::env::remove_var("LISTEN_FDS");
+    std::env::remove_var("LISTEN_FDNAMES");
+    let meta = std::fs::metadata("/proc/self/fd/3")
+        .map_err(|e| SocketError::Activation(e.to_string()))?;
+    if !meta.file_type().is_socket() {
+        return Err(SocketError::Activation("not a socket".into()));
+    }
+    let std_listener = adopt_fd3();
+    std_listener
+        .set_nonblocking(true)
+        .map_err(|e| SocketError::Activation(e.to_string()))?;
+    UnixListener::from_std(std_listener).map_err(|e| SocketError::Activation(e.to_string()))
+        .map(Some)
+}
+
+#[allow(unsafe_code)]
+fn adopt_fd3() -> std::os::unix::net::UnixListener {
+    use std::os::fd::FromRawFd;
+    // SAFETY: systemd's protocol hands fd 3 to the process named by LISTEN_PID (checked by the
+    // caller, which also clears the variables so this runs once); nothing else in this process
+    // owns fd 3, and it was checked to be a socket.
+    unsafe { std::os::unix::net::UnixListener::from_raw_fd(3) }
+}
+
+fn reply(r: &Response) -> HttpResponse<Full<Bytes>> {
+    let body = serde_json::to_vec(&r.to_json()).unwrap_or_else(|_| b"{}".to_vec());
+    let mut resp = HttpResponse::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() = StatusCode::from_u16(r.status()).unwrap_or(StatusCode::OK);
+    if let Ok(v) = CONTENT_TYPE.parse() {
+        resp.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+    }
+    resp
+}
+
+/// Answer one HTTP request.
+pub async fn serve_request(
+    driver: Arc<Driver>,
+    req: HttpRequest<Incoming>,
+) -> Result<HttpResponse<Full<Bytes>>, Infallible> {
+    let path = req.uri().path().to_string();
+    if req.method() != hyper::Method::POST {
+        return Ok(reply(&Response::Err(format!(
+            "{} {path}: the plugin API takes POST requests only",
+            req.method()
+        ))));
+    }
+    let limited = http_body_util::Limited::new(req.into_body(), MAX_BODY);
+    let body = match limited.collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            return Ok(reply(&Response::Err(format!(
+                "{path}: cannot read the request body: {e}"
+            ))))
+        }
+    };
+    debug!(path = %path, body = %String::from_utf8_lossy(&body), "request");
+    let resp = match parse_request(&path, &body) {
+        Ok(r) => driver.handle(r).await,
+        Err(e) => {
+            warn!(path = %path, error = %e, "bad request");
+            Response::Err(e.to_string())
+        }
+    };
+    Ok(reply(&resp))
+}
+
+/// Serve connections until `shutdown` resolves.
+pub async fn serve(
+    listener: UnixListener,
+    driver: Arc<Driver>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            acc = listener.accept() => match acc {
+                Ok((stream, _)) => {
+                    let d = driver.clone();
+                    tokio::spawn(async move {
+                        let svc = hyper::service::service_fn(move |req| serve_request(d.clone(), req));
+                        if let Err(e) = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), svc)
+                            .await
+                        {
+                            debug!(error = %e, "connection ended with an error");
+                        }
+                    });
+                }
+                Err(e) => {
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+}
