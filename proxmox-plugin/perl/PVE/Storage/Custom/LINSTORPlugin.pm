@@ -1,0 +1,561 @@
+package PVE::Storage::Custom::LINSTORPlugin;
+
+# Proxmox VE storage plugin for LINSTOR/DRBD (type 'drbd'), a drop-in replacement for LINBIT's
+# linstor-proxmox. Pure Perl for what needs no network (api, schema, parse_volname, path, the
+# controller-VM check, feature table); every other method runs the 'linstor-pve' helper once,
+# with JSON on stdin and stdout and a hard timeout.
+
+use strict;
+use warnings;
+
+use IO::Select;
+use IPC::Open3 qw(open3);
+use JSON::PP;
+use POSIX qw(WNOHANG);
+use Symbol qw(gensym);
+use Time::HiRes ();
+
+use PVE::INotify;
+use PVE::Storage::Plugin;
+
+use base qw(PVE::Storage::Plugin);
+
+my $APIVER_TESTED = 15;
+my $APIVER_MIN = 9;
+my $HELPER = '/usr/lib/linstor-pve/linstor-pve';
+my $MIN_ALLOC_KIB = 3072;
+
+# Hard timeouts (seconds) of one helper run; the helper stops itself a little earlier.
+my %TIMEOUT = (
+    alloc_image => 50, free_image => 50, rename_volume => 50, create_base => 50,
+    status => 3, deactivate_volume => 30, list_images => 30, volume_size_info => 20,
+    volume_rollback_is_possible => 20, volume_snapshot_info => 20,
+);
+my $DEFAULT_TIMEOUT = 120;
+
+my @OWN_OPTIONS = qw(controller resourcegroup preferlocal exactsize allowtwoprimaries
+    statuscache apicrt apikey apica clusterlocktimeout searchdomain controllervm);
+
+# ---- class-level API -------------------------------------------------------------------------
+
+sub api {
+    my $apiver = eval { PVE::Storage::APIVER() };
+    my $apiage = eval { PVE::Storage::APIAGE() } // 0;
+    return $APIVER_TESTED if !defined($apiver);
+    return $apiver if $apiver >= $APIVER_MIN && $apiver <= $APIVER_TESTED;
+    return $APIVER_MIN if $apiver < $APIVER_MIN;
+    return $APIVER_TESTED if $apiver - $apiage <= $APIVER_TESTED;
+    return $APIVER_MIN;
+}
+
+sub type { return 'drbd'; }
+
+sub plugindata {
+    return {
+        content => [ { images => 1, rootdir => 1 }, { images => 1 } ],
+        format => [ { raw => 1 }, 'raw' ],
+    };
+}
+
+sub properties {
+    return {
+        controller => {
+            description => "LINSTOR controllers, comma separated (host, host:port, [v6]:port, http(s)://, linstor://, linstor+ssl://).",
+            type => 'string', default => 'localhost',
+        },
+        resourcegroup => {
+            description => "LINSTOR resource group new volumes are spawned from.",
+            type => 'string', default => 'drbdgrp',
+        },
+        preferlocal => {
+            description => "Place one diskful replica on the node that creates the volume (yes/no).",
+            type => 'string', default => 'yes',
+        },
+        exactsize => {
+            description => "Set DrbdOptions/ExactSize on new volumes (yes/no), for online moves from other storages.",
+            type => 'string', default => 'no',
+        },
+        allowtwoprimaries => {
+            description => "allow-two-primaries for live migration: yes (set at creation), migration (only during a migration) or no.",
+            type => 'string', default => 'yes',
+        },
+        statuscache => {
+            description => "Seconds the cached capacity is used before it is refreshed (0: refresh on every call, still bounded).",
+            type => 'integer', minimum => 0, maximum => 7200, default => 60,
+        },
+        apicrt => { description => "Client certificate (PEM) for HTTPS.", type => 'string' },
+        apikey => { description => "Client private key (PEM) for HTTPS.", type => 'string' },
+        apica => { description => "CA certificate (PEM) the controller is verified against.", type => 'string' },
+        clusterlocktimeout => {
+            description => "Seconds to wait for the cluster-wide storage lock.",
+            type => 'integer', minimum => 0, default => 0,
+        },
+        searchdomain => {
+            description => "Domain appended to the PVE node name to form the LINSTOR node name.",
+            type => 'string',
+        },
+        controllervm => {
+            description => "VMID of the VM that runs the LINSTOR controller: its volumes work without a controller and are never deleted.",
+            type => 'string',
+        },
+    };
+}
+
+sub options {
+    return {
+        nodes => { optional => 1 },
+        disable => { optional => 1 },
+        content => { optional => 1 },
+        controller => { optional => 1 },
+        resourcegroup => { optional => 0 },
+        preferlocal => { optional => 1 },
+        exactsize => { optional => 1 },
+        allowtwoprimaries => { optional => 1 },
+        statuscache => { optional => 1 },
+        apicrt => { optional => 1 },
+        apikey => { optional => 1 },
+        apica => { optional => 1 },
+        clusterlocktimeout => { optional => 1 },
+        searchdomain => { optional => 1 },
+        controllervm => { optional => 1 },
+    };
+}
+
+# ---- pure helpers ----------------------------------------------------------------------------
+
+sub _dev_root {
+    my $root = $ENV{LINSTOR_PVE_DEV_ROOT};
+    return '/dev' if !defined($root) || $root eq '';
+    die "LINSTOR_PVE_DEV_ROOT '$root' must be an absolute path\n" if $root !~ m!^(/[^\0]*?)/*$!;
+    return $1 eq '' ? '/' : $1;
+}
+
+sub _nodename {
+    my $node = $ENV{LINSTOR_PVE_NODE};
+    $node = PVE::INotify::nodename() if !defined($node) || $node eq '';
+    return $node;
+}
+
+sub _helper {
+    my $h = $ENV{LINSTOR_PVE_HELPER};
+    return $HELPER if !defined($h) || $h eq '';
+    die "LINSTOR_PVE_HELPER '$h' must be an absolute path\n" if $h !~ m!^(/[^\0]+)$!;
+    return $1;
+}
+
+# (rd, vmid, is_base) of a volname; dies like parse_volname for anything else.
+sub _split_volname {
+    my ($volname) = @_;
+    die "unable to parse drbd volume name (undefined)\n" if !defined($volname);
+    if ($volname =~ m/^(base-)?(pm-[0-9a-f]{8})_(\d{1,10})$/) {
+        return ($2, $3, $1 ? 1 : 0, 1);
+    }
+    if ($volname =~ m/^(base-)?(vm-(\d{1,10})-[a-z][a-z0-9_\-]*[a-z0-9])$/ && length($2) <= 48) {
+        return ($2, $3, $1 ? 1 : 0, 0);
+    }
+    die "unable to parse drbd volume name '$volname': expected 'pm-XXXXXXXX_<vmid>' or 'vm-<vmid>-disk-<n>'\n";
+}
+
+sub _fnv1a32 {
+    my ($text) = @_;
+    my $h = 0x811c9dc5;
+    for my $c (unpack('C*', $text)) {
+        $h = (($h ^ $c) * 0x01000193) & 0xffffffff;
+    }
+    return $h;
+}
+
+# LINSTOR snapshot (and temporary resource) name: as linstor-proxmox, shortened past 48 chars.
+sub _snapshot_name {
+    my ($rd, $snap) = @_;
+    die "invalid snapshot name '$snap'\n" if $snap !~ m/^([A-Za-z][A-Za-z0-9_\-]{1,39})$/;
+    $snap = $1;
+    my $full = "snap_${rd}_${snap}";
+    return $full if length($full) <= 48;
+    return sprintf('snap_%s_%08x', substr("${rd}_${snap}", 0, 34), _fnv1a32($full));
+}
+
+sub _is_controller_vm {
+    my ($scfg, $vmid) = @_;
+    my $cvm = $scfg->{controllervm};
+    return defined($cvm) && $cvm ne '' && defined($vmid) && $cvm eq $vmid;
+}
+
+# ---- the helper ------------------------------------------------------------------------------
+
+sub _exec {
+    my ($cmd, $input, $timeout) = @_;
+    my ($in, $out, $err) = (undef, undef, gensym);
+    my $pid = eval { open3($in, $out, $err, @$cmd) };
+    die "cannot run $cmd->[0]: $@" if !$pid;
+    local $SIG{PIPE} = 'IGNORE';
+    print {$in} $input;
+    close($in);
+    my $sel = IO::Select->new($out, $err);
+    my ($o, $e) = ('', '');
+    my $deadline = Time::HiRes::time() + $timeout;
+    while ($sel->count) {
+        my $left = $deadline - Time::HiRes::time();
+        if ($left <= 0) {
+            kill('KILL', $pid);
+            waitpid($pid, 0);
+            return (undef, $e, -1);
+        }
+        for my $fh ($sel->can_read($left)) {
+            my $n = sysread($fh, my $buf, 65536);
+            if (!$n) {
+                $sel->remove($fh);
+                next;
+            }
+            if ($fh == $out) { $o .= $buf; } else { $e .= $buf; }
+        }
+    }
+    while (waitpid($pid, WNOHANG) == 0) {
+        if (Time::HiRes::time() > $deadline) {
+            kill('KILL', $pid);
+            waitpid($pid, 0);
+            return (undef, $e, -1);
+        }
+        Time::HiRes::sleep(0.01);
+    }
+    return ($o, $e, $? >> 8);
+}
+
+sub _run_helper {
+    my ($method, $storeid, $scfg, $args) = @_;
+    my $timeout = $TIMEOUT{$method} // $DEFAULT_TIMEOUT;
+    my %opts = map { defined($scfg->{$_}) ? ($_ => "$scfg->{$_}") : () } @OWN_OPTIONS;
+    my $input = JSON::PP->new->canonical->encode({
+        storeid => "$storeid",
+        scfg => \%opts,
+        node => _nodename(),
+        dev_root => _dev_root(),
+        timeout => $timeout,
+        args => $args // {},
+    });
+    my $helper = _helper();
+    local $ENV{PATH} = '/usr/sbin:/usr/bin:/sbin:/bin';
+    my ($out, $err, $status) = _exec([$helper, $method], $input, $timeout);
+    die "linstor-pve $method: no answer within $timeout s; the helper was stopped\n"
+        if $status < 0;
+    my $res = eval { JSON::PP->new->decode($out) };
+    if ($status != 0) {
+        my $msg = (ref($res) eq 'HASH' && ref($res->{error}) eq 'HASH') ? $res->{error}{message} : undef;
+        if (!defined($msg)) {
+            my @lines = grep { /\S/ } split(/\n/, $err);
+            $msg = @lines ? $lines[-1] : "linstor-pve $method failed with exit code $status";
+        }
+        die "$msg\n";
+    }
+    for my $line (grep { /\S/ } split(/\n/, $err)) {
+        warn "$line\n";
+    }
+    die "linstor-pve $method: unreadable answer\n" if ref($res) ne 'HASH';
+    return $res;
+}
+
+sub _untaint_volname {
+    my ($volname) = @_;
+    die "linstor-pve returned no volume name\n" if !defined($volname);
+    die "linstor-pve returned an invalid volume name '$volname'\n"
+        if $volname !~ m/^((?:base-)?(?:pm-[0-9a-f]{8}_\d+|vm-\d+-[a-z][a-z0-9_\-]*[a-z0-9]))$/;
+    return $1;
+}
+
+# ---- pure instance methods -------------------------------------------------------------------
+
+sub parse_volname {
+    my ($class, $volname) = @_;
+    my (undef, $vmid, $is_base) = _split_volname($volname);
+    return ('images', $volname, $vmid, undef, undef, $is_base ? 1 : undef, 'raw');
+}
+
+sub filesystem_path {
+    my ($class, $scfg, $volname, $snapname) = @_;
+    my ($rd, $vmid) = _split_volname($volname);
+    $rd = _snapshot_name($rd, $snapname) if defined($snapname) && $snapname ne '';
+    my $path = _dev_root() . "/drbd/by-res/$rd/0";
+    $path =~ s!^//!/!;
+    return wantarray ? ($path, $vmid, 'images') : $path;
+}
+
+sub path {
+    my ($class, $scfg, $volname, $storeid, $snapname) = @_;
+    return $class->filesystem_path($scfg, $volname, $snapname);
+}
+
+sub check_connection { return 1; }
+
+sub activate_storage { return 1; }
+
+sub deactivate_storage { return 1; }
+
+sub volume_has_feature {
+    my ($class, $scfg, $feature, $storeid, $volname, $snapname, $running, $opts) = @_;
+    my (undef, undef, $is_base, $is_pm) = _split_volname($volname);
+    my $features = {
+        snapshot => { current => 1, snap => 1 },
+        clone => { base => 1, snap => 1 },
+        template => { current => 1 },
+        copy => { base => 1, current => 1 },
+        rename => { current => $is_pm },
+    };
+    my $key = (defined($snapname) && $snapname ne '') ? 'snap' : $is_base ? 'base' : 'current';
+    return 1 if $features->{$feature} && $features->{$feature}{$key};
+    return undef;
+}
+
+sub qemu_blockdev_options {
+    my ($class, $scfg, $storeid, $volname, $machine_version, $options) = @_;
+    my $snap = ref($options) eq 'HASH' ? $options->{'snapshot-name'} : undef;
+    my $path = $class->path($scfg, $volname, $storeid, $snap);
+    die "device '$path' of volume '$volname' does not exist; activate the volume first\n" if !-b $path && !-e $path;
+    return { driver => 'host_device', filename => $path };
+}
+
+sub volume_qemu_snapshot_method { return 'storage'; }
+
+sub get_formats { return { default => 'raw', valid => { raw => 1 } }; }
+
+sub rename_snapshot {
+    die "renaming snapshots is not supported by drbd storage\n";
+}
+
+sub map_volume {
+    my ($class, $storeid, $scfg, $volname, $snapname, $hints) = @_;
+    my $path = $class->path($scfg, $volname, $storeid, $snapname);
+    return $path if -e $path;
+    $class->activate_volume($storeid, $scfg, $volname, $snapname);
+    return $path;
+}
+
+sub unmap_volume { return 1; }
+
+sub cluster_lock_storage {
+    my ($class, $storeid, $shared, $timeout, $func, @param) = @_;
+    my $cfg = eval { PVE::Storage::config() };
+    my $user = $cfg && $cfg->{ids} && $cfg->{ids}{$storeid} ? $cfg->{ids}{$storeid}{clusterlocktimeout} : undef;
+    if ($user) {
+        $timeout = (!defined($timeout) || $user > $timeout) ? $user : $timeout;
+    }
+    return $class->SUPER::cluster_lock_storage($storeid, $shared, $timeout, $func, @param);
+}
+
+# ---- methods that need the controller --------------------------------------------------------
+
+sub alloc_image {
+    my ($class, $storeid, $scfg, $vmid, $fmt, $name, $size) = @_;
+    die "unsupported format '$fmt': drbd storage holds raw volumes only\n" if $fmt && $fmt ne 'raw';
+    $name = undef if defined($name) && $name eq '';
+    if (_is_controller_vm($scfg, $vmid) && defined($name)) {
+        _split_volname($name);
+        return _untaint_volname($name);
+    }
+    my $res = _run_helper('alloc_image', $storeid, $scfg,
+        { vmid => "$vmid", fmt => $fmt, name => $name, size_kib => "$size" });
+    return _untaint_volname($res->{volname});
+}
+
+sub free_image {
+    my ($class, $storeid, $scfg, $volname, $isBase, $format) = @_;
+    my (undef, $vmid) = _split_volname($volname);
+    if (_is_controller_vm($scfg, $vmid)) {
+        warn "volume '$volname' belongs to the LINSTOR controller VM $vmid: kept\n";
+        return undef;
+    }
+    _run_helper('free_image', $storeid, $scfg, { volname => $volname });
+    return undef;
+}
+
+sub list_images {
+    my ($class, $storeid, $scfg, $vmid, $vollist, $cache) = @_;
+    my $res = _run_helper('list_images', $storeid, $scfg,
+        { vmid => defined($vmid) ? "$vmid" : undef, vollist => $vollist });
+    my @images;
+    for my $i (@{ $res->{images} // [] }) {
+        my %img = (volid => $i->{volid}, format => $i->{format}, size => $i->{size}, vmid => $i->{vmid});
+        $img{ctime} = $i->{ctime} if defined($i->{ctime});
+        push @images, \%img;
+    }
+    return \@images;
+}
+
+sub status {
+    my ($class, $storeid, $scfg, $cache) = @_;
+    my $res = eval { _run_helper('status', $storeid, $scfg, {}) };
+    if (!$res) {
+        warn $@ if $@;
+        return undef;
+    }
+    return undef if !$res->{active};
+    return ($res->{total}, $res->{avail}, $res->{used}, 1);
+}
+
+sub activate_volume {
+    my ($class, $storeid, $scfg, $volname, $snapname, $cache, $hints) = @_;
+    my (undef, $vmid) = _split_volname($volname);
+    if (_is_controller_vm($scfg, $vmid) && !defined($snapname)) {
+        return 1 if -e $class->path($scfg, $volname, $storeid);
+    }
+    _run_helper('activate_volume', $storeid, $scfg, { volname => $volname, snap => $snapname });
+    return 1;
+}
+
+sub deactivate_volume {
+    my ($class, $storeid, $scfg, $volname, $snapname, $cache) = @_;
+    my (undef, $vmid) = _split_volname($volname);
+    return 1 if _is_controller_vm($scfg, $vmid) && !defined($snapname);
+    _run_helper('deactivate_volume', $storeid, $scfg, { volname => $volname, snap => $snapname });
+    return 1;
+}
+
+sub volume_size_info {
+    my ($class, $scfg, $storeid, $volname, $timeout) = @_;
+    my $res = _run_helper('volume_size_info', $storeid, $scfg, { volname => $volname });
+    return wantarray ? ($res->{size}, 'raw', $res->{used}, undef, $res->{ctime}) : $res->{size};
+}
+
+sub volume_resize {
+    my ($class, $scfg, $storeid, $volname, $size, $running, $snapname) = @_;
+    die "cannot resize snapshot '$snapname' of '$volname': drbd storage resizes only the current volume\n"
+        if defined($snapname) && $snapname ne '';
+    _run_helper('volume_resize', $storeid, $scfg, { volname => $volname, size => "$size" });
+    return 1;
+}
+
+sub volume_snapshot {
+    my ($class, $scfg, $storeid, $volname, $snap) = @_;
+    _run_helper('volume_snapshot', $storeid, $scfg, { volname => $volname, snap => $snap });
+    return undef;
+}
+
+sub volume_snapshot_rollback {
+    my ($class, $scfg, $storeid, $volname, $snap) = @_;
+    _run_helper('volume_snapshot_rollback', $storeid, $scfg, { volname => $volname, snap => $snap });
+    return undef;
+}
+
+sub volume_rollback_is_possible {
+    my ($class, $scfg, $storeid, $volname, $snap, $blockers) = @_;
+    my $res = _run_helper('volume_rollback_is_possible', $storeid, $scfg,
+        { volname => $volname, snap => $snap });
+    my @newer = @{ $res->{blockers} // [] };
+    return 1 if !@newer;
+    push @$blockers, @newer if ref($blockers) eq 'ARRAY';
+    die "can't rollback, '$snap' is not most recent snapshot on '$volname' (LINSTOR rolls back only to the newest; newer: "
+        . join(', ', @newer) . ")\n";
+}
+
+sub volume_snapshot_delete {
+    my ($class, $scfg, $storeid, $volname, $snap, $running) = @_;
+    _run_helper('volume_snapshot_delete', $storeid, $scfg, { volname => $volname, snap => $snap });
+    return undef;
+}
+
+sub volume_snapshot_info {
+    my ($class, $scfg, $storeid, $volname) = @_;
+    my $res = _run_helper('volume_snapshot_info', $storeid, $scfg, { volname => $volname });
+    return $res->{snapshots} // {};
+}
+
+sub clone_image {
+    my ($class, $scfg, $storeid, $volname, $vmid, $snap) = @_;
+    my $res = _run_helper('clone_image', $storeid, $scfg,
+        { volname => $volname, vmid => "$vmid", snap => $snap });
+    return _untaint_volname($res->{volname});
+}
+
+sub create_base {
+    my ($class, $storeid, $scfg, $volname) = @_;
+    my $res = _run_helper('create_base', $storeid, $scfg, { volname => $volname });
+    return _untaint_volname($res->{volname});
+}
+
+sub rename_volume {
+    my ($class, $scfg, $storeid, $source_volname, $target_vmid, $target_volname) = @_;
+    my $res = _run_helper('rename_volume', $storeid, $scfg,
+        { volname => $source_volname, target_vmid => "$target_vmid", target_volname => $target_volname });
+    my $volid = $res->{volid} // '';
+    die "linstor-pve returned an invalid volume id '$volid'\n" if $volid !~ m/^([^:\s]+:[A-Za-z0-9_\-]+)$/;
+    return $1;
+}
+
+# ---- export / import (raw+size) --------------------------------------------------------------
+
+sub volume_export_formats {
+    my ($class, $scfg, $storeid, $volname, $snapshot, $base_snapshot, $with_snapshots) = @_;
+    my $with = ref($with_snapshots) eq 'ARRAY' ? scalar(@$with_snapshots) : $with_snapshots;
+    return () if $with || defined($base_snapshot);
+    return ('raw+size');
+}
+
+sub volume_import_formats {
+    my ($class, $scfg, $storeid, $volname, $snapshot, $base_snapshot, $with_snapshots) = @_;
+    return $class->volume_export_formats($scfg, $storeid, $volname, $snapshot, $base_snapshot, $with_snapshots);
+}
+
+sub _copy {
+    my ($from, $to, $bytes, $what) = @_;
+    my $left = $bytes;
+    while ($left > 0) {
+        my $want = $left > 1048576 ? 1048576 : $left;
+        my $n = sysread($from, my $buf, $want);
+        die "$what: read failed: $!\n" if !defined($n);
+        die "$what: input ended $left bytes early\n" if $n == 0;
+        my $off = 0;
+        while ($off < $n) {
+            my $w = syswrite($to, $buf, $n - $off, $off);
+            die "$what: write failed: $!\n" if !defined($w);
+            $off += $w;
+        }
+        $left -= $n;
+    }
+}
+
+sub volume_export {
+    my ($class, $scfg, $storeid, $fh, $volname, $format, $snapshot, $base_snapshot, $with_snapshots) = @_;
+    die "volume export format '$format' is not available for drbd storage (use raw+size)\n"
+        if !defined($format) || $format ne 'raw+size';
+    my @formats = $class->volume_export_formats($scfg, $storeid, $volname, $snapshot, $base_snapshot, $with_snapshots);
+    die "drbd storage exports one state of a volume, without snapshots or a base snapshot\n" if !@formats;
+    $class->activate_volume($storeid, $scfg, $volname, $snapshot);
+    my $size = $class->volume_size_info($scfg, $storeid, $volname);
+    my $path = $class->path($scfg, $volname, $storeid, $snapshot);
+    open(my $dev, '<', $path) or die "cannot open '$path': $!\n";
+    binmode($dev);
+    binmode($fh);
+    syswrite($fh, pack('Q<', $size), 8) == 8 or die "export of '$volname': cannot write the size header: $!\n";
+    _copy($dev, $fh, $size, "export of '$volname'");
+    close($dev);
+    return;
+}
+
+sub volume_import {
+    my ($class, $scfg, $storeid, $fh, $volname, $format, $snapshot, $base_snapshot, $with_snapshots, $allow_rename) = @_;
+    die "volume import format '$format' is not available for drbd storage (use raw+size)\n"
+        if !defined($format) || $format ne 'raw+size';
+    my @formats = $class->volume_import_formats($scfg, $storeid, $volname, $snapshot, $base_snapshot, $with_snapshots);
+    die "drbd storage imports one state of a volume, without snapshots or a base snapshot\n" if !@formats;
+    my (undef, $vmid, undef, $is_pm) = _split_volname($volname);
+    binmode($fh);
+    my $got = sysread($fh, my $header, 8);
+    die "import of '$volname': no size header in the stream\n" if !defined($got) || $got != 8;
+    my $size = unpack('Q<', $header);
+    my $kib = int(($size + 1023) / 1024);
+    my $name = $is_pm ? undef : $volname;
+    my $new = eval { $class->alloc_image($storeid, $scfg, $vmid, 'raw', $name, $kib) };
+    if (!defined($new)) {
+        my $err = $@;
+        die $err if !$allow_rename || $err !~ /already exists/;
+        $new = $class->alloc_image($storeid, $scfg, $vmid, 'raw', undef, $kib);
+    }
+    $class->activate_volume($storeid, $scfg, $new);
+    my $path = $class->path($scfg, $new, $storeid);
+    open(my $dev, '+<', $path) or die "cannot open '$path': $!\n";
+    binmode($dev);
+    _copy($fh, $dev, $size, "import of '$volname'");
+    close($dev) or die "import of '$volname': closing '$path' failed: $!\n";
+    return "$storeid:$new";
+}
+
+1;
