@@ -1,0 +1,759 @@
+//! Each platform's plugin configuration, resolved into the controllers, node name and resource
+//! group the plugin uses on this host, plus `doctor`'s configuration checks.
+//!
+//! - Proxmox VE: the `drbd:` stanza of `/etc/pve/storage.cfg` (`controller`, `resourcegroup`,
+//!   `searchdomain`, `controllervm`, `apica`/`apicrt`/`apikey`); node name = `hostname -s`
+//!   plus `.<searchdomain>`.
+//! - OpenNebula: a datastore template (`KEY = "VALUE"` lines, as given to `onedatastore create`
+//!   or printed by `onedatastore show`): `LINSTOR_CONTROLLERS`/`LS_CONTROLLERS`,
+//!   `LINSTOR_RESOURCE_GROUP`/`RESOURCE_GROUP`; node name = hostname.
+//! - Docker: `[global]` of `/etc/linstor/docker-volume.conf` (keys case-insensitive, `-`/`_`
+//!   ignored); node name = hostname unless `node-name` is set.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use linstor_common::doctor::Check;
+use linstor_common::naming::Platform;
+
+/// Default Proxmox storage configuration.
+pub const PVE_STORAGE_CFG: &str = "/etc/pve/storage.cfg";
+/// Default Docker plugin configuration.
+pub const DOCKER_CONF: &str = "/etc/linstor/docker-volume.conf";
+/// Resource group of the Proxmox peer when `resourcegroup` is absent.
+pub const PVE_DEFAULT_RG: &str = "drbdgrp";
+/// Resource group the Docker plugin spawns from when none is configured.
+pub const DOCKER_DEFAULT_RG: &str = "DfltRscGrp";
+
+/// What the operator passed on the command line.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The platform whose plugin is checked.
+    pub platform: Platform,
+    /// `--controllers`.
+    pub controllers: Option<String>,
+    /// `--node`.
+    pub node: Option<String>,
+    /// `--resource-group`.
+    pub resource_group: Option<String>,
+    /// `--storage` (Proxmox storage id when storage.cfg has several `drbd:` stanzas).
+    pub storage: Option<String>,
+}
+
+/// The configuration file as read from disk.
+#[derive(Debug, Clone)]
+pub enum ConfigText {
+    /// No file given and none at the default place (OpenNebula keeps its settings in oned).
+    None,
+    /// The file does not exist.
+    Missing(PathBuf),
+    /// The file could not be read.
+    Unreadable(PathBuf, String),
+    /// The file's contents.
+    Text(PathBuf, String),
+}
+
+/// Inputs read from the host.
+#[derive(Debug, Clone)]
+pub struct PlatformFiles {
+    /// The platform configuration.
+    pub config: ConfigText,
+    /// This host's name (`/proc/sys/kernel/hostname`).
+    pub hostname: String,
+}
+
+/// What the plugin uses on this host.
+#[derive(Debug, Clone, Default)]
+pub struct Resolved {
+    /// Explicit controller list (highest priority in discovery); `None` leaves discovery to
+    /// `LS_CONTROLLERS`, `linstor-client.conf` and the default.
+    pub controllers: Option<String>,
+    /// CA file for HTTPS controllers.
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate.
+    pub client_cert: Option<PathBuf>,
+    /// Client key.
+    pub client_key: Option<PathBuf>,
+    /// LINSTOR node name of this host.
+    pub node: String,
+    /// Where the node name came from.
+    pub node_source: String,
+    /// Resource group.
+    pub resource_group: String,
+    /// Where the resource group came from.
+    pub resource_group_source: String,
+    /// Controller VM id (Proxmox `controllervm`), excluded from gc.
+    pub controller_vm: Option<String>,
+    /// Configuration checks.
+    pub checks: Vec<Check>,
+}
+
+/// One section of `storage.cfg`: `type: id` followed by indented `key value` lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PveStorage {
+    /// Storage type (`drbd`, `dir`, ...).
+    pub kind: String,
+    /// Storage id.
+    pub id: String,
+    /// Options; flags without value map to `""`.
+    pub options: BTreeMap<String, String>,
+}
+
+/// Parse `/etc/pve/storage.cfg`.
+pub fn parse_storage_cfg(text: &str) -> Result<Vec<PveStorage>, String> {
+    let mut out: Vec<PveStorage> = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim_end();
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        if line.len() == trimmed.len() {
+            let (kind, id) = trimmed.split_once(':').ok_or_else(|| {
+                format!(
+                    "line {}: '{trimmed}' is neither a `type: id` section header nor an indented option",
+                    i + 1
+                )
+            })?;
+            out.push(PveStorage {
+                kind: kind.trim().to_string(),
+                id: id.trim().to_string(),
+                options: BTreeMap::new(),
+            });
+        } else {
+            let section = out.last_mut().ok_or_else(|| {
+                format!(
+                    "line {}: option '{trimmed}' before any section header",
+                    i + 1
+                )
+            })?;
+            let (k, v) = trimmed
+                .split_once(char::is_whitespace)
+                .unwrap_or((trimmed, ""));
+            section.options.insert(k.to_string(), v.trim().to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// Parse a datastore template (`KEY = "VALUE"` lines); keys upper-cased, quotes removed.
+pub fn parse_one_template(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for line in text.lines() {
+        let Some((k, v)) = line.split_once('=') else {
+            continue;
+        };
+        let key = k.trim();
+        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            continue;
+        }
+        let v = v.trim().trim_end_matches(',').trim();
+        let v = v
+            .strip_prefix('"')
+            .and_then(|s| s.strip_suffix('"'))
+            .unwrap_or(v);
+        out.insert(key.to_ascii_uppercase(), v.to_string());
+    }
+    out
+}
+
+/// Docker config key normalisation: lower case without `-` and `_` (the peer's rule).
+fn docker_key(k: &str) -> String {
+    k.chars()
+        .filter(|c| *c != '-' && *c != '_')
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Keys of `[global]` the Docker plugin (and its peer) understand.
+const DOCKER_KEYS: &[&str] = &[
+    "controllers",
+    "username",
+    "password",
+    "certfile",
+    "keyfile",
+    "cafile",
+    "size",
+    "replicas",
+    "nodes",
+    "storagepool",
+    "disklessstoragepool",
+    "fs",
+    "fsopts",
+    "mountopts",
+    "disklessonremaining",
+    "donotplacewithregex",
+    "replicasonsame",
+    "replicasondifferent",
+    "sizekib",
+    "resourcegroup",
+    "nodename",
+    "layerlist",
+    "providers",
+    "mountroot",
+    "statedir",
+    "insecure",
+];
+
+/// Parse `[global]` of `docker-volume.conf` into normalised keys.
+pub fn parse_docker_conf(text: &str) -> Result<BTreeMap<String, String>, String> {
+    let ini = ini::Ini::load_from_str(text).map_err(|e| e.to_string())?;
+    let mut out = BTreeMap::new();
+    for (section, props) in ini.iter() {
+        if section.is_some_and(|s| s.eq_ignore_ascii_case("global")) {
+            for (k, v) in props.iter() {
+                out.insert(docker_key(k), v.trim().to_string());
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn non_empty(v: Option<&String>) -> Option<String> {
+    v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+fn config_name(path: &std::path::Path) -> String {
+    format!("configuration {}", path.display())
+}
+
+const PVE_SNIPPET: &str = "drbd: linstor\n        content images,rootdir\n        controller <controller-host>[,<controller-host>...]\n        resourcegroup <resource-group>";
+
+/// Resolve the platform configuration and CLI overrides into what the plugin uses.
+pub fn resolve(settings: &Settings, files: &PlatformFiles) -> Resolved {
+    let mut r = match settings.platform {
+        Platform::Proxmox => resolve_proxmox(settings, files),
+        Platform::OpenNebula => resolve_opennebula(files),
+        Platform::Docker => resolve_docker(files),
+    };
+    if let Some(c) = settings
+        .controllers
+        .clone()
+        .filter(|c| !c.trim().is_empty())
+    {
+        r.controllers = Some(c);
+    }
+    if let Some(n) = settings.node.clone() {
+        r.node = n;
+        r.node_source = "from --node".into();
+    }
+    if let Some(rg) = settings.resource_group.clone() {
+        r.resource_group = rg;
+        r.resource_group_source = "from --resource-group".into();
+    }
+    if r.resource_group.is_empty() {
+        r.checks.push(Check::fail(
+            "resource group setting",
+            "no resource group is configured",
+            match settings.platform {
+                Platform::OpenNebula => "set LINSTOR_RESOURCE_GROUP in the datastore template (`onedatastore update <id>`) and pass that template with --config, or pass --resource-group",
+                Platform::Proxmox => "add `resourcegroup <group>` to the drbd storage in /etc/pve/storage.cfg",
+                Platform::Docker => "set `resource-group = <group>` in /etc/linstor/docker-volume.conf",
+            },
+        ));
+    }
+    r
+}
+
+fn resolve_proxmox(settings: &Settings, files: &PlatformFiles) -> Resolved {
+    let short = files
+        .hostname
+        .split('.')
+        .next()
+        .unwrap_or(&files.hostname)
+        .to_string();
+    let mut r = Resolved {
+        node: short.clone(),
+        node_source: "PVE node name (hostname -s)".into(),
+        resource_group: PVE_DEFAULT_RG.into(),
+        resource_group_source: "default of the plugin".into(),
+        controllers: Some("localhost".into()),
+        ..Default::default()
+    };
+    let (path, text) = match &files.config {
+        ConfigText::Text(p, t) => (p, t),
+        ConfigText::Missing(p) => {
+            r.checks.push(Check::fail(
+                config_name(p),
+                "the file does not exist: this is not a Proxmox VE node, or pve-cluster (pmxcfs) is not running",
+                format!("start pve-cluster (`systemctl start pve-cluster`) and add a drbd storage to {}:\n{PVE_SNIPPET}", p.display()),
+            ));
+            return r;
+        }
+        ConfigText::Unreadable(p, e) => {
+            r.checks.push(Check::fail(
+                config_name(p),
+                format!("cannot read it: {e}"),
+                "run doctor as root on a Proxmox VE node",
+            ));
+            return r;
+        }
+        ConfigText::None => {
+            r.checks.push(Check::fail(
+                "configuration",
+                "no storage.cfg given",
+                "pass --config /etc/pve/storage.cfg",
+            ));
+            return r;
+        }
+    };
+    let name = config_name(path);
+    let sections = match parse_storage_cfg(text) {
+        Ok(s) => s,
+        Err(e) => {
+            r.checks.push(Check::fail(
+                name,
+                format!("cannot parse it: {e}"),
+                "fix the line with `pvesm set`/`pvesm add` or the GUI (Datacenter > Storage)",
+            ));
+            return r;
+        }
+    };
+    let drbd: Vec<&PveStorage> = sections.iter().filter(|s| s.kind == "drbd").collect();
+    let chosen = match (&settings.storage, drbd.as_slice()) {
+        (Some(id), _) => match drbd.iter().find(|s| &s.id == id) {
+            Some(s) => *s,
+            None => {
+                r.checks.push(Check::fail(
+                    name,
+                    format!(
+                        "no drbd storage '{id}' (drbd storages: {})",
+                        drbd.iter()
+                            .map(|s| s.id.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    "pass --storage with one of the ids listed, or add the storage",
+                ));
+                return r;
+            }
+        },
+        (None, []) => {
+            r.checks.push(Check::fail(
+                name,
+                "no `drbd:` storage is defined",
+                format!("add one (type drbd, so PVE treats it as shared):\n{PVE_SNIPPET}"),
+            ));
+            return r;
+        }
+        (None, [one]) => one,
+        (None, many) => {
+            r.checks.push(Check::fail(
+                name,
+                format!(
+                    "several drbd storages ({}); doctor checks one at a time",
+                    many.iter()
+                        .map(|s| s.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                "pass --storage <id>",
+            ));
+            return r;
+        }
+    };
+    let o = &chosen.options;
+    let tls_ca = non_empty(o.get("apica")).map(PathBuf::from);
+    let cert = non_empty(o.get("apicrt")).map(PathBuf::from);
+    let key = non_empty(o.get("apikey")).map(PathBuf::from);
+    let https = tls_ca.is_some() || (cert.is_some() && key.is_some());
+    let hosts = non_empty(o.get("controller")).unwrap_or_else(|| "localhost".into());
+    r.controllers = Some(if https {
+        hosts
+            .split(',')
+            .map(str::trim)
+            .filter(|h| !h.is_empty())
+            .map(|h| {
+                if h.contains("://") {
+                    h.to_string()
+                } else {
+                    format!("linstor+ssl://{h}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    } else {
+        hosts
+    });
+    r.ca_file = tls_ca;
+    r.client_cert = cert;
+    r.client_key = key;
+    r.controller_vm = non_empty(o.get("controllervm"));
+    if let Some(domain) = non_empty(o.get("searchdomain")) {
+        r.node = format!("{short}.{domain}");
+        r.node_source = format!("PVE node name + searchdomain '{domain}'");
+    }
+    let mut problems = Vec::new();
+    match non_empty(o.get("resourcegroup")) {
+        Some(rg) => {
+            r.resource_group = rg;
+            r.resource_group_source = format!("resourcegroup of storage '{}'", chosen.id);
+        }
+        None => problems.push(format!(
+            "storage '{}' has no `resourcegroup` (mandatory; the default '{PVE_DEFAULT_RG}' is used)",
+            chosen.id
+        )),
+    }
+    let removed: Vec<&str> = ["redundancy", "storagepool"]
+        .into_iter()
+        .filter(|k| o.contains_key(*k))
+        .collect();
+    let summary = format!(
+        "drbd storage '{}': controllers {}, resource group '{}'",
+        chosen.id,
+        r.controllers.as_deref().unwrap_or("localhost"),
+        r.resource_group
+    );
+    if !problems.is_empty() {
+        r.checks.push(Check::fail(
+            name,
+            problems.join("; "),
+            format!(
+                "`pvesm set {} --resourcegroup <group>` (the group must exist: `linstor resource-group list`)",
+                chosen.id
+            ),
+        ));
+    } else if !removed.is_empty() {
+        r.checks.push(Check::warn(
+            name,
+            format!("{summary}; options removed by linstor-proxmox 5/6 are still set: {}", removed.join(", ")),
+            format!(
+                "placement now comes from the resource group; remove them: `pvesm set {} --delete {}`",
+                chosen.id,
+                removed.join(",")
+            ),
+        ));
+    } else {
+        r.checks.push(Check::ok(name, summary));
+    }
+    r
+}
+
+fn resolve_opennebula(files: &PlatformFiles) -> Resolved {
+    let mut r = Resolved {
+        node: files.hostname.clone(),
+        node_source: "hostname (OpenNebula host names must equal LINSTOR node names)".into(),
+        ..Default::default()
+    };
+    match &files.config {
+        ConfigText::Text(path, text) => {
+            let t = parse_one_template(text);
+            let name = config_name(path);
+            r.controllers = non_empty(t.get("LINSTOR_CONTROLLERS"))
+                .or_else(|| non_empty(t.get("LS_CONTROLLERS")));
+            r.ca_file = non_empty(t.get("LS_CAFILE")).map(PathBuf::from);
+            r.client_cert = non_empty(t.get("LS_CERTFILE")).map(PathBuf::from);
+            r.client_key = non_empty(t.get("LS_KEYFILE")).map(PathBuf::from);
+            if let Some((key, rg)) = ["LINSTOR_RESOURCE_GROUP", "RESOURCE_GROUP"]
+                .iter()
+                .find_map(|k| non_empty(t.get(*k)).map(|v| (*k, v)))
+            {
+                r.resource_group = rg;
+                r.resource_group_source = format!("{key} of the datastore template");
+            }
+            let mut warnings = Vec::new();
+            if let Some(dt) = t.get("DISK_TYPE").filter(|d| !d.eq_ignore_ascii_case("BLOCK")) {
+                warnings.push(format!("DISK_TYPE is '{dt}' (QEMU needs BLOCK for DRBD devices)"));
+            }
+            let summary = format!(
+                "datastore template: controllers {}, resource group '{}'",
+                r.controllers.as_deref().unwrap_or("(LS_CONTROLLERS / linstor-client.conf / localhost)"),
+                r.resource_group
+            );
+            if warnings.is_empty() {
+                r.checks.push(Check::ok(name, summary));
+            } else {
+                r.checks.push(Check::warn(
+                    name,
+                    format!("{summary}; {}", warnings.join("; ")),
+                    "`onedatastore update <id>` and set DISK_TYPE=\"BLOCK\"",
+                ));
+            }
+        }
+        ConfigText::Missing(p) | ConfigText::Unreadable(p, _) => {
+            r.checks.push(Check::fail(
+                config_name(p),
+                "cannot read the datastore template",
+                "export it with `onedatastore show <id> > ds.txt` and pass --config ds.txt",
+            ));
+        }
+        ConfigText::None => r.checks.push(Check::ok(
+            "configuration",
+            "no datastore template given (--config); using --controllers/--resource-group and controller discovery",
+        )),
+    }
+    r
+}
+
+fn resolve_docker(files: &PlatformFiles) -> Resolved {
+    let mut r = Resolved {
+        node: files.hostname.clone(),
+        node_source: "hostname".into(),
+        resource_group: DOCKER_DEFAULT_RG.into(),
+        resource_group_source: "default of the plugin".into(),
+        ..Default::default()
+    };
+    let (path, text) = match &files.config {
+        ConfigText::Text(p, t) => (p, t),
+        ConfigText::Missing(p) => {
+            r.checks.push(Check::ok(
+                config_name(p),
+                "not present; the plugin's defaults apply (controllers from LS_CONTROLLERS, linstor-client.conf or localhost)",
+            ));
+            return r;
+        }
+        ConfigText::Unreadable(p, e) => {
+            r.checks.push(Check::fail(
+                config_name(p),
+                format!("cannot read it: {e}"),
+                "run doctor as root",
+            ));
+            return r;
+        }
+        ConfigText::None => return r,
+    };
+    let name = config_name(path);
+    let conf = match parse_docker_conf(text) {
+        Ok(c) => c,
+        Err(e) => {
+            r.checks.push(Check::fail(
+                name,
+                format!("cannot parse it: {e}"),
+                "it is an INI file: a `[global]` line, then `key = value` lines",
+            ));
+            return r;
+        }
+    };
+    r.controllers = non_empty(conf.get("controllers"));
+    r.ca_file = non_empty(conf.get("cafile")).map(PathBuf::from);
+    r.client_cert = non_empty(conf.get("certfile")).map(PathBuf::from);
+    r.client_key = non_empty(conf.get("keyfile")).map(PathBuf::from);
+    if let Some(rg) = non_empty(conf.get("resourcegroup")) {
+        r.resource_group = rg;
+        r.resource_group_source = "resource-group in docker-volume.conf".into();
+    }
+    if let Some(n) = non_empty(conf.get("nodename")) {
+        r.node = n;
+        r.node_source = "node-name in docker-volume.conf".into();
+    }
+    let summary = format!(
+        "controllers {}, resource group '{}'",
+        r.controllers
+            .as_deref()
+            .unwrap_or("(LS_CONTROLLERS / linstor-client.conf / localhost)"),
+        r.resource_group
+    );
+    let unknown: Vec<&str> = conf
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !DOCKER_KEYS.contains(k))
+        .collect();
+    let mut problems = Vec::new();
+    if let Some(rep) = conf.get("replicas").filter(|v| !v.is_empty()) {
+        if rep.parse::<u32>().is_err() {
+            problems.push(format!("replicas = '{rep}' is not a whole number"));
+        }
+    }
+    if let Some(size) = conf.get("size").filter(|v| !v.is_empty()) {
+        if let Err(e) = linstor_common::naming::parse_size(size, 1) {
+            problems.push(format!("size: {e}"));
+        }
+    }
+    if !problems.is_empty() {
+        r.checks.push(Check::fail(
+            name,
+            problems.join("; "),
+            "correct the value in /etc/linstor/docker-volume.conf (it is read on every request)",
+        ));
+    } else if !unknown.is_empty() {
+        r.checks.push(Check::warn(
+            name,
+            format!("{summary}; unknown keys (ignored): {}", unknown.join(", ")),
+            "check the spelling against docs/operations.md (keys are case-insensitive, '-' and '_' are ignored)",
+        ));
+    } else {
+        r.checks.push(Check::ok(name, summary));
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use linstor_common::doctor::Status;
+
+    fn settings(platform: Platform) -> Settings {
+        Settings {
+            platform,
+            controllers: None,
+            node: None,
+            resource_group: None,
+            storage: None,
+        }
+    }
+
+    fn files(text: &str, path: &str) -> PlatformFiles {
+        PlatformFiles {
+            config: ConfigText::Text(PathBuf::from(path), text.to_string()),
+            hostname: "pve1.example.com".into(),
+        }
+    }
+
+    const STORAGE_CFG: &str = "dir: local\n\tpath /var/lib/vz\n\tcontent iso,vztmpl,backup\n\ndrbd: drbdstorage\n        content images,rootdir\n        controller 10.0.0.1,10.0.0.2\n        resourcegroup rg1\n        searchdomain example.com\n        controllervm 100\n";
+
+    #[test]
+    fn proxmox_stanza_gives_controllers_group_and_fqdn_node() {
+        let r = resolve(
+            &settings(Platform::Proxmox),
+            &files(STORAGE_CFG, PVE_STORAGE_CFG),
+        );
+        assert_eq!(r.controllers.as_deref(), Some("10.0.0.1,10.0.0.2"));
+        assert_eq!(r.resource_group, "rg1");
+        assert_eq!(r.node, "pve1.example.com");
+        assert_eq!(r.controller_vm.as_deref(), Some("100"));
+        assert_eq!(r.checks.len(), 1);
+        assert_eq!(r.checks[0].status, Status::Ok, "{}", r.checks[0]);
+    }
+
+    #[test]
+    fn proxmox_tls_options_switch_to_https_and_short_node_name_without_searchdomain() {
+        let cfg = "drbd: d\n\tcontroller c1\n\tresourcegroup g\n\tapica /etc/ca.pem\n";
+        let r = resolve(&settings(Platform::Proxmox), &files(cfg, PVE_STORAGE_CFG));
+        assert_eq!(r.controllers.as_deref(), Some("linstor+ssl://c1"));
+        assert_eq!(r.ca_file, Some(PathBuf::from("/etc/ca.pem")));
+        assert_eq!(r.node, "pve1");
+    }
+
+    #[test]
+    fn proxmox_missing_resourcegroup_and_no_drbd_stanza_are_failures_with_fixes() {
+        let r = resolve(
+            &settings(Platform::Proxmox),
+            &files("drbd: d\n\tcontroller c1\n", PVE_STORAGE_CFG),
+        );
+        assert_eq!(r.checks[0].status, Status::Fail);
+        assert!(r.checks[0]
+            .fix
+            .as_deref()
+            .unwrap()
+            .contains("pvesm set d --resourcegroup"));
+        let r = resolve(
+            &settings(Platform::Proxmox),
+            &files("dir: local\n\tpath /x\n", PVE_STORAGE_CFG),
+        );
+        assert_eq!(r.checks[0].status, Status::Fail);
+        assert!(r.checks[0]
+            .fix
+            .as_deref()
+            .unwrap()
+            .contains("drbd: linstor"));
+    }
+
+    #[test]
+    fn proxmox_several_stanzas_need_storage_choice() {
+        let cfg = "drbd: a\n\tresourcegroup ga\ndrbd: b\n\tresourcegroup gb\n";
+        let r = resolve(&settings(Platform::Proxmox), &files(cfg, PVE_STORAGE_CFG));
+        assert_eq!(r.checks[0].status, Status::Fail);
+        assert!(r.checks[0].detail.contains("a, b"));
+        let mut s = settings(Platform::Proxmox);
+        s.storage = Some("b".into());
+        let r = resolve(&s, &files(cfg, PVE_STORAGE_CFG));
+        assert_eq!(r.resource_group, "gb");
+        assert_eq!(r.checks[0].status, Status::Ok);
+    }
+
+    #[test]
+    fn proxmox_removed_options_warn() {
+        let cfg = "drbd: a\n\tresourcegroup g\n\tredundancy 2\n";
+        let r = resolve(&settings(Platform::Proxmox), &files(cfg, PVE_STORAGE_CFG));
+        assert_eq!(r.checks[0].status, Status::Warn);
+        assert!(r.checks[0]
+            .fix
+            .as_deref()
+            .unwrap()
+            .contains("--delete redundancy"));
+    }
+
+    #[test]
+    fn storage_cfg_rejects_options_before_a_section() {
+        assert!(parse_storage_cfg("\tcontroller x\n")
+            .unwrap_err()
+            .contains("line 1"));
+        assert!(parse_storage_cfg("garbage\n")
+            .unwrap_err()
+            .contains("section header"));
+    }
+
+    #[test]
+    fn opennebula_template_accepts_both_peers_attribute_names() {
+        let lb = "NAME = \"linstor_images\"\nDS_MAD = linstor\nLINSTOR_CONTROLLERS = \"c1:3370,c2\"\nLINSTOR_RESOURCE_GROUP = \"OneRscGrp\"\nDISK_TYPE = \"BLOCK\"\n";
+        let r = resolve(&settings(Platform::OpenNebula), &files(lb, "ds.txt"));
+        assert_eq!(r.controllers.as_deref(), Some("c1:3370,c2"));
+        assert_eq!(r.resource_group, "OneRscGrp");
+        assert_eq!(r.node, "pve1.example.com");
+        assert_eq!(r.checks[0].status, Status::Ok);
+        let un = "LS_CONTROLLERS=\"c3\"\nRESOURCE_GROUP=\"un\"\nDISK_TYPE=\"FILE\"\n";
+        let r = resolve(&settings(Platform::OpenNebula), &files(un, "ds.txt"));
+        assert_eq!(r.controllers.as_deref(), Some("c3"));
+        assert_eq!(r.resource_group, "un");
+        assert_eq!(r.checks[0].status, Status::Warn);
+    }
+
+    #[test]
+    fn opennebula_without_a_group_fails_with_a_fix() {
+        let f = PlatformFiles {
+            config: ConfigText::None,
+            hostname: "h1".into(),
+        };
+        let r = resolve(&settings(Platform::OpenNebula), &f);
+        let fail = r.checks.iter().find(|c| c.status == Status::Fail).unwrap();
+        assert!(fail
+            .fix
+            .as_deref()
+            .unwrap()
+            .contains("LINSTOR_RESOURCE_GROUP"));
+        let mut s = settings(Platform::OpenNebula);
+        s.resource_group = Some("g".into());
+        let r = resolve(&s, &f);
+        assert!(r.checks.iter().all(|c| c.status == Status::Ok));
+    }
+
+    #[test]
+    fn docker_conf_keys_are_normalised_and_checked() {
+        let conf = "[global]\nControllers = linstor://ctrl\nresource-group = dockergrp\nnode_name = n7\nfs = xfs\n";
+        let r = resolve(&settings(Platform::Docker), &files(conf, DOCKER_CONF));
+        assert_eq!(r.controllers.as_deref(), Some("linstor://ctrl"));
+        assert_eq!(r.resource_group, "dockergrp");
+        assert_eq!(r.node, "n7");
+        assert_eq!(r.checks[0].status, Status::Ok);
+        let typo = "[global]\ncontrolers = x\n";
+        let r = resolve(&settings(Platform::Docker), &files(typo, DOCKER_CONF));
+        assert_eq!(r.checks[0].status, Status::Warn);
+        assert!(r.checks[0].detail.contains("controlers"));
+        let bad = "[global]\nreplicas = abc\n";
+        let r = resolve(&settings(Platform::Docker), &files(bad, DOCKER_CONF));
+        assert_eq!(r.checks[0].status, Status::Fail);
+        assert!(r.checks[0].detail.contains("replicas"));
+    }
+
+    #[test]
+    fn command_line_overrides_win() {
+        let mut s = settings(Platform::Docker);
+        s.controllers = Some("http://127.0.0.1:1".into());
+        s.node = Some("other".into());
+        s.resource_group = Some("rg9".into());
+        let r = resolve(&s, &files("[global]\ncontrollers = c\n", DOCKER_CONF));
+        assert_eq!(r.controllers.as_deref(), Some("http://127.0.0.1:1"));
+        assert_eq!(r.node, "other");
+        assert_eq!(r.node_source, "from --node");
+        assert_eq!(r.resource_group, "rg9");
+    }
+
+    #[test]
+    fn shipped_docker_default_config_parses_cleanly() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../packaging/docker-volume.conf");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let r = resolve(&settings(Platform::Docker), &files(&text, DOCKER_CONF));
+        assert_eq!(r.checks[0].status, Status::Ok, "{}", r.checks[0]);
+    }
+}
