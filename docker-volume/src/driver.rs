@@ -97,6 +97,12 @@ pub fn linstor_message(e: &Error) -> String {
     }
 }
 
+/// True when the error means no controller answered: unreachable, timed out, or the
+/// connection broke before any answer (HTTP status 0), as when a controller goes down.
+pub fn controller_outage(e: &Error) -> bool {
+    e.is_controller_unreachable() || matches!(e, Error::Protocol { status: 0, .. })
+}
+
 /// Settings of one plugin instance.
 #[derive(Debug, Clone)]
 pub struct DriverConfig {
@@ -160,7 +166,10 @@ impl Driver {
     /// A driver over `storage`, with its state in `state_dir`.
     pub fn new(storage: Storage, cfg: DriverConfig, state_dir: &Path) -> Result<Self, Failure> {
         let store = StateStore::new(state_dir)?;
-        let state = store.load()?;
+        let mut state = store.load()?;
+        if state.mounts.is_empty() {
+            state.boot_id = crate::state::boot_id(&cfg.boot_id_file);
+        }
         Ok(Self {
             storage,
             cfg,
@@ -601,7 +610,7 @@ impl Driver {
                 self.forget(name)?;
                 Err(Failure::NoSuchVolume(name.to_string()))
             }
-            Err(Failure::Linstor { source }) if source.is_controller_unreachable() => {
+            Err(Failure::Linstor { source }) if controller_outage(&source) => {
                 let known = lock(&self.state).known.get(name).cloned();
                 match known {
                     Some(k) => {
@@ -668,7 +677,7 @@ impl Driver {
                 }
                 Ok(Response::Volumes(vols))
             }
-            Err(e) if e.is_controller_unreachable() => {
+            Err(e) if controller_outage(&e) => {
                 warn!(error = %e, "controller unreachable; listing from the local cache");
                 let names: Vec<String> = lock(&self.state).known.keys().cloned().collect();
                 Ok(Response::Volumes(
