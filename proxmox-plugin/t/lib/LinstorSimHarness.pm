@@ -38,7 +38,7 @@ sub start {
         }
     }
     die "linstor-sim did not report its address\n" if !$url;
-    my $self = bless { pid => $pid, out => $out, url => $url, dir => $dir,
+    my $self = bless { owner => $$, pid => $pid, out => $out, url => $url, dir => $dir,
         http => HTTP::Tiny->new(timeout => 10) }, $class;
     $ENV{LINSTOR_PVE_CACHE_DIR} = "$dir/cache";
     $ENV{LINSTOR_PVE_AUTH_JSON} = "$dir/no-auth.json";
@@ -104,7 +104,7 @@ sub set_down {
 
 sub stop {
     my ($self) = @_;
-    return if !$self->{pid};
+    return if !$self->{pid} || $self->{owner} != $$;
     kill('TERM', $self->{pid});
     for (1 .. 100) {
         last if waitpid($self->{pid}, WNOHANG) != 0;
