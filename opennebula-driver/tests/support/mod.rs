@@ -1,0 +1,240 @@
+//! Test harness: an in-process LINSTOR simulator, an oned XML-RPC stand-in serving documents
+//! built in the reference formats, hosts as directories, and the real `linstor-one` binary
+//! installed under `remotes/{datastore,tm}/<driver>/<action>` symlinks.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use linstor_tests::sim::{Backing, BlockingSim, Sim, SimConfig};
+
+pub const DS_ACTIONS: [&str; 10] = [
+    "cp", "mkfs", "rm", "stat", "monitor", "clone", "snap_delete", "snap_revert", "snap_flatten", "export",
+];
+pub const TM_ACTIONS: [&str; 18] = [
+    "clone", "ln", "mv", "mvds", "cpds", "delete", "premigrate", "postmigrate", "failmigrate", "context",
+    "mkimage", "mkswap", "snap_create", "snap_create_live", "snap_delete", "snap_revert", "monitor", "resize",
+];
+
+pub fn b64(s: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+/// Documents served by the oned stand-in, keyed by (method, id).
+pub type Docs = Arc<Mutex<HashMap<(String, u64), String>>>;
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// A minimal oned XML-RPC endpoint: answers `one.datastore.info` / `one.vm.info`.
+pub fn oned_standin(docs: Docs) -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            loop {
+                let n = s.read(&mut chunk).unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let t = String::from_utf8_lossy(&buf);
+                if let Some((head, body)) = t.split_once("\r\n\r\n") {
+                    let len = head
+                        .lines()
+                        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)))
+                        .unwrap_or(0);
+                    if body.len() >= len {
+                        break;
+                    }
+                }
+            }
+            let t = String::from_utf8_lossy(&buf).to_string();
+            let between = |a: &str, b: &str| t.split(a).nth(1).and_then(|r| r.split(b).next()).unwrap_or("").to_string();
+            let method = between("<methodName>", "</methodName>");
+            let id: u64 = between("<int>", "</int>").parse().unwrap_or(u64::MAX);
+            let doc = docs.lock().unwrap().get(&(method.clone(), id)).cloned();
+            let (ok, body) = match doc {
+                Some(d) => (1, d),
+                None => (0, format!("[{method}] Error getting object [{id}].")),
+            };
+            let resp = format!(
+                "<?xml version=\"1.0\"?><methodResponse><params><param><value><array><data><value><boolean>{ok}</boolean></value><value><string>{}</string></value><value><i4>0</i4></value></data></array></value></param></params></methodResponse>",
+                xml_escape(&body)
+            );
+            let _ = write!(s, "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{resp}", resp.len());
+        }
+    });
+    format!("http://{addr}/RPC2")
+}
+
+/// A `<DATASTORE>` in the 6.x/7.x format.
+pub fn datastore_xml(id: u64, ds_type: u32, template: &[(&str, &str)]) -> String {
+    let attrs: String = template
+        .iter()
+        .map(|(k, v)| format!("<{k}><![CDATA[{v}]]></{k}>"))
+        .collect();
+    format!(
+        "<DATASTORE><ID>{id}</ID><UID>0</UID><GID>0</GID><UNAME>oneadmin</UNAME><GNAME>oneadmin</GNAME><NAME>ds{id}</NAME>\
+<DS_MAD><![CDATA[linstor]]></DS_MAD><TM_MAD><![CDATA[linstor]]></TM_MAD><BASE_PATH><![CDATA[/var/lib/one//datastores/{id}]]></BASE_PATH>\
+<TYPE>{ds_type}</TYPE><DISK_TYPE>2</DISK_TYPE><STATE>0</STATE><CLUSTERS><ID>0</ID></CLUSTERS><TOTAL_MB>0</TOTAL_MB><FREE_MB>0</FREE_MB><USED_MB>0</USED_MB>\
+<IMAGES></IMAGES><TEMPLATE>{attrs}</TEMPLATE></DATASTORE>"
+    )
+}
+
+/// An `<IMAGE>` in the 6.x format (FORMAT/FS split, plain-text SOURCE/PATH).
+pub fn image_xml(id: u64, source: &str, path: &str, format: &str, size_mb: u64, target_snapshot: i64, snaps: &[u64]) -> String {
+    let s: String = snaps
+        .iter()
+        .map(|i| format!("<SNAPSHOT><ACTIVE>NO</ACTIVE><CHILDREN></CHILDREN><DATE>1700000000</DATE><ID>{i}</ID><NAME>s{i}</NAME><PARENT>-1</PARENT><SIZE>{size_mb}</SIZE></SNAPSHOT>"))
+        .collect();
+    format!(
+        "<IMAGE><ID>{id}</ID><UID>0</UID><GID>0</GID><UNAME>oneadmin</UNAME><GNAME>oneadmin</GNAME><NAME>img{id}</NAME>\
+<PERMISSIONS><OWNER_U>1</OWNER_U></PERMISSIONS><TYPE>2</TYPE><DISK_TYPE>2</DISK_TYPE><PERSISTENT>0</PERSISTENT><REGTIME>1700000000</REGTIME>\
+<MODTIME>1700000000</MODTIME><SOURCE>{}</SOURCE><PATH>{}</PATH><FORMAT>{format}</FORMAT><FS></FS><SIZE>{size_mb}</SIZE><STATE>1</STATE>\
+<PREV_STATE>1</PREV_STATE><RUNNING_VMS>0</RUNNING_VMS><CLONING_OPS>0</CLONING_OPS><CLONING_ID>-1</CLONING_ID>\
+<TARGET_SNAPSHOT>{target_snapshot}</TARGET_SNAPSHOT><DATASTORE_ID>100</DATASTORE_ID><DATASTORE>ds100</DATASTORE><VMS></VMS><CLONES></CLONES>\
+<APP_CLONES></APP_CLONES><TEMPLATE></TEMPLATE><SNAPSHOTS><ALLOW_ORPHANS>NO</ALLOW_ORPHANS><CURRENT_BASE>-1</CURRENT_BASE><NEXT_SNAPSHOT>0</NEXT_SNAPSHOT>{s}</SNAPSHOTS></IMAGE>",
+        xml_escape(source),
+        xml_escape(path)
+    )
+}
+
+pub fn action_msg(image: &str, ds: &str) -> String {
+    format!("<DS_DRIVER_ACTION_DATA>{image}{ds}</DS_DRIVER_ACTION_DATA>")
+}
+
+/// A `<VM>` with disks `(disk_id, image_id, source, clone, tm_mad, ds_id, size_mb)`.
+pub fn vm_xml(id: u64, disks: &[(u64, Option<u64>, &str, bool, &str, u64, u64)]) -> String {
+    let d: String = disks
+        .iter()
+        .map(|(did, img, src, clone, tm, ds, size)| {
+            let img = img.map(|i| format!("<IMAGE_ID><![CDATA[{i}]]></IMAGE_ID><SOURCE><![CDATA[{src}]]></SOURCE>")).unwrap_or_else(|| "<TYPE><![CDATA[fs]]></TYPE>".into());
+            format!(
+                "<DISK><CLONE><![CDATA[{}]]></CLONE><DATASTORE_ID><![CDATA[{ds}]]></DATASTORE_ID><DISK_ID><![CDATA[{did}]]></DISK_ID>{img}\
+<SIZE><![CDATA[{size}]]></SIZE><TM_MAD><![CDATA[{tm}]]></TM_MAD><DISK_TYPE><![CDATA[BLOCK]]></DISK_TYPE></DISK>",
+                if *clone { "YES" } else { "NO" }
+            )
+        })
+        .collect();
+    format!("<VM><ID>{id}</ID><UID>0</UID><NAME>vm{id}</NAME><STATE>3</STATE><LCM_STATE>3</LCM_STATE><TEMPLATE>{d}</TEMPLATE></VM>")
+}
+
+/// What one invocation did.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub struct Harness {
+    pub sim: BlockingSim,
+    pub tmp: tempfile::TempDir,
+    pub remotes: PathBuf,
+    pub docs: Docs,
+    pub xmlrpc: String,
+}
+
+impl Harness {
+    pub fn new(nodes: &[&str]) -> Harness {
+        let tmp = tempfile::tempdir().unwrap();
+        let sim = Sim::start_blocking(SimConfig {
+            nodes: nodes.iter().map(|s| s.to_string()).collect(),
+            backing: Backing::File,
+            data_dir: Some(tmp.path().join("sim")),
+            clone_delay: std::time::Duration::from_millis(20),
+            ..Default::default()
+        })
+        .unwrap();
+        let remotes = tmp.path().join("remotes");
+        install(&remotes, &["linstor", "linstor_un"]);
+        std::fs::create_dir_all(tmp.path().join("hosts")).unwrap();
+        std::fs::write(tmp.path().join("one_auth"), "oneadmin:secret\n").unwrap();
+        let docs: Docs = Arc::default();
+        let xmlrpc = oned_standin(docs.clone());
+        Harness { sim, tmp, remotes, docs, xmlrpc }
+    }
+
+    pub fn serve(&self, method: &str, id: u64, doc: String) {
+        self.docs.lock().unwrap().insert((method.to_string(), id), doc);
+    }
+
+    pub fn hosts(&self) -> PathBuf {
+        self.tmp.path().join("hosts")
+    }
+
+    /// Run `remotes/<kind>/<driver>/<action> args` with `stdin`.
+    pub fn run(&self, kind: &str, driver: &str, action: &str, args: &[&str], stdin: &str) -> Run {
+        let exe = self.remotes.join(kind).join(driver).join(action);
+        let mut c = Command::new(&exe);
+        c.args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("LINSTOR_ONE_LOCAL_HOSTS", self.hosts())
+            .env("LINSTOR_ONE_DEV_DIR", self.sim.dev_dir())
+            .env("LINSTOR_ONE_STATE_DIR", self.tmp.path().join("state"))
+            .env("LINSTOR_ONE_LOCK_DIR", self.tmp.path().join("locks"))
+            .env("LINSTOR_ONE_NODE", "frontend")
+            .env("LINSTOR_ONE_DEVICE_TIMEOUT", "5")
+            .env("ONE_XMLRPC", &self.xmlrpc)
+            .env("ONE_AUTH", self.tmp.path().join("one_auth"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap_or_else(|e| panic!("spawn {}: {e}", exe.display()));
+        let mut si = child.stdin.take().unwrap();
+        let input = stdin.to_string();
+        let w = std::thread::spawn(move || {
+            let _ = si.write_all(input.as_bytes());
+        });
+        let out = child.wait_with_output().unwrap();
+        let _ = w.join();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    pub fn rds(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.sim.state()["resource_definitions"].as_object().cloned().unwrap_or_default()
+    }
+}
+
+/// The install layout: every action under `remotes/{datastore,tm}/<driver>/` as a symlink to
+/// the binary.
+pub fn install(remotes: &Path, drivers: &[&str]) {
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_linstor-one"));
+    for d in drivers {
+        for (kind, list) in [("datastore", &DS_ACTIONS[..]), ("tm", &TM_ACTIONS[..])] {
+            let dir = remotes.join(kind).join(d);
+            std::fs::create_dir_all(&dir).unwrap();
+            for a in list {
+                let _ = std::fs::remove_file(dir.join(a));
+                std::os::unix::fs::symlink(&exe, dir.join(a)).unwrap();
+            }
+        }
+    }
+}
+
+/// `../shared/fixtures/opennebula` relative to the workspace root, when present.
+pub fn fixtures() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/opennebula");
+    if p.is_dir() {
+        Some(p)
+    } else {
+        eprintln!("SKIP: {} is absent; fixture-based cases not run", p.display());
+        None
+    }
+}
