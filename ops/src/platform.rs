@@ -7,14 +7,15 @@
 //! - OpenNebula: a datastore template (`KEY = "VALUE"` lines, as given to `onedatastore create`
 //!   or printed by `onedatastore show`): `LINSTOR_CONTROLLERS`/`LS_CONTROLLERS`,
 //!   `LINSTOR_RESOURCE_GROUP`/`RESOURCE_GROUP`; node name = hostname.
-//! - Docker: `[global]` of `/etc/linstor/docker-volume.conf` (keys case-insensitive, `-`/`_`
-//!   ignored); node name = hostname unless `node-name` is set.
+//! - Docker: `[global]` of `/etc/linstor/docker-volume.conf`, read with the plugin's own parser
+//!   (so doctor rejects exactly what the plugin rejects); node name = hostname.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use linstor_common::doctor::Check;
 use linstor_common::naming::Platform;
+use linstor_docker_volume::options::FileConfig;
 
 /// Default Proxmox storage configuration.
 pub const PVE_STORAGE_CFG: &str = "/etc/pve/storage.cfg";
@@ -157,58 +158,6 @@ pub fn parse_one_template(text: &str) -> BTreeMap<String, String> {
     out
 }
 
-/// Docker config key normalisation: lower case without `-` and `_` (the peer's rule).
-fn docker_key(k: &str) -> String {
-    k.chars()
-        .filter(|c| *c != '-' && *c != '_')
-        .flat_map(char::to_lowercase)
-        .collect()
-}
-
-/// Keys of `[global]` the Docker plugin (and its peer) understand.
-const DOCKER_KEYS: &[&str] = &[
-    "controllers",
-    "username",
-    "password",
-    "certfile",
-    "keyfile",
-    "cafile",
-    "size",
-    "replicas",
-    "nodes",
-    "storagepool",
-    "disklessstoragepool",
-    "fs",
-    "fsopts",
-    "mountopts",
-    "disklessonremaining",
-    "donotplacewithregex",
-    "replicasonsame",
-    "replicasondifferent",
-    "sizekib",
-    "resourcegroup",
-    "nodename",
-    "layerlist",
-    "providers",
-    "mountroot",
-    "statedir",
-    "insecure",
-];
-
-/// Parse `[global]` of `docker-volume.conf` into normalised keys.
-pub fn parse_docker_conf(text: &str) -> Result<BTreeMap<String, String>, String> {
-    let ini = ini::Ini::load_from_str(text).map_err(|e| e.to_string())?;
-    let mut out = BTreeMap::new();
-    for (section, props) in ini.iter() {
-        if section.is_some_and(|s| s.eq_ignore_ascii_case("global")) {
-            for (k, v) in props.iter() {
-                out.insert(docker_key(k), v.trim().to_string());
-            }
-        }
-    }
-    Ok(out)
-}
-
 fn non_empty(v: Option<&String>) -> Option<String> {
     v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }
@@ -248,7 +197,7 @@ pub fn resolve(settings: &Settings, files: &PlatformFiles) -> Resolved {
             match settings.platform {
                 Platform::OpenNebula => "set LINSTOR_RESOURCE_GROUP in the datastore template (`onedatastore update <id>`) and pass that template with --config, or pass --resource-group",
                 Platform::Proxmox => "add `resourcegroup <group>` to the drbd storage in /etc/pve/storage.cfg",
-                Platform::Docker => "set `resource-group = <group>` in /etc/linstor/docker-volume.conf",
+                Platform::Docker => "set `resourcegroup = <group>` in /etc/linstor/docker-volume.conf",
             },
         ));
     }
@@ -513,67 +462,35 @@ fn resolve_docker(files: &PlatformFiles) -> Resolved {
         ConfigText::None => return r,
     };
     let name = config_name(path);
-    let conf = match parse_docker_conf(text) {
+    let conf = match FileConfig::parse(text, path) {
         Ok(c) => c,
         Err(e) => {
             r.checks.push(Check::fail(
                 name,
-                format!("cannot parse it: {e}"),
-                "it is an INI file: a `[global]` line, then `key = value` lines",
+                format!("the plugin refuses it: {e}"),
+                "correct /etc/linstor/docker-volume.conf (INI: a `[global]` line, then `key = value` lines; see docs/operations.md)",
             ));
             return r;
         }
     };
-    r.controllers = non_empty(conf.get("controllers"));
-    r.ca_file = non_empty(conf.get("cafile")).map(PathBuf::from);
-    r.client_cert = non_empty(conf.get("certfile")).map(PathBuf::from);
-    r.client_key = non_empty(conf.get("keyfile")).map(PathBuf::from);
-    if let Some(rg) = non_empty(conf.get("resourcegroup")) {
+    r.controllers = non_empty(conf.client.get("controllers"));
+    r.ca_file = non_empty(conf.client.get("cafile")).map(PathBuf::from);
+    r.client_cert = non_empty(conf.client.get("certfile")).map(PathBuf::from);
+    r.client_key = non_empty(conf.client.get("keyfile")).map(PathBuf::from);
+    if let Some(rg) = non_empty(conf.defaults.0.get("resourcegroup")) {
         r.resource_group = rg;
-        r.resource_group_source = "resource-group in docker-volume.conf".into();
+        r.resource_group_source = "resourcegroup in docker-volume.conf".into();
     }
-    if let Some(n) = non_empty(conf.get("nodename")) {
-        r.node = n;
-        r.node_source = "node-name in docker-volume.conf".into();
-    }
-    let summary = format!(
-        "controllers {}, resource group '{}'",
-        r.controllers
-            .as_deref()
-            .unwrap_or("(LS_CONTROLLERS / linstor-client.conf / localhost)"),
-        r.resource_group
-    );
-    let unknown: Vec<&str> = conf
-        .keys()
-        .map(String::as_str)
-        .filter(|k| !DOCKER_KEYS.contains(k))
-        .collect();
-    let mut problems = Vec::new();
-    if let Some(rep) = conf.get("replicas").filter(|v| !v.is_empty()) {
-        if rep.parse::<u32>().is_err() {
-            problems.push(format!("replicas = '{rep}' is not a whole number"));
-        }
-    }
-    if let Some(size) = conf.get("size").filter(|v| !v.is_empty()) {
-        if let Err(e) = linstor_common::naming::parse_size(size, 1) {
-            problems.push(format!("size: {e}"));
-        }
-    }
-    if !problems.is_empty() {
-        r.checks.push(Check::fail(
-            name,
-            problems.join("; "),
-            "correct the value in /etc/linstor/docker-volume.conf (it is read on every request)",
-        ));
-    } else if !unknown.is_empty() {
-        r.checks.push(Check::warn(
-            name,
-            format!("{summary}; unknown keys (ignored): {}", unknown.join(", ")),
-            "check the spelling against docs/operations.md (keys are case-insensitive, '-' and '_' are ignored)",
-        ));
-    } else {
-        r.checks.push(Check::ok(name, summary));
-    }
+    r.checks.push(Check::ok(
+        name,
+        format!(
+            "controllers {}, resource group '{}'",
+            r.controllers
+                .as_deref()
+                .unwrap_or("(LS_CONTROLLERS / linstor-client.conf / localhost)"),
+            r.resource_group
+        ),
+    ));
     r
 }
 
@@ -718,21 +635,18 @@ mod tests {
     }
 
     #[test]
-    fn docker_conf_keys_are_normalised_and_checked() {
-        let conf = "[global]\nControllers = linstor://ctrl\nresource-group = dockergrp\nnode_name = n7\nfs = xfs\n";
+    fn docker_conf_is_read_with_the_plugins_rules() {
+        let conf = "[global]\nControllers = linstor://ctrl\nresource-group = dockergrp\nfs = xfs\n";
         let r = resolve(&settings(Platform::Docker), &files(conf, DOCKER_CONF));
         assert_eq!(r.controllers.as_deref(), Some("linstor://ctrl"));
         assert_eq!(r.resource_group, "dockergrp");
-        assert_eq!(r.node, "n7");
-        assert_eq!(r.checks[0].status, Status::Ok);
-        let typo = "[global]\ncontrolers = x\n";
-        let r = resolve(&settings(Platform::Docker), &files(typo, DOCKER_CONF));
-        assert_eq!(r.checks[0].status, Status::Warn);
-        assert!(r.checks[0].detail.contains("controlers"));
-        let bad = "[global]\nreplicas = abc\n";
-        let r = resolve(&settings(Platform::Docker), &files(bad, DOCKER_CONF));
-        assert_eq!(r.checks[0].status, Status::Fail);
-        assert!(r.checks[0].detail.contains("replicas"));
+        assert_eq!(r.node, "pve1.example.com");
+        assert_eq!(r.checks[0].status, Status::Ok, "{}", r.checks[0]);
+        for bad in ["[global]\ncontrolers = x\n", "[global]\nreplicas = abc\n"] {
+            let r = resolve(&settings(Platform::Docker), &files(bad, DOCKER_CONF));
+            assert_eq!(r.checks[0].status, Status::Fail, "{bad}");
+            assert!(r.checks[0].detail.contains(DOCKER_CONF), "{}", r.checks[0]);
+        }
     }
 
     #[test]

@@ -42,7 +42,7 @@ impl Env {
         .unwrap();
         std::fs::write(
             dir.path().join("docker-volume.conf"),
-            format!("[global]\ncontrollers = {}\nnode-name = n1\n", sim.url()),
+            format!("[global]\ncontrollers = {}\nfs = ext4\n", sim.url()),
         )
         .unwrap();
         Env { sim, dir }
@@ -93,6 +93,10 @@ impl Env {
             "--timeout".into(),
             "3".into(),
         ];
+        if !extra.contains(&"--node") {
+            args.push("--node".into());
+            args.push("n1".into());
+        }
         if !extra.contains(&"--proc-drbd") {
             args.push("--proc-drbd".into());
             args.push(self.path("drbd9").display().to_string());
