@@ -107,7 +107,11 @@ mod tests {
         });
         let f = Failure::from(&e);
         assert_eq!((f.kind, f.exit_code), ("linstor", 1));
-        for part in ["Not enough free space", "cause: pool full", "correction: add disks"] {
+        for part in [
+            "Not enough free space",
+            "cause: pool full",
+            "correction: add disks",
+        ] {
             assert!(f.message.contains(part), "{}", f.message);
         }
     }
@@ -122,6 +126,9 @@ mod tests {
         assert!(f.message.contains("http://a:3370, http://b:3370"));
         assert!(f.message.contains("'controller' option"));
         let f = Failure::from(&PveError::Input("bad\nline".into()));
-        assert_eq!((f.kind, f.exit_code, f.message.as_str()), ("input", 2, "bad line"));
+        assert_eq!(
+            (f.kind, f.exit_code, f.message.as_str()),
+            ("input", 2, "bad line")
+        );
     }
 }

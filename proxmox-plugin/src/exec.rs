@@ -118,7 +118,11 @@ fn vmid_value(vmid: &str) -> Value {
 fn creation_props(ctx: &Context, vmid: &str) -> Props {
     let mut props = Props::new();
     props.insert(VMID_PROP.into(), vmid.into());
-    let exact = if ctx.options.exact_size { "True" } else { "False" };
+    let exact = if ctx.options.exact_size {
+        "True"
+    } else {
+        "False"
+    };
     props.insert(EXACT_SIZE.into(), exact.into());
     match ctx.options.two_primaries {
         TwoPrimariesMode::Permanent => {
@@ -272,9 +276,7 @@ async fn alloc(
         filter: None,
     };
     let Some(v) = name else {
-        let rd = st
-            .create_unique(spec, proxmox::new_resource_name)
-            .await?;
+        let rd = st.create_unique(spec, proxmox::new_resource_name).await?;
         return Ok(json!({"volname": format!("{rd}_{vmid}")}));
     };
     spec.name = v.rd.clone();
@@ -391,11 +393,8 @@ async fn status(ctx: &Context) -> Result<Value, PveError> {
         }
     }
     let inactive = json!({"total": 0, "avail": 0, "used": 0, "active": 0});
-    let refreshed = tokio::time::timeout(
-        STATUS_BUDGET,
-        st.capacity(None, Duration::from_secs(ttl)),
-    )
-    .await;
+    let refreshed =
+        tokio::time::timeout(STATUS_BUDGET, st.capacity(None, Duration::from_secs(ttl))).await;
     match refreshed {
         Ok(Ok(c)) => Ok(answer(&c, c.stale)),
         Ok(Err(Error::NotFound { .. })) => {
@@ -496,7 +495,10 @@ async fn deactivate(
 async fn rollback_blockers(st: &Storage, vol: &Volname, snap: &str) -> Result<Value, PveError> {
     let name = proxmox::snapshot_name(&vol.rd, snap);
     let snaps = st.snapshot_list(&vol.rd).await?;
-    let Some(pos) = snaps.iter().position(|s| s.name.eq_ignore_ascii_case(&name)) else {
+    let Some(pos) = snaps
+        .iter()
+        .position(|s| s.name.eq_ignore_ascii_case(&name))
+    else {
         return Err(not_found(format!(
             "snapshot '{snap}' of volume '{}'",
             vol.volname()

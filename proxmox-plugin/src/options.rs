@@ -225,7 +225,9 @@ mod tests {
         assert_eq!(o.linstor_node("pve1.other"), "pve1.other");
         assert_eq!(o.controller_vm.as_deref(), Some("100"));
         assert_eq!(
-            opts(json!({"allowtwoprimaries": "no"})).unwrap().two_primaries,
+            opts(json!({"allowtwoprimaries": "no"}))
+                .unwrap()
+                .two_primaries,
             TwoPrimariesMode::Off
         );
     }
@@ -233,7 +235,10 @@ mod tests {
     #[test]
     fn bad_values_name_the_option_and_the_fix() {
         for (v, needle) in [
-            (json!({"preferlocal": "maybe"}), "'preferlocal' is 'maybe': use yes or no"),
+            (
+                json!({"preferlocal": "maybe"}),
+                "'preferlocal' is 'maybe': use yes or no",
+            ),
             (json!({"statuscache": "9000"}), "0 to 7200"),
             (json!({"allowtwoprimaries": "x"}), "migration"),
             (json!({"controllervm": "vm100"}), "controllervm"),

@@ -409,8 +409,11 @@ mod tests {
 
     #[test]
     fn alloc_checks_name_format_and_minimum() {
-        let r = req("alloc_image", json!({"vmid": 100, "fmt": "raw", "name": null, "size_kib": 1024}))
-            .unwrap();
+        let r = req(
+            "alloc_image",
+            json!({"vmid": 100, "fmt": "raw", "name": null, "size_kib": 1024}),
+        )
+        .unwrap();
         assert_eq!(
             r.action,
             Action::Alloc {
@@ -419,15 +422,29 @@ mod tests {
                 size_kib: 3072
             }
         );
-        let r = req("alloc_image", json!({"vmid": "100", "name": "vm-100-disk-2", "size_kib": "4194304"}))
-            .unwrap();
-        let Action::Alloc { name: Some(n), size_kib, .. } = r.action else {
+        let r = req(
+            "alloc_image",
+            json!({"vmid": "100", "name": "vm-100-disk-2", "size_kib": "4194304"}),
+        )
+        .unwrap();
+        let Action::Alloc {
+            name: Some(n),
+            size_kib,
+            ..
+        } = r.action
+        else {
             panic!("not an alloc")
         };
         assert_eq!((n.rd.as_str(), size_kib), ("vm-100-disk-2", 4_194_304));
         for (args, needle) in [
-            (json!({"vmid": 100, "fmt": "qcow2", "size_kib": 10}), "raw volumes only"),
-            (json!({"vmid": 100, "name": "vm-101-disk-0", "size_kib": 10}), "belongs to VM 101"),
+            (
+                json!({"vmid": 100, "fmt": "qcow2", "size_kib": 10}),
+                "raw volumes only",
+            ),
+            (
+                json!({"vmid": 100, "name": "vm-101-disk-0", "size_kib": 10}),
+                "belongs to VM 101",
+            ),
             (json!({"vmid": "x", "size_kib": 10}), "VMID"),
             (json!({"vmid": 1, "size_kib": "lots"}), "expected a size"),
             (json!({"vmid": 1}), "'size_kib' is missing"),
@@ -439,20 +456,37 @@ mod tests {
 
     #[test]
     fn volume_methods_parse_volnames_and_snapshots() {
-        let r = req("activate_volume", json!({"volname": "pm-12cf742a_101", "snap": "vzdump"}))
-            .unwrap();
+        let r = req(
+            "activate_volume",
+            json!({"volname": "pm-12cf742a_101", "snap": "vzdump"}),
+        )
+        .unwrap();
         let Action::Activate { vol, snap } = r.action else {
             panic!("not an activate")
         };
-        assert_eq!((vol.rd.as_str(), snap.as_deref()), ("pm-12cf742a", Some("vzdump")));
+        assert_eq!(
+            (vol.rd.as_str(), snap.as_deref()),
+            ("pm-12cf742a", Some("vzdump"))
+        );
         assert!(req("volume_snapshot", json!({"volname": "pm-12cf742a_101"})).is_err());
-        assert!(req("volume_snapshot", json!({"volname": "pm-12cf742a_101", "snap": "1x"})).is_err());
+        assert!(req(
+            "volume_snapshot",
+            json!({"volname": "pm-12cf742a_101", "snap": "1x"})
+        )
+        .is_err());
         assert!(req("free_image", json!({"volname": "../etc"})).is_err());
-        let e = req("volume_resize", json!({"volname": "vm-1-disk-0", "size": 1, "snapname": "s"}))
-            .unwrap_err()
-            .to_string();
+        let e = req(
+            "volume_resize",
+            json!({"volname": "vm-1-disk-0", "size": 1, "snapname": "s"}),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("cannot resize snapshot 's'"), "{e}");
-        let r = req("list_images", json!({"vmid": null, "vollist": ["drbd1:vm-1-disk-0"]})).unwrap();
+        let r = req(
+            "list_images",
+            json!({"vmid": null, "vollist": ["drbd1:vm-1-disk-0"]}),
+        )
+        .unwrap();
         assert_eq!(
             r.action,
             Action::List {
@@ -468,9 +502,21 @@ mod tests {
             ("status", "nope", "not a JSON document"),
             ("status", "[]", "JSON object"),
             ("status", r#"{"node": "n1"}"#, "'storeid' is missing"),
-            ("status", r#"{"storeid": "s", "node": "bad_node"}"#, "invalid node name"),
-            ("status", r#"{"storeid": "s", "node": "n1", "dev_root": "dev"}"#, "absolute"),
-            ("frobnicate", r#"{"storeid": "s", "node": "n1"}"#, "unknown method"),
+            (
+                "status",
+                r#"{"storeid": "s", "node": "bad_node"}"#,
+                "invalid node name",
+            ),
+            (
+                "status",
+                r#"{"storeid": "s", "node": "n1", "dev_root": "dev"}"#,
+                "absolute",
+            ),
+            (
+                "frobnicate",
+                r#"{"storeid": "s", "node": "n1"}"#,
+                "unknown method",
+            ),
         ] {
             let e = parse(method, input.as_bytes()).unwrap_err().to_string();
             assert!(e.contains(needle), "{method} {input}: {e}");
