@@ -224,9 +224,9 @@ fn docker_end_to_end() {
         .spawn()
         .expect("start linstor-sim");
     let mut first = String::new();
-    BufReader::new(sim.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    let mut out = BufReader::new(sim.stdout.take().unwrap());
+    out.read_line(&mut first).unwrap();
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
     let url = first
         .trim()
         .strip_prefix("listening on ")
