@@ -1,4 +1,4 @@
-//! Pure parsing of one driver invocation (argv[0], arguments, stdin) into a domain [`Action`].
+//! Pure parsing of one driver invocation (`argv[0]`, arguments, stdin) into a domain [`Action`].
 //!
 //! The DS input form is decided per call, never from a version: one argument means the base64
 //! message is on stdin (ONE >= 6.8); two arguments with `-` first mean stdin (6.4.4+/6.6.2+ with
@@ -14,7 +14,7 @@ pub const MAX_MESSAGE: usize = 16 << 20;
 /// Why an invocation could not be understood. Nothing has been done when this is returned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InputError {
-    /// argv[0] names no known action.
+    /// `argv[0]` names no known action.
     #[error("unknown action '{0}': install this binary as remotes/datastore/<driver>/<action> or remotes/tm/<driver>/<action>, or call it as 'linstor-one datastore|tm <action> ARGS...'")]
     UnknownAction(String),
     /// Wrong number of arguments.
@@ -369,7 +369,7 @@ fn short(v: &str) -> String {
         .collect()
 }
 
-/// Where argv[0] says we are: (is TM, driver name, script name, remaining args).
+/// Where `argv[0]` says we are: (is TM, driver name, script name, remaining args).
 fn locate(argv0: &str, args: &[String]) -> Result<(bool, String, String, Vec<String>), InputError> {
     let parts: Vec<&str> = argv0.split('/').filter(|p| !p.is_empty()).collect();
     let base = parts.last().copied().unwrap_or("");

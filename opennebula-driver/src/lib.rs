@@ -1,7 +1,7 @@
 //! OpenNebula datastore (DS) and transfer-manager (TM) driver for LINSTOR, compatible with
 //! `addon-linstor_un` and LINBIT `addon-linstor`.
 //!
-//! - [`input`]: argv[0] + arguments + stdin to an [`input::Action`] (pure, fuzzed).
+//! - [`input`]: `argv[0]` + arguments + stdin to an [`input::Action`] (pure, fuzzed).
 //! - [`xml`]: oned's documents (pure).
 //! - [`attrs`]: datastore attributes of both peers (pure).
 //! - [`exec`]: runs an action through `linstor_common::volume::Storage`.

@@ -25,7 +25,9 @@ impl Transcript<'_> {
         let plain: Vec<String> = r
             .stderr
             .lines()
-            .filter(|l| !l.starts_with("INFO:") && !l.starts_with("WARN:") && !l.starts_with("DEBUG:"))
+            .filter(|l| {
+                !l.starts_with("INFO:") && !l.starts_with("WARN:") && !l.starts_with("DEBUG:")
+            })
             .map(norm)
             .collect();
         writeln!(
@@ -41,14 +43,20 @@ impl Transcript<'_> {
 }
 
 fn check(name: &str, got: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, got).unwrap();
         return;
     }
-    let want = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}; run with UPDATE_GOLDEN=1 to create it", path.display()));
+    let want = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; run with UPDATE_GOLDEN=1 to create it",
+            path.display()
+        )
+    });
     if want != got {
         let diff: Vec<String> = want
             .lines()
@@ -57,7 +65,13 @@ fn check(name: &str, got: &str) {
             .take(5)
             .map(|(a, b)| format!("- {a}\n+ {b}"))
             .collect();
-        panic!("{} differs (UPDATE_GOLDEN=1 regenerates):\n{}\n(lines: want {}, got {})", path.display(), diff.join("\n"), want.lines().count(), got.lines().count());
+        panic!(
+            "{} differs (UPDATE_GOLDEN=1 regenerates):\n{}\n(lines: want {}, got {})",
+            path.display(),
+            diff.join("\n"),
+            want.lines().count(),
+            got.lines().count()
+        );
     }
 }
 
@@ -65,8 +79,15 @@ fn check(name: &str, got: &str) {
 fn every_action_in_every_input_form() {
     let h = Harness::new(&["s1", "s2", "n1", "n2"]);
     let url = h.sim.url();
-    let un = [("LS_CONTROLLERS", url.as_str()), ("REPLICA_COUNT", "2"), ("NODE_LIST", "s1,s2")];
-    let lb = [("LINSTOR_CONTROLLERS", url.as_str()), ("LINSTOR_RESOURCE_GROUP", "DfltRscGrp")];
+    let un = [
+        ("LS_CONTROLLERS", url.as_str()),
+        ("REPLICA_COUNT", "2"),
+        ("NODE_LIST", "s1,s2"),
+    ];
+    let lb = [
+        ("LINSTOR_CONTROLLERS", url.as_str()),
+        ("LINSTOR_RESOURCE_GROUP", "DfltRscGrp"),
+    ];
     let ds = datastore_xml(100, 0, &un);
     let ds_lb = datastore_xml(103, 0, &lb);
     let sys = datastore_xml(0, 1, &un);
@@ -76,7 +97,10 @@ fn every_action_in_every_input_form() {
     let img = h.tmp.path().join("img.raw");
     std::fs::write(&img, vec![7u8; 3 << 20]).unwrap();
     let img = img.to_str().unwrap();
-    let mut t = Transcript { h: &h, out: String::new() };
+    let mut t = Transcript {
+        h: &h,
+        out: String::new(),
+    };
 
     let m = |i: &str, d: &str| b64(&action_msg(i, d));
     // <= 5.12 document: FSTYPE instead of FORMAT, CDATA everywhere, message as argument
@@ -84,24 +108,100 @@ fn every_action_in_every_input_form() {
         "<DS_DRIVER_ACTION_DATA><IMAGE><ID>1</ID><NAME><![CDATA[ttylinux]]></NAME><TYPE>0</TYPE><PERSISTENT>0</PERSISTENT><SOURCE><![CDATA[]]></SOURCE>\
 <PATH><![CDATA[{img}]]></PATH><FSTYPE><![CDATA[]]></FSTYPE><SIZE>3</SIZE></IMAGE>{ds}</DS_DRIVER_ACTION_DATA>"
     );
-    t.case("stat, 5.12 argument form", "datastore", "stat", &[&b64(&legacy), "0"], "");
-    t.case("cp, 5.12 argument form", "datastore", "cp", &[&b64(&legacy), "1"], "");
-    t.case("cp, 6.6 with -i", "datastore", "cp", &["-", "2"], &m(&image_xml(2, "", img, "raw", 3, -1, &[]), &ds));
-    t.case("cp, 6.8+ stdin, LINBIT attributes", "datastore", "cp", &["3"], &m(&image_xml(3, "", img, "raw", 3, -1, &[]), &ds_lb));
-    t.case("cp, missing file", "datastore", "cp", &["4"], &m(&image_xml(4, "", "/nonexistent.img", "raw", 0, -1, &[]), &ds));
-    t.case("mkfs raw", "datastore", "mkfs", &["5"], &m(&image_xml(5, "", "", "raw", 16, -1, &[]), &ds));
-    t.case("mkfs save_as", "datastore", "mkfs", &["6"], &m(&image_xml(6, "", "", "save_as", 16, -1, &[]), &ds));
-    t.case("monitor image DS", "datastore", "monitor", &["100"], &m("", &ds));
+    t.case(
+        "stat, 5.12 argument form",
+        "datastore",
+        "stat",
+        &[&b64(&legacy), "0"],
+        "",
+    );
+    t.case(
+        "cp, 5.12 argument form",
+        "datastore",
+        "cp",
+        &[&b64(&legacy), "1"],
+        "",
+    );
+    t.case(
+        "cp, 6.6 with -i",
+        "datastore",
+        "cp",
+        &["-", "2"],
+        &m(&image_xml(2, "", img, "raw", 3, -1, &[]), &ds),
+    );
+    t.case(
+        "cp, 6.8+ stdin, LINBIT attributes",
+        "datastore",
+        "cp",
+        &["3"],
+        &m(&image_xml(3, "", img, "raw", 3, -1, &[]), &ds_lb),
+    );
+    t.case(
+        "cp, missing file",
+        "datastore",
+        "cp",
+        &["4"],
+        &m(
+            &image_xml(4, "", "/nonexistent.img", "raw", 0, -1, &[]),
+            &ds,
+        ),
+    );
+    t.case(
+        "mkfs raw",
+        "datastore",
+        "mkfs",
+        &["5"],
+        &m(&image_xml(5, "", "", "raw", 16, -1, &[]), &ds),
+    );
+    t.case(
+        "mkfs save_as",
+        "datastore",
+        "mkfs",
+        &["6"],
+        &m(&image_xml(6, "", "", "save_as", 16, -1, &[]), &ds),
+    );
+    t.case(
+        "monitor image DS",
+        "datastore",
+        "monitor",
+        &["100"],
+        &m("", &ds),
+    );
     let mut clone = image_xml(9, "", "/dev/drbd/by-res/one-image-2/0", "raw", 3, -1, &[]);
     clone = clone.replace("<CLONING_ID>-1</CLONING_ID>", "<CLONING_ID>2</CLONING_ID>");
     t.case("clone", "datastore", "clone", &["9"], &m(&clone, &ds));
-    t.case("export", "datastore", "export", &["55"], &m(&image_xml(2, "/dev/drbd/by-res/one-image-2/0", "", "raw", 3, -1, &[]), &ds));
+    t.case(
+        "export",
+        "datastore",
+        "export",
+        &["55"],
+        &m(
+            &image_xml(2, "/dev/drbd/by-res/one-image-2/0", "", "raw", 3, -1, &[]),
+            &ds,
+        ),
+    );
 
     let vm = vm_xml(
         40,
         &[
-            (0, Some(2), "/dev/drbd/by-res/one-image-2/0", true, "linstor", 100, 4),
-            (1, Some(5), "/dev/drbd/by-res/one-image-5/0", false, "linstor", 100, 16),
+            (
+                0,
+                Some(2),
+                "/dev/drbd/by-res/one-image-2/0",
+                true,
+                "linstor",
+                100,
+                4,
+            ),
+            (
+                1,
+                Some(5),
+                "/dev/drbd/by-res/one-image-5/0",
+                false,
+                "linstor",
+                100,
+                16,
+            ),
             (2, None, "", false, "linstor", 0, 8),
             (3, Some(3), "OpenNebula-Image-3", true, "linstor", 103, 3),
         ],
@@ -109,56 +209,312 @@ fn every_action_in_every_input_form() {
     h.serve("one.vm.info", 40, vm.clone());
     let dir = "/var/lib/one//datastores/0/40";
     let d = |host: &str, i: u32| format!("{host}:{dir}/disk.{i}");
-    t.case("tm clone (UN)", "tm", "clone", &["fe:/dev/drbd/by-res/one-image-2/0", &d("n1", 0), "40", "100"], "");
-    t.case("tm clone (LINBIT)", "tm", "clone", &["fe:OpenNebula-Image-3", &d("n1", 3), "40", "103"], "");
-    t.case("tm ln", "tm", "ln", &["fe:/dev/drbd/by-res/one-image-5/0", &d("n1", 1), "40", "100"], "");
-    t.case("tm mkimage", "tm", "mkimage", &["8", "ext4", &d("n1", 2), "40", "0"], "");
-    t.case("tm mkswap", "tm", "mkswap", &["8", &d("n1", 4), "41", "0"], "");
-    t.case("tm context", "tm", "context", &["/var/lib/one/vms/40/context.sh", &d("n1", 5), "40", "0"], "");
-    t.case("tm resize", "tm", "resize", &[&d("n1", 0), "6", "40", "100"], "");
-    t.case("tm resize shrink", "tm", "resize", &[&d("n1", 0), "1", "40", "100"], "");
-    t.case("tm snap_create", "tm", "snap_create", &[&d("n1", 0), "0", "40", "100"], "");
-    t.case("tm snap_create_live", "tm", "snap_create_live", &[&d("n1", 0), "1", "40", "100"], "");
-    t.case("tm snap_revert older", "tm", "snap_revert", &[&d("n1", 0), "0", "40", "100"], "");
-    t.case("tm snap_revert newest", "tm", "snap_revert", &[&d("n1", 0), "1", "40", "100"], "");
-    t.case("tm snap_delete", "tm", "snap_delete", &[&d("n1", 0), "1", "40", "100"], "");
-    t.case("tm cpds from snapshot", "tm", "cpds", &[&d("n1", 0), "/dev/drbd/by-res/one-image-6/0", "0", "40", "100"], "");
-    t.case("tm cpds current", "tm", "cpds", &[&d("n1", 1), "/dev/drbd/by-res/one-image-11/0", "-1", "40", "100"], "");
-    t.case("tm premigrate", "tm", "premigrate", &["n1", "n2", dir, "40", "0"], &b64(&vm));
-    t.case("tm failmigrate", "tm", "failmigrate", &["n1", "n2", dir, "40", "0"], &b64(&vm));
-    t.case("tm premigrate as image TM under ssh", "tm", "premigrate", &["n1", "n2", dir, "40", "0", "ssh"], &b64(&vm));
-    t.case("tm postmigrate", "tm", "postmigrate", &["n1", "n2", dir, "40", "0"], &b64(&vm));
-    t.case("tm mv to front-end (undeploy)", "tm", "mv", &[&d("n2", 0), "fe:/var/lib/one/datastores/0/40/disk.0", "40", "100"], "");
-    t.case("tm mv back (resume)", "tm", "mv", &["fe:/var/lib/one/datastores/0/40/disk.0", &d("n1", 0), "40", "100"], "");
-    t.case("tm mv dir", "tm", "mv", &[&format!("n2:{dir}"), &format!("n1:{dir}"), "40", "0"], "");
+    t.case(
+        "tm clone (UN)",
+        "tm",
+        "clone",
+        &[
+            "fe:/dev/drbd/by-res/one-image-2/0",
+            &d("n1", 0),
+            "40",
+            "100",
+        ],
+        "",
+    );
+    t.case(
+        "tm clone (LINBIT)",
+        "tm",
+        "clone",
+        &["fe:OpenNebula-Image-3", &d("n1", 3), "40", "103"],
+        "",
+    );
+    t.case(
+        "tm ln",
+        "tm",
+        "ln",
+        &[
+            "fe:/dev/drbd/by-res/one-image-5/0",
+            &d("n1", 1),
+            "40",
+            "100",
+        ],
+        "",
+    );
+    t.case(
+        "tm mkimage",
+        "tm",
+        "mkimage",
+        &["8", "ext4", &d("n1", 2), "40", "0"],
+        "",
+    );
+    t.case(
+        "tm mkswap",
+        "tm",
+        "mkswap",
+        &["8", &d("n1", 4), "41", "0"],
+        "",
+    );
+    t.case(
+        "tm context",
+        "tm",
+        "context",
+        &["/var/lib/one/vms/40/context.sh", &d("n1", 5), "40", "0"],
+        "",
+    );
+    t.case(
+        "tm resize",
+        "tm",
+        "resize",
+        &[&d("n1", 0), "6", "40", "100"],
+        "",
+    );
+    t.case(
+        "tm resize shrink",
+        "tm",
+        "resize",
+        &[&d("n1", 0), "1", "40", "100"],
+        "",
+    );
+    t.case(
+        "tm snap_create",
+        "tm",
+        "snap_create",
+        &[&d("n1", 0), "0", "40", "100"],
+        "",
+    );
+    t.case(
+        "tm snap_create_live",
+        "tm",
+        "snap_create_live",
+        &[&d("n1", 0), "1", "40", "100"],
+        "",
+    );
+    t.case(
+        "tm snap_revert older",
+        "tm",
+        "snap_revert",
+        &[&d("n1", 0), "0", "40", "100"],
+        "",
+    );
+    t.case(
+        "tm snap_revert newest",
+        "tm",
+        "snap_revert",
+        &[&d("n1", 0), "1", "40", "100"],
+        "",
+    );
+    t.case(
+        "tm snap_delete",
+        "tm",
+        "snap_delete",
+        &[&d("n1", 0), "1", "40", "100"],
+        "",
+    );
+    t.case(
+        "tm cpds from snapshot",
+        "tm",
+        "cpds",
+        &[
+            &d("n1", 0),
+            "/dev/drbd/by-res/one-image-6/0",
+            "0",
+            "40",
+            "100",
+        ],
+        "",
+    );
+    t.case(
+        "tm cpds current",
+        "tm",
+        "cpds",
+        &[
+            &d("n1", 1),
+            "/dev/drbd/by-res/one-image-11/0",
+            "-1",
+            "40",
+            "100",
+        ],
+        "",
+    );
+    t.case(
+        "tm premigrate",
+        "tm",
+        "premigrate",
+        &["n1", "n2", dir, "40", "0"],
+        &b64(&vm),
+    );
+    t.case(
+        "tm failmigrate",
+        "tm",
+        "failmigrate",
+        &["n1", "n2", dir, "40", "0"],
+        &b64(&vm),
+    );
+    t.case(
+        "tm premigrate as image TM under ssh",
+        "tm",
+        "premigrate",
+        &["n1", "n2", dir, "40", "0", "ssh"],
+        &b64(&vm),
+    );
+    t.case(
+        "tm postmigrate",
+        "tm",
+        "postmigrate",
+        &["n1", "n2", dir, "40", "0"],
+        &b64(&vm),
+    );
+    t.case(
+        "tm mv to front-end (undeploy)",
+        "tm",
+        "mv",
+        &[
+            &d("n2", 0),
+            "fe:/var/lib/one/datastores/0/40/disk.0",
+            "40",
+            "100",
+        ],
+        "",
+    );
+    t.case(
+        "tm mv back (resume)",
+        "tm",
+        "mv",
+        &[
+            "fe:/var/lib/one/datastores/0/40/disk.0",
+            &d("n1", 0),
+            "40",
+            "100",
+        ],
+        "",
+    );
+    t.case(
+        "tm mv dir",
+        "tm",
+        "mv",
+        &[&format!("n2:{dir}"), &format!("n1:{dir}"), "40", "0"],
+        "",
+    );
     t.case("tm monitor (system DS)", "tm", "monitor", &["0"], &m("", &sys.replace("</DATASTORE>", "</DATASTORE><DATASTORE_LOCATION>/var/lib/one/datastores</DATASTORE_LOCATION><MONITOR_VM_DISKS>1</MONITOR_VM_DISKS>")));
-    t.case("tm mvds", "tm", "mvds", &[&d("n1", 1), "/dev/drbd/by-res/one-image-5/0", "40", "100"], "");
-    t.case("tm delete clone", "tm", "delete", &[&d("n1", 0), "40", "100"], "");
-    t.case("tm delete volatile", "tm", "delete", &[&d("n1", 2), "40", "0"], "");
-    t.case("tm delete dir", "tm", "delete", &[&format!("n1:{dir}"), "40", "0"], "");
-    t.case("tm delete unknown VM", "tm", "delete", &[&d("n1", 0), "99", "100"], "");
+    t.case(
+        "tm mvds",
+        "tm",
+        "mvds",
+        &[&d("n1", 1), "/dev/drbd/by-res/one-image-5/0", "40", "100"],
+        "",
+    );
+    t.case(
+        "tm delete clone",
+        "tm",
+        "delete",
+        &[&d("n1", 0), "40", "100"],
+        "",
+    );
+    t.case(
+        "tm delete volatile",
+        "tm",
+        "delete",
+        &[&d("n1", 2), "40", "0"],
+        "",
+    );
+    t.case(
+        "tm delete dir",
+        "tm",
+        "delete",
+        &[&format!("n1:{dir}"), "40", "0"],
+        "",
+    );
+    t.case(
+        "tm delete unknown VM",
+        "tm",
+        "delete",
+        &[&d("n1", 0), "99", "100"],
+        "",
+    );
 
     let snapped = image_xml(5, "/dev/drbd/by-res/one-image-5/0", "", "raw", 16, 0, &[0]);
-    t.case("snap_revert of a missing snapshot", "datastore", "snap_revert", &["5"], &m(&snapped, &ds));
-    t.case("snap_delete", "datastore", "snap_delete", &["5"], &m(&snapped, &ds));
-    t.case("snap_flatten", "datastore", "snap_flatten", &["5"], &m(&snapped, &ds));
-    t.case("rm", "datastore", "rm", &["2"], &m(&image_xml(2, "/dev/drbd/by-res/one-image-2/0", "", "raw", 3, -1, &[]), &ds));
-    t.case("rm again (idempotent)", "datastore", "rm", &["2"], &m(&image_xml(2, "/dev/drbd/by-res/one-image-2/0", "", "raw", 3, -1, &[]), &ds));
-    t.case("rm of a foreign resource", "datastore", "rm", &["2"], &m(&image_xml(2, "/dev/drbd/by-res/pm-12345678/0", "", "raw", 3, -1, &[]), &ds));
+    t.case(
+        "snap_revert of a missing snapshot",
+        "datastore",
+        "snap_revert",
+        &["5"],
+        &m(&snapped, &ds),
+    );
+    t.case(
+        "snap_delete",
+        "datastore",
+        "snap_delete",
+        &["5"],
+        &m(&snapped, &ds),
+    );
+    t.case(
+        "snap_flatten",
+        "datastore",
+        "snap_flatten",
+        &["5"],
+        &m(&snapped, &ds),
+    );
+    t.case(
+        "rm",
+        "datastore",
+        "rm",
+        &["2"],
+        &m(
+            &image_xml(2, "/dev/drbd/by-res/one-image-2/0", "", "raw", 3, -1, &[]),
+            &ds,
+        ),
+    );
+    t.case(
+        "rm again (idempotent)",
+        "datastore",
+        "rm",
+        &["2"],
+        &m(
+            &image_xml(2, "/dev/drbd/by-res/one-image-2/0", "", "raw", 3, -1, &[]),
+            &ds,
+        ),
+    );
+    t.case(
+        "rm of a foreign resource",
+        "datastore",
+        "rm",
+        &["2"],
+        &m(
+            &image_xml(2, "/dev/drbd/by-res/pm-12345678/0", "", "raw", 3, -1, &[]),
+            &ds,
+        ),
+    );
     h.sim.set_down(true);
-    t.case("monitor, controller down", "datastore", "monitor", &["100"], &m("", &ds));
-    t.case("rm, controller down", "datastore", "rm", &["5"], &m(&snapped, &ds));
+    t.case(
+        "monitor, controller down",
+        "datastore",
+        "monitor",
+        &["100"],
+        &m("", &ds),
+    );
+    t.case(
+        "rm, controller down",
+        "datastore",
+        "rm",
+        &["5"],
+        &m(&snapped, &ds),
+    );
     h.sim.set_down(false);
     let names: Vec<String> = h.rds().keys().cloned().collect();
-    writeln!(t.out, "== remaining resource definitions\n{}", names.join("\n")).unwrap();
+    writeln!(
+        t.out,
+        "== remaining resource definitions\n{}",
+        names.join("\n")
+    )
+    .unwrap();
     check("actions.out", &t.out);
 }
 
 fn with_sim_controller(doc: &str, url: &str) -> String {
-    let Some(ds) = doc.find("<DATASTORE>") else {
+    let Some(ds_end) = doc.rfind("</DATASTORE>") else {
         return doc.to_string();
     };
-    let Some(end) = doc[ds..].find("</TEMPLATE>").map(|i| i + ds) else {
+    let Some(end) = doc[..ds_end].rfind("</TEMPLATE>") else {
         return doc.to_string();
     };
     format!(
@@ -175,27 +531,84 @@ fn fixture_documents() {
     };
     let h = Harness::new(&["s1", "s2", "n1"]);
     let url = h.sim.url();
-    let mut t = Transcript { h: &h, out: String::new() };
+    let mut t = Transcript {
+        h: &h,
+        out: String::new(),
+    };
     let load = |f: &str| with_sim_controller(&std::fs::read_to_string(fx.join(f)).unwrap(), &url);
     let ttylinux = Path::new("/tmp/ttylinux.img");
     if !ttylinux.exists() {
-        eprintln!("note: /tmp/ttylinux.img (ds_cp.xml's PATH) is absent; cp reports the missing file");
+        eprintln!(
+            "note: /tmp/ttylinux.img (ds_cp.xml's PATH) is absent; cp reports the missing file"
+        );
     }
     let cp = load("ds_cp.xml");
     if ttylinux.exists() {
-        writeln!(t.out, "== (ds_cp.xml skipped: /tmp/ttylinux.img exists on this machine)").unwrap();
+        writeln!(
+            t.out,
+            "== (ds_cp.xml skipped: /tmp/ttylinux.img exists on this machine)"
+        )
+        .unwrap();
     } else {
-        t.case("ds_cp.xml, 6.6 argument form", "datastore", "cp", &[&b64(&cp), "0"], "");
+        t.case(
+            "ds_cp.xml, 6.6 argument form",
+            "datastore",
+            "cp",
+            &[&b64(&cp), "0"],
+            "",
+        );
     }
-    t.case("ds_stat.xml (URL)", "datastore", "stat", &["106"], &b64(&load("ds_stat.xml")));
-    t.case("ds_mkfs.xml (qcow2 datablock)", "datastore", "mkfs", &["-", "18"], &b64(&load("ds_mkfs.xml")));
-    t.case("ds_monitor_image.xml", "datastore", "monitor", &["117"], &b64(&load("ds_monitor_image.xml")));
-    t.case("ds_monitor_system.xml", "tm", "monitor", &["0"], &b64(&load("ds_monitor_system.xml")));
+    t.case(
+        "ds_stat.xml (URL)",
+        "datastore",
+        "stat",
+        &["106"],
+        &b64(&load("ds_stat.xml")),
+    );
+    t.case(
+        "ds_mkfs.xml (qcow2 datablock)",
+        "datastore",
+        "mkfs",
+        &["-", "18"],
+        &b64(&load("ds_mkfs.xml")),
+    );
+    t.case(
+        "ds_monitor_image.xml",
+        "datastore",
+        "monitor",
+        &["117"],
+        &b64(&load("ds_monitor_image.xml")),
+    );
+    t.case(
+        "ds_monitor_system.xml",
+        "tm",
+        "monitor",
+        &["0"],
+        &b64(&load("ds_monitor_system.xml")),
+    );
     let rm = load("ds_rm.SYNTHETIC.xml");
-    t.case("ds_rm.SYNTHETIC.xml (absent: success)", "datastore", "rm", &["42"], &b64(&rm));
+    t.case(
+        "ds_rm.SYNTHETIC.xml (absent: success)",
+        "datastore",
+        "rm",
+        &["42"],
+        &b64(&rm),
+    );
     let revert = load("ds_snap_revert.SYNTHETIC.xml");
-    t.case("ds_snap_revert.SYNTHETIC.xml (image absent)", "datastore", "snap_revert", &["7"], &b64(&revert));
+    t.case(
+        "ds_snap_revert.SYNTHETIC.xml (image absent)",
+        "datastore",
+        "snap_revert",
+        &["7"],
+        &b64(&revert),
+    );
     let vm = std::fs::read_to_string(fx.join("vm_premigrate.xml")).unwrap();
-    t.case("vm_premigrate.xml (no LINSTOR disks)", "tm", "premigrate", &["n1", "n1", "/var/lib/one/datastores/0/0", "0", "0", "ceph"], &b64(&vm));
+    t.case(
+        "vm_premigrate.xml (no LINSTOR disks)",
+        "tm",
+        "premigrate",
+        &["n1", "n1", "/var/lib/one/datastores/0/0", "0", "0", "ceph"],
+        &b64(&vm),
+    );
     check("fixtures.out", &t.out);
 }

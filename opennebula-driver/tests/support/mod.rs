@@ -15,11 +15,36 @@ use base64::Engine as _;
 use linstor_tests::sim::{Backing, BlockingSim, Sim, SimConfig};
 
 pub const DS_ACTIONS: [&str; 10] = [
-    "cp", "mkfs", "rm", "stat", "monitor", "clone", "snap_delete", "snap_revert", "snap_flatten", "export",
+    "cp",
+    "mkfs",
+    "rm",
+    "stat",
+    "monitor",
+    "clone",
+    "snap_delete",
+    "snap_revert",
+    "snap_flatten",
+    "export",
 ];
 pub const TM_ACTIONS: [&str; 18] = [
-    "clone", "ln", "mv", "mvds", "cpds", "delete", "premigrate", "postmigrate", "failmigrate", "context",
-    "mkimage", "mkswap", "snap_create", "snap_create_live", "snap_delete", "snap_revert", "monitor", "resize",
+    "clone",
+    "ln",
+    "mv",
+    "mvds",
+    "cpds",
+    "delete",
+    "premigrate",
+    "postmigrate",
+    "failmigrate",
+    "context",
+    "mkimage",
+    "mkswap",
+    "snap_create",
+    "snap_create_live",
+    "snap_delete",
+    "snap_revert",
+    "monitor",
+    "resize",
 ];
 
 pub fn b64(s: &str) -> String {
@@ -30,7 +55,9 @@ pub fn b64(s: &str) -> String {
 pub type Docs = Arc<Mutex<HashMap<(String, u64), String>>>;
 
 fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// A minimal oned XML-RPC endpoint: answers `one.datastore.info` / `one.vm.info`.
@@ -52,7 +79,11 @@ pub fn oned_standin(docs: Docs) -> String {
                 if let Some((head, body)) = t.split_once("\r\n\r\n") {
                     let len = head
                         .lines()
-                        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)))
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
                         .unwrap_or(0);
                     if body.len() >= len {
                         break;
@@ -60,7 +91,13 @@ pub fn oned_standin(docs: Docs) -> String {
                 }
             }
             let t = String::from_utf8_lossy(&buf).to_string();
-            let between = |a: &str, b: &str| t.split(a).nth(1).and_then(|r| r.split(b).next()).unwrap_or("").to_string();
+            let between = |a: &str, b: &str| {
+                t.split(a)
+                    .nth(1)
+                    .and_then(|r| r.split(b).next())
+                    .unwrap_or("")
+                    .to_string()
+            };
             let method = between("<methodName>", "</methodName>");
             let id: u64 = between("<int>", "</int>").parse().unwrap_or(u64::MAX);
             let doc = docs.lock().unwrap().get(&(method.clone(), id)).cloned();
@@ -93,7 +130,15 @@ pub fn datastore_xml(id: u64, ds_type: u32, template: &[(&str, &str)]) -> String
 }
 
 /// An `<IMAGE>` in the 6.x format (FORMAT/FS split, plain-text SOURCE/PATH).
-pub fn image_xml(id: u64, source: &str, path: &str, format: &str, size_mb: u64, target_snapshot: i64, snaps: &[u64]) -> String {
+pub fn image_xml(
+    id: u64,
+    source: &str,
+    path: &str,
+    format: &str,
+    size_mb: u64,
+    target_snapshot: i64,
+    snaps: &[u64],
+) -> String {
     let s: String = snaps
         .iter()
         .map(|i| format!("<SNAPSHOT><ACTIVE>NO</ACTIVE><CHILDREN></CHILDREN><DATE>1700000000</DATE><ID>{i}</ID><NAME>s{i}</NAME><PARENT>-1</PARENT><SIZE>{size_mb}</SIZE></SNAPSHOT>"))
@@ -114,8 +159,11 @@ pub fn action_msg(image: &str, ds: &str) -> String {
     format!("<DS_DRIVER_ACTION_DATA>{image}{ds}</DS_DRIVER_ACTION_DATA>")
 }
 
-/// A `<VM>` with disks `(disk_id, image_id, source, clone, tm_mad, ds_id, size_mb)`.
-pub fn vm_xml(id: u64, disks: &[(u64, Option<u64>, &str, bool, &str, u64, u64)]) -> String {
+/// One disk of [`vm_xml`]: `(disk_id, image_id, source, clone, tm_mad, ds_id, size_mb)`.
+pub type DiskSpec<'a> = (u64, Option<u64>, &'a str, bool, &'a str, u64, u64);
+
+/// A `<VM>` with disks.
+pub fn vm_xml(id: u64, disks: &[DiskSpec<'_>]) -> String {
     let d: String = disks
         .iter()
         .map(|(did, img, src, clone, tm, ds, size)| {
@@ -163,11 +211,20 @@ impl Harness {
         std::fs::write(tmp.path().join("one_auth"), "oneadmin:secret\n").unwrap();
         let docs: Docs = Arc::default();
         let xmlrpc = oned_standin(docs.clone());
-        Harness { sim, tmp, remotes, docs, xmlrpc }
+        Harness {
+            sim,
+            tmp,
+            remotes,
+            docs,
+            xmlrpc,
+        }
     }
 
     pub fn serve(&self, method: &str, id: u64, doc: String) {
-        self.docs.lock().unwrap().insert((method.to_string(), id), doc);
+        self.docs
+            .lock()
+            .unwrap()
+            .insert((method.to_string(), id), doc);
     }
 
     pub fn hosts(&self) -> PathBuf {
@@ -192,7 +249,9 @@ impl Harness {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = c.spawn().unwrap_or_else(|e| panic!("spawn {}: {e}", exe.display()));
+        let mut child = c
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", exe.display()));
         let mut si = child.stdin.take().unwrap();
         let input = stdin.to_string();
         let w = std::thread::spawn(move || {
@@ -208,7 +267,10 @@ impl Harness {
     }
 
     pub fn rds(&self) -> serde_json::Map<String, serde_json::Value> {
-        self.sim.state()["resource_definitions"].as_object().cloned().unwrap_or_default()
+        self.sim.state()["resource_definitions"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default()
     }
 }
 
@@ -234,7 +296,10 @@ pub fn fixtures() -> Option<PathBuf> {
     if p.is_dir() {
         Some(p)
     } else {
-        eprintln!("SKIP: {} is absent; fixture-based cases not run", p.display());
+        eprintln!(
+            "SKIP: {} is absent; fixture-based cases not run",
+            p.display()
+        );
         None
     }
 }
