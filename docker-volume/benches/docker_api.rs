@@ -18,7 +18,9 @@ use linstor_tests::sim::{Sim, SimConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn post(sock: &Path, path: &str, body: &str) -> String {
-    let mut s = tokio::net::UnixStream::connect(sock).await.expect("connect");
+    let mut s = tokio::net::UnixStream::connect(sock)
+        .await
+        .expect("connect");
     let req = format!(
         "POST {path} HTTP/1.1\r\nHost: plugin.moby.localhost\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
@@ -73,8 +75,8 @@ async fn run(n: usize) {
     let mut cfg = StorageConfig::new(Platform::Docker, "n1");
     cfg.dev_root = sim.dev_root("n1");
     let storage = Storage::new(cfg, client, Arc::new(FakeHost::default()));
-    let opts = VolumeOptions::resolve(&RawOptions::default(), &RawOptions::default())
-        .expect("options");
+    let opts =
+        VolumeOptions::resolve(&RawOptions::default(), &RawOptions::default()).expect("options");
     let t0 = Instant::now();
     let mut set = tokio::task::JoinSet::new();
     for i in 0..n {
@@ -92,7 +94,10 @@ async fn run(n: usize) {
         }
     }
     while set.join_next().await.is_some() {}
-    eprintln!("populated {n} volumes in {:.1} s", t0.elapsed().as_secs_f64());
+    eprintln!(
+        "populated {n} volumes in {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
 
     let driver = Arc::new(
         Driver::new(

@@ -144,7 +144,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 fn rfc3339_ms(ms: i64) -> Option<String> {
     let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()?;
-    t.format(&time::format_description::well_known::Rfc3339).ok()
+    t.format(&time::format_description::well_known::Rfc3339)
+        .ok()
 }
 
 fn human_kib(kib: u64) -> String {
@@ -367,9 +368,7 @@ impl Driver {
 
     async fn host<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&dyn linstor_common::host::HostOps) -> linstor_common::Result<T>
-            + Send
-            + 'static,
+        f: impl FnOnce(&dyn linstor_common::host::HostOps) -> linstor_common::Result<T> + Send + 'static,
     ) -> Result<T, Failure> {
         let host = Arc::clone(self.storage.host());
         tokio::task::spawn_blocking(move || f(host.as_ref()))
@@ -473,7 +472,7 @@ impl Driver {
             })
             .await;
         if let Err(e) = res {
-            if let Err(de) = self.storage.detach(&rd, &self.node().to_string()).await {
+            if let Err(de) = self.storage.detach(&rd, self.node()).await {
                 warn!(error = %de, "cannot detach after the failed mount");
             }
             return Err(e);
@@ -558,7 +557,10 @@ impl Driver {
             .map(|r| r.node.as_str())
             .collect();
         s.insert("diskless_nodes".into(), json!(diskless));
-        let here = info.replicas.iter().find(|r| r.node.eq_ignore_ascii_case(me));
+        let here = info
+            .replicas
+            .iter()
+            .find(|r| r.node.eq_ignore_ascii_case(me));
         s.insert(
             "this_node".into(),
             json!(format!(
@@ -619,7 +621,9 @@ impl Driver {
                         status.insert("linstor_resource".into(), json!(k.rd));
                         status.insert(
                             "warning".into(),
-                            json!(format!("LINSTOR controller unreachable, cached answer: {source}")),
+                            json!(format!(
+                                "LINSTOR controller unreachable, cached answer: {source}"
+                            )),
                         );
                         Ok(Response::Volume(Volume {
                             name: name.to_string(),
@@ -660,9 +664,11 @@ impl Driver {
                 {
                     let mut st = lock(&self.state);
                     let same = st.known.len() == known.len()
-                        && st.known.iter().zip(known.iter()).all(|(a, b)| {
-                            a.0 == b.0 && a.1.rd == b.1.rd
-                        });
+                        && st
+                            .known
+                            .iter()
+                            .zip(known.iter())
+                            .all(|(a, b)| a.0 == b.0 && a.1.rd == b.1.rd);
                     if !same {
                         for (k, v) in &mut known {
                             if let Some(old) = st.known.get(k) {
@@ -739,7 +745,8 @@ impl Driver {
                 continue;
             };
             warn!(target = %m.display(), "unrecorded mount under the mount root: unmounting");
-            self.release(&format!("\u{0}unrecorded:{rd}"), &rd, &m).await?;
+            self.release(&format!("\u{0}unrecorded:{rd}"), &rd, &m)
+                .await?;
         }
         Ok(())
     }
@@ -766,7 +773,10 @@ mod tests {
             last_error: "refused".into(),
         };
         let m = linstor_message(&e);
-        assert!(m.contains("http://c:3370") && m.contains("LS_CONTROLLERS"), "{m}");
+        assert!(
+            m.contains("http://c:3370") && m.contains("LS_CONTROLLERS"),
+            "{m}"
+        );
         let f = Failure::InUseElsewhere {
             volume: "v".into(),
             nodes: "n1".into(),

@@ -139,7 +139,11 @@ impl FileConfig {
     }
 
     /// A client setting, with the `LS_*` environment winning when non-empty (as the peer).
-    pub fn client_setting(&self, key: &str, env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    pub fn client_setting(
+        &self,
+        key: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Option<String> {
         let names: &[&str] = match key {
             "controllers" => &["LS_CONTROLLERS"],
             "username" => &["LS_USERNAME"],
@@ -153,7 +157,12 @@ impl FileConfig {
             .iter()
             .filter_map(|n| env(n))
             .find(|v| !v.trim().is_empty())
-            .or_else(|| self.client.get(key).cloned().filter(|v| !v.trim().is_empty()))
+            .or_else(|| {
+                self.client
+                    .get(key)
+                    .cloned()
+                    .filter(|v| !v.trim().is_empty())
+            })
     }
 
     /// Path form of a client setting.
@@ -252,8 +261,7 @@ impl VolumeOptions {
             }
             (None, None) => DEFAULT_SIZE,
         };
-        naming::validate_size_kib(size_bytes / 1024)
-            .map_err(|e| OptionError(e.to_string()))?;
+        naming::validate_size_kib(size_bytes / 1024).map_err(|e| OptionError(e.to_string()))?;
         let nodes = get("nodes").map(|v| split_list(v)).unwrap_or_default();
         for n in &nodes {
             naming::validate_node_name(n).map_err(|e| OptionError(format!("option nodes: {e}")))?;
@@ -309,14 +317,18 @@ impl VolumeOptions {
             storage_pool: pool("storagepool")?,
             diskless_storage_pool: pool("disklessstoragepool")?,
             fs,
-            fs_opts: get("fsopts").map(|s| s.trim().to_string()).unwrap_or_default(),
+            fs_opts: get("fsopts")
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default(),
             mount_opts: get("mountopts").map(|v| split_list(v)).unwrap_or_default(),
             diskless_on_remaining: match get("disklessonremaining") {
                 Some(v) => parse_bool("disklessonremaining", v)?,
                 None => false,
             },
             do_not_place_with_regex: regex,
-            replicas_on_same: get("replicasonsame").map(|v| split_list(v)).unwrap_or_default(),
+            replicas_on_same: get("replicasonsame")
+                .map(|v| split_list(v))
+                .unwrap_or_default(),
             replicas_on_different: get("replicasondifferent")
                 .map(|v| split_list(v))
                 .unwrap_or_default(),
@@ -454,14 +466,21 @@ mod tests {
     fn unknown_option_lists_valid_ones() {
         let e = opts(&[("hosts", "a")]).unwrap_err().0;
         assert!(e.contains("unknown option 'hosts'"), "{e}");
-        assert!(e.contains("replicasondifferent") && e.contains("resourcegroup"), "{e}");
+        assert!(
+            e.contains("replicasondifferent") && e.contains("resourcegroup"),
+            "{e}"
+        );
     }
 
     #[test]
     fn sizes() {
         assert_eq!(parse_size_option("10G").unwrap(), 10 << 30);
         assert_eq!(parse_size_option("100MB").unwrap(), 100 << 20);
-        assert_eq!(parse_size_option("1M").unwrap(), MIN_SIZE, "clamped like the peer");
+        assert_eq!(
+            parse_size_option("1M").unwrap(),
+            MIN_SIZE,
+            "clamped like the peer"
+        );
         assert_eq!(parse_size_option("5000000").unwrap(), 5_000_000);
         let e = parse_size_option("200").unwrap_err().0;
         assert!(e.contains("did you mean 200M"), "{e}");
@@ -469,10 +488,7 @@ mod tests {
         assert!(e.contains("invalid size '10X'"), "{e}");
         let e = resolve(&[("size", "2P")]).unwrap_err().0;
         assert!(e.contains("1 PiB"), "{e}");
-        assert_eq!(
-            resolve(&[("sizekib", "8192")]).unwrap().size_bytes,
-            8 << 20
-        );
+        assert_eq!(resolve(&[("sizekib", "8192")]).unwrap().size_bytes, 8 << 20);
     }
 
     #[test]
@@ -502,8 +518,8 @@ mod tests {
     fn config_file_defaults_and_env() {
         let text = "[global]\ncontrollers = linstor://c1\nstoragepool = thin-lvm\nfs = ext4\nfsopts = -E discard\nsize = 1GB\nreplicas = 3\nmountopts = noatime,nodev\n";
         let cfg = FileConfig::parse(text, Path::new("/x.conf")).unwrap();
-        let o = VolumeOptions::resolve(&cfg.defaults, &opts(&[("replicas", "1")]).unwrap())
-            .unwrap();
+        let o =
+            VolumeOptions::resolve(&cfg.defaults, &opts(&[("replicas", "1")]).unwrap()).unwrap();
         assert_eq!(o.size_bytes, 1 << 30);
         assert_eq!(o.replicas, Some(1), "--opt wins over the file");
         assert_eq!(o.storage_pool.as_deref(), Some("thin-lvm"));
@@ -514,7 +530,10 @@ mod tests {
             Some("linstor://c1")
         );
         let env = |k: &str| (k == "LS_CONTROLLERS").then(|| "c2".to_string());
-        assert_eq!(cfg.client_setting("controllers", &env).as_deref(), Some("c2"));
+        assert_eq!(
+            cfg.client_setting("controllers", &env).as_deref(),
+            Some("c2")
+        );
         let empty = |k: &str| (k == "LS_CONTROLLERS").then(String::new);
         assert_eq!(
             cfg.client_setting("controllers", &empty).as_deref(),

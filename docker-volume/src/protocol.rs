@@ -196,7 +196,10 @@ fn opts_field(
         }
         Some(other) => Err(ParseError::BadField {
             method,
-            problem: format!("\"Opts\" must be an object of strings, found {}", kind(other)),
+            problem: format!(
+                "\"Opts\" must be an object of strings, found {}",
+                kind(other)
+            ),
         }),
     }
 }
@@ -372,7 +375,11 @@ mod tests {
     fn create_rejects_bad_opts() {
         let e = p("/VolumeDriver.Create", r#"{"Name":"v","Opts":["a"]}"#).unwrap_err();
         assert!(e.to_string().contains("\"Opts\" must be an object"), "{e}");
-        let e = p("/VolumeDriver.Create", r#"{"Name":"v","Opts":{"size":[1]}}"#).unwrap_err();
+        let e = p(
+            "/VolumeDriver.Create",
+            r#"{"Name":"v","Opts":{"size":[1]}}"#,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("option \"size\""), "{e}");
     }
 
@@ -389,7 +396,10 @@ mod tests {
             let e = p(path, r#"{"Name":""}"#).unwrap_err().to_string();
             assert!(e.contains("empty"), "{path}: {e}");
             let e = p(path, r#"{"Name":5}"#).unwrap_err().to_string();
-            assert!(e.contains("must be a string, found a number"), "{path}: {e}");
+            assert!(
+                e.contains("must be a string, found a number"),
+                "{path}: {e}"
+            );
             let e = p(path, r#"{"Name":"v""#).unwrap_err().to_string();
             assert!(e.contains("not a JSON object"), "{path}: {e}");
         }
@@ -443,7 +453,10 @@ mod tests {
         let e = p("/VolumeDriver.Get", "\"v\"").unwrap_err().to_string();
         assert!(e.contains("found a string"), "{e}");
         let e = p("/VolumeDriver.Snapshot", "{}").unwrap_err().to_string();
-        assert!(e.contains("unknown plugin method 'VolumeDriver.Snapshot'"), "{e}");
+        assert!(
+            e.contains("unknown plugin method 'VolumeDriver.Snapshot'"),
+            "{e}"
+        );
         let big = vec![b' '; MAX_BODY + 1];
         assert!(matches!(
             parse_request("/VolumeDriver.Get", &big),
@@ -470,9 +483,18 @@ mod tests {
         };
         let j = Response::Volume(v.clone()).to_json();
         assert_eq!(j["Volume"]["Name"], "v");
-        assert!(j["Volume"].get("CreatedAt").is_none(), "never an empty CreatedAt");
-        assert_eq!(Response::Volumes(vec![v]).to_json()["Volumes"][0]["Mountpoint"], "");
+        assert!(
+            j["Volume"].get("CreatedAt").is_none(),
+            "never an empty CreatedAt"
+        );
+        assert_eq!(
+            Response::Volumes(vec![v]).to_json()["Volumes"][0]["Mountpoint"],
+            ""
+        );
         assert_eq!(Response::Err("x".into()).status(), 500);
-        assert_eq!(Response::Mountpoint("/m".into()).to_json()["Mountpoint"], "/m");
+        assert_eq!(
+            Response::Mountpoint("/m".into()).to_json()["Mountpoint"],
+            "/m"
+        );
     }
 }

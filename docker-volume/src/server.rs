@@ -73,8 +73,8 @@ pub fn systemd_listener() -> Result<Option<UnixListener>, SocketError> {
     std::env::remove_var("LISTEN_PID");
     std::env::remove_var("LISTEN_FDS");
     std::env::remove_var("LISTEN_FDNAMES");
-    let meta = std::fs::metadata("/proc/self/fd/3")
-        .map_err(|e| SocketError::Activation(e.to_string()))?;
+    let meta =
+        std::fs::metadata("/proc/self/fd/3").map_err(|e| SocketError::Activation(e.to_string()))?;
     if !meta.file_type().is_socket() {
         return Err(SocketError::Activation("not a socket".into()));
     }
@@ -82,7 +82,8 @@ pub fn systemd_listener() -> Result<Option<UnixListener>, SocketError> {
     std_listener
         .set_nonblocking(true)
         .map_err(|e| SocketError::Activation(e.to_string()))?;
-    UnixListener::from_std(std_listener).map_err(|e| SocketError::Activation(e.to_string()))
+    UnixListener::from_std(std_listener)
+        .map_err(|e| SocketError::Activation(e.to_string()))
         .map(Some)
 }
 

@@ -56,11 +56,14 @@ pub struct State {
 impl State {
     /// Add one reference for `id`; returns the volume's new total.
     pub fn add_ref(&mut self, name: &str, rd: &str, target: &Path, id: &str) -> u64 {
-        let e = self.mounts.entry(name.to_string()).or_insert_with(|| MountEntry {
-            rd: rd.to_string(),
-            target: target.to_path_buf(),
-            ids: BTreeMap::new(),
-        });
+        let e = self
+            .mounts
+            .entry(name.to_string())
+            .or_insert_with(|| MountEntry {
+                rd: rd.to_string(),
+                target: target.to_path_buf(),
+                ids: BTreeMap::new(),
+            });
         *e.ids.entry(id.to_string()).or_insert(0) += 1;
         e.total()
     }
@@ -157,7 +160,11 @@ mod tests {
         let mut s = State::default();
         let t = Path::new("/m/v");
         assert_eq!(s.add_ref("v", "v", t, "A"), 1);
-        assert_eq!(s.add_ref("v", "v", t, "A"), 2, "the same ID twice counts twice");
+        assert_eq!(
+            s.add_ref("v", "v", t, "A"),
+            2,
+            "the same ID twice counts twice"
+        );
         assert_eq!(s.add_ref("v", "v", t, "B"), 3);
         assert_eq!(s.drop_ref("v", "A"), Some(2));
         assert_eq!(s.drop_ref("v", "X"), None, "unknown ID");

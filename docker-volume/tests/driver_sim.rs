@@ -129,14 +129,24 @@ async fn start() -> (Sim, tempfile::TempDir) {
 async fn create_get_list_with_options() {
     let (sim, tmp) = start().await;
     let a = node(&sim, "n1", tmp.path());
-    ok(call(&a, create("data", &[("size", "1G"), ("replicas", "2"), ("fs", "xfs")])).await);
+    ok(call(
+        &a,
+        create("data", &[("size", "1G"), ("replicas", "2"), ("fs", "xfs")]),
+    )
+    .await);
     let rd = &rds(&sim)["data"];
     assert_eq!(rd["props"]["Aux/is-linstor-docker-volume"], "true");
     assert_eq!(rd["props"]["FileSystem/Type"], "xfs");
     assert_eq!(rd["volumes"][0]["size_kib"], 1 << 20);
     assert_eq!(diskful(rd), 2);
 
-    let Response::Volume(v) = ok(call(&a, Request::Get { name: "data".into() }).await) else {
+    let Response::Volume(v) = ok(call(
+        &a,
+        Request::Get {
+            name: "data".into(),
+        },
+    )
+    .await) else {
         panic!()
     };
     assert_eq!(v.name, "data");
@@ -182,7 +192,10 @@ async fn null_opts_get_defaults_and_bad_options_are_refused() {
     assert_eq!(diskful(rd), 2);
 
     let e = err(call(&a, create("x1", &[("hosts", "n1")])).await);
-    assert!(e.contains("unknown option 'hosts'") && e.contains("replicas"), "{e}");
+    assert!(
+        e.contains("unknown option 'hosts'") && e.contains("replicas"),
+        "{e}"
+    );
     let e = err(call(&a, create("x2", &[("size", "200")])).await);
     assert!(e.contains("did you mean 200M"), "{e}");
     assert!(!rds(&sim).contains_key("x1") && !rds(&sim).contains_key("x2"));
@@ -240,11 +253,17 @@ async fn mount_refcount_per_id_survives_a_plugin_restart() {
     );
     ok(call(&a, unmount("v1", "A")).await);
     ok(call(&a, unmount("v1", "B")).await);
-    assert!(host.mounts().contains_key(&target), "one mount of A remains");
+    assert!(
+        host.mounts().contains_key(&target),
+        "one mount of A remains"
+    );
     ok(call(&a, unmount("v1", "unknown-id")).await);
     assert!(host.mounts().contains_key(&target));
     ok(call(&a, unmount("v1", "A")).await);
-    assert!(!host.mounts().contains_key(&target), "last Unmount unmounts");
+    assert!(
+        !host.mounts().contains_key(&target),
+        "last Unmount unmounts"
+    );
     assert_eq!(
         call(&a, Request::Path { name: "v1".into() }).await,
         Response::Mountpoint(String::new())
@@ -283,9 +302,21 @@ async fn diskless_attach_on_another_node_and_cross_node_refusal() {
     assert!(sim.set_in_use("shared", "n1", true));
     let e = err(call(&c, mount("shared", "C")).await);
     assert!(e.contains("in use on node n1"), "{e}");
-    let e = err(call(&c, Request::Remove { name: "shared".into() }).await);
+    let e = err(call(
+        &c,
+        Request::Remove {
+            name: "shared".into(),
+        },
+    )
+    .await);
     assert!(e.contains("mounted on node n1"), "{e}");
-    let e = err(call(&a, Request::Remove { name: "shared".into() }).await);
+    let e = err(call(
+        &a,
+        Request::Remove {
+            name: "shared".into(),
+        },
+    )
+    .await);
     assert!(e.contains("mounted on this node"), "{e}");
     ok(call(&a, unmount("shared", "A")).await);
     assert!(sim.set_in_use("shared", "n1", false));
@@ -295,7 +326,13 @@ async fn diskless_attach_on_another_node_and_cross_node_refusal() {
         diskless_client_on(&rds(&sim)["shared"], "n3"),
         "diskless attach on n3"
     );
-    let Response::Volume(v) = ok(call(&c, Request::Get { name: "shared".into() }).await) else {
+    let Response::Volume(v) = ok(call(
+        &c,
+        Request::Get {
+            name: "shared".into(),
+        },
+    )
+    .await) else {
         panic!()
     };
     assert_eq!(v.status.unwrap()["this_node"], "n3: diskless");
@@ -304,9 +341,21 @@ async fn diskless_attach_on_another_node_and_cross_node_refusal() {
         !diskless_client_on(&rds(&sim)["shared"], "n3"),
         "the diskless copy goes with the last unmount (a tie-breaker may stay)"
     );
-    ok(call(&c, Request::Remove { name: "shared".into() }).await);
+    ok(call(
+        &c,
+        Request::Remove {
+            name: "shared".into(),
+        },
+    )
+    .await);
     assert!(!rds(&sim).contains_key("shared"));
-    ok(call(&c, Request::Remove { name: "shared".into() }).await);
+    ok(call(
+        &c,
+        Request::Remove {
+            name: "shared".into(),
+        },
+    )
+    .await);
 }
 
 #[tokio::test]
@@ -329,10 +378,20 @@ async fn invalid_docker_names_are_mapped() {
     let mut names: Vec<_> = vs.iter().map(|v| v.name.as_str()).collect();
     names.sort();
     assert_eq!(names, ["1st", anon, "my.vol"]);
-    assert!(rds(&sim).keys().all(|k| k.starts_with("dv-")), "{:?}", rds(&sim).keys());
+    assert!(
+        rds(&sim).keys().all(|k| k.starts_with("dv-")),
+        "{:?}",
+        rds(&sim).keys()
+    );
     // LINSTOR names are case-insensitive: "Data" cannot take the RD of "data".
     ok(call(&a, create("data", &[])).await);
-    let e = err(call(&a, Request::Get { name: "DATA".into() }).await);
+    let e = err(call(
+        &a,
+        Request::Get {
+            name: "DATA".into(),
+        },
+    )
+    .await);
     assert!(e.contains("no such volume"), "{e}");
     let e = err(call(&a, create("DATA", &[])).await);
     assert!(e.contains("already holds Docker volume 'data'"), "{e}");
@@ -360,9 +419,21 @@ async fn foreign_volumes_are_invisible_and_untouched() {
         panic!()
     };
     assert!(vs.is_empty());
-    let e = err(call(&a, Request::Get { name: "pm-12345678".into() }).await);
+    let e = err(call(
+        &a,
+        Request::Get {
+            name: "pm-12345678".into(),
+        },
+    )
+    .await);
     assert!(e.contains("not managed by Docker"), "{e}");
-    let e = err(call(&a, Request::Remove { name: "pm-12345678".into() }).await);
+    let e = err(call(
+        &a,
+        Request::Remove {
+            name: "pm-12345678".into(),
+        },
+    )
+    .await);
     assert!(e.contains("not managed"), "{e}");
     let e = err(call(&a, create("pm-12345678", &[])).await);
     assert!(e.contains("not managed"), "{e}");
@@ -374,10 +445,22 @@ async fn controller_outage_is_not_reported_as_not_found() {
     let (sim, tmp) = start().await;
     let a = node(&sim, "n1", tmp.path());
     ok(call(&a, create("keep", &[])).await);
-    ok(call(&a, Request::Get { name: "keep".into() }).await);
+    ok(call(
+        &a,
+        Request::Get {
+            name: "keep".into(),
+        },
+    )
+    .await);
     ok(call(&a, mount("keep", "A")).await);
     sim.set_down(true);
-    let Response::Volume(v) = ok(call(&a, Request::Get { name: "keep".into() }).await) else {
+    let Response::Volume(v) = ok(call(
+        &a,
+        Request::Get {
+            name: "keep".into(),
+        },
+    )
+    .await) else {
         panic!()
     };
     assert!(v.status.unwrap()["warning"]
@@ -389,7 +472,13 @@ async fn controller_outage_is_not_reported_as_not_found() {
         panic!()
     };
     assert_eq!(vs.len(), 1);
-    let e = err(call(&a, Request::Get { name: "never-seen".into() }).await);
+    let e = err(call(
+        &a,
+        Request::Get {
+            name: "never-seen".into(),
+        },
+    )
+    .await);
     assert!(e.contains("no LINSTOR controller reachable"), "{e}");
     ok(call(&a, unmount("keep", "A")).await);
     sim.set_down(false);
@@ -430,20 +519,39 @@ async fn http_surface_on_a_unix_socket() {
     );
     assert_eq!(
         post(&sock, "/VolumeDriver.Capabilities", "{}\n").await,
-        (200, serde_json::json!({"Capabilities": {"Scope": "global"}}))
+        (
+            200,
+            serde_json::json!({"Capabilities": {"Scope": "global"}})
+        )
     );
-    let (st, v) = post(&sock, "/VolumeDriver.Create", "{\"Name\":\"web\",\"Opts\":null}\n").await;
+    let (st, v) = post(
+        &sock,
+        "/VolumeDriver.Create",
+        "{\"Name\":\"web\",\"Opts\":null}\n",
+    )
+    .await;
     assert_eq!((st, v["Err"].as_str()), (200, Some("")));
     let (_, v) = post(&sock, "/VolumeDriver.Get", "{\"Name\":\"web\"}\n").await;
     assert_eq!(v["Volume"]["Name"], "web");
     assert!(v["Volume"]["CreatedAt"].as_str().unwrap().contains('T'));
     let (_, v) = post(&sock, "/VolumeDriver.List", "{}\n").await;
     assert_eq!(v["Volumes"][0]["Name"], "web");
-    let (_, v) = post(&sock, "/VolumeDriver.Mount", "{\"Name\":\"web\",\"ID\":\"abc\"}").await;
-    assert!(v["Mountpoint"].as_str().unwrap().ends_with("/web/data"), "{v}");
+    let (_, v) = post(
+        &sock,
+        "/VolumeDriver.Mount",
+        "{\"Name\":\"web\",\"ID\":\"abc\"}",
+    )
+    .await;
+    assert!(
+        v["Mountpoint"].as_str().unwrap().ends_with("/web/data"),
+        "{v}"
+    );
     let (st, v) = post(&sock, "/VolumeDriver.Get", "{\"Name\":").await;
     assert_eq!(st, 500);
-    assert!(v["Err"].as_str().unwrap().contains("not a JSON object"), "{v}");
+    assert!(
+        v["Err"].as_str().unwrap().contains("not a JSON object"),
+        "{v}"
+    );
     let (st, v) = post(&sock, "/VolumeDriver.Get", "{\"Name\":\"nope\"}").await;
     assert_eq!(st, 500);
     assert_eq!(v["Err"], "no such volume 'nope'");

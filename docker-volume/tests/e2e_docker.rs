@@ -160,7 +160,13 @@ fn build_image(tmp: &Path) {
     let tar = tmp.join("rootfs.tar");
     must(
         "tar",
-        &["-C", root.to_str().unwrap(), "-cf", tar.to_str().unwrap(), "."],
+        &[
+            "-C",
+            root.to_str().unwrap(),
+            "-cf",
+            tar.to_str().unwrap(),
+            ".",
+        ],
     );
     docker(&["import", tar.to_str().unwrap(), IMAGE]);
 }
@@ -266,11 +272,26 @@ fn docker_end_to_end() {
 
     // Create with options; a container writes a file and is removed.
     docker(&[
-        "volume", "create", "-d", DRIVER_A, "--opt", "size=64M", "--opt", "nodes=n1,n2",
-        "--opt", "fs=ext4", VOL,
+        "volume",
+        "create",
+        "-d",
+        DRIVER_A,
+        "--opt",
+        "size=64M",
+        "--opt",
+        "nodes=n1,n2",
+        "--opt",
+        "fs=ext4",
+        VOL,
     ]);
     docker(&[
-        "run", "--rm", "-v", &format!("{VOL}:/data"), IMAGE, "sh", "-c",
+        "run",
+        "--rm",
+        "-v",
+        &format!("{VOL}:/data"),
+        IMAGE,
+        "sh",
+        "-c",
         "echo hello-linstor > /data/hello && sync",
     ]);
 
@@ -293,19 +314,40 @@ fn docker_end_to_end() {
     // Two containers on one node share the volume; the plugin restarts in between.
     for c in ["e2e-c1", "e2e-c2"] {
         docker(&[
-            "run", "-d", "--name", c, "-v", &format!("{VOL}:/data"), IMAGE, "sleep", "600",
+            "run",
+            "-d",
+            "--name",
+            c,
+            "-v",
+            &format!("{VOL}:/data"),
+            IMAGE,
+            "sleep",
+            "600",
         ]);
         env.containers.push(c.into());
     }
-    assert_eq!(docker(&["exec", "e2e-c2", "cat", "/data/hello"]).trim(), "hello-linstor");
-    docker(&["exec", "e2e-c1", "sh", "-c", "echo shared > /data/two && sync"]);
-    assert_eq!(docker(&["exec", "e2e-c2", "cat", "/data/two"]).trim(), "shared");
+    assert_eq!(
+        docker(&["exec", "e2e-c2", "cat", "/data/hello"]).trim(),
+        "hello-linstor"
+    );
+    docker(&[
+        "exec",
+        "e2e-c1",
+        "sh",
+        "-c",
+        "echo shared > /data/two && sync",
+    ]);
+    assert_eq!(
+        docker(&["exec", "e2e-c2", "cat", "/data/two"]).trim(),
+        "shared"
+    );
 
     let a = env.plugins.remove(0);
     let (args, socket) = (a.args.clone(), a.socket.clone());
     let mut a = a;
     a.stop();
-    env.plugins.insert(0, Plugin::start(&plugin_bin, args, socket));
+    env.plugins
+        .insert(0, Plugin::start(&plugin_bin, args, socket));
     docker(&["rm", "-f", "e2e-c2"]);
     assert_eq!(
         docker(&["exec", "e2e-c1", "cat", "/data/two"]).trim(),
@@ -318,7 +360,10 @@ fn docker_end_to_end() {
     let mount_b = format!("{{\"Name\":\"{VOL}\",\"ID\":\"{}\"}}", "b".repeat(64));
     let r = b.call("VolumeDriver.Mount", &mount_b);
     assert!(
-        r["Err"].as_str().unwrap_or_default().contains("in use on node n1"),
+        r["Err"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("in use on node n1"),
         "{r}"
     );
 
@@ -332,11 +377,21 @@ fn docker_end_to_end() {
     let st = sim_state(&url);
     let n3 = &st["resource_definitions"][VOL]["resources"]["n3"];
     assert!(
-        n3["flags"].as_array().unwrap().iter().any(|f| f == "DISKLESS"),
+        n3["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "DISKLESS"),
         "diskless on n3: {n3}"
     );
     let got = docker(&[
-        "run", "--rm", "-v", &format!("{mp}:/data"), IMAGE, "cat", "/data/hello",
+        "run",
+        "--rm",
+        "-v",
+        &format!("{mp}:/data"),
+        IMAGE,
+        "cat",
+        "/data/hello",
     ]);
     assert_eq!(got.trim(), "hello-linstor");
     let r = b.call("VolumeDriver.Unmount", &mount_b);
