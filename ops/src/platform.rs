@@ -100,8 +100,18 @@ pub struct PveStorage {
     pub options: BTreeMap<String, String>,
 }
 
+/// A line of `storage.cfg` that is neither a section header nor an option.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct StorageCfgError {
+    /// 1-based line number.
+    pub line: usize,
+    /// What is wrong with it.
+    pub message: String,
+}
+
 /// Parse `/etc/pve/storage.cfg`.
-pub fn parse_storage_cfg(text: &str) -> Result<Vec<PveStorage>, String> {
+pub fn parse_storage_cfg(text: &str) -> Result<Vec<PveStorage>, StorageCfgError> {
     let mut out: Vec<PveStorage> = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim_end();
@@ -110,11 +120,11 @@ pub fn parse_storage_cfg(text: &str) -> Result<Vec<PveStorage>, String> {
             continue;
         }
         if line.len() == trimmed.len() {
-            let (kind, id) = trimmed.split_once(':').ok_or_else(|| {
-                format!(
-                    "line {}: '{trimmed}' is neither a `type: id` section header nor an indented option",
-                    i + 1
-                )
+            let (kind, id) = trimmed.split_once(':').ok_or_else(|| StorageCfgError {
+                line: i + 1,
+                message: format!(
+                    "'{trimmed}' is neither a `type: id` section header nor an indented option"
+                ),
             })?;
             out.push(PveStorage {
                 kind: kind.trim().to_string(),
@@ -122,11 +132,9 @@ pub fn parse_storage_cfg(text: &str) -> Result<Vec<PveStorage>, String> {
                 options: BTreeMap::new(),
             });
         } else {
-            let section = out.last_mut().ok_or_else(|| {
-                format!(
-                    "line {}: option '{trimmed}' before any section header",
-                    i + 1
-                )
+            let section = out.last_mut().ok_or_else(|| StorageCfgError {
+                line: i + 1,
+                message: format!("option '{trimmed}' before any section header"),
             })?;
             let (k, v) = trimmed
                 .split_once(char::is_whitespace)
@@ -390,9 +398,14 @@ fn resolve_opennebula(files: &PlatformFiles) -> Resolved {
             let name = config_name(path);
             r.controllers = non_empty(t.get("LINSTOR_CONTROLLERS"))
                 .or_else(|| non_empty(t.get("LS_CONTROLLERS")));
-            r.ca_file = non_empty(t.get("LS_CAFILE")).map(PathBuf::from);
-            r.client_cert = non_empty(t.get("LS_CERTFILE")).map(PathBuf::from);
-            r.client_key = non_empty(t.get("LS_KEYFILE")).map(PathBuf::from);
+            let either = |a: &str, b: &str| {
+                non_empty(t.get(a))
+                    .or_else(|| non_empty(t.get(b)))
+                    .map(PathBuf::from)
+            };
+            r.ca_file = either("LINSTOR_CAFILE", "LS_CAFILE");
+            r.client_cert = either("LINSTOR_CERTFILE", "LS_CERTFILE");
+            r.client_key = either("LINSTOR_KEYFILE", "LS_KEYFILE");
             if let Some((key, rg)) = ["LINSTOR_RESOURCE_GROUP", "RESOURCE_GROUP"]
                 .iter()
                 .find_map(|k| non_empty(t.get(*k)).map(|v| (*k, v)))
@@ -592,12 +605,12 @@ mod tests {
 
     #[test]
     fn storage_cfg_rejects_options_before_a_section() {
-        assert!(parse_storage_cfg("\tcontroller x\n")
-            .unwrap_err()
-            .contains("line 1"));
-        assert!(parse_storage_cfg("garbage\n")
-            .unwrap_err()
-            .contains("section header"));
+        let e = parse_storage_cfg("\tcontroller x\n").unwrap_err();
+        assert_eq!(e.line, 1);
+        assert!(e.to_string().contains("before any section header"), "{e}");
+        let e = parse_storage_cfg("dir: a\ngarbage\n").unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.to_string().contains("section header"), "{e}");
     }
 
     #[test]
@@ -646,6 +659,27 @@ mod tests {
             let r = resolve(&settings(Platform::Docker), &files(bad, DOCKER_CONF));
             assert_eq!(r.checks[0].status, Status::Fail, "{bad}");
             assert!(r.checks[0].detail.contains(DOCKER_CONF), "{}", r.checks[0]);
+        }
+    }
+
+    #[test]
+    fn shipped_opennebula_templates_resolve() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/opennebula");
+        for name in [
+            "image-ds.tmpl",
+            "system-ds.tmpl",
+            "image-ds-linstor_un.tmpl",
+            "system-ds-linstor_un.tmpl",
+        ] {
+            let text = std::fs::read_to_string(dir.join(name)).unwrap();
+            let r = resolve(&settings(Platform::OpenNebula), &files(&text, name));
+            assert!(r.controllers.is_some(), "{name}: no controllers");
+            assert_eq!(r.resource_group, "OneRscGrp", "{name}");
+            assert!(
+                r.checks.iter().all(|c| c.status == Status::Ok),
+                "{name}: {:?}",
+                r.checks
+            );
         }
     }
 
