@@ -3,7 +3,6 @@
 import argparse
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -46,8 +45,15 @@ def main():
          "--dev-dir", f"{tmp}/dev", "--data-dir", f"{tmp}/data"],
         stdout=subprocess.PIPE, text=True)
     url = sim.stdout.readline().split()[-1]
-    env = dict(os.environ, LINSTOR_PVE_CACHE_DIR=f"{tmp}/cache",
-               LINSTOR_PVE_AUTH_JSON=f"{tmp}/none.json")
+    os.environ.update(LINSTOR_PVE_CACHE_DIR=f"{tmp}/cache", LINSTOR_PVE_AUTH_JSON=f"{tmp}/none.json")
+    try:
+        run(a, tmp, url)
+    finally:
+        sim.kill()
+        sim.wait()
+
+
+def run(a, tmp, url):
     rg = "DfltRscGrp"
 
     def helper(method, args, node="n1", statuscache="60"):
@@ -59,15 +65,13 @@ def main():
     def stats():
         return json.load(urllib.request.urlopen(f"{url}/sim/stats"))["total"]
 
-    rows = {}
     ours = {k: [] for k in PY_OPS}
     peer = {k: [] for k in PY_OPS}
     trips = {}
     helper("status", {})
-    cache_file = f"{tmp}/cache/capacity.json"
+    cache_file = f"{tmp}/py-cache.json"
     with open(cache_file, "w") as f:
         json.dump({"total_kib": 1, "free_kib": 1}, f)
-    os.environ.update(env)
     for i in range(a.n):
         before = stats()
         ours["status (cache hit)"].append(helper("status", {})[0])
@@ -86,8 +90,6 @@ def main():
         name_file = f"{tmp}/py-name"
         for op, code in PY_OPS.items():
             peer[op].append(timed([sys.executable, "-c", code, url, cache_file if op.startswith("status (cache hit)") else name_file, rg])[0])
-    sim.send_signal(signal.SIGTERM)
-    sim.wait()
     print(f"{'operation':22} {'linstor-pve ms':>15} {'python-linstor ms':>18} {'REST calls':>11}  (median of {a.n})")
     for op in PY_OPS:
         print(f"{op:22} {statistics.median(ours[op]) * 1000:15.1f} {statistics.median(peer[op]) * 1000:18.1f} {trips[op]:11d}")
