@@ -10,6 +10,7 @@
 //! | checkpoint replicas | `CHECKPOINT_REPLICA_COUNT`, `CHECKPOINT_AUTO_PLACE` |
 //! | storage pool | `STORAGE_POOL`, `LINSTOR_STORAGE_POOL` |
 //! | clone mode | `CLONE_MODE`, `LINSTOR_CLONE_MODE` (`snapshot` or `copy`) |
+//! | controller VM | `LINSTOR_CONTROLLER_VM` (VM id whose disks work without the controller) |
 //! | naming | `LINSTOR_NAMING` (`un` or `linbit`); otherwise the peer whose attributes are present |
 
 use std::collections::BTreeMap;
@@ -54,6 +55,8 @@ pub struct DsConfig {
     pub prefer_node: bool,
     /// Hosts for DS-side copies.
     pub bridge_list: Vec<String>,
+    /// VM id that runs the LINSTOR controller (`LINSTOR_CONTROLLER_VM`).
+    pub controller_vm: Option<String>,
     /// Attributes that were present but could not be read, as `KEY: why` (reported as warnings).
     pub warnings: Vec<String>,
 }
@@ -135,6 +138,18 @@ impl DsConfig {
             None if is_linbit && !is_un => Scheme::Linbit,
             None => Scheme::Un,
         };
+        let controller_vm = match first(t, &["LINSTOR_CONTROLLER_VM"]) {
+            None => None,
+            Some((v, key)) => match v.parse::<u64>() {
+                Ok(id) => Some(id.to_string()),
+                Err(_) => {
+                    warnings.push(format!(
+                        "{key}='{v}' is not a VM id; no controller VM is protected"
+                    ));
+                    None
+                }
+            },
+        };
         let get = |keys: &[&'static str]| first(t, keys).map(|(v, _)| v.to_string());
         Self {
             controllers: get(&["LINSTOR_CONTROLLERS", "LS_CONTROLLERS"]),
@@ -151,6 +166,7 @@ impl DsConfig {
             prefer_node: first(t, &["PREFER_NODE"])
                 .is_some_and(|(v, _)| v.eq_ignore_ascii_case("yes")),
             bridge_list: list(first(t, &["BRIDGE_LIST"])),
+            controller_vm,
             warnings,
         }
     }
@@ -186,7 +202,21 @@ mod tests {
         assert_eq!(c.storage_pools, ["thin", "hdd"]);
         assert_eq!(c.ca_file.as_deref(), Some("/ca.pem"));
         assert_eq!(c.scheme, Scheme::Un);
+        assert_eq!(c.controller_vm, None);
         assert!(c.warnings.is_empty());
+    }
+
+    #[test]
+    fn controller_vm_is_a_vm_id() {
+        let c = DsConfig::from_template(&t(&[("LINSTOR_CONTROLLER_VM", "007")]));
+        assert_eq!(c.controller_vm.as_deref(), Some("7"));
+        let c = DsConfig::from_template(&t(&[("LINSTOR_CONTROLLER_VM", "ctl-vm")]));
+        assert_eq!(c.controller_vm, None);
+        assert!(
+            c.warnings[0].contains("LINSTOR_CONTROLLER_VM='ctl-vm'"),
+            "{:?}",
+            c.warnings
+        );
     }
 
     #[test]

@@ -21,6 +21,7 @@ use crate::attrs::DsConfig;
 use crate::error::DriverError;
 use crate::host::HostSteps;
 use crate::input::{Action, DsKind, HostPath, MigrateStep, SnapOp};
+use crate::monitord::{MonitorSender, UdpMonitor, VmDisks};
 use crate::oned::OnedInfo;
 use crate::xml::{ActionData, Datastore, Disk, Image, Vm};
 
@@ -46,6 +47,8 @@ pub struct Driver {
     pub device_timeout: Duration,
     /// Driver name (TM_MAD) this binary was invoked as.
     pub driver_name: String,
+    /// Where per-VM disk sizes go (oned's monitord).
+    pub monitord: Arc<dyn MonitorSender>,
     storages: Mutex<HashMap<u64, (Storage, DsConfig)>>,
     /// Non-fatal problems, printed as `WARN:` lines.
     pub warnings: Mutex<Vec<String>>,
@@ -104,6 +107,7 @@ impl Driver {
             lock_dir: std::env::temp_dir().join("linstor-one-locks"),
             device_timeout: Duration::from_secs(60),
             driver_name: "linstor".into(),
+            monitord: Arc::new(UdpMonitor::from_env()),
             storages: Mutex::new(HashMap::new()),
             warnings: Mutex::new(Vec::new()),
         }
@@ -149,6 +153,7 @@ impl Driver {
             sc.resource_group = rg.clone();
         }
         sc.cache_dir = self.state_dir.clone();
+        sc.controller_vm = cfg.controller_vm.clone();
         sc.device_timeout = self.device_timeout;
         let host: Arc<dyn HostOps> = Arc::new(RealHost);
         let storage = Storage::new(sc, client, host);
@@ -301,7 +306,13 @@ impl Driver {
         let (st, cfg) = self.storage(&ds)?;
         match kind {
             DsKind::Stat => unreachable_stat(),
-            DsKind::Monitor => self.monitor(&st, &cfg).await,
+            DsKind::Monitor => {
+                let out = self.monitor(&st, &cfg).await?;
+                if ds.ds_type == Some(1) && data.monitor_vm_disks {
+                    self.report_vm_disks(&st, ds.id).await;
+                }
+                Ok(out)
+            }
             DsKind::Cp => self.ds_cp(&st, &cfg, id, &img, &ds).await,
             DsKind::Mkfs => self.ds_mkfs(&st, &cfg, id, &img, &ds).await,
             DsKind::Rm => {
@@ -438,6 +449,96 @@ impl Driver {
             "USED_MB={}\nTOTAL_MB={total}\nFREE_MB={free}",
             total.saturating_sub(free)
         ))
+    }
+
+    /// Push `DISK_SIZE`/`SNAPSHOT_SIZE` of every VM disk charged to system DS `ds_id` to
+    /// monitord. Failures are warnings: capacity is still reported.
+    async fn report_vm_disks(&self, st: &Storage, ds_id: u64) {
+        let vms = match self.vm_disks(st, ds_id).await {
+            Ok(v) => v,
+            Err(e) => {
+                self.warn(format!("VM disk sizes not reported: {e}"));
+                return;
+            }
+        };
+        if vms.is_empty() {
+            return;
+        }
+        let payload = crate::monitord::vm_payload(&vms);
+        match self.monitord.send_vm_monitor(&payload) {
+            Ok(()) => info!(vms = vms.len(), "VM disk sizes sent to monitord"),
+            Err(e) => self.warn(format!("VM disk sizes not reported: {e}")),
+        }
+    }
+
+    /// Disk and snapshot sizes (MB) per VM of every VM disk this platform owns whose
+    /// `Aux/one/DS_ID` is `ds_id` or unset (LINBIT names carry no DS). Two requests for the
+    /// volumes, one for all snapshots.
+    pub async fn vm_disks(&self, st: &Storage, ds_id: u64) -> R<Vec<VmDisks>> {
+        let vols = st.list().await.map_err(lin("volume list"))?;
+        let snaps = st
+            .client()
+            .view_snapshots(&[])
+            .await
+            .map_err(lin("snapshot list"))?;
+        let ds = ds_id.to_string();
+        let mut by_vm: std::collections::BTreeMap<u64, VmDisks> = Default::default();
+        for v in &vols {
+            let Some((vm_id, disk_id)) = on::disk_of(&v.name, &v.props) else {
+                continue;
+            };
+            if v.props.get(PROP_DS_ID).is_some_and(|d| d.trim() != ds) {
+                continue;
+            }
+            let entry = by_vm.entry(vm_id).or_insert_with(|| VmDisks {
+                vm_id,
+                ..Default::default()
+            });
+            entry.disks.push((disk_id, v.size_kib.div_ceil(1024)));
+            for s in snaps
+                .iter()
+                .filter(|s| s.resource_name.eq_ignore_ascii_case(&v.name))
+            {
+                let Some(snap_id) = on::snapshot_id_of(&s.name) else {
+                    continue;
+                };
+                let kib = on::recorded_snapshot_kib(&v.props, snap_id).unwrap_or_else(|| {
+                    s.volume_definitions
+                        .iter()
+                        .find(|vd| vd.volume_number.unwrap_or(0) == 0)
+                        .map(|vd| vd.size_kib)
+                        .unwrap_or(0)
+                });
+                entry.snapshots.push((snap_id, disk_id, kib.div_ceil(1024)));
+            }
+        }
+        let mut out: Vec<VmDisks> = by_vm.into_values().collect();
+        for vm in &mut out {
+            vm.disks.sort_unstable();
+            vm.snapshots.sort_unstable_by_key(|&(s, d, _)| (d, s));
+        }
+        Ok(out)
+    }
+
+    /// True when `vm_id` is the datastore's `LINSTOR_CONTROLLER_VM`.
+    fn is_controller_vm(cfg: &DsConfig, vm_id: u64) -> bool {
+        cfg.controller_vm.as_deref() == Some(vm_id.to_string().as_str())
+    }
+
+    /// For the controller VM: link the device when it is already on `host`, with no LINSTOR
+    /// call. `Ok(true)` when that was enough.
+    fn controller_vm_link(&self, cfg: &DsConfig, vm_id: u64, rd: &str, dst: &HostPath) -> R<bool> {
+        if !Self::is_controller_vm(cfg, vm_id)
+            || self
+                .hosts
+                .wait_device(&dst.host, rd, Duration::ZERO)
+                .is_err()
+        {
+            return Ok(false);
+        }
+        info!(volume = %rd, "disk of the controller VM is present on '{}'; linked without the controller", dst.host);
+        self.hosts.link(&dst.host, &dst.path, rd)?;
+        Ok(true)
     }
 
     async fn ds_cp(
@@ -596,6 +697,9 @@ impl Driver {
                     let src_rd = source_rd(&src.path)?;
                     let disk_id = dst.disk_id().unwrap_or(0);
                     let name = valid_rd(&cfg.scheme.vm_disk(&src_rd, vm_id, disk_id))?;
+                    if self.controller_vm_link(&cfg, vm_id, &name, &dst)? {
+                        return Ok(String::new());
+                    }
                     let vm = self.oned.vm(vm_id)?;
                     let _l = self.lock(&name)?;
                     let mut props = Props::new();
@@ -648,9 +752,12 @@ impl Driver {
                 vm_id,
                 ds_id,
             } => {
-                let (st, _) = self.storage_of(ds_id)?;
+                let (st, cfg) = self.storage_of(ds_id)?;
                 let rd = source_rd(&src.path)?;
                 let _s = info_span!("tm_ln", vm = vm_id, volume = %rd).entered();
+                if self.controller_vm_link(&cfg, vm_id, &rd, &dst)? {
+                    return Ok(String::new());
+                }
                 let _l = self.lock(&rd)?;
                 self.attach_linked(&st, &rd, &dst.host, &dst.path).await?;
                 Ok(String::new())
@@ -733,6 +840,13 @@ impl Driver {
                     return Ok(String::new());
                 };
                 let (st, cfg) = self.storage_of(ds_id)?;
+                if Self::is_controller_vm(&cfg, vm_id) {
+                    self.warn(format!(
+                        "disk {} of VM {vm_id} (LINSTOR_CONTROLLER_VM) kept in LINSTOR and attached",
+                        target.path
+                    ));
+                    return Ok(String::new());
+                }
                 let (rd, own) = self.vm_disk(&st, &cfg, vm_id, &target).await?;
                 let _s = info_span!("tm_delete", vm = vm_id, volume = %rd).entered();
                 let _l = self.lock(&rd)?;

@@ -7,6 +7,7 @@
 //! - [`exec`]: runs an action through `linstor_common::volume::Storage`.
 //! - [`host`]: host-side steps over ssh, or on local directories for tests.
 //! - [`oned`]: datastore/VM documents from oned (XML-RPC or CLI).
+//! - [`monitord`]: per-VM disk sizes pushed to oned's monitord over UDP.
 //! - [`error`]: the error type and the exit-code mapping.
 
 pub mod attrs;
@@ -14,6 +15,7 @@ pub mod error;
 pub mod exec;
 pub mod host;
 pub mod input;
+pub mod monitord;
 pub mod oned;
 pub mod xml;
 

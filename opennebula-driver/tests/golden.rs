@@ -454,6 +454,51 @@ fn every_action_in_every_input_form() {
         &["5"],
         &m(&snapped, &ds),
     );
+    for snap in ["0", "1"] {
+        t.case(
+            "tm snap_create on a persistent image disk",
+            "tm",
+            "snap_create",
+            &[&d("n1", 1), snap, "40", "100"],
+            "",
+        );
+    }
+    t.case(
+        "snap_revert to an older snapshot (LINSTOR: newest only)",
+        "datastore",
+        "snap_revert",
+        &["5"],
+        &m(
+            &image_xml(
+                5,
+                "/dev/drbd/by-res/one-image-5/0",
+                "",
+                "raw",
+                16,
+                0,
+                &[0, 1],
+            ),
+            &ds,
+        ),
+    );
+    t.case(
+        "snap_revert to the newest snapshot",
+        "datastore",
+        "snap_revert",
+        &["5"],
+        &m(
+            &image_xml(
+                5,
+                "/dev/drbd/by-res/one-image-5/0",
+                "",
+                "raw",
+                16,
+                1,
+                &[0, 1],
+            ),
+            &ds,
+        ),
+    );
     t.case(
         "rm",
         "datastore",

@@ -177,6 +177,47 @@ pub fn vm_id_of(rd_name: &str, rd: Option<&ResourceDefinition>) -> Option<String
     rd_name.find("-vm").and_then(|i| digits(&rd_name[i + 3..]))
 }
 
+/// Prefix of UN's per-snapshot size property: `Aux/one/SNAPSHOT_<n>/DISK_SIZE` (KiB).
+pub const PROP_SNAPSHOT_PREFIX: &str = "Aux/one/SNAPSHOT_";
+
+fn all_digits(s: &str) -> Option<u64> {
+    (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| s.parse().ok())
+        .flatten()
+}
+
+/// `(vm_id, disk_id)` of a VM disk: `Aux/one/VM_ID` + `Aux/one/DISK_ID` when both are set,
+/// else the name (`one-vm-<v>-disk-<d>`, `<src>-vm<v>-disk<d>`,
+/// `OpenNebula-Volatile-vm<v>-disk<d>`). Images and checkpoints give `None`.
+pub fn disk_of(rd_name: &str, props: &crate::api::Props) -> Option<(u64, u64)> {
+    let prop = |k: &str| props.get(k).and_then(|v| all_digits(v.trim()));
+    if let (Some(vm), Some(disk)) = (prop(PROP_VM_ID), prop(PROP_DISK_ID)) {
+        return Some((vm, disk));
+    }
+    if let Some(rest) = rd_name.strip_prefix("one-vm-") {
+        let (vm, disk) = rest.split_once("-disk-")?;
+        return Some((all_digits(vm)?, all_digits(disk)?));
+    }
+    let (_, rest) = rd_name.rsplit_once("-vm")?;
+    let (vm, disk) = rest.split_once("-disk")?;
+    Some((all_digits(vm)?, all_digits(disk)?))
+}
+
+/// OpenNebula snapshot id of a snapshot name of either scheme (`snapshot-<n>`,
+/// `OpenNebula-Snap-<n>`).
+pub fn snapshot_id_of(name: &str) -> Option<u64> {
+    name.strip_prefix("snapshot-")
+        .or_else(|| name.strip_prefix("OpenNebula-Snap-"))
+        .and_then(all_digits)
+}
+
+/// Size in KiB UN's `snap_create` recorded for snapshot `snap_id` in the RD props.
+pub fn recorded_snapshot_kib(props: &crate::api::Props, snap_id: u64) -> Option<u64> {
+    props
+        .get(&format!("{PROP_SNAPSHOT_PREFIX}{snap_id}/DISK_SIZE"))
+        .and_then(|v| all_digits(v.trim()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,5 +282,34 @@ mod tests {
             snapshot_candidates(Scheme::Linbit, 3),
             ["OpenNebula-Snap-3".to_string(), "snapshot-3".to_string()]
         );
+    }
+
+    #[test]
+    fn disks_from_props_and_both_name_schemes() {
+        let none = crate::api::Props::new();
+        assert_eq!(disk_of("one-vm-31-disk-2", &none), Some((31, 2)));
+        assert_eq!(
+            disk_of("OpenNebula-Image-7-vm31-disk0", &none),
+            Some((31, 0))
+        );
+        assert_eq!(
+            disk_of("OpenNebula-Volatile-vm5-disk2", &none),
+            Some((5, 2))
+        );
+        assert_eq!(disk_of("one-vm-31-checkpoint", &none), None);
+        assert_eq!(disk_of("one-image-7", &none), None);
+        assert_eq!(disk_of("OpenNebula-Image-7", &none), None);
+        assert_eq!(disk_of("one-vm-31-disk-2-tmp", &none), None);
+        let mut props = crate::api::Props::new();
+        props.insert(PROP_VM_ID.into(), "12".into());
+        props.insert(PROP_DISK_ID.into(), "1".into());
+        assert_eq!(disk_of("one-image-7", &props), Some((12, 1)));
+        props.insert(format!("{PROP_SNAPSHOT_PREFIX}3/DISK_SIZE"), "2048".into());
+        assert_eq!(recorded_snapshot_kib(&props, 3), Some(2048));
+        assert_eq!(recorded_snapshot_kib(&props, 4), None);
+        assert_eq!(snapshot_id_of("snapshot-3"), Some(3));
+        assert_eq!(snapshot_id_of("OpenNebula-Snap-12"), Some(12));
+        assert_eq!(snapshot_id_of("snapshot-"), None);
+        assert_eq!(snapshot_id_of("before-upgrade"), None);
     }
 }

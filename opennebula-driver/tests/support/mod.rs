@@ -233,6 +233,19 @@ impl Harness {
 
     /// Run `remotes/<kind>/<driver>/<action> args` with `stdin`.
     pub fn run(&self, kind: &str, driver: &str, action: &str, args: &[&str], stdin: &str) -> Run {
+        self.run_env(kind, driver, action, args, stdin, &[])
+    }
+
+    /// [`Harness::run`] with extra environment (applied last, so it overrides).
+    pub fn run_env(
+        &self,
+        kind: &str,
+        driver: &str,
+        action: &str,
+        args: &[&str],
+        stdin: &str,
+        env: &[(&str, &str)],
+    ) -> Run {
         let exe = self.remotes.join(kind).join(driver).join(action);
         let mut c = Command::new(&exe);
         c.args(args)
@@ -246,6 +259,11 @@ impl Harness {
             .env("LINSTOR_ONE_DEVICE_TIMEOUT", "5")
             .env("ONE_XMLRPC", &self.xmlrpc)
             .env("ONE_AUTH", self.tmp.path().join("one_auth"))
+            .env(
+                "LINSTOR_ONE_MONITORD_CONF",
+                self.tmp.path().join("no-monitord.conf"),
+            )
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
