@@ -91,9 +91,6 @@ pub fn linstor_message(e: &Error) -> String {
             "{e}; the volume was attached but its device did not show up (is DRBD running on this node?)"
         ),
         Error::State { .. } => e.to_string(),
-        // `Error` is #[non_exhaustive] and defined in another crate, so the compiler requires
-        // this arm; every variant that exists today is listed above.
-        _ => e.to_string(),
     }
 }
 
