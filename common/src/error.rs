@@ -12,7 +12,6 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// [`Error::Connection`] means the request was never delivered to a controller, so retrying is
 /// safe. Every other variant may have reached a controller.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum Error {
     /// No controller could be reached; the request was never sent.
     #[error("no LINSTOR controller reachable (tried {})", .tried.join(", "))]

@@ -525,7 +525,7 @@ async fn tls_verifies_the_controller_and_presents_a_client_certificate() {
     let url = sim.url();
     assert!(url.starts_with("https://"));
 
-    let mut good = config(&[url.clone()]);
+    let mut good = config(std::slice::from_ref(&url));
     good.ca_file = Some(pki.path("ca.pem"));
     good.client_cert = Some(pki.path("client.pem"));
     good.client_key = Some(pki.path("client.key"));

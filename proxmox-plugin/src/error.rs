@@ -81,9 +81,6 @@ fn from_linstor(err: &Error) -> Failure {
         Error::Host { .. } => Failure::new("host", EXIT_OTHER, msg),
         Error::DeviceTimeout { .. } => Failure::new("host", EXIT_OTHER, msg),
         Error::State { .. } => Failure::new("state", EXIT_OTHER, msg),
-        // `linstor_common::Error` is #[non_exhaustive] and defined in another crate, so the
-        // compiler requires this arm; every variant that exists today is listed above.
-        _ => Failure::new("linstor", EXIT_OTHER, msg),
     }
 }
 

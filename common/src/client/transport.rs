@@ -56,6 +56,9 @@ impl Transport {
             .pool_idle_timeout(Duration::from_secs(30))
             .redirect(reqwest::redirect::Policy::limited(3))
             .user_agent(concat!("linstor-plugins/", env!("CARGO_PKG_VERSION")));
+        if !config.controllers.iter().any(ControllerUrl::is_https) {
+            builder = builder.tls_built_in_root_certs(false);
+        }
         if let Some(ca) = &config.ca_file {
             let pem = read_file(ca, "CA file")?;
             let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
