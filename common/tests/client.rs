@@ -459,6 +459,33 @@ async fn broken_answers_give_clear_errors_not_panics() {
     }
     sim.inject(Fault::FailNext {
         count: 1,
+        kind: FailKind::Reset,
+    });
+    let err = c.nodes().await.unwrap_err();
+    assert!(
+        matches!(err, Error::Connection { .. }),
+        "a GET whose connection broke: {err:?}"
+    );
+    let twice = Client::new(config(&[sim.url(), sim.url()])).unwrap();
+    sim.inject(Fault::FailNext {
+        count: 1,
+        kind: FailKind::Reset,
+    });
+    twice
+        .nodes()
+        .await
+        .expect("a broken GET is retried on the next controller");
+    sim.inject(Fault::FailNext {
+        count: 1,
+        kind: FailKind::Reset,
+    });
+    let err = c.resource_definition_delete("anything").await.unwrap_err();
+    assert!(
+        matches!(err, Error::Protocol { status: 0, .. }),
+        "a mutating call is never retried blindly: {err:?}"
+    );
+    sim.inject(Fault::FailNext {
+        count: 1,
         kind: FailKind::Status500,
     });
     let err = c.nodes().await.unwrap_err();

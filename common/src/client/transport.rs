@@ -214,6 +214,10 @@ impl Transport {
                         seconds: timeout.as_secs(),
                     })
                 }
+                Err(e) if method == Method::GET => {
+                    tracing::debug!(controller = %ctrl.base, error = %e, "connection broke; GET is safe to retry elsewhere");
+                    last_error = error_chain(&e);
+                }
                 Err(e) => {
                     return Err(Error::Protocol {
                         controller: ctrl.base.clone(),
