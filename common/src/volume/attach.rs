@@ -25,8 +25,19 @@ impl Storage {
     /// Make the volume usable on `node`: use an existing resource (one request), convert a
     /// tie-breaker, or create a diskless copy with `make-available`. On this node, wait for the
     /// device and return its path.
-    #[instrument(skip(self), fields(volume = %rd))]
     pub async fn attach(&self, rd: &str, node: &str) -> Result<PathBuf> {
+        self.attach_to(rd, node, None).await
+    }
+
+    /// [`Storage::attach`]; with `diskless_pool`, a missing resource is created diskless in that
+    /// storage pool instead of by `make-available`.
+    #[instrument(skip(self), fields(volume = %rd))]
+    pub(crate) async fn attach_to(
+        &self,
+        rd: &str,
+        node: &str,
+        diskless_pool: Option<&str>,
+    ) -> Result<PathBuf> {
         naming::validate_resource_name(rd)?;
         naming::validate_node_name(node)?;
         match self.client.resource(rd, node).await? {
@@ -42,7 +53,10 @@ impl Storage {
                         reports: Vec::new(),
                     });
                 }
-                self.make_available(rd, node).await?;
+                match diskless_pool {
+                    Some(pool) => self.create_diskless_in(rd, node, pool).await?,
+                    None => self.make_available(rd, node).await?,
+                }
             }
         }
         let path = self.device_path(rd, 0);
@@ -50,6 +64,25 @@ impl Storage {
             self.wait_device(path.clone()).await?;
         }
         Ok(path)
+    }
+
+    async fn create_diskless_in(&self, rd: &str, node: &str, pool: &str) -> Result<()> {
+        let mut props = Props::new();
+        props.insert("StorPoolName".into(), pool.to_string());
+        let req = ResourceCreate {
+            resource: Resource {
+                name: rd.to_string(),
+                node_name: node.to_string(),
+                props,
+                flags: vec!["DISKLESS".into()],
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        match self.client.resource_create(rd, node, &req).await {
+            Ok(_) | Err(Error::AlreadyExists { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     async fn make_available(&self, rd: &str, node: &str) -> Result<()> {
