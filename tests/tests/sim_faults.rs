@@ -160,3 +160,65 @@ async fn stats_down_up_and_control_routes() {
     let r = reqwest::get(format!("{}/health", sim.url())).await.unwrap();
     assert_eq!(r.status(), 200, "same port again");
 }
+
+#[tokio::test]
+async fn pause_holds_a_step_before_or_after_execution_and_logs_mutations() {
+    let sim = Sim::start(SimConfig::default()).await.unwrap();
+    let mk = |n: &str| json!({"resource_definition": {"name": n}});
+    let post = |n: &'static str| {
+        let url = format!("{}/v1/resource-definitions", sim.url());
+        let body = mk(n);
+        tokio::spawn(async move { reqwest::Client::new().post(url).json(&body).send().await })
+    };
+    let wait_held = || async {
+        for _ in 0..200 {
+            if let Some(p) = sim.paused() {
+                return p;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("request never held");
+    };
+    sim.inject(Fault::Pause {
+        method: "POST".into(),
+        path_contains: "/v1/resource-definitions".into(),
+        nth: 1,
+        after_execute: false,
+    });
+    let t = post("before");
+    assert_eq!(wait_held().await, "POST /v1/resource-definitions");
+    assert!(sim.state()["resource_definitions"].get("before").is_none());
+    sim.release_pause(false);
+    assert!(
+        t.await.unwrap().is_err(),
+        "abandoned request gets no answer"
+    );
+    assert!(
+        sim.state()["resource_definitions"].get("before").is_none(),
+        "never executed"
+    );
+
+    sim.inject(Fault::Pause {
+        method: "POST".into(),
+        path_contains: "/v1/resource-definitions".into(),
+        nth: 1,
+        after_execute: true,
+    });
+    let t = post("after");
+    wait_held().await;
+    assert!(
+        sim.state()["resource_definitions"].get("after").is_some(),
+        "executed while its answer is held"
+    );
+    sim.release_pause(true);
+    assert_eq!(t.await.unwrap().unwrap().status(), 201);
+    assert_eq!(
+        sim.mutations(),
+        [
+            "POST /v1/resource-definitions",
+            "POST /v1/resource-definitions"
+        ]
+    );
+    sim.clear_faults();
+    assert_eq!(sim.mutations().len(), 2, "clearing faults keeps the log");
+}

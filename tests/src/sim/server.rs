@@ -79,11 +79,32 @@ struct Matching {
     execute: bool,
 }
 
+#[derive(Debug)]
+struct PauseAt {
+    method: String,
+    path_contains: String,
+    nth: u32,
+    seen: u32,
+    after_execute: bool,
+}
+
+/// What a request held by a pause does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Release {
+    Hold,
+    Proceed,
+    Abandon,
+}
+
 #[derive(Debug, Default)]
 pub struct Faults {
     latency: Duration,
     fail_next: Option<(u32, FailKind)>,
     matching: Vec<Matching>,
+    pause: Option<PauseAt>,
+    gate: Option<watch::Sender<Release>>,
+    pub held: Option<String>,
+    pub mutations: Vec<String>,
 }
 
 impl Faults {
@@ -107,8 +128,64 @@ impl Faults {
                 kind,
                 execute,
             }),
-            Fault::Clear => *self = Faults::default(),
+            Fault::Pause {
+                method,
+                path_contains,
+                nth,
+                after_execute,
+            } => {
+                self.release(true);
+                self.held = None;
+                self.pause = Some(PauseAt {
+                    method,
+                    path_contains,
+                    nth: nth.max(1),
+                    seen: 0,
+                    after_execute,
+                });
+            }
+            Fault::Clear => {
+                self.release(true);
+                let mutations = std::mem::take(&mut self.mutations);
+                *self = Faults::default();
+                self.mutations = mutations;
+            }
         }
+    }
+
+    pub fn release(&mut self, proceed: bool) {
+        if let Some(g) = self.gate.take() {
+            let _ = g.send(if proceed {
+                Release::Proceed
+            } else {
+                Release::Abandon
+            });
+        }
+        self.pause = None;
+    }
+
+    /// Records a mutating request and decides whether it is held: `(after_execute, gate)`.
+    fn check_pause(
+        &mut self,
+        method: &str,
+        path: &str,
+    ) -> Option<(bool, watch::Receiver<Release>)> {
+        if method != "GET" && method != "HEAD" {
+            self.mutations.push(format!("{method} {path}"));
+        }
+        let p = self.pause.as_mut()?;
+        if !(p.method.eq_ignore_ascii_case(method) && path.contains(&p.path_contains)) {
+            return None;
+        }
+        p.seen += 1;
+        if p.seen != p.nth {
+            return None;
+        }
+        let after = p.after_execute;
+        let (tx, rx) = watch::channel(Release::Hold);
+        self.gate = Some(tx);
+        self.held = Some(format!("{method} {path}"));
+        Some((after, rx))
     }
 
     /// Decides whether this request fails; `(kind, execute_first)`.
@@ -289,12 +366,20 @@ async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Result<Response<SimB
             }
         }
     }
-    let (latency, fault) = {
+    let (latency, fault, pause) = {
         let mut f = lock(&sh.faults);
-        (f.latency, f.check(&method, &path))
+        let pause = f.check_pause(&method, &path);
+        (f.latency, f.check(&method, &path), pause)
     };
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
+    }
+    if let Some((false, rx)) = &pause {
+        if held(rx.clone()).await == Release::Abandon {
+            return Err(io::Error::other(
+                "held request abandoned by fault injection",
+            ));
+        }
     }
     if let Some((kind, false)) = fault {
         return fault_response(kind, None);
@@ -345,10 +430,25 @@ async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Result<Response<SimB
         }
     };
     let resp = to_response(resp);
+    if let Some((true, rx)) = pause {
+        if held(rx).await == Release::Abandon {
+            return Err(io::Error::other(
+                "answer of a held request dropped by fault injection",
+            ));
+        }
+    }
     if let Some((kind, true)) = fault {
         return fault_response(kind, Some(resp));
     }
     Ok(resp)
+}
+
+/// Waits until a pause is released; a dropped gate counts as proceed.
+async fn held(mut rx: watch::Receiver<Release>) -> Release {
+    match rx.wait_for(|r| *r != Release::Hold).await {
+        Ok(r) => *r,
+        Err(_) => Release::Proceed,
+    }
 }
 
 fn fault_from_json(v: &Value) -> Option<Fault> {
