@@ -603,9 +603,29 @@ impl Driver {
         let mut props = Props::new();
         props.insert(PROP_IMAGE_ID.into(), id.to_string());
         props.insert(PROP_DS_ID.into(), ds.id.to_string());
-        st.create(&self.spec(cfg, &name, mb_to_kib(size_mb), props))
+        let size_kib = mb_to_kib(size_mb);
+        match st
+            .create(&self.spec(cfg, &name, size_kib, props.clone()))
             .await
-            .map_err(lin(format!("create '{name}'")))?;
+        {
+            Ok(_) => {}
+            Err(e @ linstor_common::Error::AlreadyExists { .. }) => {
+                let twin = st
+                    .get(&name)
+                    .await
+                    .map_err(lin(format!("create '{name}'")))?
+                    .filter(|v| {
+                        v.size_kib == size_kib
+                            && props.iter().all(|(k, val)| v.props.get(k) == Some(val))
+                            && v.replicas.iter().any(|r| !r.diskless)
+                    });
+                if twin.is_none() {
+                    return Err(lin(format!("create '{name}'"))(e));
+                }
+                info!(volume = %name, "already created for this image by an interrupted run");
+            }
+            Err(e) => return Err(lin(format!("create '{name}'"))(e)),
+        }
         let fs = if !img.fs.is_empty() {
             Some(img.fs.clone())
         } else if img.format == "qcow2" {

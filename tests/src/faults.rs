@@ -53,40 +53,38 @@ pub enum Kill {
     NotReached,
 }
 
-/// Holds `step` (before or after the controller executes it), waits until `child` reaches it,
-/// SIGKILLs it and lets the held request be dropped. Panics when neither happens in `bound`.
-pub fn kill_at(
-    sim: &Sim,
-    step: &Step,
-    after_execute: bool,
-    child: &mut Child,
-    bound: Duration,
-) -> Kill {
+/// Arms a pause at `step`, before or after the controller executes it.
+pub fn arm(sim: &Sim, step: &Step, after_execute: bool) {
     sim.inject(Fault::Pause {
         method: step.method.clone(),
         path_contains: step.path.clone(),
         nth: step.nth,
         after_execute,
     });
+}
+
+/// Waits until `child` reaches the armed step or ends. At the step it is SIGKILLed and the
+/// held request dropped (never executed when held before execution). Panics when neither
+/// happens within `bound`.
+pub fn kill_when_held(sim: &Sim, child: &mut Child, bound: Duration) -> Kill {
     let t = Instant::now();
-    let outcome = loop {
+    loop {
         if sim.paused().is_some() {
-            break Kill::AtStep;
+            let _ = child.kill();
+            let _ = child.wait();
+            sim.release_pause(false);
+            sim.clear_faults();
+            return Kill::AtStep;
         }
         if let Ok(Some(_)) = child.try_wait() {
-            break Kill::NotReached;
+            return Kill::NotReached;
         }
         assert!(
             t.elapsed() < bound,
-            "the operation neither reached {step} nor ended within {bound:?}"
+            "the operation neither reached the armed step nor ended within {bound:?}"
         );
         std::thread::sleep(Duration::from_millis(5));
-    };
-    let _ = child.kill();
-    let _ = child.wait();
-    sim.release_pause(false);
-    sim.clear_faults();
-    outcome
+    }
 }
 
 /// Diskful replicas `(resource, node)`; tie-breakers and diskless copies left out.
