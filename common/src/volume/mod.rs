@@ -412,7 +412,11 @@ impl Storage {
         if !self.cfg.platform.owns(def) {
             return Ok(false);
         }
-        if spec.props.iter().any(|(k, v)| def.props.get(k) != Some(v)) {
+        if spec
+            .props
+            .iter()
+            .any(|(k, v)| !def.props.get(k).is_some_and(|d| d.eq_ignore_ascii_case(v)))
+        {
             return Ok(false);
         }
         if def.props.contains_key(INCOMPLETE_MARKER) {
