@@ -519,15 +519,51 @@ impl Driver {
             Ok(())
         })
         .await?;
-        {
-            let mut st = lock(&self.state);
-            st.mounts.remove(name);
-            self.save(&st)?;
-        }
         info!(rd = %rd, "unmounted");
         let node = self.node().to_string();
         if let Err(e) = self.storage.detach(rd, &node).await {
             warn!(error = %e, rd = %rd, "cannot detach (a diskless copy may remain until the next start)");
+        }
+        let mut st = lock(&self.state);
+        st.mounts.remove(name);
+        self.save(&st)?;
+        Ok(())
+    }
+
+    /// Removes this node's diskless copies of our volumes that no recorded mount uses (left by
+    /// a detach that failed or a plugin killed half-way). Diskful replicas and tie-breakers
+    /// are never touched; each volume is checked again under its lock.
+    async fn release_orphan_copies(&self) -> Result<(), Failure> {
+        let me = self.node().to_string();
+        let volumes = match self.storage.list().await {
+            Ok(v) => v,
+            Err(e) => {
+                warn!(error = %e, "cannot list volumes to release unused diskless copies");
+                return Ok(());
+            }
+        };
+        for v in volumes {
+            let copy_here = v
+                .replicas
+                .iter()
+                .any(|r| r.node.eq_ignore_ascii_case(&me) && r.diskless && !r.tiebreaker);
+            if !copy_here {
+                continue;
+            }
+            let name = docker::docker_name(&v.name, &v.props).to_string();
+            let lk = self.volume_lock(&name);
+            let _g = lk.lock().await;
+            let used = lock(&self.state)
+                .mounts
+                .values()
+                .any(|e| e.rd.eq_ignore_ascii_case(&v.name) && e.total() > 0);
+            if used {
+                continue;
+            }
+            info!(volume = %name, rd = %v.name, "releasing an unused diskless copy on this node");
+            if let Err(e) = self.storage.detach(&v.name, &me).await {
+                warn!(error = %e, rd = %v.name, "cannot release the unused diskless copy");
+            }
         }
         Ok(())
     }
@@ -745,7 +781,7 @@ impl Driver {
             self.release(&format!("\u{0}unrecorded:{rd}"), &rd, &m)
                 .await?;
         }
-        Ok(())
+        self.release_orphan_copies().await
     }
 }
 
