@@ -14,7 +14,7 @@ use tracing::{info, instrument, warn};
 
 use crate::options::{FileConfig, OptionError, RawOptions, VolumeOptions};
 use crate::protocol::{Request, Response, Volume};
-use crate::state::{KnownVolume, State, StateError, StateStore};
+use crate::state::{KnownVolume, MountEntry, State, StateError, StateStore};
 
 /// Everything a plugin call can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -742,7 +742,7 @@ impl Driver {
         let boot = crate::state::boot_id(&self.cfg.boot_id_file);
         let mounts_text = std::fs::read_to_string(&self.cfg.mounts_file).unwrap_or_default();
         let mounted: Vec<PathBuf> = linstor_common::host::mount_points(&mounts_text);
-        let (stale, recorded): (Vec<(String, String, PathBuf)>, Vec<PathBuf>) = {
+        let (stale, recorded): (Vec<(String, MountEntry)>, Vec<PathBuf>) = {
             let mut st = lock(&self.state);
             let rebooted = st.boot_id != boot;
             if rebooted && !st.mounts.is_empty() {
@@ -751,7 +751,7 @@ impl Driver {
             let mut stale = Vec::new();
             for (name, e) in &st.mounts {
                 if rebooted || e.total() == 0 || !mounted.iter().any(|m| m == &e.target) {
-                    stale.push((name.clone(), e.rd.clone(), e.target.clone()));
+                    stale.push((name.clone(), e.clone()));
                 }
             }
             st.boot_id = boot;
@@ -759,16 +759,20 @@ impl Driver {
             let recorded = st
                 .mounts
                 .values()
-                .filter(|e| !stale.iter().any(|(_, _, t)| t == &e.target))
+                .filter(|e| !stale.iter().any(|(_, s)| s.target == e.target))
                 .map(|e| e.target.clone())
                 .collect();
             (stale, recorded)
         };
-        for (name, rd, target) in stale {
-            info!(volume = %name, "releasing a stale mount record");
+        for (name, entry) in stale {
             let lk = self.volume_lock(&name);
             let _g = lk.lock().await;
-            self.release(&name, &rd, &target).await?;
+            if lock(&self.state).mounts.get(&name) != Some(&entry) {
+                info!(volume = %name, "a Mount since the start renewed the record; keeping it");
+                continue;
+            }
+            info!(volume = %name, "releasing a stale mount record");
+            self.release(&name, &entry.rd, &entry.target).await?;
         }
         for m in mounted {
             if m.parent() != Some(self.cfg.mount_root.as_path()) || recorded.contains(&m) {
@@ -777,6 +781,17 @@ impl Driver {
             let Some(rd) = m.file_name().and_then(|f| f.to_str()).map(str::to_string) else {
                 continue;
             };
+            let name = lock(&self.state)
+                .known
+                .iter()
+                .find(|(_, k)| k.rd == rd)
+                .map_or_else(|| rd.clone(), |(n, _)| n.clone());
+            let lk = self.volume_lock(&name);
+            let _g = lk.lock().await;
+            if lock(&self.state).mounts.values().any(|e| e.target == m) {
+                info!(target = %m.display(), "a Mount since the start recorded this mount; keeping it");
+                continue;
+            }
             warn!(target = %m.display(), "unrecorded mount under the mount root: unmounting");
             self.release(&format!("\u{0}unrecorded:{rd}"), &rd, &m)
                 .await?;

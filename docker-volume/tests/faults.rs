@@ -20,6 +20,35 @@ use linstor_tests::sim::{Backing, BlockingSim, FailKind, Fault, Sim, SimConfig};
 use serde_json::{json, Value};
 
 const VOL: &str = "web";
+const SYSTEM_PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
+/// Host commands the daemon runs that a test can hold, before or after they ran.
+const HOST_STEPS: [&str; 4] = ["mkfs.ext4", "mount", "resize2fs", "umount"];
+
+/// Wrappers in `dir` for [`HOST_STEPS`]: each logs its name to `dir/log` and, when
+/// `dir/pause` says `before <name>` or `after <name>`, writes its pid to `dir/hit` and sleeps
+/// there (to be killed) instead of going on.
+fn install_shims(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir).unwrap();
+    for name in HOST_STEPS {
+        let real = SYSTEM_PATH
+            .split(':')
+            .map(|d| Path::new(d).join(name))
+            .find(|p| p.exists())
+            .unwrap_or_else(|| panic!("{name} not found in {SYSTEM_PATH}"));
+        let d = dir.display();
+        let script = format!(
+            "#!/bin/sh\necho {name} >> '{d}/log'\np=$(cat '{d}/pause' 2>/dev/null)\n\
+if [ \"$p\" = 'before {name}' ]; then echo $$ > '{d}/hit'; exec sleep 600; fi\n\
+'{real}' \"$@\"\nrc=$?\n\
+if [ \"$p\" = 'after {name}' ]; then echo $$ > '{d}/hit'; exec sleep 600; fi\nexit $rc\n",
+            real = real.display()
+        );
+        let p = dir.join(name);
+        std::fs::write(&p, script).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
 const BOUND: Duration = Duration::from_secs(60);
 
 fn is_root() -> bool {
@@ -78,6 +107,7 @@ fn harness(node: &str) -> H {
     })
     .unwrap();
     let controllers = sim.url();
+    install_shims(&tmp.path().join("shim"));
     let mut h = H {
         sim,
         tmp,
@@ -109,6 +139,11 @@ impl H {
     }
 
     fn start(&mut self) {
+        self.start_settled(true);
+    }
+
+    /// Starts the daemon; with `settle`, gives its start-up reconciliation time to finish.
+    fn start_settled(&mut self, settle: bool) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -130,7 +165,10 @@ impl H {
             .arg("--dev-root")
             .arg(self.sim.dev_root(&self.node))
             .env_clear()
-            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env(
+                "PATH",
+                format!("{}:{SYSTEM_PATH}", self.tmp.path().join("shim").display()),
+            )
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
@@ -146,7 +184,9 @@ impl H {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        std::thread::sleep(Duration::from_millis(300));
+        if settle {
+            std::thread::sleep(Duration::from_millis(300));
+        }
     }
 
     fn kill(&mut self) {
@@ -159,6 +199,18 @@ impl H {
     fn restart(&mut self) {
         self.kill();
         self.start();
+    }
+
+    fn shim(&self) -> PathBuf {
+        self.tmp.path().join("shim")
+    }
+
+    /// Host commands run since the last call, in order.
+    fn take_host_log(&self) -> Vec<String> {
+        let p = self.shim().join("log");
+        let s = std::fs::read_to_string(&p).unwrap_or_default();
+        let _ = std::fs::remove_file(&p);
+        s.lines().map(str::to_string).collect()
     }
 
     fn log(&self) -> String {
@@ -331,6 +383,7 @@ fn diskless_node() -> String {
 enum How {
     Kill { after: bool },
     Fail(FailKind),
+    KillHost { after: bool },
 }
 
 /// Runs `c` with the step disturbed. Killed: true when the daemon was killed at the step (it
@@ -360,6 +413,40 @@ fn disturbed_call(h: &mut H, c: Call, step: &Step, how: How) -> bool {
                 );
                 std::thread::sleep(Duration::from_millis(5));
             };
+            let r = t.join().unwrap();
+            if killed {
+                assert!(r.is_err(), "no answer from a killed daemon: {r:?}");
+                h.start();
+            }
+            killed
+        }
+        How::KillHost { after } => {
+            let pause = format!("{} {}", if after { "after" } else { "before" }, step.path);
+            std::fs::write(h.shim().join("pause"), pause).unwrap();
+            let (path, body) = c.request();
+            let sock = h.socket();
+            let t = std::thread::spawn(move || post(&sock, path, &body));
+            let hit = h.shim().join("hit");
+            let start = Instant::now();
+            let killed = loop {
+                if let Ok(pid) = std::fs::read_to_string(&hit) {
+                    if !pid.trim().is_empty() {
+                        h.kill();
+                        let _ = Command::new("kill").arg("-9").arg(pid.trim()).status();
+                        break true;
+                    }
+                }
+                if t.is_finished() {
+                    break false;
+                }
+                assert!(
+                    start.elapsed() < BOUND,
+                    "{c:?} neither reached {step} nor ended"
+                );
+                std::thread::sleep(Duration::from_millis(5));
+            };
+            let _ = std::fs::remove_file(h.shim().join("pause"));
+            let _ = std::fs::remove_file(&hit);
             let r = t.join().unwrap();
             if killed {
                 assert!(r.is_err(), "no answer from a killed daemon: {r:?}");
@@ -401,18 +488,38 @@ fn every_step_of_every_operation_killed_or_failed() {
         let h = harness(&node);
         prepare(&h, op);
         h.sim.clear_mutations();
+        h.take_host_log();
         call_ok(&h, op.call());
         let reference = end(&h);
         let steps = faults::steps(&h.sim.mutations());
+        let mut host_steps: Vec<Step> = Vec::new();
+        for name in h.take_host_log() {
+            if !host_steps.iter().any(|s| s.path == name) {
+                host_steps.push(Step {
+                    method: "HOST".into(),
+                    path: name,
+                    nth: 1,
+                });
+            }
+        }
         drop(h);
         let hows = [
             ("killed before the step", How::Kill { after: false }),
             ("killed after the step", How::Kill { after: true }),
             ("step answered 500", How::Fail(FailKind::Status500)),
             ("step answered garbage", How::Fail(FailKind::Garbage)),
+            (
+                "killed before a host command",
+                How::KillHost { after: false },
+            ),
+            ("killed after a host command", How::KillHost { after: true }),
         ];
         for (label, how) in hows {
-            for step in &steps {
+            let steps = match how {
+                How::KillHost { .. } => &host_steps,
+                _ => &steps,
+            };
+            for step in steps {
                 eprintln!("try: {} {label} at {step}", op.name());
                 let t = Instant::now();
                 let mut h = harness(&node);
@@ -428,7 +535,7 @@ fn every_step_of_every_operation_killed_or_failed() {
                     op.name()
                 );
                 if disturbed {
-                    if matches!(how, How::Kill { .. }) {
+                    if matches!(how, How::Kill { .. } | How::KillHost { .. }) {
                         let counts = h.mount_counts();
                         for (name, ids) in counts_before.as_object().unwrap() {
                             let now = &counts[name];
@@ -471,7 +578,7 @@ fn every_step_of_every_operation_killed_or_failed() {
     for (label, tries) in tally {
         faults::record(&Row {
             frontend: "Docker".into(),
-            case: format!("{label} (every step of Create, Mount, Unmount, Remove; daemon restarted)"),
+            case: format!("{label} (every controller step, or mkfs/mount/resize2fs/umount, of Create, Mount, Unmount, Remove; daemon restarted)"),
             tries,
             survived: match healed.get(label) {
                 Some(n) => format!("every volume and diskful replica; reference counts; converged every time ({n} answered success and the leftover diskless copy went at the next start)"),
@@ -644,6 +751,57 @@ fn concurrent_calls_on_one_volume_and_on_many() {
         case: "50 concurrent Create".into(),
         tries: 50,
         survived: "50 volumes, two disks each, all listed".into(),
+        lost: "nothing".into(),
+    });
+}
+
+#[test]
+fn mount_racing_the_start_up_reconciliation() {
+    if !runnable() {
+        return;
+    }
+    let node = diskless_node();
+    let reference = {
+        let h = harness(&node);
+        call_ok(&h, Call::Create);
+        call_ok(&h, Call::Mount("a"));
+        end(&h)
+    };
+    const TRIES: u64 = 5;
+    for _ in 0..TRIES {
+        let mut h = harness(&node);
+        call_ok(&h, Call::Create);
+        std::fs::write(h.shim().join("pause"), "after mount").unwrap();
+        let sock = h.socket();
+        let (path, body) = Call::Mount("a").request();
+        let t = std::thread::spawn(move || post(&sock, path, &body));
+        let hit = h.shim().join("hit");
+        let start = Instant::now();
+        let pid = loop {
+            if let Some(p) = std::fs::read_to_string(&hit)
+                .ok()
+                .filter(|p| !p.trim().is_empty())
+            {
+                break p;
+            }
+            assert!(start.elapsed() < BOUND, "mount never ran");
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        h.kill();
+        let _ = Command::new("kill").arg("-9").arg(pid.trim()).status();
+        let _ = std::fs::remove_file(h.shim().join("pause"));
+        assert!(t.join().unwrap().is_err());
+        assert_eq!(h.mounted(), [VOL], "mounted but not recorded");
+        h.start_settled(false);
+        call_ok(&h, Call::Mount("a"));
+        std::thread::sleep(Duration::from_millis(500));
+        assert_eq!(end(&h), reference, "{}", h.log());
+    }
+    faults::record(&Row {
+        frontend: "Docker".into(),
+        case: "killed after mount(8), Mount retried the moment the daemon is back (races the start-up reconciliation)".into(),
+        tries: TRIES,
+        survived: "one mount, count {a: 1}, same end state".into(),
         lost: "nothing".into(),
     });
 }
