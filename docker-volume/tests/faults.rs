@@ -578,7 +578,11 @@ fn every_step_of_every_operation_killed_or_failed() {
     for (label, tries) in tally {
         faults::record(&Row {
             frontend: "Docker".into(),
-            case: format!("{label} (every controller step, or mkfs/mount/resize2fs/umount, of Create, Mount, Unmount, Remove; daemon restarted)"),
+            case: match label {
+                l if l.contains("host command") => format!("{l} (mkfs.ext4, mount, resize2fs of Mount; umount of the last Unmount; daemon restarted)"),
+                l if l.starts_with("killed") => format!("{l} (every controller step of Create, Mount, last Unmount, Remove; daemon restarted)"),
+                l => format!("{l} (every controller step of Create, Mount, last Unmount, Remove)"),
+            },
             tries,
             survived: match healed.get(label) {
                 Some(n) => format!("every volume and diskful replica; reference counts; converged every time ({n} answered success and the leftover diskless copy went at the next start)"),
