@@ -79,6 +79,9 @@ struct Matching {
     execute: bool,
 }
 
+/// Bound of the mutation log of a long-running simulator (the oldest half is dropped).
+const MUTATION_LOG_MAX: usize = 100_000;
+
 #[derive(Debug)]
 struct PauseAt {
     method: String,
@@ -171,6 +174,9 @@ impl Faults {
         path: &str,
     ) -> Option<(bool, watch::Receiver<Release>)> {
         if method != "GET" && method != "HEAD" {
+            if self.mutations.len() >= MUTATION_LOG_MAX {
+                self.mutations.drain(..MUTATION_LOG_MAX / 2);
+            }
             self.mutations.push(format!("{method} {path}"));
         }
         let p = self.pause.as_mut()?;
@@ -184,7 +190,6 @@ impl Faults {
         let after = p.after_execute;
         let (tx, rx) = watch::channel(Release::Hold);
         self.gate = Some(tx);
-        self.held = Some(format!("{method} {path}"));
         Some((after, rx))
     }
 
@@ -375,7 +380,7 @@ async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Result<Response<SimB
         tokio::time::sleep(latency).await;
     }
     if let Some((false, rx)) = &pause {
-        if held(rx.clone()).await == Release::Abandon {
+        if held(&sh, format!("{method} {path}"), rx.clone()).await == Release::Abandon {
             return Err(io::Error::other(
                 "held request abandoned by fault injection",
             ));
@@ -431,7 +436,7 @@ async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Result<Response<SimB
     };
     let resp = to_response(resp);
     if let Some((true, rx)) = pause {
-        if held(rx).await == Release::Abandon {
+        if held(&sh, format!("{method} {path}"), rx).await == Release::Abandon {
             return Err(io::Error::other(
                 "answer of a held request dropped by fault injection",
             ));
@@ -443,8 +448,10 @@ async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Result<Response<SimB
     Ok(resp)
 }
 
-/// Waits until a pause is released; a dropped gate counts as proceed.
-async fn held(mut rx: watch::Receiver<Release>) -> Release {
+/// Reports the request as held, then waits until the pause is released; a dropped gate
+/// counts as proceed.
+async fn held(sh: &Shared, what: String, mut rx: watch::Receiver<Release>) -> Release {
+    lock(&sh.faults).held = Some(what);
     match rx.wait_for(|r| *r != Release::Hold).await {
         Ok(r) => *r,
         Err(_) => Release::Proceed,
