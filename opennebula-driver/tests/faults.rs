@@ -36,6 +36,7 @@ enum Call {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Op {
+    Import,
     Create,
     Clone,
     Attach,
@@ -45,7 +46,8 @@ enum Op {
     Delete,
 }
 
-const OPS: [Op; 7] = [
+const OPS: [Op; 8] = [
+    Op::Import,
     Op::Create,
     Op::Clone,
     Op::Attach,
@@ -59,6 +61,7 @@ const CLONE_DIR: &str = "/var/lib/one//datastores/0/32";
 impl Op {
     fn name(self) -> &'static str {
         match self {
+            Op::Import => "import (ds cp)",
             Op::Create => "create (ds mkfs)",
             Op::Clone => "create (tm clone)",
             Op::DeleteClone => "delete (tm delete)",
@@ -131,6 +134,18 @@ fn calls(h: &Harness, op: Op) -> Vec<Call> {
         .cloned()
         .unwrap();
     match op {
+        Op::Import => {
+            let image = h.tmp.path().join("image.raw");
+            if !image.exists() {
+                let payload: Vec<u8> = (0..2u32 << 20).map(|i| (i % 251) as u8).collect();
+                std::fs::write(&image, payload).unwrap();
+            }
+            let msg = action_msg(
+                &image_xml(7, "", image.to_str().unwrap(), "raw", 2, -1, &[]),
+                &ds,
+            );
+            vec![run("datastore", "cp", &["7"], b64(&msg))]
+        }
         Op::Create => vec![run(
             "datastore",
             "mkfs",
@@ -255,8 +270,20 @@ fn host_files(h: &Harness) -> BTreeMap<String, String> {
     out
 }
 
+/// Whether the imported image's data is in its volume (`None` when there is no volume).
+fn imported_data(h: &Harness) -> Option<bool> {
+    let dev = h.sim.dev_root("s1").join("drbd/by-res/one-image-7/0");
+    let data = std::fs::read(dev).ok()?;
+    let image = std::fs::read(h.tmp.path().join("image.raw")).ok()?;
+    Some(data.len() >= image.len() && data[..image.len()] == image[..])
+}
+
 fn end(h: &Harness) -> Value {
-    json!({"linstor": faults::end_state(&h.sim.state()), "hosts": host_files(h)})
+    json!({
+        "linstor": faults::end_state(&h.sim.state()),
+        "hosts": host_files(h),
+        "imported_data": imported_data(h),
+    })
 }
 
 /// Runs the op with the process killed at a step (or the step failed), returning the index of
@@ -345,6 +372,10 @@ fn every_step_of_every_operation_killed_or_failed() {
         let op_calls = calls(&h, op);
         run_ok(&h, &op_calls);
         let reference = end(&h);
+        assert_eq!(
+            reference["imported_data"], true,
+            "the imported image is intact"
+        );
         let steps = faults::steps(&h.sim.mutations());
         assert!(!steps.is_empty(), "{} sends no change", op.name());
         drop(h);
@@ -391,7 +422,7 @@ fn every_step_of_every_operation_killed_or_failed() {
         faults::record(&Row {
             frontend: "OpenNebula".into(),
             case: format!(
-                "{label} (every step of mkfs, clone, ln, premigrate/postmigrate, mvds, delete, rm)"
+                "{label} (every step of cp, mkfs, clone, ln, premigrate/postmigrate, mvds, delete, rm)"
             ),
             tries,
             survived: "every volume and diskful replica; re-run converged every time".into(),
