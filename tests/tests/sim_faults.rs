@@ -222,3 +222,39 @@ async fn pause_holds_a_step_before_or_after_execution_and_logs_mutations() {
     sim.clear_faults();
     assert_eq!(sim.mutations().len(), 2, "clearing faults keeps the log");
 }
+
+#[tokio::test]
+async fn pause_through_the_control_routes() {
+    let sim = Sim::start(SimConfig::default()).await.unwrap();
+    let api = Api::new(&sim.url());
+    let (st, _) = api
+        .post(
+            "/sim/fault",
+            json!({"pause": {"method": "POST", "path_contains": "/v1/resource-definitions", "after_execute": false}}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let url = format!("{}/v1/resource-definitions", sim.url());
+    let t = tokio::spawn(async move {
+        reqwest::Client::new()
+            .post(url)
+            .json(&json!({"resource_definition": {"name": "held"}}))
+            .send()
+            .await
+    });
+    let mut held = serde_json::Value::Null;
+    for _ in 0..200 {
+        held = api.get("/sim/pause").await.1["held"].clone();
+        if !held.is_null() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(held, "POST /v1/resource-definitions");
+    assert_eq!(api.get("/v1/resource-definitions/held").await.0, 404);
+    api.post("/sim/pause/release", json!({"proceed": true}))
+        .await;
+    assert_eq!(t.await.unwrap().unwrap().status(), 201, "went on");
+    let (_, log) = api.get("/sim/mutations").await;
+    assert_eq!(log, json!(["POST /v1/resource-definitions"]));
+}

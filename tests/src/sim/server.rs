@@ -481,6 +481,17 @@ fn fault_from_json(v: &Value) -> Option<Fault> {
             kind: kind(f.get("kind")?)?,
         });
     }
+    if let Some(f) = v.get("pause") {
+        return Some(Fault::Pause {
+            method: f.get("method")?.as_str()?.to_string(),
+            path_contains: f.get("path_contains")?.as_str()?.to_string(),
+            nth: f.get("nth").and_then(Value::as_u64).unwrap_or(1) as u32,
+            after_execute: f
+                .get("after_execute")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        });
+    }
     if let Some(f) = v.get("fail_matching") {
         return Some(Fault::FailMatching {
             method: f.get("method")?.as_str()?.to_string(),
@@ -564,6 +575,21 @@ async fn control(sh: &Arc<Shared>, method: &str, path: &str, body: &[u8]) -> Res
                 }
             }
         }
+        ("GET", "/sim/pause") => Resp {
+            status: 200,
+            body: Some(json!({"held": lock(&sh.faults).held})),
+            headers: vec![],
+        },
+        ("POST", "/sim/pause/release") => {
+            let proceed = v.get("proceed").and_then(Value::as_bool).unwrap_or(true);
+            lock(&sh.faults).release(proceed);
+            ok
+        }
+        ("GET", "/sim/mutations") => Resp {
+            status: 200,
+            body: Some(json!(lock(&sh.faults).mutations)),
+            headers: vec![],
+        },
         ("GET", "/sim/state") => Resp {
             status: 200,
             body: Some(lock(&sh.core).snapshot_state()),
