@@ -1,3 +1,4 @@
 //! LINSTOR controller simulator and helpers for the end-to-end suites.
 
+pub mod pki;
 pub mod sim;
