@@ -43,7 +43,11 @@ fuzz_target!(|data: &[u8]| {
     let Some((&sel, rest)) = data.split_first() else {
         return;
     };
-    let driver = if sel & 0x80 == 0 { "linstor" } else { "linstor_un" };
+    let driver = if sel & 0x80 == 0 {
+        "linstor"
+    } else {
+        "linstor_un"
+    };
     let idx = usize::from(sel & 0x7f);
     let argv0 = if idx < DS.len() {
         format!("/var/lib/one/remotes/datastore/{driver}/{}", DS[idx])

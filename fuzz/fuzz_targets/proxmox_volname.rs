@@ -13,7 +13,10 @@ fuzz_target!(|data: &[u8]| {
     let (name, vmid) = text.split_once('\0').unwrap_or((text, "100"));
     if let Ok(v) = parse_volname(name) {
         assert_eq!(parse_volname(&v.volname()).ok(), Some(v.clone()));
-        assert_eq!(parse_volname(&v.as_base().volname()).ok(), Some(v.as_base()));
+        assert_eq!(
+            parse_volname(&v.as_base().volname()).ok(),
+            Some(v.as_base())
+        );
     }
     if let Ok(v) = parse_alloc_name(name, vmid) {
         assert_eq!(parse_volname(&v.volname()).ok(), Some(v));

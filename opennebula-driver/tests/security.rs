@@ -2,7 +2,8 @@
 //! `LS_KEYFILE` and a token file, against the simulator over mutual TLS: the datastore works,
 //! the controller is verified by default, a missing CA or a foreign client certificate fails
 //! with the certificate problem and the attributes to set, and at trace level neither the token,
-//! the Authorization header nor the client key reaches stderr (what oned logs).
+//! the Authorization header, the client key nor the `one_auth` credentials reach stderr (what
+//! oned logs).
 
 mod support;
 
@@ -71,7 +72,7 @@ fn datastore_attributes_give_verified_mutual_tls_and_no_secret_is_logged() {
     let rogue_key = pki.path("rogue-client.key").display().to_string();
     let base = [("LS_CONTROLLERS", url.as_str()), ("REPLICA_COUNT", "2")];
     let mut logs = String::new();
-    let mut run = |ds_id: u64, image: u64, attrs: &[(&str, &str)], token: &std::path::Path| {
+    let run = |ds_id: u64, image: u64, attrs: &[(&str, &str)], token: &std::path::Path| {
         let tpl: Vec<(&str, &str)> = base.iter().chain(attrs).copied().collect();
         let ds = datastore_xml(ds_id, 0, &tpl);
         h.serve("one.datastore.info", ds_id, ds.clone());
@@ -89,7 +90,6 @@ fn datastore_attributes_give_verified_mutual_tls_and_no_secret_is_logged() {
             ],
         );
         assert!(t0.elapsed() < Duration::from_secs(15), "answers promptly");
-        logs += &r.stderr;
         r
     };
 
@@ -99,6 +99,7 @@ fn datastore_attributes_give_verified_mutual_tls_and_no_secret_is_logged() {
         ("LS_KEYFILE", key.as_str()),
     ];
     let r = run(100, 8, &good, &token_file);
+    logs += &r.stderr;
     assert_eq!(
         (r.code, r.stdout.as_str()),
         (0, "/dev/drbd/by-res/one-image-8/0\n"),
@@ -128,6 +129,7 @@ fn datastore_attributes_give_verified_mutual_tls_and_no_secret_is_logged() {
     for (i, (attrs, needle)) in failures.iter().enumerate() {
         let id = 101 + i as u64;
         let r = run(id, 20 + i as u64, attrs, &token_file);
+        logs += &r.stderr;
         assert_eq!(r.code, 2, "a TLS setup problem is a configuration error");
         let last = r.stderr.lines().last().unwrap_or_default();
         assert!(
@@ -136,7 +138,48 @@ fn datastore_attributes_give_verified_mutual_tls_and_no_secret_is_logged() {
         );
     }
 
+    h.serve(
+        "one.vm.info",
+        31,
+        vm_xml(
+            31,
+            &[(
+                0,
+                Some(8),
+                "/dev/drbd/by-res/one-image-8/0",
+                true,
+                "linstor",
+                101,
+                8,
+            )],
+        ),
+    );
+    let r = h.run_env(
+        "tm",
+        "linstor",
+        "clone",
+        &[
+            "fe:/dev/drbd/by-res/one-image-8/0",
+            "s1:/var/lib/one//datastores/0/31/disk.0",
+            "31",
+            "101",
+        ],
+        "",
+        &[
+            ("LINSTOR_ONE_LOG", "trace"),
+            ("LS_BEARER_TOKEN_FILE", token_file.to_str().unwrap()),
+        ],
+    );
+    logs += &r.stderr;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("not signed by a trusted CA"),
+        "a TM action reads the datastore from oned, then fails on TLS: {}",
+        r.stderr
+    );
+
     let r = run(110, 30, &good, &wrong_token);
+    logs += &r.stderr;
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("401"), "{}", r.stderr);
 
@@ -148,4 +191,8 @@ fn datastore_attributes_give_verified_mutual_tls_and_no_secret_is_logged() {
     );
     assert!(logs.contains("TRACE"), "the driver logged at trace level");
     assert_no_secret(&logs, &pki);
+    assert!(
+        !logs.contains("oneadmin:secret"),
+        "the one_auth credentials in the logs:\n{logs}"
+    );
 }
