@@ -70,6 +70,14 @@ impl Transport {
             .pool_idle_timeout(Duration::from_secs(30))
             .redirect(reqwest::redirect::Policy::limited(3))
             .user_agent(concat!("linstor-plugins/", env!("CARGO_PKG_VERSION")));
+        if config.token.is_some() {
+            if let Some(plain) = config.controllers.iter().find(|c| !c.is_https()) {
+                return Err(Error::Config(format!(
+                    "a bearer token is configured: refusing to send it to {} over plain HTTP; list the controller as https://host:3371 (or linstor+ssl://host)",
+                    plain.base
+                )));
+            }
+        }
         if !config.controllers.iter().any(ControllerUrl::is_https) {
             builder = builder.tls_built_in_root_certs(false);
         }
