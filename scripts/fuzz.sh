@@ -70,7 +70,11 @@ seed_from_fixtures() {
 }
 
 echo "building ${#targets[@]} fuzz targets"
-(cd fuzz && "${cargo[@]}" fuzz build "${targets[@]}")
+if [ $# -gt 0 ]; then
+  for t in "${targets[@]}"; do (cd fuzz && "${cargo[@]}" fuzz build "$t"); done
+else
+  (cd fuzz && "${cargo[@]}" fuzz build)
+fi
 
 {
   echo "| target | seconds | executions | exec/s | corpus | result |"
