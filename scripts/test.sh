@@ -52,4 +52,7 @@ if [ -x packaging/tests/test-packages.sh ]; then
   packaging/tests/test-packages.sh
 fi
 
+step "bounded fuzz runs (scripts/fuzz.sh, ${LINSTOR_FUZZ_SECONDS:-30} s per target)"
+scripts/fuzz.sh "${LINSTOR_FUZZ_SECONDS:-30}"
+
 step "all suites passed"

@@ -76,6 +76,10 @@ pub fn linstor_message(e: &Error) -> String {
             "{e}; check the controllers setting (--controllers, LS_CONTROLLERS or controllers= in {})",
             crate::options::CONFIG_FILE
         ),
+        Error::Tls { .. } => format!(
+            "{e}; set cafile, certfile and keyfile in {} (or LS_CAFILE, LS_CERTFILE, LS_KEYFILE)",
+            crate::options::CONFIG_FILE
+        ),
         Error::Timeout { .. } => format!("{e}; the operation may still complete, retry later"),
         Error::NotFound { .. } => e.to_string(),
         Error::AlreadyExists { .. } => e.to_string(),
