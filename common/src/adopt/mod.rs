@@ -76,7 +76,7 @@ pub enum AdoptError {
     #[error("refusing to adopt: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Refused(Vec<Problem>),
     /// A LINSTOR call failed.
-    #[error("{0}")]
+    #[error(transparent)]
     Linstor(#[from] crate::Error),
 }
 

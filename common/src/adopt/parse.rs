@@ -470,13 +470,15 @@ fn resource_of(name: &str, stmts: &[Stmt]) -> Result<DrbdResource, AdoptError> {
                 let host = match s.args() {
                     [h] => h.clone(),
                     [] => return Err(syntax(s.line, "an 'on' section needs a host name")),
-                    _ => return Err(syntax(
-                        s.line,
-                        format!(
+                    _ => {
+                        return Err(syntax(
+                            s.line,
+                            format!(
                             "'on {}' names several hosts; write one 'on <host>' section per host",
                             s.args().join(" ")
                         ),
-                    )),
+                        ))
+                    }
                 };
                 let mut h = DrbdHost {
                     name: HostName::On(host),

@@ -414,9 +414,11 @@ pub fn plan(res: &DrbdResource, opts: &Options) -> Result<Plan, AdoptError> {
                         meta_disk: m.clone(),
                     })
                 }
-                None => return Err(invalid(format!(
+                None => {
+                    return Err(invalid(format!(
                     "volume {nr} of {host} has no 'meta-disk'; adopt needs 'meta-disk internal;'"
-                ))),
+                )))
+                }
             }
             let b = backing_name(disk, &host, *nr)?;
             if let Some((other, other_host)) = backing.get(nr) {
