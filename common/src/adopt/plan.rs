@@ -813,6 +813,60 @@ mod tests {
     }
 
     #[test]
+    fn mutated_configurations_never_panic() {
+        let base = LEGACY.as_bytes();
+        let pieces: [&[u8]; 12] = [
+            b"{",
+            b"}",
+            b";",
+            b"\"",
+            b"#",
+            b"volume 0",
+            b"on x",
+            b"floating [::1]:1",
+            b"meta-disk /dev/x",
+            b"device minor 99999999999",
+            b"address",
+            b"node-id 31",
+        ];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut planned = 0;
+        for _ in 0..5000 {
+            let mut text = base.to_vec();
+            for _ in 0..(next() % 4 + 1) {
+                let at = (next() as usize) % (text.len() + 1);
+                match next() % 3 {
+                    0 if at < text.len() => {
+                        let end = (at + (next() as usize) % 8).min(text.len());
+                        text.drain(at..end);
+                    }
+                    _ => {
+                        let p = pieces[(next() as usize) % pieces.len()];
+                        text.splice(at..at, p.iter().copied());
+                    }
+                }
+            }
+            let text = String::from_utf8_lossy(&text);
+            if let Ok(r) = parse_resource(&text, None) {
+                let mut o = opts();
+                for h in &r.hosts {
+                    for nr in h.volumes.keys() {
+                        o.sizes.insert(*nr, 1 << 20);
+                    }
+                }
+                planned += usize::from(plan(&r, &o).is_ok());
+            }
+        }
+        assert!(planned > 0, "some mutations stay adoptable");
+    }
+
+    #[test]
     fn platform_owners() {
         let text = LEGACY.replace("volume 10", "volume 0");
         let r = parse_resource(&text, None).unwrap();
