@@ -124,7 +124,7 @@ struct AdoptArgs {
     #[arg(long)]
     name: Option<String>,
     /// Net size in bytes of the DRBD device (`blockdev --getsize64 /dev/drbd<minor>`), as
-    /// BYTES for a single volume or VOLUME=BYTES; read from /dev/drbd<minor> on this host when
+    /// BYTES for a single volume or VOLUME=BYTES; read from `/dev/drbd<minor>` on this host when
     /// omitted.
     #[arg(long, value_name = "[VOLUME=]BYTES")]
     size: Vec<String>,

@@ -1,5 +1,5 @@
 //! Adoption of hand-made DRBD resources into LINSTOR, following LINBIT's manual migration
-//! procedure: [`parse`] reads the `.res` file (or `drbdadm dump`), [`plan`] turns it into the
+//! procedure: [`parse`] reads the `.res` file (or `drbdadm dump`), [`mod@plan`] turns it into the
 //! ordered LINSTOR calls with a reason each, [`exec`] checks the cluster and performs them.
 
 pub mod exec;
