@@ -148,6 +148,10 @@ struct AdoptArgs {
     /// Hand the volume to this Proxmox VM (Aux/pm/vmid), so it shows up as its disk.
     #[arg(long, value_name = "VMID", conflicts_with = "docker_name")]
     proxmox_vmid: Option<u32>,
+    /// Resource group of the new resource definition (for --proxmox-vmid: the storage's
+    /// `resourcegroup`).
+    #[arg(long)]
+    resource_group: Option<String>,
     /// Hand the volume to Docker under this volume name.
     #[arg(long, value_name = "NAME")]
     docker_name: Option<String>,
@@ -211,6 +215,7 @@ fn adopt_options(args: &AdoptArgs) -> anyhow::Result<adopt::Options> {
         floating_nodes: floating,
         allow_larger_volume_size: args.allow_larger_volume_size,
         owner,
+        resource_group: args.resource_group.clone(),
         ..Default::default()
     };
     for (vol, bytes) in sizes {

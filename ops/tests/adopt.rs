@@ -5,9 +5,9 @@
 //! refusals (existing definition, unknown node or pool, external metadata, size not in whole
 //! KiB, invalid name) say what to fix and change nothing.
 
-use linstor_common::api::VolumeDefinition;
+use linstor_common::api::{ResourceGroup, VolumeDefinition};
 use linstor_common::config::{ClientConfig, ControllerUrl};
-use linstor_common::naming::proxmox;
+use linstor_common::naming::{docker, proxmox};
 use linstor_common::Client;
 use linstor_tests::sim::{Sim, SimConfig};
 use serde_json::Value;
@@ -266,15 +266,49 @@ async fn bad_input_is_refused_with_the_fix() {
 async fn proxmox_owner_makes_it_a_disk_of_that_vm() {
     let env = Env::start().await;
     let text = LEGACY.replace("volume 10", "volume 0");
-    let (code, out) = env
-        .adopt(&text, &["--apply", "--proxmox-vmid", "100"])
-        .await;
+    let args = [
+        "--apply",
+        "--proxmox-vmid",
+        "100",
+        "--resource-group",
+        "pve-rg",
+    ];
+    let (code, out) = env.adopt(&text, &args).await;
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains("resource group 'pve-rg' does not exist"),
+        "{out}"
+    );
+    env.client()
+        .resource_group_create(&ResourceGroup {
+            name: "pve-rg".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (code, out) = env.adopt(&text, &args).await;
     assert_eq!(code, Some(0), "{out}");
     let rds = env.client().resource_definitions(&[]).await.unwrap();
     assert_eq!(rds.len(), 1);
+    assert_eq!(rds[0].resource_group_name.as_deref(), Some("pve-rg"));
     let v = proxmox::volname_of(&rds[0]).expect("a Proxmox volume");
     assert_eq!(v.vmid, "100");
     assert_eq!(v.volname(), format!("{}_100", rds[0].name));
     let vds = env.client().volume_definitions(&rds[0].name).await.unwrap();
     assert_eq!(vds[0].props.get("OverrideVlmId").unwrap(), "legacy_data");
+}
+
+#[tokio::test]
+async fn docker_owner_makes_it_that_docker_volume() {
+    let env = Env::start().await;
+    let text = LEGACY.replace("volume 10", "volume 0");
+    let (code, out) = env
+        .adopt(&text, &["--apply", "--docker-name", "pg.data"])
+        .await;
+    assert_eq!(code, Some(0), "{out}");
+    let rds = env.client().resource_definitions(&[]).await.unwrap();
+    assert_eq!(rds.len(), 1);
+    assert!(docker::owns(&rds[0]));
+    assert!(docker::is_volume(&rds[0].name, &rds[0].props, "pg.data"));
+    assert_eq!(rds[0].name, docker::resource_name("pg.data").unwrap());
 }

@@ -16,6 +16,8 @@ pub enum Problem {
     Exists(String),
     /// The node is not a LINSTOR node.
     UnknownNode(String),
+    /// The resource group does not exist.
+    UnknownResourceGroup(String),
     /// The node has no storage pool of that name.
     UnknownPool {
         /// Node.
@@ -36,6 +38,10 @@ impl std::fmt::Display for Problem {
                 f,
                 "node '{n}' is not a LINSTOR node (add it with `linstor node create {n} <ip>`, or map a floating host with --floating-node)"
             ),
+            Problem::UnknownResourceGroup(g) => write!(
+                f,
+                "resource group '{g}' does not exist (create it with `linstor resource-group create {g}` or name an existing one)"
+            ),
             Problem::UnknownPool { node, pool } => write!(
                 f,
                 "node '{node}' has no storage pool '{pool}' (create it on the volume group holding the backing volume, or choose the pool with --storage-pool / --node-pool {node}=POOL)"
@@ -50,6 +56,11 @@ pub async fn preflight(client: &Client, plan: &Plan) -> Result<Vec<Problem>, Ado
     let mut problems = Vec::new();
     if client.resource_definition(&plan.name).await?.is_some() {
         problems.push(Problem::Exists(plan.name.clone()));
+    }
+    if let Some(rg) = plan.resource_group.as_deref() {
+        if client.resource_group(rg).await?.is_none() {
+            problems.push(Problem::UnknownResourceGroup(rg.to_string()));
+        }
     }
     let nodes = client.nodes().await?;
     let known = |n: &str| nodes.iter().any(|k| k.name.eq_ignore_ascii_case(n));

@@ -501,7 +501,12 @@ fn resource_of(name: &str, stmts: &[Stmt]) -> Result<DrbdResource, AdoptError> {
                 hosts.push(h);
             }
             "connection" => {
-                for c in block {
+                let paths = block
+                    .iter()
+                    .filter(|c| c.keyword() == "path")
+                    .filter_map(|c| c.block.as_deref())
+                    .flatten();
+                for c in block.iter().chain(paths) {
                     if c.keyword() != "host" || c.block.is_some() {
                         continue;
                     }
@@ -726,6 +731,14 @@ resource r0 {
                 host pve-1 address ipv4 10.0.0.1:7005;
             }
         }"#;
+        let with_path = "resource p {
+            on a { node-id 0; device minor 3; disk /dev/vg/p; meta-disk internal; }
+            on b { node-id 1; device minor 3; disk /dev/vg/p; meta-disk internal; }
+            connection { path { host a address 192.168.7.1:7003; host b address ipv6 [fd00::7]:7003; } }
+        }";
+        let p = parse_resource(with_path, None).unwrap();
+        assert_eq!(p.hosts[0].address.as_ref().unwrap().ip, "192.168.7.1");
+        assert_eq!(p.hosts[1].address.as_ref().unwrap().family, "ipv6");
         let r = parse_resource(text, None).unwrap();
         assert_eq!(r.name, "vm-902-disk-1");
         assert_eq!(r.hosts[0].address.as_ref().unwrap().ip, "10.0.0.2");

@@ -61,6 +61,8 @@ pub struct Options {
     pub allow_larger_volume_size: bool,
     /// Hand the volume to a platform.
     pub owner: Option<Owner>,
+    /// Resource group of the new definition (LINSTOR's default group when `None`).
+    pub resource_group: Option<String>,
 }
 
 /// One LINSTOR call, with the body exactly as sent.
@@ -182,6 +184,8 @@ pub struct Plan {
     pub drbd_name: String,
     /// LINSTOR resource definition name.
     pub name: String,
+    /// Resource group of the definition, when one was asked for.
+    pub resource_group: Option<String>,
     /// Nodes in configuration order.
     pub nodes: Vec<PlannedNode>,
     /// Calls in order.
@@ -247,6 +251,11 @@ fn name_and_owner(res: &DrbdResource, opts: &Options) -> Result<(String, Props),
             n
         }
         Some(Owner::Proxmox { vmid }) => {
+            if opts.resource_group.is_none() {
+                return Err(invalid(
+                    "--proxmox-vmid needs --resource-group <the 'resourcegroup' of the drbd storage in /etc/pve/storage.cfg>: Proxmox lists only volumes of its storage's resource group",
+                ));
+            }
             let vmid_s = vmid.to_string();
             let n = match &opts.name {
                 Some(n) if proxmox::is_pm_name(n) => n.clone(),
@@ -299,6 +308,9 @@ fn backing_name(disk: &str, host: &str, nr: u32) -> Result<String, AdoptError> {
 /// Builds the ordered calls that adopt `res`.
 pub fn plan(res: &DrbdResource, opts: &Options) -> Result<Plan, AdoptError> {
     let (name, owner_props) = name_and_owner(res, opts)?;
+    if let Some(rg) = &opts.resource_group {
+        naming::validate_resource_group_name(rg).map_err(|e| invalid(e.to_string()))?;
+    }
     if res.hosts.is_empty() {
         return Err(invalid(format!(
             "resource '{}' has no 'on <host>' or 'floating' section",
@@ -498,6 +510,7 @@ pub fn plan(res: &DrbdResource, opts: &Options) -> Result<Plan, AdoptError> {
             resource_definition: ResourceDefinition {
                 name: name.clone(),
                 props: owner_props,
+                resource_group_name: opts.resource_group.clone(),
                 ..Default::default()
             },
             drbd_port: Some(i32::from(port)),
@@ -614,6 +627,7 @@ pub fn plan(res: &DrbdResource, opts: &Options) -> Result<Plan, AdoptError> {
     Ok(Plan {
         drbd_name: res.name.clone(),
         name,
+        resource_group: opts.resource_group.clone(),
         nodes,
         steps,
     })
@@ -873,7 +887,15 @@ mod tests {
         let mut o = opts();
         o.sizes = BTreeMap::from([(0, 1_371_956 * 1024)]);
         o.owner = Some(Owner::Proxmox { vmid: 100 });
+        let e = plan(&r, &o).unwrap_err().to_string();
+        assert!(e.contains("--resource-group"), "{e}");
+        o.resource_group = Some("pve-rg".into());
         let p = plan(&r, &o).unwrap();
+        assert!(
+            lines(&p)[0].contains(r#""resource_group_name":"pve-rg""#),
+            "{}",
+            lines(&p)[0]
+        );
         assert!(proxmox::is_pm_name(&p.name), "{}", p.name);
         assert_eq!(
             plan(&r, &o).unwrap().name,
