@@ -172,7 +172,8 @@ fn key_value<'a>(text: &'a str, what: &str) -> anyhow::Result<(&'a str, &'a str)
         .with_context(|| format!("invalid {what} '{text}'"))
 }
 
-fn adopt_options(args: &AdoptArgs) -> anyhow::Result<adopt::Options> {
+/// Options, plus a size given without a volume number.
+fn adopt_options(args: &AdoptArgs) -> anyhow::Result<(adopt::Options, Option<u64>)> {
     let mut sizes = BTreeMap::new();
     for s in &args.size {
         let (vol, bytes) = match s.split_once('=') {
@@ -218,10 +219,16 @@ fn adopt_options(args: &AdoptArgs) -> anyhow::Result<adopt::Options> {
         resource_group: args.resource_group.clone(),
         ..Default::default()
     };
+    let mut single = None;
     for (vol, bytes) in sizes {
-        opts.sizes.insert(vol.unwrap_or(u32::MAX), bytes);
+        match vol {
+            Some(v) => {
+                opts.sizes.insert(v, bytes);
+            }
+            None => single = Some(bytes),
+        }
     }
-    Ok(opts)
+    Ok((opts, single))
 }
 
 fn read_input(path: &Path) -> anyhow::Result<String> {
@@ -244,8 +251,8 @@ async fn run_adopt(args: AdoptArgs) -> anyhow::Result<ExitCode> {
         .context("give --res FILE or --dump FILE")?;
     let text = read_input(path)?;
     let res = adopt::parse_resource(&text, args.resource.as_deref())?;
-    let mut opts = adopt_options(&args)?;
-    if let Some(bytes) = opts.sizes.remove(&u32::MAX) {
+    let (mut opts, single) = adopt_options(&args)?;
+    if let Some(bytes) = single {
         let numbers: std::collections::BTreeSet<u32> = res
             .hosts
             .iter()

@@ -5,7 +5,9 @@
 //! refusals (existing definition, unknown node or pool, external metadata, size not in whole
 //! KiB, invalid name) say what to fix and change nothing.
 
-use linstor_common::api::{ResourceGroup, VolumeDefinition};
+use linstor_common::api::{
+    ResourceCreate, ResourceDefinition, ResourceDefinitionCreate, ResourceGroup, VolumeDefinition,
+};
 use linstor_common::config::{ClientConfig, ControllerUrl};
 use linstor_common::naming::{docker, proxmox};
 use linstor_common::Client;
@@ -311,4 +313,40 @@ async fn docker_owner_makes_it_that_docker_volume() {
     assert!(docker::owns(&rds[0]));
     assert!(docker::is_volume(&rds[0].name, &rds[0].props, "pg.data"));
     assert_eq!(rds[0].name, docker::resource_name("pg.data").unwrap());
+}
+
+#[tokio::test]
+async fn a_failing_step_stops_and_keeps_what_was_done() {
+    let env = Env::start().await;
+    let c = env.client();
+    c.resource_definition_create(&ResourceDefinitionCreate {
+        resource_definition: ResourceDefinition {
+            name: "other".into(),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    c.resource_create(
+        "other",
+        "bravo",
+        &ResourceCreate {
+            drbd_tcp_ports: vec![15500],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let (code, out) = env.adopt(LEGACY, &["--apply"]).await;
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("done 5/6"), "{out}");
+    assert!(
+        out.contains("step 6 of 6 failed")
+            && out.contains("TCP port '15500'")
+            && out.contains("do not delete resource definition 'legacy'"),
+        "{out}"
+    );
+    assert!(c.resource("legacy", "alpha").await.unwrap().is_some());
+    assert!(c.resource("legacy", "bravo").await.unwrap().is_none());
 }

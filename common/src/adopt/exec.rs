@@ -134,14 +134,13 @@ async fn apply_steps(
         tracing::info!(step = i + 1, call = %step.call, "adopt step");
         match perform(client, &step.call).await {
             Ok(r) => progress(i, &r),
-            Err(e) => {
-                return Err(AdoptError::Invalid(format!(
-                    "step {} of {} failed: {e}. Steps 1-{} were done and are kept: do not delete resource definition '{}' while satellites run (LINSTOR would remove the existing backing volumes); fix the cause and perform the remaining steps (shown by the dry run) by hand",
-                    i + 1,
-                    plan.steps.len(),
-                    i,
-                    plan.name
-                )))
+            Err(source) => {
+                return Err(AdoptError::StepFailed {
+                    step: i + 1,
+                    total: plan.steps.len(),
+                    name: plan.name.clone(),
+                    source,
+                })
             }
         }
     }
