@@ -144,11 +144,18 @@ async fn dry_run_lists_the_procedure_and_apply_creates_the_exact_numbers() {
     );
     assert_eq!(env.rd_count().await, 0, "the dry run changed nothing");
 
+    env.sim.reset_stats();
     let (code, out) = env.adopt(LEGACY, &["--apply"]).await;
     assert_eq!(code, Some(0), "{out}");
     assert!(
         out.contains("done 6/6") && out.contains("adopted 'legacy'"),
         "{out}"
+    );
+    assert_eq!(
+        env.sim.request_count(),
+        3 + 6,
+        "checks (definition, nodes, pools) plus the six calls: {:?}",
+        env.sim.stats()
     );
 
     let c = env.client();
