@@ -208,6 +208,12 @@ async fn dry_run_lists_the_procedure_and_apply_creates_the_exact_numbers() {
         out.contains("resource definition 'legacy' already exists"),
         "{out}"
     );
+    let (code, out) = env.adopt(LEGACY, &["--name", "legacy2"]).await;
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("problem: minor 9100 is already used by resource definition 'legacy'"),
+        "{out}"
+    );
 }
 
 #[tokio::test]

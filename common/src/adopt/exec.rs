@@ -16,6 +16,14 @@ pub enum Problem {
     Exists(String),
     /// The node is not a LINSTOR node.
     UnknownNode(String),
+    /// Another resource definition already uses the minor (the resource was adopted under
+    /// another name, or the minor is taken).
+    MinorTaken {
+        /// Minor.
+        minor: u32,
+        /// The definition using it.
+        rd: String,
+    },
     /// The resource group does not exist.
     UnknownResourceGroup(String),
     /// The node has no storage pool of that name.
@@ -38,6 +46,10 @@ impl std::fmt::Display for Problem {
                 f,
                 "node '{n}' is not a LINSTOR node (add it with `linstor node create {n} <ip>`, or map a floating host with --floating-node)"
             ),
+            Problem::MinorTaken { minor, rd } => write!(
+                f,
+                "minor {minor} is already used by resource definition '{rd}' (is this resource already adopted as '{rd}'? check `linstor volume list -r {rd}`)"
+            ),
             Problem::UnknownResourceGroup(g) => write!(
                 f,
                 "resource group '{g}' does not exist (create it with `linstor resource-group create {g}` or name an existing one)"
@@ -50,12 +62,26 @@ impl std::fmt::Display for Problem {
     }
 }
 
-/// Everything that would make the plan fail: existing resource definition, unknown nodes,
-/// missing storage pools. Read-only.
+/// Everything that would make the plan fail: existing resource definition, a minor already in
+/// use (e.g. adopted before under another name), unknown resource group, nodes or storage
+/// pools. Read-only.
 pub async fn preflight(client: &Client, plan: &Plan) -> Result<Vec<Problem>, AdoptError> {
     let mut problems = Vec::new();
-    if client.resource_definition(&plan.name).await?.is_some() {
-        problems.push(Problem::Exists(plan.name.clone()));
+    for rd in client.resource_definitions(&[]).await? {
+        if rd.name.eq_ignore_ascii_case(&plan.name) {
+            problems.push(Problem::Exists(rd.name.clone()));
+        }
+        for vd in &rd.volume_definitions {
+            let Some(minor) = vd.drbd_minor() else {
+                continue;
+            };
+            if let Some(m) = plan.minors.values().find(|m| i64::from(**m) == minor) {
+                problems.push(Problem::MinorTaken {
+                    minor: *m,
+                    rd: rd.name.clone(),
+                });
+            }
+        }
     }
     if let Some(rg) = plan.resource_group.as_deref() {
         if client.resource_group(rg).await?.is_none() {

@@ -188,6 +188,8 @@ pub struct Plan {
     pub resource_group: Option<String>,
     /// Nodes in configuration order.
     pub nodes: Vec<PlannedNode>,
+    /// DRBD minor per volume number.
+    pub minors: BTreeMap<u32, u32>,
     /// Calls in order.
     pub steps: Vec<Step>,
 }
@@ -629,6 +631,7 @@ pub fn plan(res: &DrbdResource, opts: &Options) -> Result<Plan, AdoptError> {
         name,
         resource_group: opts.resource_group.clone(),
         nodes,
+        minors,
         steps,
     })
 }
