@@ -363,3 +363,55 @@ async fn a_failing_step_stops_and_keeps_what_was_done() {
     assert!(c.resource("legacy", "alpha").await.unwrap().is_some());
     assert!(c.resource("legacy", "bravo").await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn drbdadm_dump_on_stdin_with_several_resources() {
+    use tokio::io::AsyncWriteExt as _;
+    let env = Env::start().await;
+    let dump = format!(
+        "# /etc/drbd.conf\nglobal {{ usage-count no; }}\ncommon {{ }}\n\n{}\nresource other {{\n    on alpha {{ node-id 0; address 10.0.0.1:7001; volume 0 {{ device minor 1; disk /dev/vg/o; meta-disk internal; }} }}\n}}\n",
+        LEGACY.replace("# hand-made in 2019\n", "# defined at /etc/drbd.d/legacy.res:1\n")
+    );
+    let run = |extra: &'static [&'static str]| {
+        let mut cmd = tokio::process::Command::new(BIN);
+        cmd.args(["adopt", "--dump", "-", "--controllers", &env.sim.url()])
+            .args([
+                "--size",
+                NET_BYTES,
+                "--peer-slots",
+                "4",
+                "--storage-pool",
+                "ssd",
+            ])
+            .args(extra)
+            .env_remove("LS_CONTROLLERS")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        cmd
+    };
+    for (extra, ok, want) in [
+        (&[][..], false, "several resources (legacy, other)"),
+        (
+            &["--resource", "legacy"][..],
+            true,
+            "1. POST /v1/resource-definitions",
+        ),
+    ] {
+        let mut child = run(extra).spawn().unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(dump.as_bytes()).await.unwrap();
+        drop(stdin);
+        let out = child.wait_with_output().await.unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.success(), ok, "{text}");
+        assert!(text.contains(want), "{text}");
+        if ok {
+            assert_eq!(calls(&text), EXPECTED, "{text}");
+        }
+    }
+}
