@@ -240,6 +240,7 @@ async fn every_endpoint_round_trip() {
             resource_group_name: Some("rg1".into()),
             ..Default::default()
         },
+        ..Default::default()
     })
     .await
     .unwrap();

@@ -369,6 +369,7 @@ impl Storage {
                                             size_kib: spec.size_kib,
                                             ..Default::default()
                                         },
+                                        ..Default::default()
                                     },
                                 )
                                 .await?;
