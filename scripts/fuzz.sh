@@ -5,6 +5,9 @@
 # A crash, leak or timeout found by any target fails the script (exit 1).
 #
 # usage: scripts/fuzz.sh [seconds-per-target] [target...]
+# FUZZ_SANITIZER (default none) is passed to `cargo fuzz -s`: our crates deny unsafe code, so
+# the fuzzers look for panics and hangs; `FUZZ_SANITIZER=address` adds ASan at several times the
+# build cost.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -31,6 +34,7 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked
 fi
 
+sanitizer=${FUZZ_SANITIZER:-none}
 target_dir=${CARGO_TARGET_DIR:-$root/target}
 work="$target_dir/fuzz-work"
 summary="$target_dir/fuzz-summary.md"
@@ -71,9 +75,9 @@ seed_from_fixtures() {
 
 echo "building ${#targets[@]} fuzz targets"
 if [ $# -gt 0 ]; then
-  for t in "${targets[@]}"; do (cd fuzz && "${cargo[@]}" fuzz build "$t"); done
+  for t in "${targets[@]}"; do (cd fuzz && "${cargo[@]}" fuzz build -s "$sanitizer" "$t"); done
 else
-  (cd fuzz && "${cargo[@]}" fuzz build)
+  (cd fuzz && "${cargo[@]}" fuzz build -s "$sanitizer")
 fi
 
 {
@@ -88,7 +92,7 @@ for t in "${targets[@]}"; do
   seed_from_fixtures "$t" "$corpus"
   echo "==> fuzzing $t for ${secs}s (corpus: $(find "$corpus" -type f | wc -l) inputs)"
   rc=0
-  (cd fuzz && "${cargo[@]}" fuzz run "$t" "$corpus" -- \
+  (cd fuzz && "${cargo[@]}" fuzz run -s "$sanitizer" "$t" "$corpus" -- \
     -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$artifacts") >"$log" 2>&1 || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
