@@ -60,9 +60,11 @@ def main():
     elif op == "list_owned_volumes":
         prop = args[0]
         rds = lin.resource_dfn_list(query_volume_definitions=True)
-        owned = [rd.name for rd in rds[0].resource_definitions if prop in rd.properties]
-        if owned:
-            lin.resource_list(filter_by_resources=owned)
+        owned = {rd.name for rd in rds[0].resource_definitions if prop in rd.properties}
+        # all resources, kept client-side (a filter naming thousands of resources is a URI
+        # too long for the controller)
+        rscs = lin.resource_list()
+        [r for r in rscs[0].resources if r.name in owned]
     elif op == "get_one":
         name = args[0]
         lin.resource_dfn_list(filter_by_resource_definitions=[name])
