@@ -738,7 +738,7 @@ impl<'a> Docker<'a> {
                 "Unmount",
                 &o["Unmount"],
                 Some(&t["Unmount"]),
-                (3, 3, "the definition (ownership), its resources (this copy diskless), delete of the diskless copy"),
+                (2, 3, "the definition (ownership), its resources (is this copy diskless), delete of the diskless copy when it is"),
             ),
         ];
         for r in &mut rows {
