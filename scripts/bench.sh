@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark (not part of scripts/test.sh): builds the release binaries, installs python-linstor
-# into a venv and runs linstor-bench, which writes the table to BENCHMARKS-run.md (or --out).
+# into a venv and runs linstor-bench, which prints the table and writes it to
+# $CARGO_TARGET_DIR/bench.md (BENCH_OUT to change). Needs root (Docker Mount runs mkfs and mount).
 # Usage: scripts/bench.sh [--quick] [linstor-bench options]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,5 +18,5 @@ exec "$CARGO_TARGET_DIR/release/linstor-bench" \
     --bin-dir "$CARGO_TARGET_DIR/release" \
     --python "$venv/bin/python" \
     --peer "$root/tests/bench/peer.py" \
-    --out "${BENCH_OUT:-$root/BENCHMARKS-run.md}" \
+    --out "${BENCH_OUT:-$CARGO_TARGET_DIR/bench.md}" \
     "$@"

@@ -1,7 +1,8 @@
 //! Smoke run of `linstor-bench` (one invocation per operation, 50 volumes) so the harness keeps
 //! working; the figures themselves come from `scripts/bench.sh`. Needs the frontend binaries
-//! built next to it and a python with python-linstor (`LINSTOR_BENCH_PYTHON`, default
-//! `<target>/bench-venv/bin/python`); skipped when either is missing.
+//! built next to it, a python with python-linstor (`LINSTOR_BENCH_PYTHON`, else the venv of
+//! `scripts/bench.sh` or of the conformance run) and root (Docker Mount runs mkfs and mount);
+//! skipped when one is missing.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,13 +17,18 @@ fn harness_fills_every_row() {
         .collect();
     let python = std::env::var_os("LINSTOR_BENCH_PYTHON")
         .map(PathBuf::from)
-        .unwrap_or_else(|| bin_dir.join("../bench-venv/bin/python"));
-    if !missing.is_empty() || !python.is_file() {
-        eprintln!(
-            "SKIP: needs {missing:?} in {} and python-linstor at {}",
-            bin_dir.display(),
-            python.display()
-        );
+        .or_else(|| {
+            ["../bench-venv/bin/python", "../conformance-venv/bin/python"]
+                .into_iter()
+                .map(|p| bin_dir.join(p))
+                .find(|p| p.is_file())
+        });
+    let Some(python) = python.filter(|p| p.is_file()) else {
+        eprintln!("SKIP: no python with python-linstor (set LINSTOR_BENCH_PYTHON)");
+        return;
+    };
+    if !missing.is_empty() || !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIP: needs root and {missing:?} in {}", bin_dir.display());
         return;
     }
     let out_dir = tempfile::tempdir().expect("tmp");
