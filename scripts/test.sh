@@ -33,8 +33,14 @@ step "cargo build (binaries used by the script-driven suites)"
 cargo build --workspace --bins --locked
 export LINSTOR_SIM_BIN="$root/target/debug/linstor-sim"
 
-step "cargo test (unit, simulator, conformance, Docker end to end)"
+step "cargo test (unit, simulator, conformance, fault suites, Docker end to end)"
+target_dir=${CARGO_TARGET_DIR:-$root/target}
+rm -rf "$target_dir/reliability" "$target_dir/reliability-summary.md"
 LINSTOR_CONFORMANCE=1 LINSTOR_E2E_DOCKER=1 cargo test --workspace --locked -- --test-threads=2
+if [ -f "$target_dir/reliability-summary.md" ]; then
+  step "fault suites: cases and tries (the table of RELIABILITY.md)"
+  cat "$target_dir/reliability-summary.md"
+fi
 
 if [ -x proxmox-plugin/t/run.sh ]; then
   step "Proxmox Perl module (prove)"
@@ -45,5 +51,8 @@ if [ -x packaging/tests/test-packages.sh ]; then
   step "Debian packages"
   packaging/tests/test-packages.sh
 fi
+
+step "bounded fuzz runs (scripts/fuzz.sh, ${LINSTOR_FUZZ_SECONDS:-30} s per target)"
+scripts/fuzz.sh "${LINSTOR_FUZZ_SECONDS:-30}"
 
 step "all suites passed"

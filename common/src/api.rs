@@ -326,6 +326,19 @@ pub struct VolumeDefinition {
     /// Flags.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub flags: Vec<String>,
+    /// Layer data (`DRBD`: `{resource_name_suffix, volume_number, minor_number}`); read only.
+    #[serde(skip_serializing)]
+    pub layer_data: Vec<ResourceDefinitionLayer>,
+}
+
+impl VolumeDefinition {
+    /// The DRBD minor number from the layer data.
+    pub fn drbd_minor(&self) -> Option<i64> {
+        self.layer_data
+            .iter()
+            .find(|l| l.layer_type == "DRBD")
+            .and_then(|l| l.data.as_ref()?.get("minor_number")?.as_i64())
+    }
 }
 
 /// `VolumeDefinitionCreate`.
@@ -333,6 +346,9 @@ pub struct VolumeDefinition {
 pub struct VolumeDefinitionCreate {
     /// The definition.
     pub volume_definition: VolumeDefinition,
+    /// DRBD minor number to use instead of an allocated one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drbd_minor_number: Option<i32>,
 }
 
 /// `VolumeDefinitionModify` (resize).
@@ -377,6 +393,12 @@ pub struct ResourceDefinition {
 pub struct ResourceDefinitionCreate {
     /// The definition (name, group, props).
     pub resource_definition: ResourceDefinition,
+    /// Preferred DRBD TCP port (used on each node where it is free).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drbd_port: Option<i32>,
+    /// DRBD peer slots of the definition.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drbd_peer_slots: Option<i32>,
 }
 
 /// `ResourceDefinitionModify`.
@@ -459,6 +481,12 @@ pub struct ResourceCreate {
     /// Layer list.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub layer_list: Vec<String>,
+    /// DRBD node id to use instead of an allocated one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drbd_node_id: Option<i32>,
+    /// DRBD TCP ports to use instead of allocated ones.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub drbd_tcp_ports: Vec<i32>,
 }
 
 /// `ResourceMakeAvailable`.

@@ -98,8 +98,8 @@ pub fn parse_controller_list(list: &str) -> Result<Vec<ControllerUrl>> {
         .collect()
 }
 
-/// Everything a [`crate::client::Client`] needs.
-#[derive(Debug, Clone)]
+/// Everything a [`crate::client::Client`] needs. Its `Debug` output never shows the token.
+#[derive(Clone)]
 pub struct ClientConfig {
     /// Controllers in the order they are tried.
     pub controllers: Vec<ControllerUrl>,
@@ -119,6 +119,25 @@ pub struct ClientConfig {
     pub request_timeout: Duration,
     /// Where the last good controller is remembered.
     pub state_dir: Option<PathBuf>,
+}
+
+/// Stands in for a secret in `Debug` output.
+pub const REDACTED: &str = "<redacted>";
+
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("controllers", &self.controllers)
+            .field("ca_file", &self.ca_file)
+            .field("client_cert", &self.client_cert)
+            .field("client_key", &self.client_key)
+            .field("token", &self.token.as_ref().map(|_| REDACTED))
+            .field("insecure", &self.insecure)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("state_dir", &self.state_dir)
+            .finish()
+    }
 }
 
 impl Default for ClientConfig {
@@ -150,13 +169,19 @@ pub struct Sources {
     pub auth_json: PathBuf,
 }
 
+/// Environment variable naming another token file (golinstor's name for it).
+pub const TOKEN_FILE_ENV: &str = "LS_BEARER_TOKEN_FILE";
+
 impl Sources {
-    /// The real environment and system paths.
+    /// The real environment and system paths; `LS_BEARER_TOKEN_FILE`, when set and not empty,
+    /// replaces the well-known token file.
     pub fn system() -> Self {
         Self {
             ls_controllers: std::env::var("LS_CONTROLLERS").ok(),
             client_conf: PathBuf::from(CLIENT_CONF),
-            auth_json: PathBuf::from(AUTH_JSON),
+            auth_json: std::env::var_os(TOKEN_FILE_ENV)
+                .filter(|p| !p.is_empty())
+                .map_or_else(|| PathBuf::from(AUTH_JSON), PathBuf::from),
         }
     }
 }
@@ -314,5 +339,16 @@ mod tests {
         assert_eq!(read_token_file(&f).unwrap().as_deref(), Some("raw-token"));
         std::fs::write(&f, r#"{"nope": 1}"#).unwrap();
         assert!(read_token_file(&f).is_err());
+    }
+
+    #[test]
+    fn debug_output_hides_the_token() {
+        let cfg = ClientConfig {
+            token: Some("tok-9f8e7d".into()),
+            ..ClientConfig::default()
+        };
+        let text = format!("{cfg:?}");
+        assert!(!text.contains("tok-9f8e7d"), "{text}");
+        assert!(text.contains(REDACTED), "{text}");
     }
 }

@@ -21,6 +21,15 @@ pub enum Error {
         /// Last transport error seen, rendered for humans.
         last_error: String,
     },
+    /// The TLS handshake with a controller failed: its certificate is not trusted (or not valid
+    /// for its name), or it refused ours. The request was never delivered.
+    #[error("TLS connection to LINSTOR controller {controller} failed: {problem}")]
+    Tls {
+        /// The controller (the last one that failed this way).
+        controller: String,
+        /// What was wrong with which certificate, and what to configure.
+        problem: String,
+    },
     /// A controller accepted the request but did not answer in time.
     #[error("LINSTOR controller {controller} did not answer within {seconds} s")]
     Timeout {

@@ -240,6 +240,7 @@ async fn every_endpoint_round_trip() {
             resource_group_name: Some("rg1".into()),
             ..Default::default()
         },
+        ..Default::default()
     })
     .await
     .unwrap();
@@ -561,16 +562,23 @@ async fn tls_verifies_the_controller_and_presents_a_client_certificate() {
     let mut wrong_ca = good.clone();
     wrong_ca.ca_file = Some(pki.path("other-ca.pem"));
     let err = Client::new(wrong_ca).unwrap().version().await.unwrap_err();
-    assert!(matches!(err, Error::Connection { .. }), "{err:?}");
+    assert!(
+        matches!(&err, Error::Tls { problem, .. } if problem.contains("not signed by a trusted CA")),
+        "{err:?}"
+    );
 
     let mut no_client_cert = good.clone();
     no_client_cert.client_cert = None;
     no_client_cert.client_key = None;
-    assert!(Client::new(no_client_cert)
+    let err = Client::new(no_client_cert)
         .unwrap()
         .version()
         .await
-        .is_err());
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Tls { problem, .. } if problem.contains("requires a client certificate")),
+        "{err:?}"
+    );
 
     let mut half = good.clone();
     half.client_key = None;
@@ -585,18 +593,37 @@ async fn tls_verifies_the_controller_and_presents_a_client_certificate() {
 }
 
 #[tokio::test]
-async fn bearer_token_is_sent() {
+async fn bearer_token_is_sent_over_https_only() {
+    let pki = Pki::new();
     let sim = Sim::start(SimConfig {
         token: Some("s3cret-token".into()),
+        tls: Some(TlsConfig {
+            cert: pki.path("server.pem"),
+            key: pki.path("server.key"),
+            client_ca: None,
+        }),
         ..Default::default()
     })
     .await
     .unwrap();
-    let anonymous = client(&sim.url());
-    let err = anonymous.nodes().await.unwrap_err();
+    let mut anonymous = config(&[sim.url()]);
+    anonymous.ca_file = Some(pki.path("ca.pem"));
+    let err = Client::new(anonymous.clone())
+        .unwrap()
+        .nodes()
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Api { status: 401, .. }), "{err:?}");
-    let mut cfg = config(&[sim.url()]);
+    let mut cfg = anonymous;
     cfg.token = Some("s3cret-token".into());
-    Client::new(cfg).unwrap().nodes().await.unwrap();
+    Client::new(cfg.clone()).unwrap().nodes().await.unwrap();
+
+    cfg.controllers
+        .push(ControllerUrl::parse("http://127.0.0.1:1").unwrap());
+    let err = Client::new(cfg).unwrap_err();
+    assert!(
+        matches!(&err, Error::Config(m) if m.contains("plain HTTP") && m.contains("http://127.0.0.1:1")),
+        "a token is never sent in clear: {err:?}"
+    );
     sim.stop().await;
 }

@@ -14,7 +14,7 @@ use tracing::{info, instrument, warn};
 
 use crate::options::{FileConfig, OptionError, RawOptions, VolumeOptions};
 use crate::protocol::{Request, Response, Volume};
-use crate::state::{KnownVolume, State, StateError, StateStore};
+use crate::state::{KnownVolume, MountEntry, State, StateError, StateStore};
 
 /// Everything a plugin call can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +74,10 @@ pub fn linstor_message(e: &Error) -> String {
     match e {
         Error::Connection { .. } => format!(
             "{e}; check the controllers setting (--controllers, LS_CONTROLLERS or controllers= in {})",
+            crate::options::CONFIG_FILE
+        ),
+        Error::Tls { .. } => format!(
+            "{e}; set cafile, certfile and keyfile in {} (or LS_CAFILE, LS_CERTFILE, LS_KEYFILE)",
             crate::options::CONFIG_FILE
         ),
         Error::Timeout { .. } => format!("{e}; the operation may still complete, retry later"),
@@ -519,15 +523,51 @@ impl Driver {
             Ok(())
         })
         .await?;
-        {
-            let mut st = lock(&self.state);
-            st.mounts.remove(name);
-            self.save(&st)?;
-        }
         info!(rd = %rd, "unmounted");
         let node = self.node().to_string();
         if let Err(e) = self.storage.detach(rd, &node).await {
             warn!(error = %e, rd = %rd, "cannot detach (a diskless copy may remain until the next start)");
+        }
+        let mut st = lock(&self.state);
+        st.mounts.remove(name);
+        self.save(&st)?;
+        Ok(())
+    }
+
+    /// Removes this node's diskless copies of our volumes that no recorded mount uses (left by
+    /// a detach that failed or a plugin killed half-way). Diskful replicas and tie-breakers
+    /// are never touched; each volume is checked again under its lock.
+    async fn release_orphan_copies(&self) -> Result<(), Failure> {
+        let me = self.node().to_string();
+        let volumes = match self.storage.list().await {
+            Ok(v) => v,
+            Err(e) => {
+                warn!(error = %e, "cannot list volumes to release unused diskless copies");
+                return Ok(());
+            }
+        };
+        for v in volumes {
+            let copy_here = v
+                .replicas
+                .iter()
+                .any(|r| r.node.eq_ignore_ascii_case(&me) && r.diskless && !r.tiebreaker);
+            if !copy_here {
+                continue;
+            }
+            let name = docker::docker_name(&v.name, &v.props).to_string();
+            let lk = self.volume_lock(&name);
+            let _g = lk.lock().await;
+            let used = lock(&self.state)
+                .mounts
+                .values()
+                .any(|e| e.rd.eq_ignore_ascii_case(&v.name) && e.total() > 0);
+            if used {
+                continue;
+            }
+            info!(volume = %name, rd = %v.name, "releasing an unused diskless copy on this node");
+            if let Err(e) = self.storage.detach(&v.name, &me).await {
+                warn!(error = %e, rd = %v.name, "cannot release the unused diskless copy");
+            }
         }
         Ok(())
     }
@@ -706,7 +746,7 @@ impl Driver {
         let boot = crate::state::boot_id(&self.cfg.boot_id_file);
         let mounts_text = std::fs::read_to_string(&self.cfg.mounts_file).unwrap_or_default();
         let mounted: Vec<PathBuf> = linstor_common::host::mount_points(&mounts_text);
-        let (stale, recorded): (Vec<(String, String, PathBuf)>, Vec<PathBuf>) = {
+        let (stale, recorded): (Vec<(String, MountEntry)>, Vec<PathBuf>) = {
             let mut st = lock(&self.state);
             let rebooted = st.boot_id != boot;
             if rebooted && !st.mounts.is_empty() {
@@ -715,7 +755,7 @@ impl Driver {
             let mut stale = Vec::new();
             for (name, e) in &st.mounts {
                 if rebooted || e.total() == 0 || !mounted.iter().any(|m| m == &e.target) {
-                    stale.push((name.clone(), e.rd.clone(), e.target.clone()));
+                    stale.push((name.clone(), e.clone()));
                 }
             }
             st.boot_id = boot;
@@ -723,16 +763,20 @@ impl Driver {
             let recorded = st
                 .mounts
                 .values()
-                .filter(|e| !stale.iter().any(|(_, _, t)| t == &e.target))
+                .filter(|e| !stale.iter().any(|(_, s)| s.target == e.target))
                 .map(|e| e.target.clone())
                 .collect();
             (stale, recorded)
         };
-        for (name, rd, target) in stale {
-            info!(volume = %name, "releasing a stale mount record");
+        for (name, entry) in stale {
             let lk = self.volume_lock(&name);
             let _g = lk.lock().await;
-            self.release(&name, &rd, &target).await?;
+            if lock(&self.state).mounts.get(&name) != Some(&entry) {
+                info!(volume = %name, "a Mount since the start renewed the record; keeping it");
+                continue;
+            }
+            info!(volume = %name, "releasing a stale mount record");
+            self.release(&name, &entry.rd, &entry.target).await?;
         }
         for m in mounted {
             if m.parent() != Some(self.cfg.mount_root.as_path()) || recorded.contains(&m) {
@@ -741,11 +785,22 @@ impl Driver {
             let Some(rd) = m.file_name().and_then(|f| f.to_str()).map(str::to_string) else {
                 continue;
             };
+            let name = lock(&self.state)
+                .known
+                .iter()
+                .find(|(_, k)| k.rd == rd)
+                .map_or_else(|| rd.clone(), |(n, _)| n.clone());
+            let lk = self.volume_lock(&name);
+            let _g = lk.lock().await;
+            if lock(&self.state).mounts.values().any(|e| e.target == m) {
+                info!(target = %m.display(), "a Mount since the start recorded this mount; keeping it");
+                continue;
+            }
             warn!(target = %m.display(), "unrecorded mount under the mount root: unmounting");
             self.release(&format!("\u{0}unrecorded:{rd}"), &rd, &m)
                 .await?;
         }
-        Ok(())
+        self.release_orphan_copies().await
     }
 }
 

@@ -3,7 +3,7 @@
 //! setup: binding (replacing a stale socket, refusing a live one) and systemd socket activation.
 
 use std::convert::Infallible;
-use std::os::unix::fs::FileTypeExt;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -37,7 +37,12 @@ pub enum SocketError {
     Activation(String),
 }
 
-/// Bind `path`, creating its directory; a stale socket file (nobody listening) is replaced.
+/// Permission bits of the plugin socket: only its owner (root, like dockerd) may connect.
+pub const SOCKET_MODE: u32 = 0o600;
+
+/// Bind `path`, creating its directory; a stale socket file (nobody listening) is replaced. The
+/// socket is bound under a temporary name, set to [`SOCKET_MODE`] and then renamed into place, so
+/// it never exists at `path` with other permissions, whatever the umask.
 pub fn bind(path: &Path) -> Result<UnixListener, SocketError> {
     let err = |source| SocketError::Bind {
         path: path.to_path_buf(),
@@ -54,7 +59,22 @@ pub fn bind(path: &Path) -> Result<UnixListener, SocketError> {
             std::fs::remove_file(path).map_err(err)?;
         }
     }
-    UnixListener::bind(path).map_err(err)
+    let tmp = path.with_file_name(format!(
+        ".{}.{}.tmp",
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&tmp);
+    let listener = UnixListener::bind(&tmp).map_err(err)?;
+    let placed = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(SOCKET_MODE))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = placed {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(err(e));
+    }
+    Ok(listener)
 }
 
 /// The socket systemd passed (`LISTEN_PID` = our pid, `LISTEN_FDS` ≥ 1, fd 3), if any.

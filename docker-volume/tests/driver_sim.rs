@@ -412,6 +412,7 @@ async fn foreign_volumes_are_invisible_and_untouched() {
                 name: "pm-12345678".into(),
                 ..Default::default()
             },
+            ..Default::default()
         })
         .await
         .unwrap();

@@ -53,7 +53,7 @@ pub fn linstor_exit_code(e: &LinstorError) -> i32 {
         | LinstorError::NotOwned { .. }
         | LinstorError::Unsupported(_)
         | LinstorError::State { .. } => 1,
-        LinstorError::InvalidInput(_) | LinstorError::Config(_) => 2,
+        LinstorError::InvalidInput(_) | LinstorError::Config(_) | LinstorError::Tls { .. } => 2,
         LinstorError::Host { .. } | LinstorError::DeviceTimeout { .. } => 4,
     }
 }
@@ -71,7 +71,14 @@ impl DriverError {
 
     /// The one plain line oned shows the user (no newlines).
     pub fn summary(&self, action: &str) -> String {
-        let text = self.to_string().replace(['\n', '\r'], " ");
+        let mut text = self.to_string().replace(['\n', '\r'], " ");
+        if let DriverError::Linstor {
+            source: LinstorError::Tls { .. },
+            ..
+        } = self
+        {
+            text.push_str("; the datastore attributes are LS_CAFILE (CA file), LS_CERTFILE and LS_KEYFILE (client certificate and key)");
+        }
         if text.starts_with(&format!("{action}:")) {
             text
         } else {

@@ -541,6 +541,42 @@ impl Driver {
         Ok(true)
     }
 
+    /// Creates the volume of a new image. A volume of the same image (same props and size,
+    /// with disks) left by an interrupted run is taken over, so oned's retry succeeds; its
+    /// content is written again by the caller.
+    async fn create_image_volume(
+        &self,
+        st: &Storage,
+        cfg: &DsConfig,
+        name: &str,
+        size_kib: u64,
+        props: Props,
+    ) -> R<()> {
+        match st
+            .create(&self.spec(cfg, name, size_kib, props.clone()))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e @ linstor_common::Error::AlreadyExists { .. }) => {
+                let twin = st
+                    .get(name)
+                    .await
+                    .map_err(lin(format!("create '{name}'")))?
+                    .filter(|v| {
+                        v.size_kib == size_kib
+                            && props.iter().all(|(k, val)| v.props.get(k) == Some(val))
+                            && v.replicas.iter().any(|r| !r.diskless)
+                    });
+                if twin.is_none() {
+                    return Err(lin(format!("create '{name}'"))(e));
+                }
+                info!(volume = %name, "already created for this image by an interrupted run");
+                Ok(())
+            }
+            Err(e) => Err(lin(format!("create '{name}'"))(e)),
+        }
+    }
+
     async fn ds_cp(
         &self,
         st: &Storage,
@@ -561,9 +597,8 @@ impl Driver {
         let mut props = Props::new();
         props.insert(PROP_IMAGE_ID.into(), id.to_string());
         props.insert(PROP_DS_ID.into(), ds.id.to_string());
-        st.create(&self.spec(cfg, &name, mb_to_kib(size_mb.max(1)), props))
-            .await
-            .map_err(lin(format!("create '{name}'")))?;
+        self.create_image_volume(st, cfg, &name, mb_to_kib(size_mb.max(1)), props)
+            .await?;
         let path = img.path.clone();
         let hosts = self.hosts.clone();
         let copied = self
@@ -603,9 +638,8 @@ impl Driver {
         let mut props = Props::new();
         props.insert(PROP_IMAGE_ID.into(), id.to_string());
         props.insert(PROP_DS_ID.into(), ds.id.to_string());
-        st.create(&self.spec(cfg, &name, mb_to_kib(size_mb), props))
-            .await
-            .map_err(lin(format!("create '{name}'")))?;
+        self.create_image_volume(st, cfg, &name, mb_to_kib(size_mb), props)
+            .await?;
         let fs = if !img.fs.is_empty() {
             Some(img.fs.clone())
         } else if img.format == "qcow2" {

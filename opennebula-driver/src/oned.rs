@@ -60,14 +60,25 @@ pub trait OnedInfo: Send + Sync + Debug {
     fn vm(&self, id: u64) -> Result<Vm, OnedError>;
 }
 
-/// XML-RPC client for oned (plain HTTP, as oned listens by default).
-#[derive(Debug)]
+/// XML-RPC client for oned (plain HTTP, as oned listens by default). Its `Debug` output never
+/// shows the `one_auth` credentials.
 pub struct XmlRpc {
     endpoint: String,
     auth: Option<String>,
     auth_error: Option<String>,
     timeout: Duration,
     ds_cache: Mutex<HashMap<u64, Datastore>>,
+}
+
+impl Debug for XmlRpc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("XmlRpc")
+            .field("endpoint", &self.endpoint)
+            .field("auth", &self.auth.as_ref().map(|_| "<redacted>"))
+            .field("auth_error", &self.auth_error)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Where `one_auth` is read from: `$ONE_AUTH`, `~/.one/one_auth`, `/var/lib/one/.one/one_auth`.

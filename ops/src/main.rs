@@ -4,7 +4,11 @@
 //!   1 when any check fails.
 //! - `gc`: lists (and with `--apply` removes) half-created volumes and orphan diskless
 //!   resources owned by the chosen platform.
+//! - `adopt`: brings a hand-made DRBD resource (`.res` file or `drbdadm dump`) under LINSTOR;
+//!   prints the calls and why (dry run) and performs them with `--apply`.
 
+use std::collections::BTreeMap;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -12,6 +16,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use linstor_common::adopt::{self, Owner};
 use linstor_common::config::{ClientConfig, Sources};
 use linstor_common::doctor::{self, Check, DoctorConfig};
 use linstor_common::host::RealHost;
@@ -35,6 +40,8 @@ enum Cmd {
     Doctor(DoctorArgs),
     /// List (and with --apply remove) half-created volumes and orphan diskless resources.
     Gc(GcArgs),
+    /// Bring a hand-made DRBD resource under LINSTOR (dry run unless --apply).
+    Adopt(AdoptArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -99,6 +106,222 @@ struct GcArgs {
     /// Remove what was found (default: only list it).
     #[arg(long)]
     apply: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["res", "dump"])))]
+struct AdoptArgs {
+    /// The resource's .res file (e.g. /etc/drbd.d/legacy.res); `-` reads stdin.
+    #[arg(long, value_name = "FILE")]
+    res: Option<PathBuf>,
+    /// Output of `drbdadm dump` (or `drbdadm dump <res>`); `-` reads stdin.
+    #[arg(long, value_name = "FILE")]
+    dump: Option<PathBuf>,
+    /// Which resource of the file, when it has several.
+    #[arg(long)]
+    resource: Option<String>,
+    /// LINSTOR name, when the DRBD name is not a valid LINSTOR name or should change.
+    #[arg(long)]
+    name: Option<String>,
+    /// Net size in bytes of the DRBD device (`blockdev --getsize64 /dev/drbd<minor>`), as
+    /// BYTES for a single volume or VOLUME=BYTES; read from `/dev/drbd<minor>` on this host when
+    /// omitted.
+    #[arg(long, value_name = "[VOLUME=]BYTES")]
+    size: Vec<String>,
+    /// Peer slots the DRBD metadata was created with (`--max-peers` of create-md).
+    #[arg(long)]
+    peer_slots: Option<u32>,
+    /// Storage pool of the diskful nodes (the pool on the volume group holding the backing
+    /// volumes).
+    #[arg(long)]
+    storage_pool: Option<String>,
+    /// Storage pool of one node, overriding --storage-pool.
+    #[arg(long, value_name = "NODE=POOL")]
+    node_pool: Vec<String>,
+    /// LINSTOR node of a `floating` section, by its IP address.
+    #[arg(long, value_name = "IP=NODE")]
+    floating_node: Vec<String>,
+    /// Set AllowLargerVolumeSize on the volume definitions (backing volume larger than LINSTOR
+    /// would allocate).
+    #[arg(long)]
+    allow_larger_volume_size: bool,
+    /// Hand the volume to this Proxmox VM (Aux/pm/vmid), so it shows up as its disk.
+    #[arg(long, value_name = "VMID", conflicts_with = "docker_name")]
+    proxmox_vmid: Option<u32>,
+    /// Resource group of the new resource definition (for --proxmox-vmid: the storage's
+    /// `resourcegroup`).
+    #[arg(long)]
+    resource_group: Option<String>,
+    /// Hand the volume to Docker under this volume name.
+    #[arg(long, value_name = "NAME")]
+    docker_name: Option<String>,
+    /// Perform the calls (default: only print them).
+    #[arg(long)]
+    apply: bool,
+    /// Controllers (comma-separated); default from LS_CONTROLLERS or linstor-client.conf.
+    #[arg(long)]
+    controllers: Option<String>,
+    /// Seconds to wait for each controller answer.
+    #[arg(long, default_value_t = 30)]
+    timeout: u64,
+}
+
+fn key_value<'a>(text: &'a str, what: &str) -> anyhow::Result<(&'a str, &'a str)> {
+    text.split_once('=')
+        .filter(|(k, v)| !k.is_empty() && !v.is_empty())
+        .with_context(|| format!("invalid {what} '{text}'"))
+}
+
+/// Options, plus a size given without a volume number.
+fn adopt_options(args: &AdoptArgs) -> anyhow::Result<(adopt::Options, Option<u64>)> {
+    let mut sizes = BTreeMap::new();
+    for s in &args.size {
+        let (vol, bytes) = match s.split_once('=') {
+            Some((v, b)) => (
+                Some(
+                    v.parse::<u32>()
+                        .with_context(|| format!("invalid volume number in --size {s}"))?,
+                ),
+                b,
+            ),
+            None => (None, s.as_str()),
+        };
+        let bytes: u64 = bytes.parse().with_context(|| {
+            format!(
+                "invalid --size {s}: give the size in bytes, as `blockdev --getsize64` prints it"
+            )
+        })?;
+        sizes.insert(vol, bytes);
+    }
+    let mut nodes = BTreeMap::new();
+    for p in &args.node_pool {
+        let (n, pool) = key_value(p, "--node-pool (use NODE=POOL)")?;
+        nodes.insert(n.to_string(), pool.to_string());
+    }
+    let mut floating = BTreeMap::new();
+    for p in &args.floating_node {
+        let (ip, n) = key_value(p, "--floating-node (use IP=NODE)")?;
+        floating.insert(ip.trim_matches(['[', ']']).to_string(), n.to_string());
+    }
+    let owner = match (args.proxmox_vmid, &args.docker_name) {
+        (Some(vmid), _) => Some(Owner::Proxmox { vmid }),
+        (None, Some(name)) => Some(Owner::Docker { name: name.clone() }),
+        (None, None) => None,
+    };
+    let mut opts = adopt::Options {
+        name: args.name.clone(),
+        peer_slots: args.peer_slots,
+        storage_pool: args.storage_pool.clone(),
+        node_pools: nodes,
+        floating_nodes: floating,
+        allow_larger_volume_size: args.allow_larger_volume_size,
+        owner,
+        resource_group: args.resource_group.clone(),
+        ..Default::default()
+    };
+    let mut single = None;
+    for (vol, bytes) in sizes {
+        match vol {
+            Some(v) => {
+                opts.sizes.insert(v, bytes);
+            }
+            None => single = Some(bytes),
+        }
+    }
+    Ok((opts, single))
+}
+
+fn read_input(path: &Path) -> anyhow::Result<String> {
+    if path == Path::new("-") {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .context("cannot read the DRBD configuration from stdin")?;
+        return Ok(s);
+    }
+    std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the DRBD configuration {}", path.display()))
+}
+
+async fn run_adopt(args: AdoptArgs) -> anyhow::Result<ExitCode> {
+    let path = args
+        .res
+        .as_deref()
+        .or(args.dump.as_deref())
+        .context("give --res FILE or --dump FILE")?;
+    let text = read_input(path)?;
+    let res = adopt::parse_resource(&text, args.resource.as_deref())?;
+    let (mut opts, single) = adopt_options(&args)?;
+    if let Some(bytes) = single {
+        let numbers: std::collections::BTreeSet<u32> = res
+            .hosts
+            .iter()
+            .flat_map(|h| h.volumes.keys().copied())
+            .collect();
+        match numbers.iter().collect::<Vec<_>>().as_slice() {
+            [nr] => {
+                opts.sizes.insert(**nr, bytes);
+            }
+            _ => bail!(
+                "'{}' has {} volumes; give each size as --size VOLUME=BYTES",
+                res.name,
+                numbers.len()
+            ),
+        }
+    }
+    opts.sizes = adopt::net_sizes(&res, &opts.sizes, &RealHost)?;
+    let plan = adopt::plan(&res, &opts)?;
+    println!(
+        "adopt DRBD resource '{}' as LINSTOR resource definition '{}' ({} calls):",
+        plan.drbd_name,
+        plan.name,
+        plan.steps.len()
+    );
+    for (i, step) in plan.steps.iter().enumerate() {
+        println!("{:>2}. {}", i + 1, step.call);
+        println!("    why: {}", step.why);
+    }
+    let client_cfg = ClientConfig::discover(args.controllers.as_deref(), &Sources::system())
+        .map(|mut c| {
+            c.request_timeout = Duration::from_secs(args.timeout.max(1));
+            c
+        })
+        .map_err(anyhow::Error::msg)
+        .context("invalid controller list")?;
+    let client = Client::new(client_cfg).context("cannot set up the LINSTOR client")?;
+    if !args.apply {
+        let problems = adopt::preflight(&client, &plan)
+            .await
+            .context("cannot check the plan against the LINSTOR controller")?;
+        if problems.is_empty() {
+            println!("checks passed: the names are free, the nodes and storage pools exist");
+            println!("dry run: nothing changed; stop the satellites of these nodes, move the old .res file away and run again with --apply");
+            return Ok(ExitCode::SUCCESS);
+        }
+        for p in &problems {
+            println!("problem: {p}");
+        }
+        println!(
+            "dry run: {} problem(s) to fix before --apply",
+            problems.len()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    let total = plan.steps.len();
+    adopt::apply(&client, &plan, |i, _| {
+        println!("done {}/{total}", i + 1);
+    })
+    .await?;
+    println!(
+        "adopted '{}': start the satellites; they take over the running DRBD resource{}",
+        plan.name,
+        if plan.name == plan.drbd_name {
+            String::new()
+        } else {
+            format!(" (renamed: `drbdadm down {}` first)", plan.drbd_name)
+        }
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn hostname() -> String {
@@ -301,6 +524,7 @@ fn main() -> ExitCode {
         match cli.cmd {
             Cmd::Doctor(a) => run_doctor(a).await,
             Cmd::Gc(a) => run_gc(a).await,
+            Cmd::Adopt(a) => run_adopt(a).await,
         }
     });
     match result {

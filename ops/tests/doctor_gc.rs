@@ -321,6 +321,7 @@ async fn rd_create(client: &Client, name: &str, props: &[(&str, &str)]) {
     client
         .resource_definition_create(&ResourceDefinitionCreate {
             resource_definition: rd,
+            ..Default::default()
         })
         .await
         .unwrap();

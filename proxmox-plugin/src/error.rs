@@ -25,7 +25,7 @@ pub enum PveError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Failure {
     /// Stable class: `input`, `config`, `not-found`, `exists`, `in-use`, `not-owned`,
-    /// `unsupported`, `unreachable`, `timeout`, `linstor`, `protocol`, `host`, `state`.
+    /// `unsupported`, `unreachable`, `tls`, `timeout`, `linstor`, `protocol`, `host`, `state`.
     pub kind: &'static str,
     /// One line for `die`: what failed, LINSTOR's message, cause and correction.
     pub message: String,
@@ -67,6 +67,11 @@ fn from_linstor(err: &Error) -> Failure {
             "unreachable",
             EXIT_UNREACHABLE,
             format!("{msg}; check that linstor-controller runs and that the storage's 'controller' option lists it"),
+        ),
+        Error::Tls { .. } => Failure::new(
+            "tls",
+            EXIT_INPUT,
+            format!("{msg}; the storage options are 'apica' (CA file), 'apicrt' and 'apikey' (client certificate and key)"),
         ),
         Error::Timeout { .. } => Failure::new("timeout", EXIT_UNREACHABLE, msg),
         Error::NotFound { .. } => Failure::new("not-found", EXIT_NOT_FOUND, msg),

@@ -1,3 +1,5 @@
 //! LINSTOR controller simulator and helpers for the end-to-end suites.
 
+pub mod faults;
+pub mod pki;
 pub mod sim;

@@ -196,3 +196,101 @@ async fn in_process_calls_are_uncounted_and_server_time_excludes_latency() {
     sim.reset_stats();
     assert_eq!(sim.server_time(), std::time::Duration::ZERO);
 }
+
+#[tokio::test]
+async fn pause_holds_a_step_before_or_after_execution_and_logs_mutations() {
+    let sim = Sim::start(SimConfig::default()).await.unwrap();
+    let mk = |n: &str| json!({"resource_definition": {"name": n}});
+    let post = |n: &'static str| {
+        let url = format!("{}/v1/resource-definitions", sim.url());
+        let body = mk(n);
+        tokio::spawn(async move { reqwest::Client::new().post(url).json(&body).send().await })
+    };
+    let wait_held = || async {
+        for _ in 0..200 {
+            if let Some(p) = sim.paused() {
+                return p;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("request never held");
+    };
+    sim.inject(Fault::Pause {
+        method: "POST".into(),
+        path_contains: "/v1/resource-definitions".into(),
+        nth: 1,
+        after_execute: false,
+    });
+    let t = post("before");
+    assert_eq!(wait_held().await, "POST /v1/resource-definitions");
+    assert!(sim.state()["resource_definitions"].get("before").is_none());
+    sim.release_pause(false);
+    assert!(
+        t.await.unwrap().is_err(),
+        "abandoned request gets no answer"
+    );
+    assert!(
+        sim.state()["resource_definitions"].get("before").is_none(),
+        "never executed"
+    );
+
+    sim.inject(Fault::Pause {
+        method: "POST".into(),
+        path_contains: "/v1/resource-definitions".into(),
+        nth: 1,
+        after_execute: true,
+    });
+    let t = post("after");
+    wait_held().await;
+    assert!(
+        sim.state()["resource_definitions"].get("after").is_some(),
+        "executed while its answer is held"
+    );
+    sim.release_pause(true);
+    assert_eq!(t.await.unwrap().unwrap().status(), 201);
+    assert_eq!(
+        sim.mutations(),
+        [
+            "POST /v1/resource-definitions",
+            "POST /v1/resource-definitions"
+        ]
+    );
+    sim.clear_faults();
+    assert_eq!(sim.mutations().len(), 2, "clearing faults keeps the log");
+}
+
+#[tokio::test]
+async fn pause_through_the_control_routes() {
+    let sim = Sim::start(SimConfig::default()).await.unwrap();
+    let api = Api::new(&sim.url());
+    let (st, _) = api
+        .post(
+            "/sim/fault",
+            json!({"pause": {"method": "POST", "path_contains": "/v1/resource-definitions", "after_execute": false}}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let url = format!("{}/v1/resource-definitions", sim.url());
+    let t = tokio::spawn(async move {
+        reqwest::Client::new()
+            .post(url)
+            .json(&json!({"resource_definition": {"name": "held"}}))
+            .send()
+            .await
+    });
+    let mut held = serde_json::Value::Null;
+    for _ in 0..200 {
+        held = api.get("/sim/pause").await.1["held"].clone();
+        if !held.is_null() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(held, "POST /v1/resource-definitions");
+    assert_eq!(api.get("/v1/resource-definitions/held").await.0, 404);
+    api.post("/sim/pause/release", json!({"proceed": true}))
+        .await;
+    assert_eq!(t.await.unwrap().unwrap().status(), 201, "went on");
+    let (_, log) = api.get("/sim/mutations").await;
+    assert_eq!(log, json!(["POST /v1/resource-definitions"]));
+}

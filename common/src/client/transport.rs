@@ -22,7 +22,6 @@ pub struct RawResponse {
     pub controller: String,
 }
 
-#[derive(Debug)]
 struct Inner {
     http: reqwest::Client,
     controllers: Vec<ControllerUrl>,
@@ -30,6 +29,21 @@ struct Inner {
     token: Option<String>,
     request_timeout: Duration,
     last_good_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner")
+            .field("controllers", &self.controllers)
+            .field("preferred", &self.preferred)
+            .field(
+                "token",
+                &self.token.as_ref().map(|_| crate::config::REDACTED),
+            )
+            .field("request_timeout", &self.request_timeout)
+            .field("last_good_file", &self.last_good_file)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Failover transport over the configured controllers.
@@ -56,6 +70,14 @@ impl Transport {
             .pool_idle_timeout(Duration::from_secs(30))
             .redirect(reqwest::redirect::Policy::limited(3))
             .user_agent(concat!("linstor-plugins/", env!("CARGO_PKG_VERSION")));
+        if config.token.is_some() {
+            if let Some(plain) = config.controllers.iter().find(|c| !c.is_https()) {
+                return Err(Error::Config(format!(
+                    "a bearer token is configured: refusing to send it to {} over plain HTTP; list the controller as https://host:3371 (or linstor+ssl://host)",
+                    plain.base
+                )));
+            }
+        }
         if !config.controllers.iter().any(ControllerUrl::is_https) {
             builder = builder.tls_built_in_root_certs(false);
         }
@@ -161,6 +183,7 @@ impl Transport {
         let timeout = timeout.unwrap_or(self.inner.request_timeout);
         let mut tried = Vec::with_capacity(n);
         let mut last_error = String::new();
+        let mut tls_failure: Option<(String, String)> = None;
         for i in 0..n {
             let idx = (start + i) % n;
             let ctrl = &self.inner.controllers[idx];
@@ -204,6 +227,12 @@ impl Transport {
                         controller: ctrl.base.clone(),
                     });
                 }
+                Err(e) if tls_problem(&error_chain(&e)).is_some() => {
+                    let chain = error_chain(&e);
+                    tracing::debug!(controller = %ctrl.base, error = %chain, "TLS handshake failed");
+                    tls_failure = tls_problem(&chain).map(|p| (ctrl.base.clone(), p));
+                    last_error = chain;
+                }
                 Err(e) if e.is_connect() => {
                     tracing::debug!(controller = %ctrl.base, error = %e, "controller unreachable");
                     last_error = error_chain(&e);
@@ -231,8 +260,47 @@ impl Transport {
                 }
             }
         }
+        if let Some((controller, problem)) = tls_failure {
+            return Err(Error::Tls {
+                controller,
+                problem,
+            });
+        }
         Err(Error::Connection { tried, last_error })
     }
+}
+
+/// What a TLS failure means for the user, from the rendered error chain; `None` when the error is
+/// not about TLS. The fix names the setting generically; frontends add their option names.
+pub(crate) fn tls_problem(chain: &str) -> Option<String> {
+    let fix = if chain.contains("invalid peer certificate") {
+        if chain.contains("UnknownIssuer") || chain.contains("BadSignature") {
+            "the controller's certificate is not signed by a trusted CA; configure the CA file that signed it (the system CA store is used otherwise)"
+        } else if chain.contains("NotValidForName") {
+            "the controller's certificate is not valid for the host name used; list the controller by a name or address its certificate carries"
+        } else if chain.contains("Expired") || chain.contains("NotValidYet") {
+            "the controller's certificate is outside its validity period; renew it (or check this host's clock)"
+        } else {
+            "the controller's certificate was rejected; check the CA file and the controller's certificate"
+        }
+    } else if chain.contains("CertificateRequired") || chain.contains("HandshakeFailure") {
+        "the controller requires a client certificate; configure a client certificate and key signed by a CA the controller trusts"
+    } else if chain.contains("received fatal alert") {
+        "the controller refused this client's certificate; configure a client certificate and key signed by a CA the controller trusts"
+    } else if chain.contains("InvalidContentType") || chain.contains("corrupt message") {
+        "the controller does not speak TLS on that port; use http:// (port 3370) or the controller's HTTPS port (3371)"
+    } else {
+        return None;
+    };
+    let detail = [
+        "invalid peer certificate",
+        "received fatal alert",
+        "corrupt message",
+    ]
+    .iter()
+    .find_map(|k| chain.find(k).map(|at| &chain[at..]))
+    .unwrap_or(chain);
+    Some(format!("{fix} ({detail})"))
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -244,4 +312,29 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         cur = s.source();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tls_problem;
+
+    #[test]
+    fn tls_failures_are_told_apart() {
+        let cases = [
+            ("error sending request: client error (Connect): invalid peer certificate: UnknownIssuer", "not signed by a trusted CA"),
+            ("client error (Connect): invalid peer certificate: NotValidForName", "not valid for the host name"),
+            ("client error (Connect): invalid peer certificate: Expired", "validity period"),
+            ("connection error: received fatal alert: CertificateRequired", "requires a client certificate"),
+            ("connection error: received fatal alert: UnknownCA", "refused this client's certificate"),
+            ("client error (Connect): received corrupt message of type InvalidContentType", "does not speak TLS"),
+        ];
+        for (chain, needle) in cases {
+            let p = tls_problem(chain).unwrap_or_default();
+            assert!(p.contains(needle), "{chain} -> {p}");
+        }
+        assert_eq!(
+            tls_problem("tcp connect error: Connection refused (os error 111)"),
+            None
+        );
+    }
 }

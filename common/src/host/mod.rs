@@ -28,6 +28,8 @@ pub trait HostOps: Send + Sync + Debug {
     fn is_mounted(&self, target: &Path) -> Result<bool>;
     /// Grow the filesystem mounted at `target` on `device` to the device size.
     fn grow_fs(&self, device: &Path, target: &Path, fstype: &str) -> Result<()>;
+    /// Size of a block device in bytes (`blockdev --getsize64`).
+    fn block_device_size(&self, device: &Path) -> Result<u64>;
 }
 
 /// The real host: runs programs with argv, polls paths.
@@ -195,6 +197,14 @@ impl HostOps for RealHost {
             _ => run("resize2fs", &[device.as_os_str()]).map(|_| ()),
         }
     }
+
+    fn block_device_size(&self, device: &Path) -> Result<u64> {
+        let out = run("blockdev", &["--getsize64".as_ref(), device.as_os_str()])?;
+        out.trim().parse().map_err(|_| Error::Host {
+            op: format!("blockdev --getsize64 {}", device.display()),
+            message: format!("unexpected output '{}'", out.trim()),
+        })
+    }
 }
 
 /// In-memory host for tests: devices "exist" when their path exists on disk or was added with
@@ -209,6 +219,7 @@ struct FakeState {
     devices: Vec<PathBuf>,
     filesystems: BTreeMap<PathBuf, String>,
     mounts: BTreeMap<PathBuf, PathBuf>,
+    sizes: BTreeMap<PathBuf, u64>,
     calls: Vec<String>,
 }
 
@@ -216,6 +227,10 @@ impl FakeHost {
     /// Make a device path exist.
     pub fn add_device(&self, path: &Path) {
         self.lock().devices.push(path.to_path_buf());
+    }
+    /// Give a device a size for [`HostOps::block_device_size`].
+    pub fn set_device_size(&self, path: &Path, bytes: u64) {
+        self.lock().sizes.insert(path.to_path_buf(), bytes);
     }
     /// Calls made so far, as `op arg…` strings.
     pub fn calls(&self) -> Vec<String> {
@@ -283,6 +298,17 @@ impl HostOps for FakeHost {
             target.display()
         ));
         Ok(())
+    }
+    fn block_device_size(&self, device: &Path) -> Result<u64> {
+        self.record(format!("blockdev --getsize64 {}", device.display()));
+        self.lock()
+            .sizes
+            .get(device)
+            .copied()
+            .ok_or_else(|| Error::Host {
+                op: format!("blockdev --getsize64 {}", device.display()),
+                message: "no such device".into(),
+            })
     }
 }
 

@@ -369,6 +369,7 @@ impl Storage {
                                             size_kib: spec.size_kib,
                                             ..Default::default()
                                         },
+                                        ..Default::default()
                                     },
                                 )
                                 .await?;
@@ -412,7 +413,11 @@ impl Storage {
         if !self.cfg.platform.owns(def) {
             return Ok(false);
         }
-        if spec.props.iter().any(|(k, v)| def.props.get(k) != Some(v)) {
+        if spec
+            .props
+            .iter()
+            .any(|(k, v)| !def.props.get(k).is_some_and(|d| d.eq_ignore_ascii_case(v)))
+        {
             return Ok(false);
         }
         if def.props.contains_key(INCOMPLETE_MARKER) {

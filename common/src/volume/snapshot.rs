@@ -142,6 +142,7 @@ impl Storage {
                     props: spec.props.clone(),
                     ..Default::default()
                 },
+                ..Default::default()
             })
             .await;
         let target = match create {

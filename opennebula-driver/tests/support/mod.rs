@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
@@ -246,6 +246,26 @@ impl Harness {
         stdin: &str,
         env: &[(&str, &str)],
     ) -> Run {
+        let child = self.spawn_env(kind, driver, action, args, stdin, env);
+        let out = child.wait_with_output().unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Starts `remotes/<kind>/<driver>/<action> args` with `stdin` written and closed, without
+    /// waiting for it.
+    pub fn spawn_env(
+        &self,
+        kind: &str,
+        driver: &str,
+        action: &str,
+        args: &[&str],
+        stdin: &str,
+        env: &[(&str, &str)],
+    ) -> Child {
         let exe = self.remotes.join(kind).join(driver).join(action);
         let mut c = Command::new(&exe);
         c.args(args)
@@ -272,16 +292,10 @@ impl Harness {
             .unwrap_or_else(|e| panic!("spawn {}: {e}", exe.display()));
         let mut si = child.stdin.take().unwrap();
         let input = stdin.to_string();
-        let w = std::thread::spawn(move || {
+        std::thread::spawn(move || {
             let _ = si.write_all(input.as_bytes());
         });
-        let out = child.wait_with_output().unwrap();
-        let _ = w.join();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        child
     }
 
     pub fn rds(&self) -> serde_json::Map<String, serde_json::Value> {

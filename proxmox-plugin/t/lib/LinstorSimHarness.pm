@@ -28,11 +28,12 @@ sub start {
     my $dir = tempdir('linstor-pve-t-XXXXXX', TMPDIR => 1, CLEANUP => 1);
     my $nodes = $opt{nodes} // 'n1,n2,n3';
     my @cmd = ($ENV{LINSTOR_SIM_BIN}, '--listen', '127.0.0.1:0', '--nodes', $nodes,
-        '--backing', 'file', '--dev-dir', "$dir/dev", '--data-dir', "$dir/data");
+        '--backing', 'file', '--dev-dir', "$dir/dev", '--data-dir', "$dir/data",
+        @{ $opt{args} // [] });
     my $pid = open(my $out, '-|', @cmd) or die "cannot start @cmd: $!\n";
     my $url;
     while (my $line = <$out>) {
-        if ($line =~ m!^listening on (http://\S+)!) {
+        if ($line =~ m!^listening on (https?://\S+)!) {
             $url = $1;
             last;
         }

@@ -301,6 +301,8 @@ fn norm_prop(k: &str, v: &str) -> Result<String, Fail> {
             "StorPoolName"
                 | "StorPoolNameDrbdMeta"
                 | "PeerSlotsNewResource"
+                | "OverrideVlmId"
+                | "AllowLargerVolumeSize"
                 | "MinorNrAutoRange"
                 | "TcpPortAutoRange"
                 | "MaxOversubscriptionRatio"
@@ -324,9 +326,16 @@ fn norm_prop(k: &str, v: &str) -> Result<String, Fail> {
     if k.starts_with("Aux/") {
         return Ok(v.to_string());
     }
+    if k == "PeerSlotsNewResource" && !v.parse::<u32>().is_ok_and(|n| (1..=31).contains(&n)) {
+        return Err(Box::new(
+            Entry::new(FAIL_INVLD_PROP, format!("Invalid property value: {v}"))
+                .details(format!("The value must match '[1-31]' for key '{k}'")),
+        ));
+    }
     let tf = [
         "DrbdOptions/ExactSize",
         "DrbdOptions/auto-add-quorum-tiebreaker",
+        "AllowLargerVolumeSize",
     ];
     let lv = v.to_ascii_lowercase();
     if tf.contains(&k) {
@@ -380,6 +389,28 @@ fn props_set_entry(keys: &[String]) -> Option<Entry> {
 fn layer_stack_ok(l: &[String]) -> bool {
     let up: Vec<String> = l.iter().map(|x| x.to_ascii_uppercase()).collect();
     l.is_empty() || up == ["DRBD", "STORAGE"] || up == ["DRBD"]
+}
+
+fn drbd_port_ok(p: Option<i64>) -> Result<Option<u32>, Fail> {
+    match p {
+        None => Ok(None),
+        Some(p) if (1..=65535).contains(&p) => Ok(Some(p as u32)),
+        Some(p) => Err(fail(
+            FAIL_INVLD_RSC_PORT,
+            format!("The specified TCP port '{p}' is invalid."),
+        )),
+    }
+}
+
+fn peer_slots_ok(s: Option<i64>) -> Result<Option<u32>, Fail> {
+    match s {
+        None => Ok(None),
+        Some(s) if (1..=31).contains(&s) => Ok(Some(s as u32)),
+        Some(s) => Err(fail(
+            FAIL_INVLD_REQUEST,
+            format!("Invalid peer slot count {s}; valid values are 1-31."),
+        )),
+    }
 }
 
 fn size_ok(s: i64) -> Result<u64, Fail> {
@@ -1175,7 +1206,13 @@ impl Core {
             .resource_group_name
             .clone()
             .unwrap_or_else(|| DFLT_RG.into());
+        let port = drbd_port_ok(b.drbd_port)?;
+        let slots = peer_slots_ok(b.drbd_peer_slots)?;
         let e = self.new_rd(&name, &rg, inner.props, &ext)?;
+        if let Some(rd) = self.st.rds.get_mut(&key(&name)) {
+            rd.port = port;
+            rd.peer_slots = slots;
+        }
         Ok(vec![e])
     }
 
@@ -1219,10 +1256,18 @@ impl Core {
             &b.delete_props,
             &b.delete_namespaces,
         )?;
+        let port = drbd_port_ok(b.drbd_port)?;
+        let slots = peer_slots_ok(b.drbd_peer_slots)?;
         if let Some(rd) = self.st.rds.get_mut(&rk) {
             rd.props = props;
             if let Some(g) = new_rg {
                 rd.rg = g;
+            }
+            if port.is_some() {
+                rd.port = port;
+            }
+            if slots.is_some() {
+                rd.peer_slots = slots;
             }
         }
         let mut out = vec![
@@ -1404,8 +1449,8 @@ impl Core {
                 .any(|rd| rd.vds.values().any(|v| v.minor == m))
             {
                 return Err(fail(
-                    FAIL_POOL_EXHAUSTED_MINOR_NR,
-                    format!("Minor number {m} is already in use"),
+                    FAIL_INVLD_MINOR_NR,
+                    format!("The specified minor number '{m}' is invalid."),
                 ));
             }
         }
@@ -1651,19 +1696,83 @@ impl Core {
         props: Props,
         out: &mut Vec<Entry>,
     ) -> Result<(), Fail> {
+        let new = NewRsc {
+            flags,
+            pool,
+            props,
+            ..Default::default()
+        };
+        self.add_resource_with(rk, node, new, out)
+    }
+
+    /// TCP port on a node: the requested one (refused when taken), else the definition's
+    /// preferred port when free there, else the next free one.
+    fn port_for(&self, rk: &str, nk: &str, node: &str, want: Option<u32>) -> Result<u32, Fail> {
+        let taken = |p: u32| {
+            self.st
+                .rds
+                .iter()
+                .any(|(k, rd)| k != rk && rd.rscs.get(nk).is_some_and(|r| r.port == p))
+        };
+        if let Some(p) = want {
+            if !(1..=65535).contains(&p) || taken(p) {
+                return Err(Box::new(
+                    Entry::new(
+                        FAIL_INVLD_RSC_PORT,
+                        format!("The specified TCP port '{p}' is invalid."),
+                    )
+                    .details(format!("TCP port {p} is already used on node '{node}'")),
+                ));
+            }
+            return Ok(p);
+        }
+        match self.st.rds.get(rk).and_then(|rd| rd.port) {
+            Some(p) if !taken(p) => Ok(p),
+            _ => self.alloc_port(nk),
+        }
+    }
+
+    fn add_resource_with(
+        &mut self,
+        rk: &str,
+        node: &str,
+        new: NewRsc,
+        out: &mut Vec<Entry>,
+    ) -> Result<(), Fail> {
+        let NewRsc {
+            flags,
+            pool,
+            props,
+            node_id: want_node_id,
+            port: want_port,
+        } = new;
         let nk = key(node);
         let node_name = self.node_ref(node)?.name.clone();
         let online = self.node_online(&node_name);
-        let port = self.alloc_port(&nk)?;
+        let port = self.port_for(rk, &nk, &node_name, want_port)?;
+        let peer_slots = self.st.rds.get(rk).and_then(|rd| {
+            self.eff_prop(rd, "PeerSlotsNewResource")
+                .and_then(|v| v.parse().ok())
+                .or(rd.peer_slots)
+        });
         let be = self.be.clone();
         let rd = self
             .st
             .rds
             .get_mut(rk)
             .ok_or_else(|| fail(FAIL_UNKNOWN_ERROR, "lost"))?;
-        let node_id = (0..32u32)
-            .find(|i| !rd.rscs.values().any(|r| r.node_id == *i))
-            .ok_or_else(|| fail(FAIL_POOL_EXHAUSTED_NODE_ID, "No free node id available"))?;
+        let node_id = match want_node_id {
+            Some(id) if id < 32 && !rd.rscs.values().any(|r| r.node_id == id) => id,
+            Some(id) => {
+                return Err(fail(
+                    FAIL_INVLD_NODE_ID,
+                    format!("The specified node-id '{id}' is invalid."),
+                ))
+            }
+            None => (0..32u32)
+                .find(|i| !rd.rscs.values().any(|r| r.node_id == *i))
+                .ok_or_else(|| fail(FAIL_POOL_EXHAUSTED_NODE_ID, "No free node id available"))?,
+        };
         let id = uuid();
         let mut r = RscSt {
             node: node_name.clone(),
@@ -1676,6 +1785,7 @@ impl Core {
             pool,
             forced_in_use: false,
             loops: BTreeMap::new(),
+            peer_slots,
         };
         let name = rd.name.clone();
         out.push(
@@ -1985,7 +2095,17 @@ impl Core {
         } else {
             vec![]
         };
-        self.add_resource(rk, node, flags, pool, props, out)?;
+        let new = NewRsc {
+            flags,
+            pool,
+            props,
+            node_id: b.drbd_node_id.map(|i| u32::try_from(i).unwrap_or(u32::MAX)),
+            port: b
+                .drbd_tcp_ports
+                .first()
+                .map(|p| u32::try_from(*p).unwrap_or(0)),
+        };
+        self.add_resource_with(rk, node, new, out)?;
         Ok(true)
     }
 
@@ -3266,3 +3386,13 @@ impl Core {
 }
 
 const FAIL_INVLD_RSC_STATE_NOT_UPTODATE: u64 = 243 | MASK_ERROR;
+
+/// A resource to register; `node_id` and `port` are asked for instead of allocated.
+#[derive(Debug, Default, Clone)]
+struct NewRsc {
+    flags: Vec<String>,
+    pool: String,
+    props: Props,
+    node_id: Option<u32>,
+    port: Option<u32>,
+}

@@ -104,7 +104,17 @@ pub enum Fault {
         kind: FailKind,
         execute: bool,
     },
-    /// Remove all faults.
+    /// Hold the `nth` (1-based) request whose method matches and whose path contains
+    /// `path_contains` until [`Sim::release_pause`]; with `after_execute` it is carried out
+    /// first and only its answer is held. [`Sim::paused`] reports the hit, so a test can kill
+    /// the client exactly at that step.
+    Pause {
+        method: String,
+        path_contains: String,
+        nth: u32,
+        after_execute: bool,
+    },
+    /// Remove all faults (the log of mutating requests is kept).
     Clear,
 }
 
@@ -334,6 +344,27 @@ impl Sim {
 
     pub fn clear_faults(&self) {
         self.inject(Fault::Clear);
+    }
+
+    /// Every mutating API request (not GET/HEAD) since start or the last
+    /// [`Sim::clear_mutations`], in arrival order, as `"METHOD /path"`.
+    pub fn mutations(&self) -> Vec<String> {
+        lock(&self.shared.faults).mutations.clone()
+    }
+
+    pub fn clear_mutations(&self) {
+        lock(&self.shared.faults).mutations.clear();
+    }
+
+    /// The request held by a [`Fault::Pause`], as `"METHOD /path"`, once it arrived.
+    pub fn paused(&self) -> Option<String> {
+        lock(&self.shared.faults).held.clone()
+    }
+
+    /// Lets a held request go on (`proceed`) or drops it: before execution it is then never
+    /// carried out, after execution its answer is lost (the connection resets).
+    pub fn release_pause(&self, proceed: bool) {
+        lock(&self.shared.faults).release(proceed);
     }
 
     /// Going down refuses new connections and closes open ones; coming up re-binds the port.

@@ -62,6 +62,10 @@ pub struct RdSt {
     pub snaps: BTreeMap<String, SnapSt>,
     pub conns: BTreeMap<String, Props>,
     pub clone_done_ms: Option<i64>,
+    /// Preferred TCP port (`drbd_port`); used on each node where it is free.
+    pub port: Option<u32>,
+    /// `drbd_peer_slots` of the definition.
+    pub peer_slots: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -88,6 +92,8 @@ pub struct RscSt {
     pub pool: String,
     pub forced_in_use: bool,
     pub loops: BTreeMap<u32, String>,
+    /// Peer slots fixed at creation (`PeerSlotsNewResource`, else the definition's).
+    pub peer_slots: Option<u32>,
 }
 
 impl RscSt {

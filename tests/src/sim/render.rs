@@ -156,10 +156,10 @@ impl Core {
             "layer_data": [
                 {"type": "DRBD", "data": {
                     "resource_name_suffix": "",
-                    "peer_slots": 7,
+                    "peer_slots": rd.peer_slots.unwrap_or(7),
                     "al_stripes": 1,
                     "al_stripe_size_kib": 32,
-                    "port": -1,
+                    "port": rd.port.map_or(-1, i64::from),
                     "transport_type": "IP",
                     "secret": rd.secret,
                     "down": false
@@ -179,6 +179,9 @@ impl Core {
     fn backing_dev(&self, rd: &RdSt, r: &RscSt, vnr: u32) -> String {
         if r.is_diskless() {
             return "none".into();
+        }
+        if let Some(id) = rd.vds.get(&vnr).and_then(|v| v.props.get("OverrideVlmId")) {
+            return format!("/var/lib/linstor-pools/{}/{id}.img", r.pool);
         }
         format!(
             "/var/lib/linstor-pools/{}/{}_{vnr:05}.img",
@@ -239,7 +242,7 @@ impl Core {
         let mut drbd = json!({
             "node_id": r.node_id,
             "tcp_ports": [r.port],
-            "peer_slots": 7,
+            "peer_slots": r.peer_slots.unwrap_or(7),
             "al_stripes": 1,
             "al_size": 32,
             "flags": ["INITIALIZED"],

@@ -79,11 +79,35 @@ struct Matching {
     execute: bool,
 }
 
+/// Bound of the mutation log of a long-running simulator (the oldest half is dropped).
+const MUTATION_LOG_MAX: usize = 100_000;
+
+#[derive(Debug)]
+struct PauseAt {
+    method: String,
+    path_contains: String,
+    nth: u32,
+    seen: u32,
+    after_execute: bool,
+}
+
+/// What a request held by a pause does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Release {
+    Hold,
+    Proceed,
+    Abandon,
+}
+
 #[derive(Debug, Default)]
 pub struct Faults {
     latency: Duration,
     fail_next: Option<(u32, FailKind)>,
     matching: Vec<Matching>,
+    pause: Option<PauseAt>,
+    gate: Option<watch::Sender<Release>>,
+    pub held: Option<String>,
+    pub mutations: Vec<String>,
 }
 
 impl Faults {
@@ -107,8 +131,66 @@ impl Faults {
                 kind,
                 execute,
             }),
-            Fault::Clear => *self = Faults::default(),
+            Fault::Pause {
+                method,
+                path_contains,
+                nth,
+                after_execute,
+            } => {
+                self.release(true);
+                self.held = None;
+                self.pause = Some(PauseAt {
+                    method,
+                    path_contains,
+                    nth: nth.max(1),
+                    seen: 0,
+                    after_execute,
+                });
+            }
+            Fault::Clear => {
+                self.release(true);
+                let mutations = std::mem::take(&mut self.mutations);
+                *self = Faults::default();
+                self.mutations = mutations;
+            }
         }
+    }
+
+    pub fn release(&mut self, proceed: bool) {
+        if let Some(g) = self.gate.take() {
+            let _ = g.send(if proceed {
+                Release::Proceed
+            } else {
+                Release::Abandon
+            });
+        }
+        self.pause = None;
+    }
+
+    /// Records a mutating request and decides whether it is held: `(after_execute, gate)`.
+    fn check_pause(
+        &mut self,
+        method: &str,
+        path: &str,
+    ) -> Option<(bool, watch::Receiver<Release>)> {
+        if method != "GET" && method != "HEAD" {
+            if self.mutations.len() >= MUTATION_LOG_MAX {
+                self.mutations.drain(..MUTATION_LOG_MAX / 2);
+            }
+            self.mutations.push(format!("{method} {path}"));
+        }
+        let p = self.pause.as_mut()?;
+        if !(p.method.eq_ignore_ascii_case(method) && path.contains(&p.path_contains)) {
+            return None;
+        }
+        p.seen += 1;
+        if p.seen != p.nth {
+            return None;
+        }
+        let after = p.after_execute;
+        let (tx, rx) = watch::channel(Release::Hold);
+        self.gate = Some(tx);
+        Some((after, rx))
     }
 
     /// Decides whether this request fails; `(kind, execute_first)`.
@@ -292,12 +374,20 @@ async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Result<Response<SimB
             }
         }
     }
-    let (latency, fault) = {
+    let (latency, fault, pause) = {
         let mut f = lock(&sh.faults);
-        (f.latency, f.check(&method, &path))
+        let pause = f.check_pause(&method, &path);
+        (f.latency, f.check(&method, &path), pause)
     };
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
+    }
+    if let Some((false, rx)) = &pause {
+        if held(&sh, format!("{method} {path}"), rx.clone()).await == Release::Abandon {
+            return Err(io::Error::other(
+                "held request abandoned by fault injection",
+            ));
+        }
     }
     let started = std::time::Instant::now();
     if let Some((kind, false)) = fault {
@@ -351,10 +441,27 @@ async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Result<Response<SimB
     let resp = to_response(resp);
     sh.busy_us
         .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+    if let Some((true, rx)) = pause {
+        if held(&sh, format!("{method} {path}"), rx).await == Release::Abandon {
+            return Err(io::Error::other(
+                "answer of a held request dropped by fault injection",
+            ));
+        }
+    }
     if let Some((kind, true)) = fault {
         return fault_response(kind, Some(resp));
     }
     Ok(resp)
+}
+
+/// Reports the request as held, then waits until the pause is released; a dropped gate
+/// counts as proceed.
+async fn held(sh: &Shared, what: String, mut rx: watch::Receiver<Release>) -> Release {
+    lock(&sh.faults).held = Some(what);
+    match rx.wait_for(|r| *r != Release::Hold).await {
+        Ok(r) => *r,
+        Err(_) => Release::Proceed,
+    }
 }
 
 fn fault_from_json(v: &Value) -> Option<Fault> {
@@ -378,6 +485,17 @@ fn fault_from_json(v: &Value) -> Option<Fault> {
         return Some(Fault::FailNext {
             count: f.get("count").and_then(Value::as_u64).unwrap_or(1) as u32,
             kind: kind(f.get("kind")?)?,
+        });
+    }
+    if let Some(f) = v.get("pause") {
+        return Some(Fault::Pause {
+            method: f.get("method")?.as_str()?.to_string(),
+            path_contains: f.get("path_contains")?.as_str()?.to_string(),
+            nth: f.get("nth").and_then(Value::as_u64).unwrap_or(1) as u32,
+            after_execute: f
+                .get("after_execute")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
         });
     }
     if let Some(f) = v.get("fail_matching") {
@@ -464,6 +582,21 @@ async fn control(sh: &Arc<Shared>, method: &str, path: &str, body: &[u8]) -> Res
                 }
             }
         }
+        ("GET", "/sim/pause") => Resp {
+            status: 200,
+            body: Some(json!({"held": lock(&sh.faults).held})),
+            headers: vec![],
+        },
+        ("POST", "/sim/pause/release") => {
+            let proceed = v.get("proceed").and_then(Value::as_bool).unwrap_or(true);
+            lock(&sh.faults).release(proceed);
+            ok
+        }
+        ("GET", "/sim/mutations") => Resp {
+            status: 200,
+            body: Some(json!(lock(&sh.faults).mutations)),
+            headers: vec![],
+        },
         ("GET", "/sim/state") => Resp {
             status: 200,
             body: Some(lock(&sh.core).snapshot_state()),

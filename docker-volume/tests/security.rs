@@ -1,0 +1,284 @@
+//! Security of the real `linstor-docker-volume` daemon: its socket is 0600 whatever the umask;
+//! it talks HTTPS with a client certificate and a bearer token to the simulator, verifies the
+//! controller by default and says which certificate is wrong and how to fix it; and at trace
+//! level it never logs the token, the Authorization header or the client key.
+
+use std::io::{Read, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use linstor_tests::pki::Pki;
+use linstor_tests::sim::{BlockingSim, Sim, SimConfig};
+use serde_json::Value;
+
+const TOKEN: &str = "tok-3c1d9a7e5b2f4c6d8e0a1b3c5d7e9f01";
+const BIN: &str = env!("CARGO_BIN_EXE_linstor-docker-volume");
+
+struct Daemon {
+    child: Child,
+    sock: PathBuf,
+    log: PathBuf,
+}
+
+impl Daemon {
+    /// Start the daemon under `umask 000` with `conf` as its config file.
+    fn start(dir: &Path, name: &str, sim: &BlockingSim, conf: &str, token_file: &Path) -> Self {
+        let d = dir.join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("docker-volume.conf"), conf).unwrap();
+        let sock = d.join("linstor.sock");
+        let log = d.join("daemon.log");
+        let out = std::fs::File::create(&log).unwrap();
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg("umask 000; exec \"$0\" \"$@\"")
+            .arg(BIN)
+            .arg("--socket")
+            .arg(&sock)
+            .arg("--config")
+            .arg(d.join("docker-volume.conf"))
+            .arg("--state-dir")
+            .arg(d.join("state"))
+            .arg("--mount-root")
+            .arg(d.join("mnt"))
+            .arg("--dev-root")
+            .arg(sim.dev_root("n1"))
+            .arg("--node")
+            .arg("n1")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("RUST_LOG", "trace")
+            .env("LS_BEARER_TOKEN_FILE", token_file)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap();
+        let me = Daemon { child, sock, log };
+        let t0 = Instant::now();
+        while UnixStream::connect(&me.sock).is_err() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "daemon did not open its socket: {}",
+                me.logs()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        me
+    }
+
+    fn post(&self, path: &str, body: &str) -> Value {
+        let mut s = UnixStream::connect(&self.sock).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        write!(
+            s,
+            "POST {path} HTTP/1.1\r\nHost: plugin\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        let (_, json) = out.split_once("\r\n\r\n").unwrap();
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn create(&self, name: &str) -> String {
+        let v = self.post(
+            "/VolumeDriver.Create",
+            &format!("{{\"Name\":\"{name}\",\"Opts\":{{\"size\":\"20MB\"}}}}"),
+        );
+        v["Err"].as_str().unwrap_or("no Err field").to_string()
+    }
+
+    fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.logs()
+    }
+}
+
+fn conf(sim: &BlockingSim, pki: &Pki, ca: bool, client: Option<&str>) -> String {
+    let mut c = format!("[global]\ncontrollers = {}\n", sim.url());
+    if ca {
+        c += &format!("cafile = {}\n", pki.path("ca.pem").display());
+    }
+    if let Some(prefix) = client {
+        c += &format!(
+            "certfile = {}\nkeyfile = {}\n",
+            pki.path(&format!("{prefix}.pem")).display(),
+            pki.path(&format!("{prefix}.key")).display()
+        );
+    }
+    c
+}
+
+/// Asserts that no secret shows up in `logs`: the token, the Authorization header, or any line
+/// of a private key.
+pub fn assert_no_secret(logs: &str, pki: &Pki) {
+    assert!(!logs.contains(TOKEN), "token in the logs:\n{logs}");
+    let lower = logs.to_ascii_lowercase();
+    assert!(
+        !lower.contains("authorization") && !lower.contains("bearer "),
+        "Authorization header in the logs:\n{logs}"
+    );
+    for key in ["client.key", "rogue-client.key", "server.key"] {
+        let text = std::fs::read_to_string(pki.path(key)).unwrap();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            assert!(!logs.contains(line), "a line of {key} in the logs:\n{logs}");
+        }
+    }
+}
+
+fn mtls_sim(pki: &Pki, dir: &Path) -> BlockingSim {
+    Sim::start_blocking(SimConfig {
+        nodes: vec!["n1".into(), "n2".into(), "n3".into()],
+        tls: Some(pki.server(true)),
+        token: Some(TOKEN.into()),
+        data_dir: Some(dir.join("sim")),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+#[test]
+fn socket_is_owner_only_whatever_the_umask() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = Sim::start_blocking(SimConfig::default()).unwrap();
+    let d = Daemon::start(
+        tmp.path(),
+        "plain",
+        &sim,
+        &format!("[global]\ncontrollers = {}\n", sim.url()),
+        &tmp.path().join("no-token.json"),
+    );
+    let meta = std::fs::metadata(&d.sock).unwrap();
+    let probe = tmp.path().join("probe");
+    std::fs::write(&probe, "").unwrap();
+    let me = std::fs::metadata(&probe).unwrap().uid();
+    assert_eq!(meta.permissions().mode() & 0o7777, 0o600, "socket mode");
+    assert_eq!(meta.uid(), me, "socket owned by the daemon's user");
+    if me == 0 {
+        assert_eq!(meta.uid(), 0, "owned by root when run as root");
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(d.sock.parent().unwrap())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary socket left behind");
+    assert_eq!(d.create("perm1"), "");
+    d.stop();
+}
+
+#[test]
+fn mutual_tls_with_token_verified_by_default_and_no_secret_logged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = Pki::new();
+    let sim = mtls_sim(&pki, tmp.path());
+    let token_file = tmp.path().join("auth.json");
+    std::fs::write(&token_file, format!("{{\"token\": \"{TOKEN}\"}}")).unwrap();
+    let mut logs = String::new();
+
+    let good = Daemon::start(
+        tmp.path(),
+        "good",
+        &sim,
+        &conf(&sim, &pki, true, Some("client")),
+        &token_file,
+    );
+    assert_eq!(good.create("tls1"), "");
+    let v = good.post("/VolumeDriver.Get", "{\"Name\":\"tls1\"}");
+    assert_eq!(v["Volume"]["Name"], "tls1", "{v}");
+    assert!(
+        sim.state()["resource_definitions"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .any(|k| k.contains("tls1")),
+        "volume created in LINSTOR over mutual TLS"
+    );
+    let v = good.post("/VolumeDriver.Get", "{\"Name\":\"missing\"}");
+    assert!(v["Err"].as_str().unwrap().contains("missing"), "{v}");
+    logs += &good.stop();
+
+    let no_ca = Daemon::start(
+        tmp.path(),
+        "no-ca",
+        &sim,
+        &conf(&sim, &pki, false, Some("client")),
+        &token_file,
+    );
+    let t0 = Instant::now();
+    let err = no_ca.create("tls2");
+    assert!(t0.elapsed() < Duration::from_secs(15), "fails fast");
+    assert!(
+        err.contains("not signed by a trusted CA") && err.contains("cafile"),
+        "without the CA the controller is not trusted, and the fix is named: {err}"
+    );
+    logs += &no_ca.stop();
+
+    let rogue = Daemon::start(
+        tmp.path(),
+        "rogue",
+        &sim,
+        &conf(&sim, &pki, true, Some("rogue-client")),
+        &token_file,
+    );
+    let err = rogue.create("tls3");
+    assert!(
+        err.contains("refused this client's certificate") && err.contains("certfile"),
+        "a client certificate from another CA is refused: {err}"
+    );
+    logs += &rogue.stop();
+
+    let anonymous = Daemon::start(
+        tmp.path(),
+        "anonymous",
+        &sim,
+        &conf(&sim, &pki, true, None),
+        &token_file,
+    );
+    let err = anonymous.create("tls4");
+    assert!(
+        err.contains("client certificate") && err.contains("keyfile"),
+        "no client certificate is refused: {err}"
+    );
+    logs += &anonymous.stop();
+
+    let wrong_token = tmp.path().join("wrong.json");
+    std::fs::write(&wrong_token, "{\"token\": \"not-the-token\"}").unwrap();
+    let unauth = Daemon::start(
+        tmp.path(),
+        "unauth",
+        &sim,
+        &conf(&sim, &pki, true, Some("client")),
+        &wrong_token,
+    );
+    let err = unauth.create("tls5");
+    assert!(err.contains("401"), "a wrong token is refused: {err}");
+    logs += &unauth.stop();
+
+    let names: Vec<String> = sim.state()["resource_definitions"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(
+        names.len(),
+        1,
+        "only the verified daemon created: {names:?}"
+    );
+    assert!(
+        logs.contains("TLS"),
+        "the trace logs cover the TLS failures"
+    );
+    assert_no_secret(&logs, &pki);
+}

@@ -1,0 +1,67 @@
+//! Fuzzes the OpenNebula driver's argument parsing: argv[0] dispatch over every DS and TM
+//! action, the positional arguments (host:path, ids, sizes, base64 messages) and stdin. Input
+//! layout: one selector byte, then NUL-separated fields: stdin, then the arguments.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+const DS: [&str; 10] = [
+    "cp",
+    "mkfs",
+    "rm",
+    "stat",
+    "monitor",
+    "clone",
+    "snap_delete",
+    "snap_revert",
+    "snap_flatten",
+    "export",
+];
+const TM: [&str; 18] = [
+    "clone",
+    "ln",
+    "mv",
+    "mvds",
+    "cpds",
+    "delete",
+    "premigrate",
+    "postmigrate",
+    "failmigrate",
+    "context",
+    "mkimage",
+    "mkswap",
+    "snap_create",
+    "snap_create_live",
+    "snap_delete",
+    "snap_revert",
+    "monitor",
+    "resize",
+];
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&sel, rest)) = data.split_first() else {
+        return;
+    };
+    let driver = if sel & 0x80 == 0 {
+        "linstor"
+    } else {
+        "linstor_un"
+    };
+    let idx = usize::from(sel & 0x7f);
+    let argv0 = if idx < DS.len() {
+        format!("/var/lib/one/remotes/datastore/{driver}/{}", DS[idx])
+    } else if idx < DS.len() + TM.len() {
+        format!("/var/lib/one/remotes/tm/{driver}/{}", TM[idx - DS.len()])
+    } else {
+        "/usr/bin/linstor-one".to_string()
+    };
+    let text = String::from_utf8_lossy(rest);
+    let mut parts = text.split('\u{0}');
+    let stdin = parts.next().unwrap_or("").as_bytes().to_vec();
+    let args: Vec<String> = parts.map(str::to_string).collect();
+    let _ = linstor_one::parse(&argv0, &args, || Ok(stdin.clone()));
+    for a in &args {
+        let _ = linstor_one::input::host_path("fuzz", "arg", a);
+    }
+});

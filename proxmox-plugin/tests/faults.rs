@@ -1,0 +1,585 @@
+//! Fault suite of the Proxmox helper: the real `linstor-pve` binary fed the JSON document the
+//! Perl module sends, through create (`alloc_image`), attach (`activate_volume`), live
+//! migration (`activate_volume` on the target in `migration` mode, `deactivate_volume` on the
+//! source), detach (`deactivate_volume`) and delete (`free_image`), with the helper killed at
+//! every controller step (before and after the controller carried it out), the step answered
+//! with a 500 or with garbage, the controller down, slow, or first in the list dead, and with
+//! many concurrent calls. Every case asserts a bounded time, a clear error where it fails, no
+//! diskful replica or volume lost, and that re-running converges to the end state of an
+//! undisturbed run. Counts go to the reliability summary.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use linstor_tests::faults::{self, Kill, Row, Step};
+use linstor_tests::sim::{Backing, BlockingSim, FailKind, Fault, Sim, SimConfig};
+use serde_json::{json, Value};
+
+const VOL: &str = "pm-1234abcd_100";
+const RD: &str = "pm-1234abcd";
+const BOUND: Duration = Duration::from_secs(60);
+
+struct H {
+    sim: BlockingSim,
+    tmp: tempfile::TempDir,
+    controllers: String,
+    /// Nodes without a disk of the volume once created: attach there, migrate to the second.
+    free: Vec<String>,
+}
+
+fn harness() -> H {
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = Sim::start_blocking(SimConfig {
+        nodes: ["n1", "n2", "n3", "n4"].map(String::from).to_vec(),
+        backing: Backing::File,
+        data_dir: Some(tmp.path().join("sim")),
+        clone_delay: Duration::from_millis(20),
+        ..Default::default()
+    })
+    .unwrap();
+    let controllers = sim.url();
+    H {
+        sim,
+        tmp,
+        controllers,
+        free: vec![],
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl H {
+    fn input(&self, node: &str, args: Value, timeout: u64) -> String {
+        json!({
+            "storeid": "drbd1",
+            "scfg": {"controller": self.controllers, "resourcegroup": "DfltRscGrp", "allowtwoprimaries": "migration"},
+            "node": node,
+            "dev_root": self.sim.dev_root(node),
+            "timeout": timeout,
+            "args": args,
+        })
+        .to_string()
+    }
+
+    fn spawn(&self, method: &str, input: String) -> Child {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_linstor-pve"))
+            .arg(method)
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("LINSTOR_PVE_CACHE_DIR", self.tmp.path().join("cache"))
+            .env(
+                "LINSTOR_PVE_AUTH_JSON",
+                self.tmp.path().join("no-auth.json"),
+            )
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut si = c.stdin.take().unwrap();
+        std::thread::spawn(move || {
+            let _ = si.write_all(input.as_bytes());
+        });
+        c
+    }
+
+    fn call(&self, c: &Call) -> Out {
+        let (method, input) = self.request(c);
+        let out = self.spawn(method, input).wait_with_output().unwrap();
+        Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    fn request(&self, c: &Call) -> (&'static str, String) {
+        let node = |i: &Where| match i {
+            Where::Disk => "n1".to_string(),
+            Where::Free(k) => self.free[*k].clone(),
+        };
+        match c {
+            Call::Alloc => (
+                "alloc_image",
+                self.input(
+                    "n1",
+                    json!({"vmid": "100", "fmt": "raw", "name": VOL, "size_kib": "8192"}),
+                    30,
+                ),
+            ),
+            Call::Activate(w) => (
+                "activate_volume",
+                self.input(&node(w), json!({"volname": VOL, "snap": null}), 30),
+            ),
+            Call::Deactivate(w) => (
+                "deactivate_volume",
+                self.input(&node(w), json!({"volname": VOL, "snap": null}), 30),
+            ),
+            Call::Free => ("free_image", self.input("n1", json!({"volname": VOL}), 30)),
+            Call::InUse(..) => unreachable!("not a helper call"),
+        }
+    }
+
+    /// Runs a call (helper or simulator switch); the helper's answer for helper calls.
+    fn exec(&self, c: &Call) -> Option<Out> {
+        if let Call::InUse(w, u) = c {
+            let n = match w {
+                Where::Disk => "n1".to_string(),
+                Where::Free(k) => self.free[*k].clone(),
+            };
+            self.sim.set_in_use(RD, &n, *u);
+            return None;
+        }
+        Some(self.call(c))
+    }
+
+    fn run_ok(&self, calls: &[Call]) {
+        for c in calls {
+            if let Some(r) = self.exec(c) {
+                assert_eq!(r.code, 0, "{c:?}: {r:?}");
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Where {
+    Disk,
+    Free(usize),
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Call {
+    Alloc,
+    Activate(Where),
+    Deactivate(Where),
+    Free,
+    InUse(Where, bool),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Create,
+    Attach,
+    Migrate,
+    Detach,
+    Delete,
+}
+
+const OPS: [Op; 5] = [Op::Create, Op::Attach, Op::Migrate, Op::Detach, Op::Delete];
+
+impl Op {
+    fn name(self) -> &'static str {
+        match self {
+            Op::Create => "create (alloc_image)",
+            Op::Attach => "attach (activate_volume, diskless)",
+            Op::Migrate => "migrate (activate on target, deactivate on source)",
+            Op::Detach => "detach (deactivate_volume)",
+            Op::Delete => "delete (free_image)",
+        }
+    }
+
+    fn calls(self) -> Vec<Call> {
+        match self {
+            Op::Create => vec![Call::Alloc],
+            Op::Attach => vec![Call::Activate(Where::Free(0))],
+            Op::Migrate => vec![
+                Call::InUse(Where::Free(0), true),
+                Call::Activate(Where::Free(1)),
+                Call::InUse(Where::Free(1), true),
+                Call::InUse(Where::Free(0), false),
+                Call::Deactivate(Where::Free(0)),
+                Call::InUse(Where::Free(1), false),
+            ],
+            Op::Detach => vec![Call::Deactivate(Where::Free(1))],
+            Op::Delete => vec![Call::Free],
+        }
+    }
+}
+
+/// Runs the operations before `op`; learns which nodes hold no disk.
+fn prepare(h: &mut H, op: Op) {
+    for before in OPS.iter().take_while(|o| **o != op) {
+        h.run_ok(&before.calls());
+        if *before == Op::Create {
+            let disks = faults::diskful(&h.sim.state());
+            h.free = ["n1", "n2", "n3", "n4"]
+                .iter()
+                .filter(|n| !disks.contains(&(RD.to_string(), n.to_string())))
+                .map(|n| n.to_string())
+                .collect();
+            assert_eq!(h.free.len(), 2, "two replicas: {disks:?}");
+        }
+    }
+}
+
+fn end(h: &H) -> Value {
+    faults::end_state(&h.sim.state())
+}
+
+#[derive(Debug, Clone, Copy)]
+enum How {
+    Kill { after: bool },
+    Fail(FailKind),
+}
+
+fn assert_clear_error(method: &str, r: &Out) {
+    assert!(!r.stderr.contains("panicked"), "{r:?}");
+    let v: Value = serde_json::from_str(r.stdout.trim())
+        .unwrap_or_else(|e| panic!("{method}: the answer is JSON ({e}): {r:?}"));
+    let msg = v["error"]["message"].as_str().unwrap_or_default();
+    assert!(msg.len() > 10, "{method}: an error message: {r:?}");
+    assert!(
+        r.stderr.contains(msg),
+        "{method}: the message is on stderr too: {r:?}"
+    );
+}
+
+fn disturbed_run(h: &H, calls: &[Call], step: &Step, how: How) -> Option<usize> {
+    match how {
+        How::Kill { after } => faults::arm(&h.sim, step, after),
+        How::Fail(kind) => h.sim.inject(Fault::FailMatching {
+            method: step.method.clone(),
+            path_contains: step.path.clone(),
+            nth: step.nth,
+            kind,
+            execute: kind == FailKind::Garbage,
+        }),
+    }
+    for (i, c) in calls.iter().enumerate() {
+        if matches!(c, Call::InUse(..)) {
+            h.exec(c);
+            continue;
+        }
+        match how {
+            How::Kill { .. } => {
+                let (method, input) = h.request(c);
+                let mut child = h.spawn(method, input);
+                if faults::kill_when_held(&h.sim, &mut child, BOUND) == Kill::AtStep {
+                    return Some(i);
+                }
+                let out = child.wait_with_output().unwrap();
+                assert!(out.status.success(), "{c:?} before the step: {out:?}");
+            }
+            How::Fail(_) => {
+                let t = Instant::now();
+                let r = h.call(c);
+                assert!(t.elapsed() < BOUND, "{c:?} took {:?}", t.elapsed());
+                if r.code != 0 {
+                    assert_clear_error(h.request(c).0, &r);
+                    return Some(i);
+                }
+            }
+        }
+    }
+    h.sim.clear_faults();
+    assert!(
+        matches!(how, How::Fail(_)),
+        "{step} was never reached: the operation is not deterministic"
+    );
+    None
+}
+
+/// Re-runs the calls from the disturbed one. A re-run `alloc_image` of a name that the
+/// interrupted run already created answers "already exists" (PVE then picks another name);
+/// the volume is there either way, which the end-state comparison checks.
+/// True when a re-run `alloc_image` answered "already exists".
+fn rerun(h: &H, calls: &[Call]) -> bool {
+    let mut exists = false;
+    for c in calls {
+        let Some(r) = h.exec(c) else { continue };
+        if r.code != 0 && matches!(c, Call::Alloc) && r.stdout.contains("already exists") {
+            eprintln!("re-run alloc_image: {}", r.stderr.trim());
+            exists = true;
+            continue;
+        }
+        assert_eq!(r.code, 0, "re-run {c:?}: {r:?}");
+    }
+    exists
+}
+
+#[test]
+fn every_step_of_every_operation_killed_or_failed() {
+    let mut tally: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut exists: BTreeMap<&str, u64> = BTreeMap::new();
+    for op in OPS {
+        let mut h = harness();
+        prepare(&mut h, op);
+        h.sim.clear_mutations();
+        h.run_ok(&op.calls());
+        let reference = end(&h);
+        let steps = faults::steps(&h.sim.mutations());
+        assert!(!steps.is_empty(), "{} sends no change", op.name());
+        drop(h);
+        let hows = [
+            ("killed before the step", How::Kill { after: false }),
+            ("killed after the step", How::Kill { after: true }),
+            ("step answered 500", How::Fail(FailKind::Status500)),
+            ("step answered garbage", How::Fail(FailKind::Garbage)),
+        ];
+        for (label, how) in hows {
+            for step in &steps {
+                eprintln!("try: {} {label} at {step}", op.name());
+                let t = Instant::now();
+                let mut h = harness();
+                prepare(&mut h, op);
+                let calls = op.calls();
+                let before = h.sim.state();
+                let at = disturbed_run(&h, &calls, step, how);
+                let deleting = (op == Op::Delete).then_some(RD);
+                let lost = faults::lost(&before, &h.sim.state(), deleting);
+                assert!(
+                    lost.is_empty(),
+                    "{} {label} at {step}: lost {lost:?}",
+                    op.name()
+                );
+                if let Some(at) = at {
+                    if rerun(&h, &calls[at..]) {
+                        *exists.entry(label).or_default() += 1;
+                    }
+                }
+                assert_eq!(
+                    end(&h),
+                    reference,
+                    "{} {label} at {step}: re-run did not converge",
+                    op.name()
+                );
+                assert!(
+                    t.elapsed() < BOUND * 2,
+                    "{label} at {step}: {:?}",
+                    t.elapsed()
+                );
+                *tally.entry(label).or_default() += 1;
+            }
+        }
+    }
+    for (label, tries) in tally {
+        faults::record(&Row {
+            frontend: "Proxmox VE".into(),
+            case: format!(
+                "{label} (every step of alloc, activate, migration activate/deactivate, deactivate, free)"
+            ),
+            tries,
+            survived: match exists.get(label) {
+                Some(n) => format!("every volume and diskful replica; re-run converged every time ({n} re-run alloc_image answered 'already exists' for the volume the interrupted run had completed)"),
+                None => "every volume and diskful replica; re-run converged every time".into(),
+            },
+            lost: "nothing".into(),
+        });
+    }
+}
+
+#[test]
+fn controller_down_slow_and_failover() {
+    // down: alloc fails fast and clearly; status serves the cache; an existing local volume
+    // activates; deactivation leaves the copy with a warning
+    let mut h = harness();
+    prepare(&mut h, Op::Attach);
+    let status = h.call_method("status", h.input("n1", json!({}), 10));
+    assert_eq!(status.code, 0, "{status:?}");
+    let before = h.sim.state();
+    h.sim.set_down(true);
+    std::thread::sleep(Duration::from_millis(100));
+    let t = Instant::now();
+    let r = h.call_method(
+        "alloc_image",
+        h.input(
+            "n1",
+            json!({"vmid": "101", "fmt": "raw", "name": "pm-0000beef_101", "size_kib": "8192"}),
+            30,
+        ),
+    );
+    assert!(t.elapsed() < Duration::from_secs(15), "{:?}", t.elapsed());
+    assert_ne!(r.code, 0);
+    assert_clear_error("alloc_image", &r);
+    assert!(
+        r.stdout.contains(&h.sim.addr().to_string()),
+        "names the controller: {r:?}"
+    );
+    let t = Instant::now();
+    let s = h.call_method("status", h.input("n1", json!({}), 10));
+    assert_eq!(s.code, 0, "status from the cache: {s:?}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&s.stdout).unwrap()["total"],
+        serde_json::from_str::<Value>(&status.stdout).unwrap()["total"]
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "status {:?}",
+        t.elapsed()
+    );
+    let a = h.call(&Call::Activate(Where::Disk));
+    assert_eq!(a.code, 0, "activate of a local disk while down: {a:?}");
+    let path: Value = serde_json::from_str(&a.stdout).unwrap();
+    assert!(PathBuf::from(path["path"].as_str().unwrap()).exists());
+    h.sim.set_down(false);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(faults::lost(&before, &h.sim.state(), None).is_empty());
+    faults::record(&Row {
+        frontend: "Proxmox VE".into(),
+        case: "controller down: alloc_image, status, activate of a local disk".into(),
+        tries: 3,
+        survived: "alloc: clear error naming the controller within 15 s; status from the cache; local activate worked".into(),
+        lost: "nothing".into(),
+    });
+
+    // slow beyond the helper's budget: a clear deadline error, then converges once fast again
+    let mut h = harness();
+    prepare(&mut h, Op::Create);
+    h.sim.inject(Fault::Latency(Duration::from_secs(4)));
+    let t = Instant::now();
+    let r = h.call_method(
+        "alloc_image",
+        h.input(
+            "n1",
+            json!({"vmid": "100", "fmt": "raw", "name": VOL, "size_kib": "8192"}),
+            3,
+        ),
+    );
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    assert_ne!(r.code, 0, "{r:?}");
+    assert_clear_error("alloc_image", &r);
+    h.sim.clear_faults();
+    std::thread::sleep(Duration::from_secs(2));
+    let reference = {
+        let mut h = harness();
+        prepare(&mut h, Op::Attach);
+        end(&h)
+    };
+    let _ = rerun(&h, &[Call::Alloc]);
+    assert_eq!(end(&h), reference, "slow alloc then re-run");
+
+    // slow but within the budget; and the first controller of the list dead
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_addr = dead.local_addr().unwrap();
+    drop(dead);
+    let full = {
+        let mut h = harness();
+        prepare(&mut h, Op::Delete);
+        end(&h)
+    };
+    for (case, latency, first_dead) in [
+        ("every answer 300 ms late, whole lifecycle", 300, false),
+        (
+            "first controller of the list dead, whole lifecycle",
+            0,
+            true,
+        ),
+    ] {
+        let mut h = harness();
+        if first_dead {
+            h.controllers = format!("http://{dead_addr},{}", h.sim.url());
+        }
+        h.sim.inject(Fault::Latency(Duration::from_millis(latency)));
+        prepare(&mut h, Op::Delete);
+        assert_eq!(end(&h), full, "{case}");
+        faults::record(&Row {
+            frontend: "Proxmox VE".into(),
+            case: case.into(),
+            tries: 1,
+            survived: "same end state as an undisturbed run".into(),
+            lost: "nothing".into(),
+        });
+    }
+    faults::record(&Row {
+        frontend: "Proxmox VE".into(),
+        case: "every answer 4 s late, alloc_image with a 3 s budget".into(),
+        tries: 1,
+        survived: "clear deadline error within 10 s; re-run converged".into(),
+        lost: "nothing".into(),
+    });
+}
+
+impl H {
+    fn call_method(&self, method: &str, input: String) -> Out {
+        let out = self.spawn(method, input).wait_with_output().unwrap();
+        Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+#[test]
+fn concurrent_calls_on_one_volume_and_on_many() {
+    let mut h = harness();
+    prepare(&mut h, Op::Attach);
+    let node = h.free[0].clone();
+    for round in 0..2 {
+        let method = if round == 0 {
+            "activate_volume"
+        } else {
+            "deactivate_volume"
+        };
+        let children: Vec<Child> = (0..16)
+            .map(|_| {
+                h.spawn(
+                    method,
+                    h.input(&node, json!({"volname": VOL, "snap": null}), 30),
+                )
+            })
+            .collect();
+        for c in children {
+            let out = c.wait_with_output().unwrap();
+            assert!(out.status.success(), "{method}: {out:?}");
+        }
+        let end = end(&h);
+        assert_eq!(
+            end[RD]["resources"][&node] == "diskless",
+            round == 0,
+            "{method} x16: {end}"
+        );
+        assert_eq!(faults::diskful(&h.sim.state()).len(), 2);
+    }
+    faults::record(&Row {
+        frontend: "Proxmox VE".into(),
+        case: "16 concurrent activate, then 16 concurrent deactivate of one volume on one node"
+            .into(),
+        tries: 32,
+        survived: "all succeeded; one diskless copy, then none; two disks".into(),
+        lost: "nothing".into(),
+    });
+
+    let h = harness();
+    let children: Vec<Child> = (0..50)
+        .map(|i| {
+            let name = format!("pm-{:08x}_{}", 0x1000 + i, 200 + i);
+            h.spawn(
+                "alloc_image",
+                h.input(
+                    "n1",
+                    json!({"vmid": (200 + i).to_string(), "fmt": "raw", "name": name, "size_kib": "4096"}),
+                    30,
+                ),
+            )
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
+    let st = h.sim.state();
+    let rds = st["resource_definitions"].as_object().unwrap();
+    assert_eq!(rds.len(), 50);
+    for i in 0..50 {
+        let rd = &rds[&format!("pm-{:08x}", 0x1000 + i)];
+        assert_eq!(rd["props"]["Aux/pm/vmid"], (200 + i).to_string());
+    }
+    assert_eq!(faults::diskful(&st).len(), 100, "two disks each");
+    faults::record(&Row {
+        frontend: "Proxmox VE".into(),
+        case: "50 concurrent alloc_image".into(),
+        tries: 50,
+        survived: "50 volumes, two disks each, owner props exact".into(),
+        lost: "nothing".into(),
+    });
+}

@@ -1,0 +1,270 @@
+//! Shared pieces of the fault suites of the three frontends: the steps of an operation as the
+//! simulator saw them, killing a frontend process exactly at one step, the invariants every
+//! case asserts (no diskful replica removed, no volume lost, same end state after a re-run),
+//! and the tally that fills `RELIABILITY.md`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::sim::{Fault, Sim};
+
+/// One mutating request of an operation: the `nth` request with this method and path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub method: String,
+    pub path: String,
+    pub nth: u32,
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} #{}", self.method, self.path, self.nth)
+    }
+}
+
+/// The steps of an operation from the simulator's log of mutating requests.
+pub fn steps(mutations: &[String]) -> Vec<Step> {
+    let mut seen: BTreeMap<&str, u32> = BTreeMap::new();
+    mutations
+        .iter()
+        .map(|m| {
+            let n = seen.entry(m.as_str()).or_default();
+            *n += 1;
+            let (method, path) = m.split_once(' ').unwrap_or((m.as_str(), ""));
+            Step {
+                method: method.to_string(),
+                path: path.to_string(),
+                nth: *n,
+            }
+        })
+        .collect()
+}
+
+/// What happened when the process was killed at a step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kill {
+    /// The step was reached and the process killed while the request was held.
+    AtStep,
+    /// The process ended before reaching the step (an earlier step went another way).
+    NotReached,
+}
+
+/// Arms a pause at `step`, before or after the controller executes it.
+pub fn arm(sim: &Sim, step: &Step, after_execute: bool) {
+    sim.inject(Fault::Pause {
+        method: step.method.clone(),
+        path_contains: step.path.clone(),
+        nth: step.nth,
+        after_execute,
+    });
+}
+
+/// Waits until `child` reaches the armed step or ends. At the step it is SIGKILLed and the
+/// held request dropped (never executed when held before execution). Panics when neither
+/// happens within `bound`.
+pub fn kill_when_held(sim: &Sim, child: &mut Child, bound: Duration) -> Kill {
+    let t = Instant::now();
+    loop {
+        if sim.paused().is_some() {
+            let _ = child.kill();
+            let _ = child.wait();
+            sim.release_pause(false);
+            sim.clear_faults();
+            return Kill::AtStep;
+        }
+        if let Ok(Some(_)) = child.try_wait() {
+            return Kill::NotReached;
+        }
+        assert!(
+            t.elapsed() < bound,
+            "the operation neither reached the armed step nor ended within {bound:?}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Diskful replicas `(resource, node)`; tie-breakers and diskless copies left out.
+pub fn diskful(state: &Value) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    if let Some(rds) = state["resource_definitions"].as_object() {
+        for (rd, v) in rds {
+            for (node, r) in v["resources"].as_object().into_iter().flatten() {
+                let flags = r["flags"].as_array().cloned().unwrap_or_default();
+                if !flags.iter().any(|f| f == "DISKLESS" || f == "TIE_BREAKER") {
+                    out.insert((rd.clone(), node.clone()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Names of the resource definitions.
+pub fn volumes(state: &Value) -> BTreeSet<String> {
+    state["resource_definitions"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// The loss between two states: diskful replicas and volumes present `before` and missing
+/// `after`, except those of `deleting` (the volume the operation removes). Empty means
+/// nothing was lost.
+pub fn lost(before: &Value, after: &Value, deleting: Option<&str>) -> Vec<String> {
+    let keep = |rd: &str| deleting != Some(rd);
+    let now_vols = volumes(after);
+    let now_disks = diskful(after);
+    let mut out: Vec<String> = volumes(before)
+        .into_iter()
+        .filter(|v| keep(v) && !now_vols.contains(v))
+        .map(|v| format!("volume {v}"))
+        .collect();
+    out.extend(
+        diskful(before)
+            .into_iter()
+            .filter(|k| keep(&k.0) && !now_disks.contains(k))
+            .map(|(rd, n)| format!("diskful replica {rd} on {n}")),
+    );
+    out
+}
+
+/// The end state a user sees: per volume its props, size and which node holds a disk, a
+/// diskless copy or a tie-breaker, and its snapshots. Ports, minors and node ids are left out.
+pub fn end_state(state: &Value) -> Value {
+    let mut out = serde_json::Map::new();
+    for (rd, v) in state["resource_definitions"]
+        .as_object()
+        .into_iter()
+        .flatten()
+    {
+        let rscs: BTreeMap<String, &str> = v["resources"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(n, r)| {
+                let flags = r["flags"].as_array().cloned().unwrap_or_default();
+                let kind = if flags.iter().any(|f| f == "TIE_BREAKER") {
+                    "tie-breaker"
+                } else if flags.iter().any(|f| f == "DISKLESS") {
+                    "diskless"
+                } else {
+                    "diskful"
+                };
+                (n.clone(), kind)
+            })
+            .collect();
+        let sizes: Vec<Value> = v["volumes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|x| x["size_kib"].clone())
+            .collect();
+        out.insert(
+            rd.clone(),
+            json!({"props": v["props"], "sizes": sizes, "resources": rscs, "snapshots": v["snapshots"]}),
+        );
+    }
+    Value::Object(out)
+}
+
+/// One row of the reliability table.
+#[derive(Debug, Clone, Default)]
+pub struct Row {
+    pub frontend: String,
+    pub case: String,
+    pub tries: u64,
+    pub survived: String,
+    pub lost: String,
+}
+
+fn summary_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::current_exe()
+                .ok()
+                .and_then(|e| e.ancestors().nth(3).map(PathBuf::from))
+        })
+        .unwrap_or_else(|| PathBuf::from("target"));
+    target.join("reliability")
+}
+
+/// Records a row (printed, and kept under `<target>/reliability/`) and rewrites
+/// `<target>/reliability-summary.md` from every row recorded so far.
+pub fn record(row: &Row) {
+    println!(
+        "reliability: {} | {} | {} | {} | {}",
+        row.frontend, row.case, row.tries, row.survived, row.lost
+    );
+    let dir = summary_dir();
+    if std::fs::create_dir_all(&dir).is_err() {
+        return;
+    }
+    let file: String = format!("{}--{}", row.frontend, row.case)
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let line = format!(
+        "| {} | {} | {} | {} | {} |\n",
+        row.frontend, row.case, row.tries, row.survived, row.lost
+    );
+    let _ = std::fs::write(dir.join(format!("{file}.row")), line);
+    let mut rows: Vec<String> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "row"))
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .collect();
+    rows.sort();
+    let md = format!(
+        "| frontend | case | tries | survived | lost |\n|---|---|---|---|---|\n{}",
+        rows.concat()
+    );
+    if let Some(parent) = dir.parent() {
+        let _ = std::fs::write(parent.join("reliability-summary.md"), md);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_number_repeated_requests() {
+        let s = steps(&["POST /v1/a".into(), "PUT /v1/b".into(), "POST /v1/a".into()]);
+        assert_eq!(s.len(), 3);
+        assert_eq!(
+            (s[2].method.as_str(), s[2].path.as_str(), s[2].nth),
+            ("POST", "/v1/a", 2)
+        );
+        assert_eq!(s[1].nth, 1);
+    }
+
+    #[test]
+    fn loss_counts_missing_disks_and_volumes_but_not_the_deleted_one() {
+        let st = |rs: Value| json!({"resource_definitions": rs});
+        let before = st(json!({
+            "a": {"resources": {"n1": {"flags": []}, "n2": {"flags": []}, "n3": {"flags": ["DISKLESS", "TIE_BREAKER"]}}},
+            "b": {"resources": {"n1": {"flags": []}}},
+        }));
+        let after = st(json!({"a": {"resources": {"n1": {"flags": []}}}}));
+        assert_eq!(
+            lost(&before, &after, None),
+            [
+                "volume b",
+                "diskful replica a on n2",
+                "diskful replica b on n1"
+            ]
+        );
+        assert_eq!(
+            lost(&before, &after, Some("b")),
+            ["diskful replica a on n2"]
+        );
+        assert!(lost(&before, &before, None).is_empty());
+    }
+}
