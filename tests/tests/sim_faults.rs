@@ -162,6 +162,42 @@ async fn stats_down_up_and_control_routes() {
 }
 
 #[tokio::test]
+async fn in_process_calls_are_uncounted_and_server_time_excludes_latency() {
+    let sim = Sim::start(SimConfig {
+        latency: std::time::Duration::from_millis(50),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let body = json!({"resource_definition_name": "seeded", "volume_sizes": [4096],
+                      "select_filter": {"place_count": 1}});
+    let (st, _) = sim.call(
+        "POST",
+        "/v1/resource-groups/DfltRscGrp/spawn",
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(st, 201);
+    assert_eq!(sim.request_count(), 0, "in-process calls are not counted");
+    assert_eq!(sim.server_time(), std::time::Duration::ZERO);
+    assert_eq!(sim.call("GET", "/v1/no-such-route", b"").0, 404);
+
+    let api = Api::new(&sim.url());
+    let (st, v) = api.get("/v1/resource-definitions/seeded").await;
+    assert_eq!((st, v["name"].as_str()), (200, Some("seeded")));
+    assert_eq!(sim.request_count(), 1);
+    let busy = sim.server_time();
+    assert!(busy > std::time::Duration::ZERO, "handling time recorded");
+    assert!(
+        busy < std::time::Duration::from_millis(50),
+        "injected latency is not handling time: {busy:?}"
+    );
+    let (_, stats) = api.get("/sim/stats").await;
+    assert!(stats["server_us"].as_u64().is_some_and(|us| us > 0));
+    sim.reset_stats();
+    assert_eq!(sim.server_time(), std::time::Duration::ZERO);
+}
+
+#[tokio::test]
 async fn pause_holds_a_step_before_or_after_execution_and_logs_mutations() {
     let sim = Sim::start(SimConfig::default()).await.unwrap();
     let mk = |n: &str| json!({"resource_definition": {"name": n}});

@@ -222,6 +222,9 @@ pub struct Shared {
     pub core: Mutex<Core>,
     pub stats: Mutex<BTreeMap<String, u64>>,
     pub count: AtomicU64,
+    /// Microseconds spent handling API requests (routing to a serialized reply), latency
+    /// injection excluded.
+    pub busy_us: AtomicU64,
     pub faults: Mutex<Faults>,
     pub token: Option<String>,
     pub state_file: Option<PathBuf>,
@@ -386,6 +389,7 @@ async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Result<Response<SimB
             ));
         }
     }
+    let started = std::time::Instant::now();
     if let Some((kind, false)) = fault {
         return fault_response(kind, None);
     }
@@ -435,6 +439,8 @@ async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Result<Response<SimB
         }
     };
     let resp = to_response(resp);
+    sh.busy_us
+        .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
     if let Some((true, rx)) = pause {
         if held(&sh, format!("{method} {path}"), rx).await == Release::Abandon {
             return Err(io::Error::other(
@@ -520,13 +526,14 @@ async fn control(sh: &Arc<Shared>, method: &str, path: &str, body: &[u8]) -> Res
         ("GET", "/sim/stats") => Resp {
             status: 200,
             body: Some(
-                json!({"total": sh.count.load(Ordering::Relaxed), "routes": *lock(&sh.stats)}),
+                json!({"total": sh.count.load(Ordering::Relaxed), "routes": *lock(&sh.stats), "server_us": sh.busy_us.load(Ordering::Relaxed)}),
             ),
             headers: vec![],
         },
         ("POST", "/sim/stats/reset") => {
             lock(&sh.stats).clear();
             sh.count.store(0, Ordering::Relaxed);
+            sh.busy_us.store(0, Ordering::Relaxed);
             ok
         }
         ("POST", "/sim/fault") => match fault_from_json(&v) {

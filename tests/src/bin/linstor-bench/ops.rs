@@ -1,0 +1,811 @@
+//! The operations users wait on, driven through the real release binaries exactly as each
+//! platform invokes them, and the same LINSTOR work through python-linstor.
+
+use std::collections::HashMap;
+use std::io::{Read as _, Write as _};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use base64::Engine as _;
+use linstor_tests::sim::Sim;
+use serde_json::{json, Value};
+
+use crate::measure::{timed, vm_hwm_kib, Runner, Sample, Summary};
+
+/// One line of the result table.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub platform: &'static str,
+    pub op: String,
+    pub volumes: usize,
+    pub latency_ms: u64,
+    pub ours: Summary,
+    pub theirs: Option<Summary>,
+    /// Round trips the operation needs (lowest, highest), and why.
+    pub expected: (u64, u64, &'static str),
+}
+
+/// What every frontend run shares.
+#[derive(Debug)]
+pub struct Bench<'a> {
+    pub sim: &'a Sim,
+    pub runner: &'a Runner,
+    pub bin_dir: &'a Path,
+    pub python: &'a Path,
+    pub peer: &'a Path,
+    pub tmp: &'a Path,
+    pub runs: usize,
+    pub latency_ms: u64,
+    pub volumes: usize,
+}
+
+impl Bench<'_> {
+    fn url(&self) -> String {
+        self.sim.url()
+    }
+
+    /// python-linstor doing `op args` in a fresh interpreter.
+    pub fn peer(&self, op: &str, args: &[String]) -> anyhow::Result<Sample> {
+        let mut a = vec![self.peer.display().to_string(), self.url(), op.to_string()];
+        a.extend(args.iter().cloned());
+        Ok(self.runner.run(self.sim, self.python, &a, &[], b"")?.0)
+    }
+
+    fn row(
+        &self,
+        platform: &'static str,
+        op: &str,
+        ours: &[Sample],
+        theirs: Option<&[Sample]>,
+        expected: (u64, u64, &'static str),
+    ) -> Row {
+        Row {
+            platform,
+            op: op.to_string(),
+            volumes: self.volumes,
+            latency_ms: self.latency_ms,
+            ours: Summary::of(ours),
+            theirs: theirs.map(Summary::of),
+            expected,
+        }
+    }
+}
+
+fn s(v: impl ToString) -> String {
+    v.to_string()
+}
+
+// ---------------------------------------------------------------- Proxmox VE
+
+/// The `linstor-pve` helper fed the JSON document the Perl module sends.
+#[derive(Debug)]
+pub struct Pve<'a> {
+    b: &'a Bench<'a>,
+    env: Vec<(String, String)>,
+}
+
+impl<'a> Pve<'a> {
+    pub fn new(b: &'a Bench<'a>) -> Self {
+        let env = vec![
+            (
+                s("LINSTOR_PVE_CACHE_DIR"),
+                b.tmp.join("pve-cache").display().to_string(),
+            ),
+            (
+                s("LINSTOR_PVE_AUTH_JSON"),
+                b.tmp.join("no-auth.json").display().to_string(),
+            ),
+        ];
+        Pve { b, env }
+    }
+
+    pub fn call(
+        &self,
+        method: &str,
+        args: Value,
+        node: &str,
+        statuscache: u32,
+    ) -> anyhow::Result<(Sample, Value)> {
+        let doc = json!({
+            "storeid": "drbd1",
+            "node": node,
+            "dev_root": self.b.sim.dev_root(node),
+            "timeout": 50,
+            "scfg": {"controller": self.b.url(), "resourcegroup": "DfltRscGrp",
+                     "statuscache": statuscache.to_string()},
+            "args": args,
+        });
+        let (sample, out) = self.b.runner.run(
+            self.b.sim,
+            &self.b.bin_dir.join("linstor-pve"),
+            &[s(method)],
+            &self.env,
+            doc.to_string().as_bytes(),
+        )?;
+        let v = serde_json::from_str(&out).unwrap_or(Value::Null);
+        Ok((sample, v))
+    }
+
+    /// Every operation at the current population.
+    pub fn ops(&self) -> anyhow::Result<Vec<Row>> {
+        let b = self.b;
+        let mut o: HashMap<&str, Vec<Sample>> = HashMap::new();
+        let mut t: HashMap<&str, Vec<Sample>> = HashMap::new();
+        self.call("status", json!({}), "n1", 60)?;
+        for i in 0..b.runs {
+            o.entry("status")
+                .or_default()
+                .push(self.call("status", json!({}), "n1", 60)?.0);
+            o.entry("status_miss")
+                .or_default()
+                .push(self.call("status", json!({}), "n1", 0)?.0);
+            t.entry("status_miss")
+                .or_default()
+                .push(b.peer("size_info", &[])?);
+            let (smp, out) = self.call(
+                "alloc_image",
+                json!({"vmid": 100, "size_kib": 4096}),
+                "n1",
+                60,
+            )?;
+            o.entry("alloc").or_default().push(smp);
+            let vol = out["volname"]
+                .as_str()
+                .context("alloc_image answered no volname")?
+                .to_string();
+            let py = format!("pm-f{i:07x}");
+            t.entry("alloc").or_default().push(b.peer(
+                "spawn_local_first",
+                &[
+                    s("n1"),
+                    py.clone(),
+                    s("4096KiB"),
+                    s(2),
+                    s("Aux/pm/vmid=100"),
+                ],
+            )?);
+            o.entry("activate").or_default().push(
+                self.call("activate_volume", json!({"volname": vol}), "n3", 60)?
+                    .0,
+            );
+            t.entry("activate")
+                .or_default()
+                .push(b.peer("make_available", &[s("n3"), py.clone()])?);
+            o.entry("deactivate").or_default().push(
+                self.call("deactivate_volume", json!({"volname": vol}), "n3", 60)?
+                    .0,
+            );
+            t.entry("deactivate")
+                .or_default()
+                .push(b.peer("remove_diskless", &[s("n3"), py])?);
+        }
+        let mut rows = vec![
+            b.row(
+                "Proxmox",
+                "status (cache fresh)",
+                &o["status"],
+                None,
+                (0, 0, "served from the status cache file"),
+            ),
+            b.row(
+                "Proxmox",
+                "status (cache expired)",
+                &o["status_miss"],
+                Some(&t["status_miss"]),
+                (1, 1, "query-size-info of the resource group"),
+            ),
+            b.row(
+                "Proxmox",
+                "alloc_image",
+                &o["alloc"],
+                Some(&t["alloc"]),
+                (4, 4, "spawn of the definitions (ownership props, incomplete marker), the local diskful replica (make-available), autoplace of the rest, marker cleared"),
+            ),
+            b.row(
+                "Proxmox",
+                "activate_volume (diskless attach)",
+                &o["activate"],
+                Some(&t["activate"]),
+                (3, 3, "this node's resource (absent), the definition (ownership), make-available"),
+            ),
+            b.row(
+                "Proxmox",
+                "deactivate_volume (diskless removed)",
+                &o["deactivate"],
+                Some(&t["deactivate"]),
+                (3, 3, "the definition (ownership), its resources (this copy diskless, a disk elsewhere), delete of the diskless copy"),
+            ),
+        ];
+        rows.extend(self.list()?);
+        Ok(rows)
+    }
+
+    /// `list_images` and `status` at the current population.
+    pub fn list(&self) -> anyhow::Result<Vec<Row>> {
+        let b = self.b;
+        let mut o = Vec::new();
+        let mut t = Vec::new();
+        for _ in 0..b.runs {
+            o.push(self.call("list_images", json!({}), "n1", 60)?.0);
+            t.push(b.peer("list_owned_volumes", &[s("Aux/pm/vmid")])?);
+        }
+        Ok(vec![b.row(
+            "Proxmox",
+            "list_images",
+            &o,
+            Some(&t),
+            (2, 2, "definitions with volumes, resources of ours"),
+        )])
+    }
+
+    /// `status` with an expired cache at the current population.
+    pub fn status_at_scale(&self) -> anyhow::Result<Row> {
+        let b = self.b;
+        let mut o = Vec::new();
+        let mut t = Vec::new();
+        for _ in 0..b.runs {
+            o.push(self.call("status", json!({}), "n1", 0)?.0);
+            t.push(b.peer("size_info", &[])?);
+        }
+        Ok(b.row(
+            "Proxmox",
+            "status (cache expired)",
+            &o,
+            Some(&t),
+            (1, 1, "query-size-info of the resource group"),
+        ))
+    }
+}
+
+// ---------------------------------------------------------------- OpenNebula
+
+const VM_DIR: &str = "/var/lib/one//datastores/0";
+
+fn b64(s: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+/// A minimal oned XML-RPC endpoint answering `one.datastore.info` / `one.vm.info`.
+fn oned_standin(docs: Arc<Mutex<HashMap<(String, u64), String>>>) -> anyhow::Result<String> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = l.local_addr()?;
+    std::thread::spawn(move || {
+        for st in l.incoming() {
+            let Ok(mut st) = st else { continue };
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 8192];
+            loop {
+                let n = st.read(&mut chunk).unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let t = String::from_utf8_lossy(&buf);
+                if let Some((head, body)) = t.split_once("\r\n\r\n") {
+                    let len = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= len {
+                        break;
+                    }
+                }
+            }
+            let t = String::from_utf8_lossy(&buf).to_string();
+            let between = |a: &str, b: &str| {
+                t.split(a)
+                    .nth(1)
+                    .and_then(|r| r.split(b).next())
+                    .unwrap_or("")
+                    .to_string()
+            };
+            let method = between("<methodName>", "</methodName>");
+            let id: u64 = between("<int>", "</int>").parse().unwrap_or(u64::MAX);
+            let doc = docs
+                .lock()
+                .ok()
+                .and_then(|d| d.get(&(method.clone(), id)).cloned());
+            let (ok, body) = match doc {
+                Some(d) => (1, d),
+                None => (0, format!("[{method}] Error getting object [{id}].")),
+            };
+            let body = body
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;");
+            let resp = format!(
+                "<?xml version=\"1.0\"?><methodResponse><params><param><value><array><data><value><boolean>{ok}</boolean></value><value><string>{body}</string></value><value><i4>0</i4></value></data></array></value></param></params></methodResponse>"
+            );
+            let _ = write!(st, "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{resp}", resp.len());
+        }
+    });
+    Ok(format!("http://{addr}/RPC2"))
+}
+
+fn datastore_xml(id: u64, ds_type: u32, url: &str) -> String {
+    format!(
+        "<DATASTORE><ID>{id}</ID><UID>0</UID><GID>0</GID><UNAME>oneadmin</UNAME><GNAME>oneadmin</GNAME><NAME>ds{id}</NAME>\
+<DS_MAD><![CDATA[linstor]]></DS_MAD><TM_MAD><![CDATA[linstor]]></TM_MAD><BASE_PATH><![CDATA[/var/lib/one//datastores/{id}]]></BASE_PATH>\
+<TYPE>{ds_type}</TYPE><DISK_TYPE>2</DISK_TYPE><STATE>0</STATE><CLUSTERS><ID>0</ID></CLUSTERS><TOTAL_MB>0</TOTAL_MB><FREE_MB>0</FREE_MB><USED_MB>0</USED_MB>\
+<IMAGES></IMAGES><TEMPLATE><LS_CONTROLLERS><![CDATA[{url}]]></LS_CONTROLLERS><RESOURCE_GROUP><![CDATA[DfltRscGrp]]></RESOURCE_GROUP></TEMPLATE></DATASTORE>"
+    )
+}
+
+fn image_xml(id: u64, path: &str, size_mb: u64) -> String {
+    format!(
+        "<IMAGE><ID>{id}</ID><UID>0</UID><GID>0</GID><UNAME>oneadmin</UNAME><GNAME>oneadmin</GNAME><NAME>img{id}</NAME>\
+<PERMISSIONS><OWNER_U>1</OWNER_U></PERMISSIONS><TYPE>0</TYPE><DISK_TYPE>2</DISK_TYPE><PERSISTENT>0</PERSISTENT><REGTIME>1700000000</REGTIME>\
+<MODTIME>1700000000</MODTIME><SOURCE></SOURCE><PATH>{path}</PATH><FORMAT>raw</FORMAT><FS></FS><SIZE>{size_mb}</SIZE><STATE>1</STATE>\
+<PREV_STATE>1</PREV_STATE><RUNNING_VMS>0</RUNNING_VMS><CLONING_OPS>0</CLONING_OPS><CLONING_ID>-1</CLONING_ID>\
+<TARGET_SNAPSHOT>-1</TARGET_SNAPSHOT><DATASTORE_ID>100</DATASTORE_ID><DATASTORE>ds100</DATASTORE><VMS></VMS><CLONES></CLONES>\
+<APP_CLONES></APP_CLONES><TEMPLATE></TEMPLATE><SNAPSHOTS><ALLOW_ORPHANS>NO</ALLOW_ORPHANS><CURRENT_BASE>-1</CURRENT_BASE><NEXT_SNAPSHOT>0</NEXT_SNAPSHOT></SNAPSHOTS></IMAGE>"
+    )
+}
+
+/// A running VM whose disk 0 is a clone of `img` and disk 1 the persistent image `img`.
+fn vm_xml(id: u64, img: u64, size_mb: u64) -> String {
+    let src = format!("/dev/drbd/by-res/one-image-{img}/0");
+    let disk = |did: u64, clone: &str| {
+        format!(
+            "<DISK><CLONE><![CDATA[{clone}]]></CLONE><DATASTORE_ID><![CDATA[100]]></DATASTORE_ID><DISK_ID><![CDATA[{did}]]></DISK_ID>\
+<IMAGE_ID><![CDATA[{img}]]></IMAGE_ID><SOURCE><![CDATA[{src}]]></SOURCE><SIZE><![CDATA[{size_mb}]]></SIZE>\
+<TM_MAD><![CDATA[linstor]]></TM_MAD><DISK_TYPE><![CDATA[BLOCK]]></DISK_TYPE></DISK>"
+        )
+    };
+    format!(
+        "<VM><ID>{id}</ID><UID>0</UID><NAME>vm{id}</NAME><STATE>3</STATE><LCM_STATE>3</LCM_STATE><TEMPLATE>{}{}</TEMPLATE></VM>",
+        disk(0, "YES"),
+        disk(1, "NO")
+    )
+}
+
+/// `linstor-one` behind the `remotes/{datastore,tm}/linstor/<action>` links, with an oned
+/// stand-in for the documents the TM actions fetch.
+#[derive(Debug)]
+pub struct One<'a> {
+    b: &'a Bench<'a>,
+    remotes: PathBuf,
+    env: Vec<(String, String)>,
+    docs: Arc<Mutex<HashMap<(String, u64), String>>>,
+    image: PathBuf,
+}
+
+const IMAGE_MB: u64 = 4;
+
+impl<'a> One<'a> {
+    pub fn new(b: &'a Bench<'a>) -> anyhow::Result<Self> {
+        let base = b.tmp.join("one");
+        let remotes = base.join("remotes");
+        let exe = b.bin_dir.join("linstor-one");
+        for (kind, actions) in [
+            ("datastore", &["cp", "monitor"][..]),
+            ("tm", &["clone", "ln", "premigrate"][..]),
+        ] {
+            let dir = remotes.join(kind).join("linstor");
+            std::fs::create_dir_all(&dir)?;
+            for a in actions {
+                let link = dir.join(a);
+                let _ = std::fs::remove_file(&link);
+                std::os::unix::fs::symlink(&exe, &link)?;
+            }
+        }
+        std::fs::create_dir_all(base.join("hosts"))?;
+        std::fs::write(base.join("one_auth"), "oneadmin:secret\n")?;
+        let image = base.join("image.raw");
+        let payload: Vec<u8> = (0..(IMAGE_MB as u32) << 20)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        std::fs::write(&image, payload)?;
+        let docs: Arc<Mutex<HashMap<(String, u64), String>>> = Arc::default();
+        let xmlrpc = oned_standin(docs.clone())?;
+        let url = b.url();
+        if let Ok(mut d) = docs.lock() {
+            d.insert(
+                ("one.datastore.info".into(), 100),
+                datastore_xml(100, 0, &url),
+            );
+            d.insert(("one.datastore.info".into(), 0), datastore_xml(0, 1, &url));
+        }
+        let p = |x: &str| base.join(x).display().to_string();
+        let env = vec![
+            (s("LINSTOR_ONE_LOCAL_HOSTS"), p("hosts")),
+            (
+                s("LINSTOR_ONE_DEV_DIR"),
+                b.sim.dev_dir().display().to_string(),
+            ),
+            (s("LINSTOR_ONE_STATE_DIR"), p("state")),
+            (s("LINSTOR_ONE_LOCK_DIR"), p("locks")),
+            (s("LINSTOR_ONE_NODE"), s("frontend")),
+            (s("LINSTOR_ONE_DEVICE_TIMEOUT"), s("5")),
+            (s("ONE_XMLRPC"), xmlrpc),
+            (s("ONE_AUTH"), p("one_auth")),
+            (s("LINSTOR_ONE_MONITORD_CONF"), p("no-monitord.conf")),
+        ];
+        Ok(One {
+            b,
+            remotes,
+            env,
+            docs,
+            image,
+        })
+    }
+
+    fn run(
+        &self,
+        kind: &str,
+        action: &str,
+        args: &[String],
+        stdin: &str,
+    ) -> anyhow::Result<Sample> {
+        Ok(self
+            .b
+            .runner
+            .run(
+                self.b.sim,
+                &self.remotes.join(kind).join("linstor").join(action),
+                args,
+                &self.env,
+                stdin.as_bytes(),
+            )?
+            .0)
+    }
+
+    pub fn ops(&self) -> anyhow::Result<Vec<Row>> {
+        let b = self.b;
+        let url = b.url();
+        let mut o: HashMap<&str, Vec<Sample>> = HashMap::new();
+        let mut t: HashMap<&str, Vec<Sample>> = HashMap::new();
+        let ds = datastore_xml(100, 0, &url);
+        let dev = |node: &str, rsc: &str| {
+            b.sim
+                .dev_root(node)
+                .join(format!("drbd/by-res/{rsc}/0"))
+                .display()
+                .to_string()
+        };
+        let mon = format!("<DS_DRIVER_ACTION_DATA>{ds}</DS_DRIVER_ACTION_DATA>");
+        self.run("datastore", "monitor", &[s(100)], &b64(&mon))?;
+        for i in 0..b.runs as u64 {
+            let img = 1000 + i;
+            let vmid = 2000 + i;
+            let msg = format!(
+                "<DS_DRIVER_ACTION_DATA>{}{ds}</DS_DRIVER_ACTION_DATA>",
+                image_xml(img, &self.image.display().to_string(), IMAGE_MB)
+            );
+            o.entry("cp")
+                .or_default()
+                .push(self.run("datastore", "cp", &[s(img)], &b64(&msg))?);
+            let py_img = format!("py-image-{img}");
+            b.peer("spawn", &[py_img.clone(), format!("{IMAGE_MB}MiB"), s(2)])?;
+            t.entry("cp").or_default().push(b.peer(
+                "copy_into",
+                &[
+                    s("s1"),
+                    py_img.clone(),
+                    self.image.display().to_string(),
+                    dev("s1", &py_img),
+                ],
+            )?);
+            let vm = vm_xml(vmid, img, IMAGE_MB * 2);
+            if let Ok(mut d) = self.docs.lock() {
+                d.insert(("one.vm.info".into(), vmid), vm.clone());
+            }
+            let src = format!("fe:/dev/drbd/by-res/one-image-{img}/0");
+            o.entry("clone").or_default().push(self.run(
+                "tm",
+                "clone",
+                &[
+                    src.clone(),
+                    format!("n1:{VM_DIR}/{vmid}/disk.0"),
+                    s(vmid),
+                    s(100),
+                ],
+                "",
+            )?);
+            let py_clone = format!("py-vm-{vmid}-disk-0");
+            t.entry("clone").or_default().push(b.peer(
+                "clone",
+                &[
+                    py_img.clone(),
+                    py_clone.clone(),
+                    s("n1"),
+                    format!("Aux/one/VM_ID={vmid}"),
+                ],
+            )?);
+            o.entry("ln").or_default().push(self.run(
+                "tm",
+                "ln",
+                &[src, format!("n1:{VM_DIR}/{vmid}/disk.1"), s(vmid), s(100)],
+                "",
+            )?);
+            t.entry("ln")
+                .or_default()
+                .push(b.peer("make_available", &[s("n1"), py_img.clone()])?);
+            b.sim
+                .set_in_use(&format!("one-vm-{vmid}-disk-0"), "n1", true);
+            o.entry("premigrate").or_default().push(self.run(
+                "tm",
+                "premigrate",
+                &[s("n1"), s("n2"), format!("{VM_DIR}/{vmid}"), s(vmid), s(0)],
+                &b64(&vm),
+            )?);
+            t.entry("premigrate")
+                .or_default()
+                .push(b.peer("allow_two_primaries", &[s("n2"), py_clone, py_img])?);
+            b.sim
+                .set_in_use(&format!("one-vm-{vmid}-disk-0"), "n1", false);
+            o.entry("monitor").or_default().push(self.run(
+                "datastore",
+                "monitor",
+                &[s(100)],
+                &b64(&mon),
+            )?);
+            t.entry("monitor")
+                .or_default()
+                .push(b.peer("size_info", &[])?);
+        }
+        Ok(vec![
+            b.row(
+                "OpenNebula",
+                "cp (4 MiB image)",
+                &o["cp"],
+                Some(&t["cp"]),
+                (2, 2, "spawn with the ownership props, where its replicas are (the image is written on one)"),
+            ),
+            b.row(
+                "OpenNebula",
+                "clone",
+                &o["clone"],
+                Some(&t["clone"]),
+                (5, 7, "clone, clone status until done (1-3 polls), grow the volume definition, the host's resource, make-available"),
+            ),
+            b.row(
+                "OpenNebula",
+                "ln",
+                &o["ln"],
+                Some(&t["ln"]),
+                (1, 3, "the host's resource (1 when a replica is there already), else the definition (ownership) and make-available"),
+            ),
+            b.row(
+                "OpenNebula",
+                "premigrate (2 disks)",
+                &o["premigrate"],
+                Some(&t["premigrate"]),
+                (6, 6, "per disk: the definition (ownership, props), allow-two-primaries, make-available on the target"),
+            ),
+            b.row(
+                "OpenNebula",
+                "monitor (datastore)",
+                &o["monitor"],
+                Some(&t["monitor"]),
+                (0, 1, "capacity cache, refreshed by query-size-info when stale"),
+            ),
+        ])
+    }
+}
+
+// ---------------------------------------------------------------- Docker
+
+/// The `linstor-docker-volume` daemon, spoken to over its unix socket as dockerd does.
+#[derive(Debug)]
+pub struct Docker<'a> {
+    b: &'a Bench<'a>,
+    child: Child,
+    socket: PathBuf,
+}
+
+impl Drop for Docker<'_> {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+impl<'a> Docker<'a> {
+    pub fn start(b: &'a Bench<'a>) -> anyhow::Result<Self> {
+        let base = b.tmp.join("docker");
+        std::fs::create_dir_all(&base)?;
+        let socket = base.join("linstor.sock");
+        let child = Command::new(b.bin_dir.join("linstor-docker-volume"))
+            .arg("--socket")
+            .arg(&socket)
+            .arg("--controllers")
+            .arg(b.url())
+            .args(["--node", "n1"])
+            .arg("--state-dir")
+            .arg(base.join("state"))
+            .arg("--mount-root")
+            .arg(base.join("mnt"))
+            .arg("--dev-root")
+            .arg(b.sim.dev_root("n1"))
+            .arg("--config")
+            .arg(base.join("none.conf"))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("start linstor-docker-volume")?;
+        let d = Docker { b, child, socket };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while d.post("/VolumeDriver.Capabilities", "{}").is_err() {
+            if Instant::now() > deadline {
+                bail!("linstor-docker-volume did not answer on its socket");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(d)
+    }
+
+    pub fn post(&self, path: &str, body: &str) -> anyhow::Result<Value> {
+        let mut st = UnixStream::connect(&self.socket)?;
+        write!(
+            st,
+            "POST {path} HTTP/1.1\r\nHost: plugin.moby.localhost\r\nContent-Type: application/vnd.docker.plugins.v1+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )?;
+        let mut out = String::new();
+        st.read_to_string(&mut out)?;
+        let (head, payload) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+        let payload = if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            dechunk(payload)
+        } else {
+            payload.to_string()
+        };
+        let v: Value = serde_json::from_str(&payload).unwrap_or(Value::Null);
+        if !head.starts_with("HTTP/1.1 200") || v["Err"].as_str().is_some_and(|e| !e.is_empty()) {
+            bail!("{path} {body}: {head} {payload}");
+        }
+        Ok(v)
+    }
+
+    fn req(&self, path: &str, body: &str) -> anyhow::Result<Sample> {
+        Ok(timed(self.b.sim, || self.post(path, body))?.0)
+    }
+
+    pub fn rss_kib(&self) -> u64 {
+        vm_hwm_kib(self.child.id())
+    }
+
+    pub fn ops(&self) -> anyhow::Result<Vec<Row>> {
+        let b = self.b;
+        let mut o: HashMap<&str, Vec<Sample>> = HashMap::new();
+        let mut t: HashMap<&str, Vec<Sample>> = HashMap::new();
+        for i in 0..b.runs {
+            let name = format!("bench{i:04}");
+            let nb = json!({"Name": name}).to_string();
+            let mb = json!({"Name": name, "ID": format!("c{i}")}).to_string();
+            o.entry("Create").or_default().push(self.req(
+                "/VolumeDriver.Create",
+                &json!({"Name": name, "Opts": {"size": "16M"}}).to_string(),
+            )?);
+            let py = format!("py-docker-{i:04}");
+            t.entry("Create").or_default().push(b.peer(
+                "spawn",
+                &[
+                    py.clone(),
+                    s("16MiB"),
+                    s(2),
+                    s("Aux/is-linstor-docker-volume=true"),
+                ],
+            )?);
+            o.entry("Mount")
+                .or_default()
+                .push(self.req("/VolumeDriver.Mount", &mb)?);
+            t.entry("Mount")
+                .or_default()
+                .push(b.peer("make_available", &[s("n1"), py.clone()])?);
+            o.entry("Unmount")
+                .or_default()
+                .push(self.req("/VolumeDriver.Unmount", &mb)?);
+            t.entry("Unmount")
+                .or_default()
+                .push(b.peer("remove_diskless", &[s("n1"), py.clone()])?);
+            o.entry("Get")
+                .or_default()
+                .push(self.req("/VolumeDriver.Get", &nb)?);
+            t.entry("Get").or_default().push(b.peer("get_one", &[py])?);
+        }
+        let mut rows = vec![
+            b.row(
+                "Docker",
+                "Create (16 MiB)",
+                &o["Create"],
+                Some(&t["Create"]),
+                (1, 1, "one spawn carrying the ownership props"),
+            ),
+            b.row(
+                "Docker",
+                "Mount (first: mkfs + mount)",
+                &o["Mount"],
+                Some(&t["Mount"]),
+                (3, 3, "the definition (ownership, file system), this node's resource, make-available"),
+            ),
+            b.row(
+                "Docker",
+                "Unmount",
+                &o["Unmount"],
+                Some(&t["Unmount"]),
+                (2, 3, "the definition (ownership), its resources (is this copy diskless), delete of the diskless copy when it is"),
+            ),
+        ];
+        for r in &mut rows {
+            r.ours.rss_kib = self.rss_kib();
+        }
+        rows.extend(self.get_list(&o["Get"], &t["Get"])?);
+        Ok(rows)
+    }
+
+    /// `Get` of existing volumes and `List`, at the current population.
+    pub fn get_list(&self, get: &[Sample], get_py: &[Sample]) -> anyhow::Result<Vec<Row>> {
+        let b = self.b;
+        let mut list = Vec::new();
+        let mut list_py = Vec::new();
+        for _ in 0..b.runs {
+            list.push(self.req("/VolumeDriver.List", "{}")?);
+            list_py.push(b.peer("list_owned", &[s("Aux/is-linstor-docker-volume")])?);
+        }
+        let mut get_rows = b.row(
+            "Docker",
+            "Get",
+            get,
+            Some(get_py),
+            (
+                2,
+                2,
+                "the definition by name (ownership), its resources (deployed here?)",
+            ),
+        );
+        get_rows.ours.rss_kib = self.rss_kib();
+        let mut list_row = b.row(
+            "Docker",
+            "List",
+            &list,
+            Some(&list_py),
+            (1, 1, "definitions of ours"),
+        );
+        list_row.ours.rss_kib = self.rss_kib();
+        Ok(vec![get_rows, list_row])
+    }
+
+    /// `Get` of seeded volumes `seed00000…` and `List`.
+    pub fn scale(&self, names: &[String]) -> anyhow::Result<Vec<Row>> {
+        let b = self.b;
+        let mut get = Vec::new();
+        let mut get_py = Vec::new();
+        for i in 0..b.runs {
+            let name = &names[(i * 37) % names.len()];
+            get.push(self.req("/VolumeDriver.Get", &json!({"Name": name}).to_string())?);
+            get_py.push(b.peer("get_one", std::slice::from_ref(name))?);
+        }
+        self.get_list(&get, &get_py)
+    }
+}
+
+fn dechunk(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some((len, tail)) = rest.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(len.trim(), 16) else {
+            break;
+        };
+        if n == 0 || tail.len() < n {
+            break;
+        }
+        out.push_str(&tail[..n]);
+        rest = tail[n..].trim_start_matches("\r\n");
+    }
+    out
+}
