@@ -71,6 +71,23 @@ impl Pki {
     }
 
     /// Simulator TLS settings; with `mutual`, client certificates signed by the CA are required.
+    /// Panics when `logs` holds a secret of this PKI or of its users: `token`, an
+    /// `Authorization` header or bearer prefix, or any line of one of the private keys.
+    pub fn assert_no_secret(&self, logs: &str, token: &str) {
+        assert!(!logs.contains(token), "token in the logs:\n{logs}");
+        let lower = logs.to_ascii_lowercase();
+        assert!(
+            !lower.contains("authorization") && !lower.contains("bearer "),
+            "Authorization header in the logs:\n{logs}"
+        );
+        for key in ["client.key", "rogue-client.key", "server.key"] {
+            let text = std::fs::read_to_string(self.path(key)).expect("key file of the test PKI");
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                assert!(!logs.contains(line), "a line of {key} in the logs:\n{logs}");
+            }
+        }
+    }
+
     pub fn server(&self, mutual: bool) -> TlsConfig {
         TlsConfig {
             cert: self.path("server.pem"),
