@@ -6,38 +6,7 @@
 
 use libfuzzer_sys::fuzz_target;
 
-const DS: [&str; 10] = [
-    "cp",
-    "mkfs",
-    "rm",
-    "stat",
-    "monitor",
-    "clone",
-    "snap_delete",
-    "snap_revert",
-    "snap_flatten",
-    "export",
-];
-const TM: [&str; 18] = [
-    "clone",
-    "ln",
-    "mv",
-    "mvds",
-    "cpds",
-    "delete",
-    "premigrate",
-    "postmigrate",
-    "failmigrate",
-    "context",
-    "mkimage",
-    "mkswap",
-    "snap_create",
-    "snap_create_live",
-    "snap_delete",
-    "snap_revert",
-    "monitor",
-    "resize",
-];
+use linstor_one::input::{DsKind, TM_ACTIONS as TM};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&sel, rest)) = data.split_first() else {
@@ -49,10 +18,16 @@ fuzz_target!(|data: &[u8]| {
         "linstor_un"
     };
     let idx = usize::from(sel & 0x7f);
-    let argv0 = if idx < DS.len() {
-        format!("/var/lib/one/remotes/datastore/{driver}/{}", DS[idx])
-    } else if idx < DS.len() + TM.len() {
-        format!("/var/lib/one/remotes/tm/{driver}/{}", TM[idx - DS.len()])
+    let argv0 = if idx < DsKind::ALL.len() {
+        format!(
+            "/var/lib/one/remotes/datastore/{driver}/{}",
+            DsKind::ALL[idx].1
+        )
+    } else if idx < DsKind::ALL.len() + TM.len() {
+        format!(
+            "/var/lib/one/remotes/tm/{driver}/{}",
+            TM[idx - DsKind::ALL.len()]
+        )
     } else {
         "/usr/bin/linstor-one".to_string()
     };
