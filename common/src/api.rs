@@ -555,6 +555,117 @@ pub struct ResourceWithVolumes {
     pub volumes: Vec<Volume>,
 }
 
+/// The fields of a `ResourceDefinition` a listing needs; the layer data is skipped unparsed.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ResourceDefinitionBrief {
+    /// Name.
+    pub name: String,
+    /// Properties.
+    pub props: Props,
+    /// Flags.
+    pub flags: Vec<String>,
+    /// Resource group.
+    pub resource_group_name: Option<String>,
+    /// Volume definitions: number and size only.
+    pub volume_definitions: Vec<VolumeDefinitionBrief>,
+}
+
+/// The fields of a `VolumeDefinition` a listing needs.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct VolumeDefinitionBrief {
+    /// Volume number.
+    pub volume_number: Option<i32>,
+    /// Size in KiB.
+    pub size_kib: u64,
+}
+
+impl From<ResourceDefinitionBrief> for ResourceDefinition {
+    fn from(d: ResourceDefinitionBrief) -> Self {
+        Self {
+            name: d.name,
+            props: d.props,
+            flags: d.flags,
+            resource_group_name: d.resource_group_name,
+            volume_definitions: d
+                .volume_definitions
+                .into_iter()
+                .map(|v| VolumeDefinition {
+                    volume_number: v.volume_number,
+                    size_kib: v.size_kib,
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+}
+
+/// The fields of a `ResourceWithVolumes` a listing needs, decoded without `flatten` (which
+/// buffers every field) and without the layer tree, props and per-peer states.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ResourceBrief {
+    /// Resource name.
+    pub name: String,
+    /// Node name.
+    pub node_name: String,
+    /// Flags.
+    pub flags: Vec<String>,
+    /// Satellite-reported state.
+    pub state: Option<ResourceState>,
+    /// Creation time in ms since the epoch.
+    pub create_timestamp: Option<i64>,
+    /// Its volumes: number and disk state only.
+    pub volumes: Vec<VolumeBrief>,
+}
+
+/// The fields of a `Volume` a listing needs.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct VolumeBrief {
+    /// Volume number.
+    pub volume_number: Option<i32>,
+    /// DRBD state.
+    pub state: Option<DiskStateBrief>,
+}
+
+/// The disk state of a `VolumeState`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct DiskStateBrief {
+    /// `UpToDate`, `Diskless`, ...
+    pub disk_state: Option<String>,
+}
+
+impl From<ResourceBrief> for ResourceWithVolumes {
+    fn from(r: ResourceBrief) -> Self {
+        Self {
+            resource: Resource {
+                name: r.name,
+                node_name: r.node_name,
+                flags: r.flags,
+                state: r.state,
+                create_timestamp: r.create_timestamp,
+                ..Default::default()
+            },
+            volumes: r
+                .volumes
+                .into_iter()
+                .map(|v| Volume {
+                    volume_number: v.volume_number,
+                    state: v.state.map(|s| VolumeState {
+                        disk_state: s.disk_state,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                })
+                .collect(),
+        }
+    }
+}
+
 /// `SnapshotNode`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]

@@ -206,6 +206,38 @@ async fn round_trips_per_operation() {
 }
 
 #[tokio::test]
+async fn list_reports_what_get_reports() {
+    let e = env(&["n1", "n2", "n3", "n4"]).await;
+    let s = e.storage("n1");
+    s.create(&pm_spec("pm-0000bbb1", "100")).await.unwrap();
+    s.create(&pm_spec("pm-0000bbb2", "101")).await.unwrap();
+    let spare = e.spare_node("pm-0000bbb2");
+    e.storage(&spare)
+        .attach("pm-0000bbb2", &spare)
+        .await
+        .unwrap();
+
+    let listed = s.list().await.unwrap();
+    let mut got = Vec::new();
+    for name in ["pm-0000bbb1", "pm-0000bbb2"] {
+        got.push(s.get(name).await.unwrap().unwrap());
+    }
+    assert_eq!(listed, got, "the listing decodes the same volumes as get");
+    let attached = &listed[1];
+    assert_eq!(attached.size_kib, 1024 * 1024);
+    assert!(attached.created_ms.is_some());
+    assert!(
+        attached
+            .replicas
+            .iter()
+            .any(|r| r.node == spare && r.diskless),
+        "diskless copy on {spare}: {:?}",
+        attached.replicas
+    );
+    assert!(attached.replicas.iter().any(|r| !r.diskless));
+}
+
+#[tokio::test]
 async fn bad_input_is_refused_before_any_request() {
     let e = env(&["n1", "n2"]).await;
     let s = e.storage("n1");

@@ -503,6 +503,32 @@ impl Client {
             .await
     }
 
+    /// [`Self::resource_definitions`] decoding only the fields a listing needs.
+    pub async fn resource_definitions_brief(
+        &self,
+        props: &[&str],
+    ) -> Result<Vec<ResourceDefinitionBrief>> {
+        let mut q = vec![("with_volume_definitions", "true")];
+        q.extend(props.iter().map(|p| ("props", *p)));
+        self.get(
+            &format!("/v1/resource-definitions{}", query(&q)),
+            "resource definitions",
+        )
+        .await
+    }
+
+    /// [`Self::view_resources`] decoding only the fields a listing needs.
+    pub async fn view_resources_brief(
+        &self,
+        resources: &[&str],
+        nodes: &[&str],
+    ) -> Result<Vec<ResourceBrief>> {
+        let mut q: Vec<(&str, &str)> = resources.iter().map(|r| ("resources", *r)).collect();
+        q.extend(nodes.iter().map(|n| ("nodes", *n)));
+        self.get(&format!("/v1/view/resources{}", query(&q)), "resources")
+            .await
+    }
+
     /// `POST /v1/resource-definitions/{rd}/resources/{node}`.
     pub async fn resource_create(
         &self,

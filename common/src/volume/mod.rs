@@ -113,7 +113,7 @@ pub struct Replica {
 }
 
 /// A volume as the frontends see it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VolumeInfo {
     /// RD name.
     pub name: String,
@@ -288,18 +288,19 @@ impl Storage {
     /// Every volume this platform owns, with replicas (two requests whatever the count).
     #[instrument(skip(self))]
     pub async fn list(&self) -> Result<Vec<VolumeInfo>> {
-        let defs = self.client.resource_definitions(&[]).await?;
-        let resources = self.client.view_resources(&[], &[], &[]).await?;
+        let defs = self.client.resource_definitions_brief(&[]).await?;
+        let resources = self.client.view_resources_brief(&[], &[]).await?;
         let mut by_rd: std::collections::HashMap<String, Vec<ResourceWithVolumes>> =
-            std::collections::HashMap::new();
+            std::collections::HashMap::with_capacity(resources.len());
         for r in resources {
             by_rd
-                .entry(r.resource.name.to_ascii_lowercase())
+                .entry(r.name.to_ascii_lowercase())
                 .or_default()
-                .push(r);
+                .push(r.into());
         }
         let mut out: Vec<VolumeInfo> = defs
             .into_iter()
+            .map(ResourceDefinition::from)
             .filter(|d| self.cfg.platform.owns(d))
             .map(|d| {
                 let rs = by_rd
