@@ -648,15 +648,16 @@ impl<'a> Docker<'a> {
         Ok(d)
     }
 
-    /// Wait until the daemon's start-up reconciliation is over: no request reaches the
-    /// simulator for half a second.
+    /// Wait until the daemon's start-up reconciliation is over: no request reaches or leaves
+    /// the simulator for a second.
     fn wait_idle(&self) -> anyhow::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(300);
-        let mut last = self.b.sim.request_count();
+        let probe = || (self.b.sim.request_count(), self.b.sim.server_time());
+        let mut last = probe();
         loop {
-            std::thread::sleep(Duration::from_millis(500));
-            let now = self.b.sim.request_count();
-            if now == last && now > 0 {
+            std::thread::sleep(Duration::from_secs(1));
+            let now = probe();
+            if now == last && now.0 > 0 {
                 return Ok(());
             }
             if Instant::now() > deadline {
