@@ -752,7 +752,7 @@ impl<'a> Docker<'a> {
                 "Mount (first: mkfs + mount)",
                 &o["Mount"],
                 Some(&t["Mount"]),
-                (3, 3, "the definition (ownership, file system), its resources (this node's copy, in use elsewhere?), make-available"),
+                (2, 3, "the definition (ownership, file system), its resources (this node's copy, in use elsewhere?), make-available when this node has no copy"),
             ),
             b.row(
                 "Docker",
