@@ -2,9 +2,10 @@
 //! operations: create, remove, mount/unmount with per-ID reference counts, path, get, list,
 //! and the reconciliation of local mounts at start.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use linstor_common::naming::docker;
 use linstor_common::volume::{CreateSpec, Storage, VolumeInfo};
@@ -115,6 +116,29 @@ pub struct DriverConfig {
     pub boot_id_file: PathBuf,
     /// The mount table read at reconciliation.
     pub mounts_file: PathBuf,
+    /// How old the volume cache may be for `List` to answer from it; zero lists from the
+    /// controller every time.
+    pub list_cache_ttl: Duration,
+}
+
+/// Default of [`DriverConfig::list_cache_ttl`].
+pub const DEFAULT_LIST_CACHE_TTL: Duration = Duration::from_secs(10);
+
+/// When the volume cache (`State::known`) was last listed from the controller, and what this
+/// daemon's own calls changed while a listing was in flight.
+#[derive(Debug, Default)]
+struct ListCache {
+    fetched: Option<Instant>,
+    refreshing: bool,
+    changes: Vec<(String, Option<KnownVolume>)>,
+}
+
+impl ListCache {
+    fn note(&mut self, name: &str, known: Option<&KnownVolume>) {
+        if self.refreshing {
+            self.changes.push((name.to_string(), known.cloned()));
+        }
+    }
 }
 
 impl DriverConfig {
@@ -125,6 +149,7 @@ impl DriverConfig {
             config_file,
             boot_id_file: PathBuf::from("/proc/sys/kernel/random/boot_id"),
             mounts_file: PathBuf::from("/proc/self/mounts"),
+            list_cache_ttl: DEFAULT_LIST_CACHE_TTL,
         }
     }
 }
@@ -137,6 +162,8 @@ pub struct Driver {
     store: StateStore,
     state: Mutex<State>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    cache: Mutex<ListCache>,
+    refresh_lock: tokio::sync::Mutex<()>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -178,7 +205,14 @@ impl Driver {
             store,
             state: Mutex::new(state),
             locks: Mutex::new(HashMap::new()),
+            cache: Mutex::new(ListCache::default()),
+            refresh_lock: tokio::sync::Mutex::new(()),
         })
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &DriverConfig {
+        &self.cfg
     }
 
     /// The storage layer.
@@ -249,8 +283,14 @@ impl Driver {
         }
     }
 
-    fn remember(&self, name: &str, known: KnownVolume) {
+    fn remember(&self, name: &str, mut known: KnownVolume) {
         let mut st = lock(&self.state);
+        if known.created_at.is_none() {
+            if let Some(old) = st.known.get(name).filter(|o| o.rd == known.rd) {
+                known.created_at.clone_from(&old.created_at);
+            }
+        }
+        lock(&self.cache).note(name, Some(&known));
         if st.known.get(name) != Some(&known) {
             st.known.insert(name.to_string(), known);
             if let Err(e) = self.store.save(&st) {
@@ -261,10 +301,90 @@ impl Driver {
 
     fn forget(&self, name: &str) -> Result<(), Failure> {
         let mut st = lock(&self.state);
+        lock(&self.cache).note(name, None);
         if st.known.remove(name).is_some() {
             self.save(&st)?;
         }
         Ok(())
+    }
+
+    /// Start a refresh of the volume cache; `None` when another finished within `max_age`.
+    fn begin_refresh(&self, max_age: Option<Duration>) -> Option<Instant> {
+        let mut c = lock(&self.cache);
+        if let (Some(age), Some(at)) = (max_age, c.fetched) {
+            if at.elapsed() <= age {
+                return None;
+            }
+        }
+        c.refreshing = true;
+        c.changes.clear();
+        Some(Instant::now())
+    }
+
+    /// Replace the volume cache by a listing started at `started` (Docker name, RD, creation
+    /// time), keeping what this daemon's own calls changed while it was being fetched.
+    fn finish_refresh(&self, started: Instant, listing: Option<Vec<(String, KnownVolume)>>) {
+        let mut st = lock(&self.state);
+        let mut c = lock(&self.cache);
+        c.refreshing = false;
+        let changes = std::mem::take(&mut c.changes);
+        let Some(listing) = listing else {
+            return;
+        };
+        let mut known = BTreeMap::new();
+        for (name, mut k) in listing {
+            if k.created_at.is_none() {
+                if let Some(old) = st.known.get(&name).filter(|o| o.rd == k.rd) {
+                    k.created_at.clone_from(&old.created_at);
+                }
+            }
+            known.insert(name, k);
+        }
+        for (name, k) in changes {
+            match k {
+                Some(k) => known.insert(name, k),
+                None => known.remove(&name),
+            };
+        }
+        c.fetched = Some(started);
+        if known != st.known {
+            st.known = known;
+            if let Err(e) = self.store.save(&st) {
+                warn!(error = %e, "cannot persist the volume cache");
+            }
+        }
+    }
+
+    /// Fetch the definitions of ours into the volume cache (one request) unless a refresh
+    /// finished within `max_age`. Refreshes run one at a time.
+    pub async fn refresh_volumes(&self, max_age: Option<Duration>) -> Result<(), Error> {
+        let _g = self.refresh_lock.lock().await;
+        let Some(started) = self.begin_refresh(max_age) else {
+            return Ok(());
+        };
+        match self.storage.docker_definitions().await {
+            Ok(defs) => {
+                let listing = defs
+                    .into_iter()
+                    .map(|d| {
+                        let name = docker::docker_name(&d.name, &d.props).to_string();
+                        (
+                            name,
+                            KnownVolume {
+                                rd: d.name,
+                                created_at: None,
+                            },
+                        )
+                    })
+                    .collect();
+                self.finish_refresh(started, Some(listing));
+                Ok(())
+            }
+            Err(e) => {
+                self.finish_refresh(started, None);
+                Err(e)
+            }
+        }
     }
 
     /// The volume of this Docker name, or `None` (absent, or the RD holds another name).
@@ -401,45 +521,46 @@ impl Driver {
             }
             warn!(target = %e.target.display(), "recorded mount is gone; mounting again");
         }
-        let info = self
-            .lookup(name)
+        let rd = docker::resource_name(name)?;
+        let view = self
+            .storage
+            .mount_view(&rd)
             .await?
+            .filter(|v| docker::is_volume(&v.definition.name, &v.definition.props, name))
             .ok_or_else(|| Failure::NoSuchVolume(name.to_string()))?;
-        let others: Vec<&str> = info
-            .in_use_nodes()
-            .into_iter()
-            .filter(|n| !n.eq_ignore_ascii_case(self.node()))
-            .collect();
+        let others = view.in_use_elsewhere(self.node());
         if !others.is_empty() {
             return Err(Failure::InUseElsewhere {
                 volume: name.to_string(),
                 nodes: others.join(", "),
             });
         }
-        let rd = info.name.clone();
-        let pool = info.props.get(docker::DISKLESS_POOL_PROP).cloned();
+        let rd = view.definition.name.clone();
+        self.remember(
+            name,
+            KnownVolume {
+                rd: rd.clone(),
+                created_at: None,
+            },
+        );
+        let props = &view.definition.props;
+        let pool = props.get(docker::DISKLESS_POOL_PROP).cloned();
         let file = FileConfig::load(&self.cfg.config_file).unwrap_or_else(|e| {
             warn!(error = %e, "ignoring the configuration file");
             FileConfig::default()
         });
         let pool = pool.or_else(|| file.defaults.0.get("disklessstoragepool").cloned());
-        let dev = self
-            .storage
-            .attach_in_diskless_pool(&rd, pool.as_deref())
-            .await?;
+        let dev = self.storage.attach_viewed(&view, pool.as_deref()).await?;
         let target = self.target(&rd);
-        let fs = info
-            .props
+        let fs = props
             .get(docker::FS_TYPE_PROP)
             .cloned()
             .unwrap_or_else(|| "ext4".into());
-        let mkfs_opts: Vec<String> = info
-            .props
+        let mkfs_opts: Vec<String> = props
             .get(docker::FS_MKFS_PROP)
             .map(|s| s.split_whitespace().map(str::to_string).collect())
             .unwrap_or_default();
-        let mount_opts: Vec<String> = info
-            .props
+        let mount_opts: Vec<String> = props
             .get(docker::MOUNTOPTS_PROP)
             .or_else(|| file.defaults.0.get("mountopts"))
             .map(|s| {
@@ -539,7 +660,27 @@ impl Driver {
     /// are never touched; each volume is checked again under its lock.
     async fn release_orphan_copies(&self) -> Result<(), Failure> {
         let me = self.node().to_string();
-        let volumes = match self.storage.list().await {
+        let listed = {
+            let _g = self.refresh_lock.lock().await;
+            let started = self.begin_refresh(None).unwrap_or_else(Instant::now);
+            let listed = self.storage.list().await;
+            let listing = listed.as_ref().ok().map(|vs| {
+                vs.iter()
+                    .map(|v| {
+                        (
+                            docker::docker_name(&v.name, &v.props).to_string(),
+                            KnownVolume {
+                                rd: v.name.clone(),
+                                created_at: Self::created_at(v),
+                            },
+                        )
+                    })
+                    .collect()
+            });
+            self.finish_refresh(started, listing);
+            listed
+        };
+        let volumes = match listed {
             Ok(v) => v,
             Err(e) => {
                 warn!(error = %e, "cannot list volumes to release unused diskless copies");
@@ -678,65 +819,38 @@ impl Driver {
 
     #[instrument(skip(self))]
     async fn list(&self) -> Result<Response, Failure> {
-        match self.storage.docker_definitions().await {
-            Ok(defs) => {
-                let mut vols = Vec::with_capacity(defs.len());
-                let mut known = std::collections::BTreeMap::new();
-                for d in &defs {
-                    let name = docker::docker_name(&d.name, &d.props).to_string();
-                    vols.push(Volume {
-                        mountpoint: self.mountpoint_of(&name),
-                        name: name.clone(),
-                        created_at: None,
-                        status: None,
-                    });
-                    known.insert(
-                        name,
-                        KnownVolume {
-                            rd: d.name.clone(),
-                            created_at: None,
-                        },
-                    );
+        let ttl = self.cfg.list_cache_ttl;
+        let fresh = !ttl.is_zero()
+            && lock(&self.cache)
+                .fetched
+                .is_some_and(|t| t.elapsed() <= ttl);
+        if !fresh {
+            let max_age = (!ttl.is_zero()).then_some(ttl);
+            match self.refresh_volumes(max_age).await {
+                Ok(()) => {}
+                Err(e) if controller_outage(&e) => {
+                    warn!(error = %e, "controller unreachable; listing from the local cache");
                 }
-                {
-                    let mut st = lock(&self.state);
-                    let same = st.known.len() == known.len()
-                        && st
-                            .known
-                            .iter()
-                            .zip(known.iter())
-                            .all(|(a, b)| a.0 == b.0 && a.1.rd == b.1.rd);
-                    if !same {
-                        for (k, v) in &mut known {
-                            if let Some(old) = st.known.get(k) {
-                                v.created_at.clone_from(&old.created_at);
-                            }
-                        }
-                        st.known = known;
-                        if let Err(e) = self.store.save(&st) {
-                            warn!(error = %e, "cannot persist the volume cache");
-                        }
-                    }
-                }
-                Ok(Response::Volumes(vols))
+                Err(e) => return Err(e.into()),
             }
-            Err(e) if controller_outage(&e) => {
-                warn!(error = %e, "controller unreachable; listing from the local cache");
-                let names: Vec<String> = lock(&self.state).known.keys().cloned().collect();
-                Ok(Response::Volumes(
-                    names
-                        .into_iter()
-                        .map(|n| Volume {
-                            mountpoint: self.mountpoint_of(&n),
-                            name: n,
-                            created_at: None,
-                            status: None,
-                        })
-                        .collect(),
-                ))
-            }
-            Err(e) => Err(e.into()),
         }
+        let st = lock(&self.state);
+        let vols = st
+            .known
+            .keys()
+            .map(|name| Volume {
+                mountpoint: st
+                    .mounts
+                    .get(name)
+                    .filter(|e| e.total() > 0)
+                    .map(|e| Self::data_dir(&e.target).display().to_string())
+                    .unwrap_or_default(),
+                name: name.clone(),
+                created_at: None,
+                status: None,
+            })
+            .collect();
+        Ok(Response::Volumes(vols))
     }
 
     /// Bring the recorded mounts in line with reality at start: after a reboot every count is

@@ -45,6 +45,11 @@ struct Args {
     /// Resource group volumes are spawned from unless `--opt resourcegroup` says otherwise.
     #[arg(long, default_value = "DfltRscGrp")]
     resource_group: String,
+    /// Seconds `List` may answer from the volume cache, which is refreshed in the background
+    /// at half this interval and at once by this daemon's Create, Remove and Mount; 0 lists
+    /// from the controller on every call.
+    #[arg(long, default_value_t = linstor_docker_volume::driver::DEFAULT_LIST_CACHE_TTL.as_secs())]
+    list_cache_ttl: u64,
 }
 
 fn hostname() -> anyhow::Result<String> {
@@ -89,12 +94,9 @@ fn build(args: &Args) -> anyhow::Result<Driver> {
     scfg.resource_group = args.resource_group.clone();
     scfg.cache_dir = Some(args.state_dir.clone());
     let storage = Storage::new(scfg, client, Arc::new(RealHost));
-    Driver::new(
-        storage,
-        DriverConfig::new(args.mount_root.clone(), args.config.clone()),
-        &args.state_dir,
-    )
-    .map_err(anyhow::Error::from)
+    let mut dcfg = DriverConfig::new(args.mount_root.clone(), args.config.clone());
+    dcfg.list_cache_ttl = std::time::Duration::from_secs(args.list_cache_ttl);
+    Driver::new(storage, dcfg, &args.state_dir).map_err(anyhow::Error::from)
 }
 
 #[tokio::main]
@@ -142,6 +144,19 @@ async fn run(args: &Args, listener: tokio::net::UnixListener) -> anyhow::Result<
         }
         if let Err(e) = bg.reconcile().await {
             error!(error = %e, "reconciling local mounts failed");
+        }
+        info!("start-up reconciliation done");
+        let ttl = bg.config().list_cache_ttl;
+        if ttl.is_zero() {
+            return;
+        }
+        let mut tick = tokio::time::interval(ttl / 2);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = bg.refresh_volumes(Some(ttl / 2)).await {
+                warn!(error = %e, "cannot refresh the volume cache");
+            }
         }
     });
     let mut term = signal(SignalKind::terminate())?;

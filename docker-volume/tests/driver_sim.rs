@@ -564,3 +564,76 @@ async fn http_surface_on_a_unix_socket() {
     srv.await.unwrap();
     drop(sim);
 }
+
+#[tokio::test]
+async fn round_trips_of_mount_and_list() {
+    let (sim, tmp) = start().await;
+    let a = node(&sim, "n1", tmp.path());
+    let c = node(&sim, "n3", tmp.path());
+    ok(call(&a, create("rt", &[("nodes", "n1,n2")])).await);
+
+    sim.reset_stats();
+    ok(call(&a, mount("rt", "A")).await);
+    assert_eq!(
+        sim.request_count(),
+        2,
+        "Mount where a replica is: the definition and its resources: {:?}",
+        sim.stats()
+    );
+
+    sim.reset_stats();
+    ok(call(&c, mount("rt", "C")).await);
+    assert_eq!(
+        sim.request_count(),
+        3,
+        "Mount with no copy here: the definition, its resources, make-available: {:?}",
+        sim.stats()
+    );
+    assert!(diskless_client_on(&rds(&sim)["rt"], "n3"));
+
+    sim.reset_stats();
+    let names = |r: Response| match r {
+        Response::Volumes(v) => v.into_iter().map(|v| v.name).collect::<Vec<_>>(),
+        other => panic!("not a list: {other:?}"),
+    };
+    assert_eq!(names(ok(call(&c, Request::List).await)), ["rt"]);
+    assert_eq!(
+        sim.request_count(),
+        1,
+        "a cold cache lists definitions of ours"
+    );
+    sim.reset_stats();
+    assert_eq!(names(ok(call(&c, Request::List).await)), ["rt"]);
+    assert_eq!(sim.request_count(), 0, "List from a fresh cache");
+
+    ok(call(&c, create("rt2", &[("nodes", "n1,n2")])).await);
+    sim.reset_stats();
+    assert_eq!(names(ok(call(&c, Request::List).await)), ["rt", "rt2"]);
+    assert_eq!(
+        sim.request_count(),
+        0,
+        "a Create of this daemon shows at once"
+    );
+
+    ok(call(&c, Request::Remove { name: "rt2".into() }).await);
+    sim.reset_stats();
+    assert_eq!(names(ok(call(&c, Request::List).await)), ["rt"]);
+    assert_eq!(
+        sim.request_count(),
+        0,
+        "a Remove of this daemon shows at once"
+    );
+
+    let fresh = node(&sim, "n2", tmp.path());
+    assert_eq!(names(ok(call(&fresh, Request::List).await)), ["rt"]);
+    ok(call(&a, create("rt3", &[("nodes", "n1,n2")])).await);
+    sim.reset_stats();
+    assert_eq!(
+        names(ok(call(&fresh, Request::List).await)),
+        ["rt"],
+        "within the bound, List answers from the cache"
+    );
+    assert_eq!(sim.request_count(), 0);
+    fresh.driver.refresh_volumes(None).await.unwrap();
+    assert_eq!(names(ok(call(&fresh, Request::List).await)), ["rt", "rt3"]);
+}

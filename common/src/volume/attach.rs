@@ -66,7 +66,7 @@ impl Storage {
         Ok(path)
     }
 
-    async fn create_diskless_in(&self, rd: &str, node: &str, pool: &str) -> Result<()> {
+    pub(crate) async fn create_diskless_in(&self, rd: &str, node: &str, pool: &str) -> Result<()> {
         let mut props = Props::new();
         props.insert("StorPoolName".into(), pool.to_string());
         let req = ResourceCreate {
@@ -85,14 +85,14 @@ impl Storage {
         }
     }
 
-    async fn make_available(&self, rd: &str, node: &str) -> Result<()> {
+    pub(crate) async fn make_available(&self, rd: &str, node: &str) -> Result<()> {
         self.client
             .make_available(rd, node, &ResourceMakeAvailable::default())
             .await?;
         Ok(())
     }
 
-    async fn wait_device(&self, path: PathBuf) -> Result<()> {
+    pub(crate) async fn wait_device(&self, path: PathBuf) -> Result<()> {
         let host = Arc::clone(&self.host);
         let timeout = self.cfg.device_timeout;
         tokio::task::spawn_blocking(move || host.wait_for_device(&path, timeout))

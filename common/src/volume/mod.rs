@@ -21,6 +21,7 @@ use crate::naming::{self, Platform};
 
 pub use attach::TwoPrimaries;
 pub use capacity::Capacity;
+pub use docker_ext::MountView;
 pub use gc::GcReport;
 pub use snapshot::SnapshotInfo;
 

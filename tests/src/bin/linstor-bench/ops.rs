@@ -630,6 +630,7 @@ impl<'a> Docker<'a> {
             .arg(b.sim.dev_root("n1"))
             .arg("--config")
             .arg(base.join("none.conf"))
+            .args(["--list-cache-ttl", "600"])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -643,7 +644,27 @@ impl<'a> Docker<'a> {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+        d.wait_idle()?;
         Ok(d)
+    }
+
+    /// Wait until the daemon's start-up reconciliation is over: no request reaches or leaves
+    /// the simulator for a second.
+    fn wait_idle(&self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(300);
+        let probe = || (self.b.sim.request_count(), self.b.sim.server_time());
+        let mut last = probe();
+        loop {
+            std::thread::sleep(Duration::from_secs(1));
+            let now = probe();
+            if now == last && now.0 > 0 {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("linstor-docker-volume kept talking to the controller after its start");
+            }
+            last = now;
+        }
     }
 
     pub fn post(&self, path: &str, body: &str) -> anyhow::Result<Value> {
@@ -731,7 +752,7 @@ impl<'a> Docker<'a> {
                 "Mount (first: mkfs + mount)",
                 &o["Mount"],
                 Some(&t["Mount"]),
-                (3, 3, "the definition (ownership, file system), this node's resource, make-available"),
+                (2, 3, "the definition (ownership, file system), its resources (this node's copy, in use elsewhere?), make-available when this node has no copy"),
             ),
             b.row(
                 "Docker",
@@ -774,7 +795,7 @@ impl<'a> Docker<'a> {
             "List",
             &list,
             Some(&list_py),
-            (1, 1, "definitions of ours"),
+            (0, 1, "the volume cache (0 when fresh; 1 when cold or older than --list-cache-ttl: definitions of ours)"),
         );
         list_row.ours.rss_kib = self.rss_kib();
         Ok(vec![get_rows, list_row])
