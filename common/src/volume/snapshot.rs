@@ -294,9 +294,13 @@ impl Storage {
         let deadline = Instant::now() + self.cfg.clone_timeout;
         let mut delay = Duration::from_millis(10);
         let mut missing_since: Option<Instant> = None;
+        let mut polls = 0u32;
         loop {
             tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(1));
+            if polls > 0 {
+                delay = (delay * 2).min(Duration::from_secs(1));
+            }
+            polls += 1;
             match self.client.clone_status(src, clone).await? {
                 Some(s) if s.status == "COMPLETE" => return Ok(()),
                 Some(s) if s.status == "FAILED" => {
