@@ -9,7 +9,8 @@ use linstor_common::config::{ClientConfig, ControllerUrl};
 use linstor_common::host::FakeHost;
 use linstor_common::naming::{proxmox, Platform};
 use linstor_common::volume::{
-    CreateSpec, Storage, StorageConfig, TwoPrimaries, ALLOW_TWO_PRIMARIES, INCOMPLETE_MARKER,
+    CreateOutcome, CreateSpec, Storage, StorageConfig, TwoPrimaries, ALLOW_TWO_PRIMARIES,
+    INCOMPLETE_MARKER,
 };
 use linstor_common::{Client, Error};
 use linstor_tests::sim::{FailKind, Fault, Sim, SimConfig};
@@ -235,6 +236,96 @@ async fn list_reports_what_get_reports() {
         attached.replicas
     );
     assert!(attached.replicas.iter().any(|r| !r.diskless));
+}
+
+#[tokio::test]
+async fn clone_grown_and_migration_with_a_read_definition_skip_rereads() {
+    const STATUS: &str = "GET /v1/resource-definitions/{rd}/clone/{clone}";
+    let e = env(&["n1", "n2", "n3"]).await;
+    let s = e.storage("n1");
+    s.create(&pm_spec("pm-0000aac0", "100")).await.unwrap();
+
+    e.sim.reset_stats();
+    let out = s
+        .clone_grown(
+            "pm-0000aac0",
+            &pm_spec("pm-0000aac1", "101"),
+            2 * 1024 * 1024,
+        )
+        .await
+        .unwrap();
+    assert_eq!(out, CreateOutcome::Created);
+    let stats = e.sim.stats();
+    let polls = stats.get(STATUS).copied().unwrap_or(0);
+    assert!(polls >= 1, "waited for the clone: {stats:?}");
+    assert_eq!(
+        e.sim.request_count() - polls,
+        3,
+        "source definition, clone, grow: {stats:?}"
+    );
+    assert_eq!(
+        e.rd_state("pm-0000aac1")["volumes"][0]["size_kib"],
+        2 * 1024 * 1024
+    );
+    let again = s
+        .clone_grown(
+            "pm-0000aac0",
+            &pm_spec("pm-0000aac1", "101"),
+            2 * 1024 * 1024,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        CreateOutcome::Completed,
+        "a retry takes its own clone over"
+    );
+    assert!(matches!(
+        s.clone_grown("pm-0000aac0", &pm_spec("pm-0000aac1", "999"), 0)
+            .await,
+        Err(Error::AlreadyExists { .. })
+    ));
+
+    let on = e.diskful_nodes("pm-0000aac1");
+    let target = ["n1", "n2", "n3"]
+        .into_iter()
+        .find(|n| !on.iter().any(|d| d == n))
+        .unwrap();
+    let src = e.storage(&on[0]);
+    let def = src.lookup("pm-0000aac1").await.unwrap().unwrap();
+    e.sim.reset_stats();
+    src.migrate_begin_with(&def, &on[0], target, TwoPrimaries::Migration)
+        .await
+        .unwrap();
+    assert_eq!(
+        e.sim.request_count(),
+        2,
+        "allow-two-primaries and make-available: {:?}",
+        e.sim.stats()
+    );
+    assert!(e.resources("pm-0000aac1").iter().any(|(n, _)| n == target));
+    assert_eq!(
+        e.rd_props("pm-0000aac1")
+            .get(ALLOW_TWO_PRIMARIES)
+            .and_then(Value::as_str),
+        Some("yes")
+    );
+
+    let foreign = linstor_common::api::ResourceDefinition {
+        name: "foreign-0001".into(),
+        ..Default::default()
+    };
+    e.sim.reset_stats();
+    assert!(matches!(
+        src.migrate_begin_with(&foreign, &on[0], target, TwoPrimaries::Migration)
+            .await,
+        Err(Error::NotOwned { .. })
+    ));
+    assert_eq!(
+        e.sim.request_count(),
+        0,
+        "a foreign definition is refused as is"
+    );
 }
 
 #[tokio::test]

@@ -6,14 +6,14 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use linstor_common::api::{AutoSelectFilter, Props};
+use linstor_common::api::{AutoSelectFilter, Props, ResourceDefinition};
 use linstor_common::config::{ClientConfig, Sources};
 use linstor_common::host::{HostOps, RealHost};
 use linstor_common::naming::opennebula::{
     self as on, image_id_of, rd_from_source, PROP_DISK_ID, PROP_DS_ID, PROP_IMAGE_ID, PROP_VM_ID,
 };
 use linstor_common::naming::{self, Platform};
-use linstor_common::volume::{CreateSpec, Storage, StorageConfig, TwoPrimaries};
+use linstor_common::volume::{CreateOutcome, CreateSpec, Storage, StorageConfig, TwoPrimaries};
 use linstor_common::Client;
 use tracing::{info, info_span, warn, Instrument as _};
 
@@ -232,32 +232,37 @@ impl Driver {
     }
 
     /// A node that can read and write `rd` for a DS-side copy: a BRIDGE_LIST host holding a
-    /// replica, else the first BRIDGE_LIST host, else the first diskful node.
-    async fn bridge(&self, st: &Storage, cfg: &DsConfig, rd: &str) -> R<String> {
-        let info = st
-            .get(rd)
+    /// replica, else the first BRIDGE_LIST host, else the first diskful node; and whether it
+    /// holds a disk there already (then it needs no attachment).
+    async fn bridge(&self, st: &Storage, cfg: &DsConfig, rd: &str) -> R<(String, bool)> {
+        let replicas = st
+            .replicas(rd)
             .await
-            .map_err(lin(format!("resource '{rd}'")))?
-            .ok_or_else(|| usage(format!("resource '{rd}' vanished")))?;
-        let holders: Vec<&str> = info.replicas.iter().map(|r| r.node.as_str()).collect();
-        if let Some(b) = cfg
+            .map_err(lin(format!("resource '{rd}'")))?;
+        let diskful_on = |node: &str| {
+            replicas
+                .iter()
+                .any(|r| !r.diskless && r.node.eq_ignore_ascii_case(node))
+        };
+        let node = cfg
             .bridge_list
             .iter()
-            .find(|b| holders.contains(&b.as_str()))
-        {
-            return Ok(b.clone());
-        }
-        if let Some(b) = cfg.bridge_list.first() {
-            return Ok(b.clone());
-        }
-        info.diskful_nodes()
-            .first()
-            .map(|s| s.to_string())
+            .find(|b| replicas.iter().any(|r| r.node.eq_ignore_ascii_case(b)))
+            .or(cfg.bridge_list.first())
+            .cloned()
+            .or_else(|| {
+                replicas
+                    .iter()
+                    .find(|r| !r.diskless)
+                    .map(|r| r.node.clone())
+            })
             .ok_or_else(|| {
                 usage(format!(
                     "resource '{rd}' has no diskful replica to copy through"
                 ))
-            })
+            })?;
+        let has_disk = diskful_on(&node);
+        Ok((node, has_disk))
     }
 
     async fn with_bridge<T>(
@@ -267,7 +272,11 @@ impl Driver {
         rd: &str,
         f: impl FnOnce(&str) -> Result<T, crate::host::HostError>,
     ) -> R<T> {
-        let node = self.bridge(st, cfg, rd).await?;
+        let (node, has_disk) = self.bridge(st, cfg, rd).await?;
+        if has_disk {
+            self.hosts.wait_device(&node, rd, self.device_timeout)?;
+            return Ok(f(&node)?);
+        }
         st.attach(rd, &node)
             .await
             .map_err(lin(format!("attach '{rd}' on bridge '{node}'")))?;
@@ -672,6 +681,18 @@ impl Driver {
         vm: &Vm,
         disk_id: u64,
     ) -> R<(String, bool)> {
+        let (rd, own, _) = self.disk_rd_def(st, cfg, vm, disk_id).await?;
+        Ok((rd, own))
+    }
+
+    /// [`Self::disk_rd`] with the definition when finding the RD read it already.
+    async fn disk_rd_def(
+        &self,
+        st: &Storage,
+        cfg: &DsConfig,
+        vm: &Vm,
+        disk_id: u64,
+    ) -> R<(String, bool, Option<ResourceDefinition>)> {
         let disk: &Disk = vm
             .disk(disk_id)
             .ok_or_else(|| usage(format!("VM {} has no DISK with DISK_ID={disk_id}", vm.id)))?;
@@ -681,20 +702,16 @@ impl Driver {
             let src = source_rd(&disk.source)?;
             on::vm_disk_candidates(cfg.scheme, &src, vm.id, disk_id).to_vec()
         } else {
-            return Ok((source_rd(&disk.source)?, false));
+            return Ok((source_rd(&disk.source)?, false, None));
         };
         for c in &cands {
-            if valid_rd(c).is_ok()
-                && st
-                    .lookup(c)
-                    .await
-                    .map_err(lin(format!("resource '{c}'")))?
-                    .is_some()
-            {
-                return Ok((c.clone(), true));
+            if valid_rd(c).is_ok() {
+                if let Some(def) = st.lookup(c).await.map_err(lin(format!("resource '{c}'")))? {
+                    return Ok((c.clone(), true, Some(def)));
+                }
             }
         }
-        Ok((valid_rd(&cands[0])?, true))
+        Ok((valid_rd(&cands[0])?, true, None))
     }
 
     async fn vm_disk(
@@ -743,31 +760,58 @@ impl Driver {
                         PROP_DS_ID.into(),
                         system_ds_of(dst.dir()).unwrap_or(ds_id).to_string(),
                     );
-                    let existing = st
-                        .lookup(&name)
-                        .await
-                        .map_err(lin(format!("resource '{name}'")))?;
-                    let created = existing.is_none();
-                    if created {
-                        st.clone_volume(&src_rd, &self.spec(&cfg, &name, 0, props))
-                            .await
-                            .map_err(lin(format!("clone '{src_rd}' into '{name}'")))?;
-                    }
-                    let r = async {
-                        if let Some(mb) = vm.disk(disk_id).and_then(|d| d.size_mb) {
-                            let info = st
-                                .get(&name)
+                    let want_kib = vm.disk(disk_id).and_then(|d| d.size_mb).map(mb_to_kib);
+                    let cloned = st
+                        .clone_grown(
+                            &src_rd,
+                            &self.spec(&cfg, &name, 0, props),
+                            want_kib.unwrap_or(0),
+                        )
+                        .await;
+                    let (created, r) = match cloned {
+                        Ok(outcome) => (
+                            outcome == CreateOutcome::Created,
+                            st.make_available_on(&name, &dst.host)
                                 .await
-                                .map_err(lin(format!("resource '{name}'")))?;
-                            if info.is_some_and(|i| i.size_kib < mb_to_kib(mb)) {
-                                st.resize(&name, mb_to_kib(mb))
-                                    .await
-                                    .map_err(lin(format!("resize '{name}'")))?;
+                                .map_err(lin(format!("attach '{name}' on '{}'", dst.host)))
+                                .and_then(|_| {
+                                    self.hosts.wait_device(
+                                        &dst.host,
+                                        &name,
+                                        self.device_timeout,
+                                    )?;
+                                    self.hosts.link(&dst.host, &dst.path, &name)?;
+                                    Ok(())
+                                }),
+                        ),
+                        Err(e @ linstor_common::Error::AlreadyExists { .. }) => {
+                            if st
+                                .lookup(&name)
+                                .await
+                                .map_err(lin(format!("resource '{name}'")))?
+                                .is_none()
+                            {
+                                return Err(lin(format!("clone '{src_rd}' into '{name}'"))(e));
                             }
+                            let r = async {
+                                if let Some(kib) = want_kib {
+                                    let info = st
+                                        .get(&name)
+                                        .await
+                                        .map_err(lin(format!("resource '{name}'")))?;
+                                    if info.is_some_and(|i| i.size_kib < kib) {
+                                        st.resize(&name, kib)
+                                            .await
+                                            .map_err(lin(format!("resize '{name}'")))?;
+                                    }
+                                }
+                                self.attach_linked(&st, &name, &dst.host, &dst.path).await
+                            }
+                            .await;
+                            (false, r)
                         }
-                        self.attach_linked(&st, &name, &dst.host, &dst.path).await
-                    }
-                    .await;
+                        Err(e) => return Err(lin(format!("clone '{src_rd}' into '{name}'"))(e)),
+                    };
                     if r.is_err() && created {
                         if let Err(d) = st.delete(&name).await {
                             self.warn(format!(
@@ -1110,14 +1154,29 @@ impl Driver {
         for d in ours {
             let ds_id = d.datastore_id.unwrap_or(sys_ds);
             let (st, cfg) = self.storage_of(ds_id)?;
-            let (rd, _) = self.disk_rd(&st, &cfg, vm, d.disk_id).await?;
+            let (rd, _, def) = self.disk_rd_def(&st, &cfg, vm, d.disk_id).await?;
             let link = format!("{dir}/disk.{}", d.disk_id);
             let span = info_span!("migrate", vm = vm.id, volume = %rd);
             async {
                 let _l = self.lock(&rd)?;
                 match step {
                     MigrateStep::Pre => {
-                        st.migrate_begin(&rd, src, dst, TwoPrimaries::Migration)
+                        let def = match def {
+                            Some(d) => d,
+                            None => st
+                                .lookup(&rd)
+                                .await
+                                .map_err(lin(format!("resource '{rd}'")))?
+                                .ok_or_else(|| {
+                                    lin(format!("prepare '{rd}' on '{dst}'"))(
+                                        linstor_common::Error::NotFound {
+                                            what: format!("volume '{rd}'"),
+                                            reports: Vec::new(),
+                                        },
+                                    )
+                                })?,
+                        };
+                        st.migrate_begin_with(&def, src, dst, TwoPrimaries::Migration)
                             .await
                             .map_err(lin(format!("prepare '{rd}' on '{dst}'")))?;
                         self.hosts.wait_device(dst, &rd, self.device_timeout)?;

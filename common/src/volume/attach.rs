@@ -66,6 +66,22 @@ impl Storage {
         Ok(path)
     }
 
+    /// Make the volume usable on `node` with a single `make-available` (a resource already
+    /// there is kept; a tie-breaker becomes a diskless copy). For a volume the caller has just
+    /// created or read as its own, so neither its presence there nor its ownership is looked
+    /// up again. On this node, wait for the device and return its path.
+    #[instrument(skip(self), fields(volume = %rd))]
+    pub async fn make_available_on(&self, rd: &str, node: &str) -> Result<PathBuf> {
+        naming::validate_resource_name(rd)?;
+        naming::validate_node_name(node)?;
+        self.make_available(rd, node).await?;
+        let path = self.device_path(rd, 0);
+        if node == self.cfg.node {
+            self.wait_device(path.clone()).await?;
+        }
+        Ok(path)
+    }
+
     pub(crate) async fn create_diskless_in(&self, rd: &str, node: &str, pool: &str) -> Result<()> {
         let mut props = Props::new();
         props.insert("StorPoolName".into(), pool.to_string());
@@ -229,6 +245,34 @@ impl Storage {
             what: format!("volume '{rd}'"),
             reports: Vec::new(),
         })?;
+        self.allow_two_primaries(&def, target, mode).await?;
+        self.attach(rd, target).await
+    }
+
+    /// [`Storage::migrate_begin`] for a definition the caller has just read: its ownership is
+    /// checked on it, and the target gets its copy by one `make-available` (two requests, one
+    /// when allow-two-primaries is already set or not migration-scoped).
+    #[instrument(skip(self, def), fields(volume = %def.name))]
+    pub async fn migrate_begin_with(
+        &self,
+        def: &ResourceDefinition,
+        source: &str,
+        target: &str,
+        mode: TwoPrimaries,
+    ) -> Result<PathBuf> {
+        naming::validate_node_name(source)?;
+        naming::validate_resource_name(&def.name)?;
+        self.check_owned(def)?;
+        self.allow_two_primaries(def, target, mode).await?;
+        self.make_available_on(&def.name, target).await
+    }
+
+    async fn allow_two_primaries(
+        &self,
+        def: &ResourceDefinition,
+        target: &str,
+        mode: TwoPrimaries,
+    ) -> Result<()> {
         if mode == TwoPrimaries::Migration
             && def.props.get(ALLOW_TWO_PRIMARIES).map(String::as_str) != Some("yes")
         {
@@ -237,7 +281,7 @@ impl Storage {
             set.insert(MIGRATION_MARKER.into(), target.into());
             self.client
                 .resource_definition_modify(
-                    rd,
+                    &def.name,
                     &ResourceDefinitionModify {
                         override_props: set,
                         ..Default::default()
@@ -245,7 +289,7 @@ impl Storage {
                 )
                 .await?;
         }
-        self.attach(rd, target).await
+        Ok(())
     }
 
     /// Finish a migration: the source lets go (its diskless copy is removed) and a

@@ -286,6 +286,30 @@ impl Storage {
         Ok(Some(VolumeInfo::from_parts(def, &resources)))
     }
 
+    /// Where a volume's resources are, in one request (`GET rd/resources`), for a volume the
+    /// caller has just created or read as its own (ownership is not checked again). Disk states
+    /// are not part of this answer. Sorted by node; empty when the volume is absent.
+    #[instrument(skip(self), fields(volume = %rd))]
+    pub async fn replicas(&self, rd: &str) -> Result<Vec<Replica>> {
+        naming::validate_resource_name(rd)?;
+        let mut out: Vec<Replica> = match self.client.resources(rd).await {
+            Ok(rs) => rs
+                .iter()
+                .map(|r| Replica {
+                    node: r.node_name.clone(),
+                    diskless: r.is_diskless(),
+                    tiebreaker: r.is_tiebreaker(),
+                    in_use: r.in_use(),
+                    disk_state: None,
+                })
+                .collect(),
+            Err(Error::NotFound { .. }) => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        out.sort_by(|a, b| a.node.cmp(&b.node));
+        Ok(out)
+    }
+
     /// Every volume this platform owns, with replicas (two requests whatever the count).
     #[instrument(skip(self))]
     pub async fn list(&self) -> Result<Vec<VolumeInfo>> {

@@ -24,6 +24,14 @@ pub struct SnapshotInfo {
     pub successful: bool,
 }
 
+fn size_of(def: &ResourceDefinition) -> u64 {
+    def.volume_definitions
+        .iter()
+        .find(|v| v.volume_number.unwrap_or(0) == 0)
+        .map(|v| v.size_kib)
+        .unwrap_or(0)
+}
+
 fn not_found(what: String) -> Error {
     Error::NotFound {
         what,
@@ -181,8 +189,32 @@ impl Storage {
     /// `Aux/` props are not copied.
     #[instrument(skip(self, spec), fields(volume = %src, target = %spec.name))]
     pub async fn clone_volume(&self, src: &str, spec: &CreateSpec) -> Result<CreateOutcome> {
+        self.clone_grown(src, spec, 0).await
+    }
+
+    /// [`Storage::clone_volume`], then grow the clone to `min_size_kib` when it is smaller
+    /// (0 keeps the source's size). The source's definition is read once, for ownership, the
+    /// props to drop and the size, so growing needs no further read. A clone of the same
+    /// owner and source left by an interrupted run is waited for and reported as
+    /// [`CreateOutcome::Completed`].
+    #[instrument(skip(self, spec), fields(volume = %src, target = %spec.name))]
+    pub async fn clone_grown(
+        &self,
+        src: &str,
+        spec: &CreateSpec,
+        min_size_kib: u64,
+    ) -> Result<CreateOutcome> {
+        naming::validate_resource_name(src)?;
         naming::validate_resource_name(&spec.name)?;
-        let def = self.require(src).await?;
+        if min_size_kib > 0 {
+            naming::validate_size_kib(min_size_kib)?;
+        }
+        let def = self
+            .definition_with_volumes(src)
+            .await?
+            .ok_or_else(|| not_found(format!("volume '{src}'")))?;
+        self.check_owned(&def)?;
+        let mut size_kib = size_of(&def);
         let delete_props: Vec<String> = def
             .props
             .keys()
@@ -196,20 +228,23 @@ impl Storage {
             delete_props,
             ..Default::default()
         };
+        let mut outcome = CreateOutcome::Created;
         match self.client.clone_start(src, &req).await {
             Ok(_) => {}
             Err(Error::AlreadyExists { what, reports }) => {
                 let existing = self.definition_with_volumes(&spec.name).await?;
-                let ours = existing.as_ref().is_some_and(|d| {
+                let ours = existing.as_ref().filter(|d| {
                     self.cfg.platform.owns(d)
                         && spec.props.iter().all(|(k, v)| d.props.get(k) == Some(v))
                         && d.props
                             .get("cloned-from")
                             .is_some_and(|c| c.eq_ignore_ascii_case(src))
                 });
-                if !ours {
+                let Some(d) = ours else {
                     return Err(Error::AlreadyExists { what, reports });
-                }
+                };
+                size_kib = size_of(d).max(size_kib);
+                outcome = CreateOutcome::Completed;
             }
             Err(Error::NotFound { .. }) => {
                 tracing::info!("controller has no clone API; using snapshot and restore");
@@ -227,19 +262,45 @@ impl Storage {
                 if let Err(e) = self.client.snapshot_delete(src, &snap).await {
                     tracing::warn!(error = %e, snapshot = %snap, "temporary clone snapshot kept");
                 }
-                return restored;
+                let outcome = restored?;
+                self.grow_clone(&spec.name, size_kib, min_size_kib).await?;
+                return Ok(outcome);
             }
             Err(e) => return Err(e),
         }
         self.wait_clone(src, &spec.name).await?;
-        Ok(CreateOutcome::Created)
+        self.grow_clone(&spec.name, size_kib, min_size_kib).await?;
+        Ok(outcome)
+    }
+
+    async fn grow_clone(&self, rd: &str, size_kib: u64, min_size_kib: u64) -> Result<()> {
+        if min_size_kib <= size_kib {
+            return Ok(());
+        }
+        self.client
+            .volume_definition_modify(
+                rd,
+                0,
+                &VolumeDefinitionModify {
+                    size_kib: Some(min_size_kib),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        Ok(())
     }
 
     async fn wait_clone(&self, src: &str, clone: &str) -> Result<()> {
         let deadline = Instant::now() + self.cfg.clone_timeout;
-        let mut delay = Duration::from_millis(50);
+        let mut delay = Duration::from_millis(10);
         let mut missing_since: Option<Instant> = None;
+        let mut polls = 0u32;
         loop {
+            tokio::time::sleep(delay).await;
+            if polls > 0 {
+                delay = (delay * 2).min(Duration::from_secs(1));
+            }
+            polls += 1;
             match self.client.clone_status(src, clone).await? {
                 Some(s) if s.status == "COMPLETE" => return Ok(()),
                 Some(s) if s.status == "FAILED" => {
@@ -270,8 +331,6 @@ impl Storage {
                     seconds: self.cfg.clone_timeout.as_secs(),
                 });
             }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(1));
         }
     }
 }

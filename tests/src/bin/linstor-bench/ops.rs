@@ -565,7 +565,7 @@ impl<'a> One<'a> {
                 "clone",
                 &o["clone"],
                 Some(&t["clone"]),
-                (5, 7, "clone, clone status until done (1-3 polls), grow the volume definition, the host's resource, make-available"),
+                (5, 7, "the source definition by name (ownership, props to drop, size), clone, clone status until done (1-3 polls), grow the volume definition, make-available on the host"),
             ),
             b.row(
                 "OpenNebula",

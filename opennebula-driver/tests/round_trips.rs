@@ -1,0 +1,156 @@
+//! REST round trips of the per-volume actions oned calls most (`cp`, `clone`, `premigrate`),
+//! counted by the simulator: each makes the requests its work needs and no list that grows
+//! with the cluster.
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use support::*;
+
+const DIR: &str = "/var/lib/one//datastores/0/41";
+const STATUS: &str = "GET /v1/resource-definitions/{rd}/clone/{clone}";
+
+fn routes(h: &Harness) -> BTreeMap<String, u64> {
+    h.sim.stats()
+}
+
+#[test]
+fn cp_clone_premigrate_make_only_the_needed_requests() {
+    let h = Harness::new(&["s1", "s2", "n1", "n2"]);
+    let tpl = [
+        ("LS_CONTROLLERS", h.sim.url()),
+        ("REPLICA_COUNT", "2".to_string()),
+        ("NODE_LIST", "s1,s2".to_string()),
+    ];
+    let tpl: Vec<(&str, &str)> = tpl.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let ds_img = datastore_xml(100, 0, &tpl);
+    h.serve("one.datastore.info", 100, ds_img.clone());
+    h.serve("one.datastore.info", 0, datastore_xml(0, 1, &tpl));
+    let image = h.tmp.path().join("image.raw");
+    let payload: Vec<u8> = (0..1u32 << 20).map(|i| (i % 253) as u8).collect();
+    std::fs::write(&image, &payload).unwrap();
+
+    let msg = action_msg(
+        &image_xml(9, "", image.to_str().unwrap(), "raw", 4, -1, &[]),
+        &ds_img,
+    );
+    h.sim.reset_stats();
+    let r = h.run("datastore", "linstor", "cp", &[&b64(&msg), "9"], "");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let cp = routes(&h);
+    assert_eq!(
+        cp.values().sum::<u64>(),
+        2,
+        "cp: spawn with the ownership props, then where the replicas are: {cp:?}"
+    );
+    assert_eq!(
+        cp.get("GET /v1/resource-definitions/{rd}/resources"),
+        Some(&1)
+    );
+    let dev = h.sim.dev_root("s1").join("drbd/by-res/one-image-9/0");
+    assert_eq!(
+        std::fs::read(&dev).unwrap()[..payload.len()],
+        payload[..],
+        "written on a node holding a disk"
+    );
+
+    let msg = action_msg(&image_xml(10, "", "", "raw", 8, -1, &[]), &ds_img);
+    let r = h.run("datastore", "linstor", "mkfs", &["10"], &b64(&msg));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let vm = vm_xml(
+        41,
+        &[
+            (
+                0,
+                Some(9),
+                "/dev/drbd/by-res/one-image-9/0",
+                true,
+                "linstor",
+                100,
+                8,
+            ),
+            (
+                1,
+                Some(10),
+                "/dev/drbd/by-res/one-image-10/0",
+                false,
+                "linstor",
+                100,
+                8,
+            ),
+        ],
+    );
+    h.serve("one.vm.info", 41, vm.clone());
+
+    h.sim.reset_stats();
+    let disk0 = format!("n1:{DIR}/disk.0");
+    let r = h.run(
+        "tm",
+        "linstor",
+        "clone",
+        &["fe:/dev/drbd/by-res/one-image-9/0", &disk0, "41", "100"],
+        "",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let clone = routes(&h);
+    let polls = clone.get(STATUS).copied().unwrap_or(0);
+    assert!((1..=3).contains(&polls), "clone status polls: {clone:?}");
+    assert_eq!(
+        clone.values().sum::<u64>() - polls,
+        4,
+        "clone: source definition, clone, grow, make-available on the host: {clone:?}"
+    );
+    assert_eq!(
+        clone.get("PUT /v1/resource-definitions/{rd}/volume-definitions/{nr}"),
+        Some(&1)
+    );
+    assert!(!clone.contains_key("GET /v1/view/resources"), "{clone:?}");
+    let rds = h.rds();
+    assert_eq!(rds["one-vm-41-disk-0"]["volumes"][0]["size_kib"], 8 * 1024);
+    assert!(rds["one-vm-41-disk-0"]["resources"]["n1"].is_object());
+
+    let r = h.run(
+        "tm",
+        "linstor",
+        "ln",
+        &[
+            "fe:/dev/drbd/by-res/one-image-10/0",
+            &format!("n1:{DIR}/disk.1"),
+            "41",
+            "100",
+        ],
+        "",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    h.sim.set_in_use("one-vm-41-disk-0", "n1", true);
+    h.sim.reset_stats();
+    let r = h.run(
+        "tm",
+        "linstor",
+        "premigrate",
+        &["n1", "n2", DIR, "41", "0"],
+        &b64(&vm),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let pre = routes(&h);
+    assert_eq!(
+        pre.values().sum::<u64>(),
+        6,
+        "premigrate, per disk: definition, allow-two-primaries, make-available: {pre:?}"
+    );
+    assert_eq!(
+        pre.get("GET /v1/resource-definitions/{rd}"),
+        Some(&2),
+        "{pre:?}"
+    );
+    let rds = h.rds();
+    for rd in ["one-vm-41-disk-0", "one-image-10"] {
+        assert_eq!(
+            rds[rd]["props"]["DrbdOptions/Net/allow-two-primaries"],
+            "yes"
+        );
+        assert!(rds[rd]["resources"]["n2"].is_object(), "{rd} on n2");
+    }
+}
