@@ -1,5 +1,6 @@
 //! LINSTOR controller simulator and helpers for the end-to-end suites.
 
 pub mod faults;
+pub mod oned;
 pub mod pki;
 pub mod sim;

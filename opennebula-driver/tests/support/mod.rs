@@ -4,12 +4,10 @@
 
 #![allow(dead_code)]
 
-use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::TcpListener;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use base64::Engine as _;
 use linstor_tests::sim::{Backing, BlockingSim, Sim, SimConfig};
@@ -51,68 +49,11 @@ pub fn b64(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
 }
 
-/// Documents served by the oned stand-in, keyed by (method, id).
-pub type Docs = Arc<Mutex<HashMap<(String, u64), String>>>;
+pub use linstor_tests::oned::{xml_escape, Docs};
 
-fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
-/// A minimal oned XML-RPC endpoint: answers `one.datastore.info` / `one.vm.info`.
+/// The oned XML-RPC stand-in of `linstor_tests::oned`; returns its endpoint.
 pub fn oned_standin(docs: Docs) -> String {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for s in l.incoming() {
-            let Ok(mut s) = s else { continue };
-            let mut buf = Vec::new();
-            let mut chunk = [0u8; 4096];
-            loop {
-                let n = s.read(&mut chunk).unwrap_or(0);
-                if n == 0 {
-                    break;
-                }
-                buf.extend_from_slice(&chunk[..n]);
-                let t = String::from_utf8_lossy(&buf);
-                if let Some((head, body)) = t.split_once("\r\n\r\n") {
-                    let len = head
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase()
-                                .strip_prefix("content-length:")
-                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                        })
-                        .unwrap_or(0);
-                    if body.len() >= len {
-                        break;
-                    }
-                }
-            }
-            let t = String::from_utf8_lossy(&buf).to_string();
-            let between = |a: &str, b: &str| {
-                t.split(a)
-                    .nth(1)
-                    .and_then(|r| r.split(b).next())
-                    .unwrap_or("")
-                    .to_string()
-            };
-            let method = between("<methodName>", "</methodName>");
-            let id: u64 = between("<int>", "</int>").parse().unwrap_or(u64::MAX);
-            let doc = docs.lock().unwrap().get(&(method.clone(), id)).cloned();
-            let (ok, body) = match doc {
-                Some(d) => (1, d),
-                None => (0, format!("[{method}] Error getting object [{id}].")),
-            };
-            let resp = format!(
-                "<?xml version=\"1.0\"?><methodResponse><params><param><value><array><data><value><boolean>{ok}</boolean></value><value><string>{}</string></value><value><i4>0</i4></value></data></array></value></param></params></methodResponse>",
-                xml_escape(&body)
-            );
-            let _ = write!(s, "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{resp}", resp.len());
-        }
-    });
-    format!("http://{addr}/RPC2")
+    linstor_tests::oned::standin(docs).expect("oned stand-in listens on loopback")
 }
 
 /// A `<DATASTORE>` in the 6.x/7.x format.

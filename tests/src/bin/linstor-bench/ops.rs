@@ -269,67 +269,6 @@ fn b64(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
 }
 
-/// A minimal oned XML-RPC endpoint answering `one.datastore.info` / `one.vm.info`.
-fn oned_standin(docs: Arc<Mutex<HashMap<(String, u64), String>>>) -> anyhow::Result<String> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
-    let addr = l.local_addr()?;
-    std::thread::spawn(move || {
-        for st in l.incoming() {
-            let Ok(mut st) = st else { continue };
-            let mut buf = Vec::new();
-            let mut chunk = [0u8; 8192];
-            loop {
-                let n = st.read(&mut chunk).unwrap_or(0);
-                if n == 0 {
-                    break;
-                }
-                buf.extend_from_slice(&chunk[..n]);
-                let t = String::from_utf8_lossy(&buf);
-                if let Some((head, body)) = t.split_once("\r\n\r\n") {
-                    let len = head
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase()
-                                .strip_prefix("content-length:")
-                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                        })
-                        .unwrap_or(0);
-                    if body.len() >= len {
-                        break;
-                    }
-                }
-            }
-            let t = String::from_utf8_lossy(&buf).to_string();
-            let between = |a: &str, b: &str| {
-                t.split(a)
-                    .nth(1)
-                    .and_then(|r| r.split(b).next())
-                    .unwrap_or("")
-                    .to_string()
-            };
-            let method = between("<methodName>", "</methodName>");
-            let id: u64 = between("<int>", "</int>").parse().unwrap_or(u64::MAX);
-            let doc = docs
-                .lock()
-                .ok()
-                .and_then(|d| d.get(&(method.clone(), id)).cloned());
-            let (ok, body) = match doc {
-                Some(d) => (1, d),
-                None => (0, format!("[{method}] Error getting object [{id}].")),
-            };
-            let body = body
-                .replace('&', "&amp;")
-                .replace('<', "&lt;")
-                .replace('>', "&gt;");
-            let resp = format!(
-                "<?xml version=\"1.0\"?><methodResponse><params><param><value><array><data><value><boolean>{ok}</boolean></value><value><string>{body}</string></value><value><i4>0</i4></value></data></array></value></param></params></methodResponse>"
-            );
-            let _ = write!(st, "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{resp}", resp.len());
-        }
-    });
-    Ok(format!("http://{addr}/RPC2"))
-}
-
 fn datastore_xml(id: u64, ds_type: u32, url: &str) -> String {
     format!(
         "<DATASTORE><ID>{id}</ID><UID>0</UID><GID>0</GID><UNAME>oneadmin</UNAME><GNAME>oneadmin</GNAME><NAME>ds{id}</NAME>\
@@ -405,7 +344,7 @@ impl<'a> One<'a> {
             .collect();
         std::fs::write(&image, payload)?;
         let docs: Arc<Mutex<HashMap<(String, u64), String>>> = Arc::default();
-        let xmlrpc = oned_standin(docs.clone())?;
+        let xmlrpc = linstor_tests::oned::standin(docs.clone())?;
         let url = b.url();
         if let Ok(mut d) = docs.lock() {
             d.insert(
