@@ -328,6 +328,10 @@ impl Client {
 
     /// `GET /v1/resource-definitions?with_volume_definitions=true[&props=..]`.
     pub async fn resource_definitions(&self, props: &[&str]) -> Result<Vec<ResourceDefinition>> {
+        self.list_resource_definitions(props).await
+    }
+
+    async fn list_resource_definitions<T: DeserializeOwned>(&self, props: &[&str]) -> Result<T> {
         let mut q = vec![("with_volume_definitions", "true")];
         q.extend(props.iter().map(|p| ("props", *p)));
         self.get(
@@ -496,6 +500,15 @@ impl Client {
         nodes: &[&str],
         props: &[&str],
     ) -> Result<Vec<ResourceWithVolumes>> {
+        self.list_view_resources(resources, nodes, props).await
+    }
+
+    async fn list_view_resources<T: DeserializeOwned>(
+        &self,
+        resources: &[&str],
+        nodes: &[&str],
+        props: &[&str],
+    ) -> Result<T> {
         let mut q: Vec<(&str, &str)> = resources.iter().map(|r| ("resources", *r)).collect();
         q.extend(nodes.iter().map(|n| ("nodes", *n)));
         q.extend(props.iter().map(|p| ("props", *p)));
@@ -508,13 +521,7 @@ impl Client {
         &self,
         props: &[&str],
     ) -> Result<Vec<ResourceDefinitionBrief>> {
-        let mut q = vec![("with_volume_definitions", "true")];
-        q.extend(props.iter().map(|p| ("props", *p)));
-        self.get(
-            &format!("/v1/resource-definitions{}", query(&q)),
-            "resource definitions",
-        )
-        .await
+        self.list_resource_definitions(props).await
     }
 
     /// [`Self::view_resources`] decoding only the fields a listing needs.
@@ -523,10 +530,7 @@ impl Client {
         resources: &[&str],
         nodes: &[&str],
     ) -> Result<Vec<ResourceBrief>> {
-        let mut q: Vec<(&str, &str)> = resources.iter().map(|r| ("resources", *r)).collect();
-        q.extend(nodes.iter().map(|n| ("nodes", *n)));
-        self.get(&format!("/v1/view/resources{}", query(&q)), "resources")
-            .await
+        self.list_view_resources(resources, nodes, &[]).await
     }
 
     /// `POST /v1/resource-definitions/{rd}/resources/{node}`.
