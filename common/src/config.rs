@@ -1,5 +1,5 @@
 //! Controller discovery (`LS_CONTROLLERS`, `linstor-client.conf`, explicit lists), URL forms and
-//! the TLS/token settings of a [`crate::client::Client`].
+//! the TLS, token and basic-auth settings of a [`crate::client::Client`].
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -98,7 +98,60 @@ pub fn parse_controller_list(list: &str) -> Result<Vec<ControllerUrl>> {
         .collect()
 }
 
-/// Everything a [`crate::client::Client`] needs. Its `Debug` output never shows the token.
+/// HTTP basic authentication, used by LINSTOR controllers with LDAP enabled. Only ever sent over
+/// HTTPS; its `Debug` output never shows the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BasicAuth {
+    /// User name (no `:`, RFC 7617).
+    pub username: String,
+    /// Password.
+    pub password: String,
+}
+
+impl std::fmt::Debug for BasicAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BasicAuth")
+            .field("username", &self.username)
+            .field("password", &REDACTED)
+            .finish()
+    }
+}
+
+impl BasicAuth {
+    /// Credentials from a user name and password as a frontend reads them; `keys` are the names
+    /// of the two settings, used in errors. Both empty or absent: no basic auth. One without the
+    /// other, or a user name with `:`, is a configuration error.
+    pub fn from_parts(
+        username: Option<&str>,
+        password: Option<&str>,
+        keys: (&str, &str),
+    ) -> Result<Option<Self>> {
+        let username = username.map(str::trim).filter(|u| !u.is_empty());
+        let password = password.filter(|p| !p.is_empty());
+        match (username, password) {
+            (None, None) => Ok(None),
+            (Some(_), None) => Err(Error::Config(format!(
+                "{} is set but {} is empty: basic authentication needs both",
+                keys.0, keys.1
+            ))),
+            (None, Some(_)) => Err(Error::Config(format!(
+                "{} is set without {}: basic authentication needs both",
+                keys.1, keys.0
+            ))),
+            (Some(u), Some(_)) if u.contains(':') => Err(Error::Config(format!(
+                "{} must not contain ':' (HTTP basic authentication cannot carry it)",
+                keys.0
+            ))),
+            (Some(u), Some(p)) => Ok(Some(Self {
+                username: u.to_string(),
+                password: p.to_string(),
+            })),
+        }
+    }
+}
+
+/// Everything a [`crate::client::Client`] needs. Its `Debug` output never shows the token or
+/// the password.
 #[derive(Clone)]
 pub struct ClientConfig {
     /// Controllers in the order they are tried.
@@ -111,6 +164,8 @@ pub struct ClientConfig {
     pub client_key: Option<PathBuf>,
     /// Bearer token.
     pub token: Option<String>,
+    /// HTTP basic authentication; sent instead of the token when both are set.
+    pub basic_auth: Option<BasicAuth>,
     /// Skip certificate verification (only when explicitly asked).
     pub insecure: bool,
     /// TCP connect timeout per controller.
@@ -132,6 +187,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("client_cert", &self.client_cert)
             .field("client_key", &self.client_key)
             .field("token", &self.token.as_ref().map(|_| REDACTED))
+            .field("basic_auth", &self.basic_auth)
             .field("insecure", &self.insecure)
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
@@ -150,6 +206,7 @@ impl Default for ClientConfig {
             client_cert: None,
             client_key: None,
             token: None,
+            basic_auth: None,
             insecure: false,
             connect_timeout: Duration::from_secs(1),
             request_timeout: Duration::from_secs(30),
@@ -158,11 +215,15 @@ impl Default for ClientConfig {
     }
 }
 
-/// Where discovery reads from; tests point these elsewhere.
-#[derive(Debug, Clone)]
+/// Where discovery reads from; tests point these elsewhere. `Debug` never shows the password.
+#[derive(Clone)]
 pub struct Sources {
     /// Value of `LS_CONTROLLERS`.
     pub ls_controllers: Option<String>,
+    /// Value of `LS_USERNAME` (basic auth).
+    pub ls_username: Option<String>,
+    /// Value of `LS_PASSWORD` (basic auth).
+    pub ls_password: Option<String>,
     /// The linstor-client.conf to read.
     pub client_conf: PathBuf,
     /// The auth.json token file.
@@ -172,12 +233,26 @@ pub struct Sources {
 /// Environment variable naming another token file (golinstor's name for it).
 pub const TOKEN_FILE_ENV: &str = "LS_BEARER_TOKEN_FILE";
 
+impl std::fmt::Debug for Sources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sources")
+            .field("ls_controllers", &self.ls_controllers)
+            .field("ls_username", &self.ls_username)
+            .field("ls_password", &self.ls_password.as_ref().map(|_| REDACTED))
+            .field("client_conf", &self.client_conf)
+            .field("auth_json", &self.auth_json)
+            .finish()
+    }
+}
+
 impl Sources {
     /// The real environment and system paths; `LS_BEARER_TOKEN_FILE`, when set and not empty,
     /// replaces the well-known token file.
     pub fn system() -> Self {
         Self {
             ls_controllers: std::env::var("LS_CONTROLLERS").ok(),
+            ls_username: std::env::var("LS_USERNAME").ok(),
+            ls_password: std::env::var("LS_PASSWORD").ok(),
             client_conf: PathBuf::from(CLIENT_CONF),
             auth_json: std::env::var_os(TOKEN_FILE_ENV)
                 .filter(|p| !p.is_empty())
@@ -223,8 +298,9 @@ pub fn read_token_file(path: &Path) -> Result<Option<String>> {
 
 impl ClientConfig {
     /// Build the configuration: built-in default < `linstor-client.conf` < `LS_CONTROLLERS` <
-    /// `explicit` (the frontend's own setting). The token of auth.json is used when present; with
-    /// a token, plain-HTTP controllers are refused rather than leaking it.
+    /// `explicit` (the frontend's own setting). The token of auth.json is used when present, basic
+    /// auth when `LS_USERNAME`/`LS_PASSWORD` are set; with either, plain-HTTP controllers are
+    /// refused rather than leaking it.
     pub fn discover(explicit: Option<&str>, sources: &Sources) -> Result<Self> {
         let mut cfg = Self::default();
         if let Some(conf) = client_conf(&sources.client_conf)? {
@@ -251,6 +327,11 @@ impl ClientConfig {
             return Err(Error::Config("the controller list is empty".into()));
         }
         cfg.token = read_token_file(&sources.auth_json)?;
+        cfg.basic_auth = BasicAuth::from_parts(
+            sources.ls_username.as_deref(),
+            sources.ls_password.as_deref(),
+            ("LS_USERNAME", "LS_PASSWORD"),
+        )?;
         Ok(cfg)
     }
 }
@@ -301,6 +382,8 @@ mod tests {
         std::fs::write(&conf, "[global]\ncontrollers = c1,c2:4000\n").unwrap();
         let mut src = Sources {
             ls_controllers: None,
+            ls_username: None,
+            ls_password: None,
             client_conf: conf,
             auth_json: dir.path().join("missing.json"),
         };
@@ -320,6 +403,8 @@ mod tests {
         assert_eq!(cfg.token, None);
         let none = Sources {
             ls_controllers: None,
+            ls_username: None,
+            ls_password: None,
             client_conf: dir.path().join("nope"),
             auth_json: dir.path().join("nope.json"),
         };
@@ -350,5 +435,35 @@ mod tests {
         let text = format!("{cfg:?}");
         assert!(!text.contains("tok-9f8e7d"), "{text}");
         assert!(text.contains(REDACTED), "{text}");
+    }
+
+    #[test]
+    fn basic_auth_needs_both_parts_and_hides_the_password() {
+        let keys = ("LS_USERNAME", "LS_PASSWORD");
+        assert_eq!(BasicAuth::from_parts(None, None, keys).unwrap(), None);
+        assert_eq!(BasicAuth::from_parts(Some(" "), Some(""), keys).unwrap(), None);
+        let b = BasicAuth::from_parts(Some("alice"), Some("pw-5c1d"), keys)
+            .unwrap()
+            .unwrap();
+        assert_eq!((b.username.as_str(), b.password.as_str()), ("alice", "pw-5c1d"));
+        let err = BasicAuth::from_parts(Some("alice"), None, keys).unwrap_err().to_string();
+        assert!(err.contains("LS_PASSWORD is empty"), "{err}");
+        let err = BasicAuth::from_parts(None, Some("x"), keys).unwrap_err().to_string();
+        assert!(err.contains("LS_PASSWORD is set without LS_USERNAME"), "{err}");
+        let err = BasicAuth::from_parts(Some("a:b"), Some("x"), keys).unwrap_err().to_string();
+        assert!(err.contains("':'"), "{err}");
+        let src = Sources {
+            ls_controllers: Some("https://c1".into()),
+            ls_username: Some("alice".into()),
+            ls_password: Some("pw-5c1d".into()),
+            client_conf: PathBuf::from("/nonexistent/linstor-client.conf"),
+            auth_json: PathBuf::from("/nonexistent/auth.json"),
+        };
+        let cfg = ClientConfig::discover(None, &src).unwrap();
+        assert_eq!(cfg.basic_auth, Some(b));
+        for text in [format!("{cfg:?}"), format!("{src:?}")] {
+            assert!(!text.contains("pw-5c1d"), "{text}");
+            assert!(text.contains("alice") && text.contains(REDACTED), "{text}");
+        }
     }
 }

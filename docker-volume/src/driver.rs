@@ -85,6 +85,12 @@ pub fn linstor_message(e: &Error) -> String {
         Error::NotFound { .. } => e.to_string(),
         Error::AlreadyExists { .. } => e.to_string(),
         Error::InUse { .. } => format!("{e}; stop the containers using it first"),
+        Error::Api {
+            status: 401 | 403, ..
+        } => format!(
+            "{e}; check username and password in {} (or LS_USERNAME, LS_PASSWORD)",
+            crate::options::CONFIG_FILE
+        ),
         Error::Api { .. } => e.to_string(),
         Error::Protocol { .. } => e.to_string(),
         Error::InvalidInput(_) => e.to_string(),

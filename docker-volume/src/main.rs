@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Parser;
-use linstor_common::config::{ClientConfig, Sources};
+use linstor_common::config::{BasicAuth, ClientConfig, Sources};
 use linstor_common::host::RealHost;
 use linstor_common::naming::Platform;
 use linstor_common::volume::{Storage, StorageConfig};
@@ -68,8 +68,17 @@ fn build(args: &Args) -> anyhow::Result<Driver> {
             file.client.get("controllers").cloned()
         }
     });
-    let mut client_cfg = ClientConfig::discover(explicit.as_deref(), &Sources::system())
-        .context("controller configuration")?;
+    let mut sources = Sources::system();
+    sources.ls_username = None;
+    sources.ls_password = None;
+    let mut client_cfg =
+        ClientConfig::discover(explicit.as_deref(), &sources).context("controller configuration")?;
+    client_cfg.basic_auth = BasicAuth::from_parts(
+        file.client_setting("username", &env).as_deref(),
+        file.client_setting("password", &env).as_deref(),
+        ("username (LS_USERNAME)", "password (LS_PASSWORD)"),
+    )
+    .with_context(|| format!("basic authentication settings of {}", args.config.display()))?;
     if let Some(p) = file.client_path("cafile", &env) {
         client_cfg.ca_file = Some(p);
     }
@@ -78,9 +87,6 @@ fn build(args: &Args) -> anyhow::Result<Driver> {
     }
     if let Some(p) = file.client_path("keyfile", &env) {
         client_cfg.client_key = Some(p);
-    }
-    if file.client_setting("username", &env).is_some() {
-        warn!("LS_USERNAME/LS_PASSWORD (HTTP basic auth) are not supported; use a bearer token in /var/lib/linstor.d/auth.json or client certificates");
     }
     client_cfg.state_dir = Some(args.state_dir.clone());
     let client = Client::new(client_cfg).context("LINSTOR client")?;

@@ -1,7 +1,8 @@
 //! Security of the real `linstor-docker-volume` daemon: its socket is 0600 whatever the umask;
 //! it talks HTTPS with a client certificate and a bearer token to the simulator, verifies the
-//! controller by default and says which certificate is wrong and how to fix it; and at trace
-//! level it never logs the token, the Authorization header or the client key.
+//! controller by default and says which certificate is wrong and how to fix it; it signs in with
+//! basic auth (`username`/`password`, `LS_USERNAME`/`LS_PASSWORD`) over HTTPS only; and at trace
+//! level it never logs the token, the password, the Authorization header or the client key.
 
 use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -15,6 +16,8 @@ use linstor_tests::sim::{BlockingSim, Sim, SimConfig};
 use serde_json::Value;
 
 const TOKEN: &str = "tok-3c1d9a7e5b2f4c6d8e0a1b3c5d7e9f01";
+const USER: &str = "alice";
+const PASSWORD: &str = "pw-8b1e4f2a9c7d";
 const BIN: &str = env!("CARGO_BIN_EXE_linstor-docker-volume");
 
 struct Daemon {
@@ -264,4 +267,111 @@ fn mutual_tls_with_token_verified_by_default_and_no_secret_logged() {
         "the trace logs cover the TLS failures"
     );
     pki.assert_no_secret(&logs, TOKEN);
+}
+
+#[test]
+fn basic_auth_signs_in_over_https_only_and_is_never_logged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = Pki::new();
+    let sim = Sim::start_blocking(SimConfig {
+        tls: Some(pki.server(false)),
+        basic_auth: Some((USER.into(), PASSWORD.into())),
+        data_dir: Some(tmp.path().join("sim")),
+        ..Default::default()
+    })
+    .unwrap();
+    let no_token = tmp.path().join("no-token.json");
+    let https = conf(&sim, &pki, true, None);
+    let mut logs = String::new();
+
+    let good = Daemon::start(
+        tmp.path(),
+        "basic-good",
+        &sim,
+        &format!("{https}username = {USER}\npassword = {PASSWORD}\n"),
+        &no_token,
+    );
+    assert_eq!(good.create("ba1"), "");
+    let v = good.post("/VolumeDriver.Get", "{\"Name\":\"ba1\"}");
+    assert_eq!(v["Volume"]["Name"], "ba1", "{v}");
+    logs += &good.stop();
+
+    let wrong = Daemon::start(
+        tmp.path(),
+        "basic-wrong",
+        &sim,
+        &format!("{https}username = {USER}\npassword = not-{PASSWORD}\n"),
+        &no_token,
+    );
+    let err = wrong.create("ba2");
+    assert!(
+        err.contains("HTTP 403") && err.contains("Sign in failed") && err.contains("password"),
+        "a wrong password is refused and the setting named: {err}"
+    );
+    logs += &wrong.stop();
+
+    let anonymous = Daemon::start(tmp.path(), "basic-none", &sim, &https, &no_token);
+    let err = anonymous.create("ba3");
+    assert!(
+        err.contains("HTTP 401") && err.contains("Login required"),
+        "no credentials: {err}"
+    );
+    logs += &anonymous.stop();
+
+    let names: Vec<String> = sim.state()["resource_definitions"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(names, ["ba1"], "only the signed-in daemon created");
+
+    let plain = Sim::start_blocking(SimConfig {
+        basic_auth: Some((USER.into(), PASSWORD.into())),
+        ..Default::default()
+    })
+    .unwrap();
+    let d = tmp.path().join("basic-plain");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(
+        d.join("docker-volume.conf"),
+        format!("[global]\ncontrollers = {}\n", plain.url()),
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .arg("--socket")
+        .arg(d.join("linstor.sock"))
+        .arg("--config")
+        .arg(d.join("docker-volume.conf"))
+        .arg("--state-dir")
+        .arg(d.join("state"))
+        .arg("--node")
+        .arg("n1")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "trace")
+        .env("LS_BEARER_TOKEN_FILE", &no_token)
+        .env("LS_USERNAME", USER)
+        .env("LS_PASSWORD", PASSWORD)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "must not start: {text}");
+    assert!(
+        text.contains("refusing to send the password") && text.contains("https://"),
+        "plain HTTP with a password is a configuration error naming the fix: {text}"
+    );
+    assert_eq!(
+        plain.stats().values().sum::<u64>(),
+        0,
+        "nothing was sent to the plain-HTTP controller"
+    );
+    logs += &text;
+
+    pki.assert_no_password(&logs, USER, PASSWORD);
+    pki.assert_no_password(&logs, USER, &format!("not-{PASSWORD}"));
 }

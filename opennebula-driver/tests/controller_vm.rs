@@ -19,6 +19,8 @@ const DIR: &str = "/var/lib/one//datastores/0/50";
 fn set_props(url: &str, rd: &str, props: &[(&str, &str)]) {
     let sources = Sources {
         ls_controllers: None,
+        ls_username: None,
+        ls_password: None,
         client_conf: "/nonexistent/linstor-client.conf".into(),
         auth_json: "/nonexistent/auth.json".into(),
     };

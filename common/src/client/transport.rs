@@ -1,5 +1,6 @@
 //! HTTP transport: controller list tried in order, failover on connection errors only, the last
-//! good controller remembered, TLS (CA, client certificate), bearer token, bounded timeouts.
+//! good controller remembered, TLS (CA, client certificate), bearer token or basic auth, bounded
+//! timeouts.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use reqwest::Method;
 
-use crate::config::{ClientConfig, ControllerUrl};
+use crate::config::{BasicAuth, ClientConfig, ControllerUrl};
 use crate::error::{Error, Result};
 
 /// An HTTP answer from one controller.
@@ -27,6 +28,7 @@ struct Inner {
     controllers: Vec<ControllerUrl>,
     preferred: AtomicUsize,
     token: Option<String>,
+    basic_auth: Option<BasicAuth>,
     request_timeout: Duration,
     last_good_file: Option<PathBuf>,
 }
@@ -40,6 +42,7 @@ impl std::fmt::Debug for Inner {
                 "token",
                 &self.token.as_ref().map(|_| crate::config::REDACTED),
             )
+            .field("basic_auth", &self.basic_auth)
             .field("request_timeout", &self.request_timeout)
             .field("last_good_file", &self.last_good_file)
             .finish_non_exhaustive()
@@ -74,6 +77,14 @@ impl Transport {
             if let Some(plain) = config.controllers.iter().find(|c| !c.is_https()) {
                 return Err(Error::Config(format!(
                     "a bearer token is configured: refusing to send it to {} over plain HTTP; list the controller as https://host:3371 (or linstor+ssl://host)",
+                    plain.base
+                )));
+            }
+        }
+        if config.basic_auth.is_some() {
+            if let Some(plain) = config.controllers.iter().find(|c| !c.is_https()) {
+                return Err(Error::Config(format!(
+                    "basic authentication is configured: refusing to send the password to {} over plain HTTP; list the controller as https://host:3371 (or linstor+ssl://host)",
                     plain.base
                 )));
             }
@@ -142,6 +153,7 @@ impl Transport {
                 controllers: config.controllers,
                 preferred: AtomicUsize::new(preferred),
                 token: config.token,
+                basic_auth: config.basic_auth,
                 request_timeout: config.request_timeout,
                 last_good_file,
             }),
@@ -193,7 +205,9 @@ impl Transport {
                 .http
                 .request(method.clone(), &url)
                 .timeout(timeout);
-            if let Some(token) = &self.inner.token {
+            if let Some(b) = &self.inner.basic_auth {
+                req = req.basic_auth(&b.username, Some(&b.password));
+            } else if let Some(token) = &self.inner.token {
                 req = req.bearer_auth(token);
             }
             if let Some(b) = &body {

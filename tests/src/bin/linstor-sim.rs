@@ -47,6 +47,9 @@ struct Args {
     /// Require `Authorization: Bearer TOKEN`.
     #[arg(long)]
     token: Option<String>,
+    /// Require HTTP basic auth `USER:PASSWORD` (LINSTOR with LDAP enabled).
+    #[arg(long, value_name = "USER:PASSWORD")]
+    basic_auth: Option<String>,
     /// Time a clone stays in CLONING.
     #[arg(long, default_value_t = 200)]
     clone_delay_ms: u64,
@@ -67,6 +70,11 @@ async fn main() -> anyhow::Result<()> {
         (None, None) => None,
         _ => anyhow::bail!("--tls-cert and --tls-key must be given together"),
     };
+    let basic_auth = match a.basic_auth.as_deref().map(|b| b.split_once(':')) {
+        None => None,
+        Some(Some((u, p))) if !u.is_empty() => Some((u.to_string(), p.to_string())),
+        Some(_) => anyhow::bail!("--basic-auth takes USER:PASSWORD"),
+    };
     let sim = Sim::start(SimConfig {
         listen: a.listen,
         nodes: a.nodes,
@@ -78,6 +86,7 @@ async fn main() -> anyhow::Result<()> {
         pool_size_gib: a.pool_size_gib,
         tls,
         token: a.token,
+        basic_auth,
         clone_delay: Duration::from_millis(a.clone_delay_ms),
         latency: Duration::from_millis(a.latency_ms),
         ..Default::default()

@@ -46,6 +46,8 @@ pub struct SimConfig {
     pub pool_size_gib: u64,
     pub tls: Option<TlsConfig>,
     pub token: Option<String>,
+    /// Require HTTP basic auth with this `(user, password)`, as LINSTOR does with LDAP enabled.
+    pub basic_auth: Option<(String, String)>,
     pub clone_delay: Duration,
     pub latency: Duration,
     /// Node properties (e.g. `Aux/site`) for `replicas_on_same` / `replicas_on_different`.
@@ -65,6 +67,7 @@ impl Default for SimConfig {
             pool_size_gib: 100,
             tls: None,
             token: None,
+            basic_auth: None,
             clone_delay: Duration::from_millis(200),
             latency: Duration::ZERO,
             node_props: BTreeMap::new(),
@@ -233,6 +236,7 @@ impl Sim {
             busy_us: AtomicU64::new(0),
             faults: Mutex::new(faults),
             token: cfg.token.clone(),
+            basic_auth: cfg.basic_auth.clone(),
             state_file: cfg.state_file.clone(),
             down,
             stop,

@@ -1,4 +1,4 @@
-//! HTTP(S) front of the simulator: connection handling, bearer token, fault injection,
+//! HTTP(S) front of the simulator: connection handling, bearer token, LDAP-style basic auth, fault injection,
 //! request statistics, state persistence and the `/sim/` control routes.
 
 use std::collections::BTreeMap;
@@ -20,7 +20,10 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::core::{match_route, Core, Req, Resp, RouteMatch};
-use super::rc::{entries_json, Entry, FAIL_ACC_DENIED_COMMAND, FAIL_UNKNOWN_ERROR};
+use super::rc::{
+    entries_json, Entry, FAIL_ACC_DENIED_COMMAND, FAIL_INVLD_ENCRYPT_TYPE, FAIL_SIGN_IN,
+    FAIL_SIGN_IN_MISSING_CREDENTIALS, FAIL_UNKNOWN_ERROR,
+};
 use super::{FailKind, Fault};
 
 /// Response body: either complete, or cut off after half of it (a `Truncated` fault).
@@ -227,6 +230,8 @@ pub struct Shared {
     pub busy_us: AtomicU64,
     pub faults: Mutex<Faults>,
     pub token: Option<String>,
+    /// `(user, password)` a controller with `[ldap] enabled` would accept.
+    pub basic_auth: Option<(String, String)>,
     pub state_file: Option<PathBuf>,
     pub down: watch::Sender<bool>,
     pub stop: watch::Sender<bool>,
@@ -304,6 +309,58 @@ fn fault_response(
     })
 }
 
+/// LINSTOR's LDAP check (`RequestHelper.checkLDAPAuth`): no header is 401 with a `Basic`
+/// challenge, another scheme or a header without `user:password` is 500, wrong credentials 403.
+fn check_basic(expected: &(String, String), auth: Option<&str>) -> Option<Resp> {
+    use base64::Engine as _;
+    let fail = |status: u16, code: u64, msg: &str, challenge: bool| {
+        let headers = if challenge {
+            vec![("www-authenticate".into(), "Basic realm=\"Linstor\"".into())]
+        } else {
+            vec![]
+        };
+        Some(Resp {
+            status,
+            body: Some(entries_json(&[Entry::new(code, msg)])),
+            headers,
+        })
+    };
+    let Some(auth) = auth else {
+        return fail(
+            401,
+            FAIL_SIGN_IN_MISSING_CREDENTIALS,
+            "Login required but no 'Authorization' header given.",
+            true,
+        );
+    };
+    let Some(encoded) = auth
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+        .map(|(_, rest)| rest.trim())
+    else {
+        return fail(
+            500,
+            FAIL_INVLD_ENCRYPT_TYPE,
+            "Invalid Authorization method, only 'Basic' supported.",
+            false,
+        );
+    };
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok());
+    match decoded.as_deref().and_then(|d| d.split_once(':')) {
+        None => fail(
+            500,
+            FAIL_INVLD_ENCRYPT_TYPE,
+            "Basic authentication doesn't contain credential token.",
+            false,
+        ),
+        Some((user, password)) if user == expected.0 && password == expected.1 => None,
+        Some(_) => fail(403, FAIL_SIGN_IN, "Sign in failed: invalid credentials.", false),
+    }
+}
+
 fn parse_query(q: Option<&str>) -> Vec<(String, String)> {
     let dec = |s: &str| {
         percent_encoding::percent_decode_str(&s.replace('+', " "))
@@ -354,6 +411,9 @@ async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Result<Response<SimB
     };
     *lock(&sh.stats).entry(stat_key).or_default() += 1;
     if path != "/health" {
+        if let Some(r) = sh.basic_auth.as_ref().and_then(|b| check_basic(b, auth.as_deref())) {
+            return Ok(to_response(r));
+        }
         if let Some(tok) = &sh.token {
             let ok = auth.as_deref().is_some_and(|a| {
                 a.len() > 7 && a[..7].eq_ignore_ascii_case("bearer ") && a[7..].trim() == tok
