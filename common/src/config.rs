@@ -441,16 +441,31 @@ mod tests {
     fn basic_auth_needs_both_parts_and_hides_the_password() {
         let keys = ("LS_USERNAME", "LS_PASSWORD");
         assert_eq!(BasicAuth::from_parts(None, None, keys).unwrap(), None);
-        assert_eq!(BasicAuth::from_parts(Some(" "), Some(""), keys).unwrap(), None);
+        assert_eq!(
+            BasicAuth::from_parts(Some(" "), Some(""), keys).unwrap(),
+            None
+        );
         let b = BasicAuth::from_parts(Some("alice"), Some("pw-5c1d"), keys)
             .unwrap()
             .unwrap();
-        assert_eq!((b.username.as_str(), b.password.as_str()), ("alice", "pw-5c1d"));
-        let err = BasicAuth::from_parts(Some("alice"), None, keys).unwrap_err().to_string();
+        assert_eq!(
+            (b.username.as_str(), b.password.as_str()),
+            ("alice", "pw-5c1d")
+        );
+        let err = BasicAuth::from_parts(Some("alice"), None, keys)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("LS_PASSWORD is empty"), "{err}");
-        let err = BasicAuth::from_parts(None, Some("x"), keys).unwrap_err().to_string();
-        assert!(err.contains("LS_PASSWORD is set without LS_USERNAME"), "{err}");
-        let err = BasicAuth::from_parts(Some("a:b"), Some("x"), keys).unwrap_err().to_string();
+        let err = BasicAuth::from_parts(None, Some("x"), keys)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("LS_PASSWORD is set without LS_USERNAME"),
+            "{err}"
+        );
+        let err = BasicAuth::from_parts(Some("a:b"), Some("x"), keys)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("':'"), "{err}");
         let src = Sources {
             ls_controllers: Some("https://c1".into()),

@@ -71,8 +71,8 @@ fn build(args: &Args) -> anyhow::Result<Driver> {
     let mut sources = Sources::system();
     sources.ls_username = None;
     sources.ls_password = None;
-    let mut client_cfg =
-        ClientConfig::discover(explicit.as_deref(), &sources).context("controller configuration")?;
+    let mut client_cfg = ClientConfig::discover(explicit.as_deref(), &sources)
+        .context("controller configuration")?;
     client_cfg.basic_auth = BasicAuth::from_parts(
         file.client_setting("username", &env).as_deref(),
         file.client_setting("password", &env).as_deref(),

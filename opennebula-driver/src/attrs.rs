@@ -5,6 +5,7 @@
 //! |---|---|
 //! | controllers | `LINSTOR_CONTROLLERS`, `LS_CONTROLLERS` |
 //! | TLS | `LS_CAFILE`, `LS_CERTFILE`, `LS_KEYFILE` (also `LINSTOR_CAFILE`, ...) |
+//! | basic auth | `LS_USERNAME`, `LS_PASSWORD` (also `LINSTOR_USERNAME`, ...); else the environment |
 //! | resource group | `LINSTOR_RESOURCE_GROUP`, `RESOURCE_GROUP` |
 //! | replicas | `REPLICA_COUNT`, `AUTO_PLACE`, `LINSTOR_AUTO_PLACE` |
 //! | checkpoint replicas | `CHECKPOINT_REPLICA_COUNT`, `CHECKPOINT_AUTO_PLACE` |
@@ -26,6 +27,16 @@ pub enum CloneMode {
     Copy,
 }
 
+/// A password read from a template; its `Debug` output never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(pub String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(linstor_common::config::REDACTED)
+    }
+}
+
 /// Settings of one datastore.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DsConfig {
@@ -37,6 +48,10 @@ pub struct DsConfig {
     pub cert_file: Option<String>,
     /// Client key.
     pub key_file: Option<String>,
+    /// Basic-auth user name (LINSTOR with LDAP).
+    pub username: Option<String>,
+    /// Basic-auth password.
+    pub password: Option<Password>,
     /// Resource group to spawn from.
     pub resource_group: Option<String>,
     /// Replica count (UN placement without a resource group).
@@ -156,6 +171,8 @@ impl DsConfig {
             ca_file: get(&["LS_CAFILE", "LINSTOR_CAFILE"]),
             cert_file: get(&["LS_CERTFILE", "LINSTOR_CERTFILE"]),
             key_file: get(&["LS_KEYFILE", "LINSTOR_KEYFILE"]),
+            username: get(&["LS_USERNAME", "LINSTOR_USERNAME"]),
+            password: get(&["LS_PASSWORD", "LINSTOR_PASSWORD"]).map(Password),
             resource_group: get(&["LINSTOR_RESOURCE_GROUP", "RESOURCE_GROUP"]),
             replica_count,
             checkpoint_replica_count,
@@ -193,7 +210,12 @@ mod tests {
             ("CLONE_MODE", "copy"),
             ("STORAGE_POOL", "thin hdd"),
             ("LS_CAFILE", "/ca.pem"),
+            ("LS_USERNAME", "one"),
+            ("LS_PASSWORD", "pw-0a9e"),
         ]));
+        assert_eq!(c.username.as_deref(), Some("one"));
+        assert_eq!(c.password, Some(Password("pw-0a9e".into())));
+        assert!(!format!("{c:?}").contains("pw-0a9e"));
         assert_eq!(c.controllers.as_deref(), Some("c1,c2"));
         assert_eq!(c.resource_group.as_deref(), Some("one"));
         assert_eq!(c.replica_count, Some(2));

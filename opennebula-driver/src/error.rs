@@ -79,6 +79,15 @@ impl DriverError {
         {
             text.push_str("; the datastore attributes are LS_CAFILE (CA file), LS_CERTFILE and LS_KEYFILE (client certificate and key)");
         }
+        if let DriverError::Linstor {
+            source: LinstorError::Api {
+                status: 401 | 403, ..
+            },
+            ..
+        } = self
+        {
+            text.push_str("; LINSTOR requires basic authentication: set the datastore attributes LS_USERNAME and LS_PASSWORD (or the same variables in oned's environment)");
+        }
         if text.starts_with(&format!("{action}:")) {
             text
         } else {

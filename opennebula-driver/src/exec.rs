@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use linstor_common::api::{AutoSelectFilter, Props, ResourceDefinition};
-use linstor_common::config::{ClientConfig, Sources};
+use linstor_common::config::{BasicAuth, ClientConfig, Sources};
 use linstor_common::host::{HostOps, RealHost};
 use linstor_common::naming::opennebula::{
     self as on, image_id_of, rd_from_source, PROP_DISK_ID, PROP_DS_ID, PROP_IMAGE_ID, PROP_VM_ID,
@@ -145,6 +145,14 @@ impl Driver {
         }
         if let Some(f) = &cfg.key_file {
             cc.client_key = Some(f.into());
+        }
+        if cfg.username.is_some() || cfg.password.is_some() {
+            cc.basic_auth = BasicAuth::from_parts(
+                cfg.username.as_deref(),
+                cfg.password.as_ref().map(|p| p.0.as_str()),
+                ("LS_USERNAME", "LS_PASSWORD"),
+            )
+            .map_err(lin(format!("basic authentication of datastore {}", ds.id)))?;
         }
         cc.state_dir = self.state_dir.clone();
         let client = Client::new(cc).map_err(lin(format!("controllers of datastore {}", ds.id)))?;

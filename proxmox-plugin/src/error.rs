@@ -78,6 +78,13 @@ fn from_linstor(err: &Error) -> Failure {
         Error::AlreadyExists { .. } => Failure::new("exists", EXIT_CONFLICT, msg),
         Error::InUse { .. } => Failure::new("in-use", EXIT_CONFLICT, msg),
         Error::NotOwned { .. } => Failure::new("not-owned", EXIT_CONFLICT, msg),
+        Error::Api {
+            status: 401 | 403, ..
+        } => Failure::new(
+            "linstor",
+            EXIT_OTHER,
+            format!("{msg}; LINSTOR requires basic authentication: set LS_USERNAME and LS_PASSWORD in the environment of the PVE daemons (see docs/proxmox.md)"),
+        ),
         Error::Api { .. } => Failure::new("linstor", EXIT_OTHER, msg),
         Error::Protocol { .. } => Failure::new("protocol", EXIT_OTHER, msg),
         Error::InvalidInput(_) => Failure::new("input", EXIT_INPUT, msg),

@@ -49,7 +49,11 @@ pub fn storage(ctx: &Context, quick: bool) -> Result<Storage, PveError> {
     let o = &ctx.options;
     let src = sources();
     let token = read_token_file(&src.auth_json)?.is_some();
-    let list = o.controller_list(o.tls() || token);
+    let basic = src
+        .ls_username
+        .as_deref()
+        .is_some_and(|u| !u.trim().is_empty());
+    let list = o.controller_list(o.tls() || token || basic);
     let mut cc = ClientConfig::discover(list.as_deref(), &src)?;
     if token {
         if let Some(plain) = cc.controllers.iter().find(|c| !c.is_https()) {

@@ -2,7 +2,8 @@
 //! (`apica`, `apicrt`, `apikey`, a bare `controller` host) and a token file, against the
 //! simulator over mutual TLS: HTTPS is used and verified, a missing CA or a foreign client
 //! certificate fails naming the certificate problem and the options to set, and at trace level
-//! neither the token, the Authorization header nor the client key is ever logged.
+//! neither the token, the Authorization header nor the client key is ever logged. Basic auth
+//! (`LS_USERNAME`/`LS_PASSWORD` in the daemons' environment) signs in over HTTPS only.
 
 use std::io::Write;
 use std::path::Path;
@@ -14,6 +15,8 @@ use linstor_tests::sim::{BlockingSim, Sim, SimConfig};
 use serde_json::{json, Value};
 
 const TOKEN: &str = "tok-5e2b8c1f9a4d7e3b6c0f2a8d4e1b7c95";
+const USER: &str = "pveadmin";
+const PASSWORD: &str = "pw-2d7f9b3e6a1c";
 
 struct Run {
     code: i32,
@@ -22,9 +25,20 @@ struct Run {
 }
 
 fn helper(method: &str, doc: &Value, token_file: &Path, cache: &Path) -> Run {
+    helper_env(method, doc, token_file, cache, &[])
+}
+
+fn helper_env(
+    method: &str,
+    doc: &Value,
+    token_file: &Path,
+    cache: &Path,
+    env: &[(&str, &str)],
+) -> Run {
     let mut child = Command::new(env!("CARGO_BIN_EXE_linstor-pve"))
         .arg(method)
         .env_clear()
+        .envs(env.iter().copied())
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("LINSTOR_PVE_LOG", "trace")
         .env("LINSTOR_PVE_AUTH_JSON", token_file)
@@ -159,4 +173,105 @@ fn storage_options_give_verified_mutual_tls_and_no_secret_is_logged() {
     );
     assert!(logs.contains("TRACE"), "the helper logged at trace level");
     pki.assert_no_secret(&logs, TOKEN);
+}
+
+#[test]
+fn basic_auth_from_the_environment_over_https_only_and_never_logged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = Pki::new();
+    let sim = Sim::start_blocking(SimConfig {
+        tls: Some(pki.server(false)),
+        basic_auth: Some((USER.into(), PASSWORD.into())),
+        data_dir: Some(tmp.path().join("sim")),
+        ..Default::default()
+    })
+    .unwrap();
+    let no_token = tmp.path().join("no-auth.json");
+    let cache = tmp.path().join("cache");
+    let ca = json!({"apica": pki.path("ca.pem").display().to_string()});
+    let alloc = json!({"vmid": 100, "fmt": "raw", "name": null, "size_kib": 8192});
+    let wrong = format!("not-{PASSWORD}");
+    let mut logs = String::new();
+
+    let good = [("LS_USERNAME", USER), ("LS_PASSWORD", PASSWORD)];
+    let r = helper_env(
+        "alloc_image",
+        &doc(&sim, ca.clone(), alloc.clone()),
+        &no_token,
+        &cache,
+        &good,
+    );
+    logs += &r.stderr;
+    assert_eq!(r.code, 0, "{} {}", r.out, r.stderr);
+    let volname = r.out["volname"].as_str().unwrap().to_string();
+    let r = helper_env(
+        "list_images",
+        &doc(&sim, ca.clone(), json!({"vmid": null, "vollist": null})),
+        &no_token,
+        &cache,
+        &good,
+    );
+    logs += &r.stderr;
+    assert!(r.out.to_string().contains(&volname), "{}", r.out);
+
+    for (env, needle) in [
+        (
+            vec![("LS_USERNAME", USER), ("LS_PASSWORD", wrong.as_str())],
+            "HTTP 403",
+        ),
+        (vec![], "HTTP 401"),
+    ] {
+        let r = helper_env(
+            "alloc_image",
+            &doc(&sim, ca.clone(), alloc.clone()),
+            &no_token,
+            &cache,
+            &env,
+        );
+        logs += &r.stderr;
+        assert_ne!(r.code, 0);
+        let msg = r.out["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            msg.contains(needle) && msg.contains("LS_PASSWORD"),
+            "{env:?}: {}",
+            r.out
+        );
+    }
+    assert_eq!(
+        sim.state()["resource_definitions"]
+            .as_object()
+            .unwrap()
+            .len(),
+        1,
+        "only the signed-in call created a volume"
+    );
+
+    let plain = Sim::start_blocking(SimConfig {
+        basic_auth: Some((USER.into(), PASSWORD.into())),
+        ..Default::default()
+    })
+    .unwrap();
+    let mut d = doc(&plain, json!({}), alloc);
+    d["scfg"]["controller"] = json!(plain.url());
+    let r = helper_env("alloc_image", &d, &no_token, &cache, &good);
+    logs += &r.stderr;
+    assert_ne!(r.code, 0);
+    assert_eq!(r.out["error"]["kind"], "config", "{}", r.out);
+    assert!(
+        r.out["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("refusing to send the password"),
+        "{}",
+        r.out
+    );
+    assert_eq!(
+        plain.stats().values().sum::<u64>(),
+        0,
+        "nothing sent over plain HTTP"
+    );
+
+    assert!(logs.contains("TRACE"), "the helper logged at trace level");
+    pki.assert_no_password(&logs, USER, PASSWORD);
+    pki.assert_no_password(&logs, USER, &wrong);
 }

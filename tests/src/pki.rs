@@ -97,7 +97,10 @@ impl Pki {
         self.assert_no_secret(logs, password);
         let encoded =
             base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-        assert!(!logs.contains(&encoded), "encoded credentials in the logs:\n{logs}");
+        assert!(
+            !logs.contains(&encoded),
+            "encoded credentials in the logs:\n{logs}"
+        );
     }
 
     /// Simulator TLS settings; with `mutual`, client certificates signed by the CA are required.

@@ -357,7 +357,12 @@ fn check_basic(expected: &(String, String), auth: Option<&str>) -> Option<Resp> 
             false,
         ),
         Some((user, password)) if user == expected.0 && password == expected.1 => None,
-        Some(_) => fail(403, FAIL_SIGN_IN, "Sign in failed: invalid credentials.", false),
+        Some(_) => fail(
+            403,
+            FAIL_SIGN_IN,
+            "Sign in failed: invalid credentials.",
+            false,
+        ),
     }
 }
 
@@ -411,7 +416,11 @@ async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Result<Response<SimB
     };
     *lock(&sh.stats).entry(stat_key).or_default() += 1;
     if path != "/health" {
-        if let Some(r) = sh.basic_auth.as_ref().and_then(|b| check_basic(b, auth.as_deref())) {
+        if let Some(r) = sh
+            .basic_auth
+            .as_ref()
+            .and_then(|b| check_basic(b, auth.as_deref()))
+        {
             return Ok(to_response(r));
         }
         if let Some(tok) = &sh.token {
