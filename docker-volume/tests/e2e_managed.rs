@@ -1,0 +1,365 @@
+//! The managed plugin through the real Docker engine (runs only with `LINSTOR_E2E_DOCKER=1`, as
+//! root): `packaging/docker/build-plugin.sh` builds the plugin directory from this machine's
+//! Debian packages and runs `docker plugin create`; the test sets the controller (the simulator
+//! over mutual TLS with basic auth, `--backing loop`), the TLS files under `/etc/linstor` and the
+//! node name, enables it and uses it as a user does: `docker volume create -d` with options, two
+//! containers sharing the volume, `docker plugin disable` refused while it is in use, disable and
+//! enable again with the plugin's state intact, `docker volume rm`, `docker plugin rm`.
+//!
+//! The simulator's device links live under `/dev/<test dir>/n1` so the plugin, which sees the
+//! host's `/dev`, finds `drbd/by-res/<volume>/0` → `/dev/loopN` there (`--dev-root`). Everything
+//! the test creates (plugin, volume, containers, loop devices, mounts, directories) is removed.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use linstor_tests::pki::Pki;
+use linstor_tests::sim::{Backing, BlockingSim, Sim, SimConfig};
+use serde_json::Value;
+
+const IMAGE: &str = "linstor-e2e:latest";
+const PLUGIN: &str = "lse2e-managed";
+const VOL: &str = "e2emanaged";
+const USER: &str = "docker-e2e";
+const PASSWORD: &str = "pw-6f1b0c3e9a2d";
+
+fn sh(cmd: &str, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd}: {e}"));
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn docker(args: &[&str]) -> String {
+    let (ok, out, err) = sh("docker", args);
+    assert!(ok, "docker {args:?} failed:\n{out}\n{err}");
+    out
+}
+
+fn build_image(tmp: &Path) {
+    if sh("docker", &["image", "inspect", IMAGE]).0 {
+        return;
+    }
+    let root = tmp.join("image");
+    std::fs::create_dir_all(root.join("bin")).unwrap();
+    std::fs::copy("/bin/busybox", root.join("bin/busybox")).expect("busybox-static");
+    for tool in ["sh", "cat", "echo", "sleep", "ls", "sync", "test"] {
+        std::os::unix::fs::symlink("busybox", root.join("bin").join(tool)).unwrap();
+    }
+    let tar = tmp.join("image.tar");
+    let (ok, _, err) = sh(
+        "tar",
+        &[
+            "-C",
+            root.to_str().unwrap(),
+            "-cf",
+            tar.to_str().unwrap(),
+            ".",
+        ],
+    );
+    assert!(ok, "{err}");
+    docker(&["import", tar.to_str().unwrap(), IMAGE]);
+    std::fs::remove_dir_all(&root).unwrap();
+    std::fs::remove_file(&tar).unwrap();
+}
+
+/// Host mount points below `dir` (not `dir` itself, which dockerd binds), each once (a
+/// propagated mount shows up once per peer of the shared mount).
+fn mounts_under(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string("/proc/self/mounts")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .filter(|m| Path::new(m).starts_with(dir) && Path::new(m) != dir)
+        .map(str::to_string)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+/// Removes what the test created, in reverse order, also after a failed assertion.
+struct Cleanup {
+    containers: Vec<String>,
+    sim: Option<BlockingSim>,
+    dev_dir: PathBuf,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for c in &self.containers {
+            let _ = sh("docker", &["rm", "-f", c]);
+        }
+        let _ = sh("docker", &["volume", "rm", "-f", VOL]);
+        if sh("docker", &["plugin", "inspect", PLUGIN]).0 {
+            let _ = sh("docker", &["plugin", "disable", "-f", PLUGIN]);
+            let _ = sh("docker", &["plugin", "rm", "-f", PLUGIN]);
+        }
+        drop(self.sim.take());
+        let _ = std::fs::remove_dir_all(&self.dev_dir);
+    }
+}
+
+#[test]
+fn managed_plugin_through_the_engine() {
+    if std::env::var("LINSTOR_E2E_DOCKER").as_deref() != Ok("1") {
+        eprintln!("skipped: set LINSTOR_E2E_DOCKER=1 to run the managed-plugin test (root, apt-get, loop devices; it installs and starts docker.io)");
+        return;
+    }
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let (ok, out, err) = sh(
+        "bash",
+        &[repo.join("scripts/ensure-docker.sh").to_str().unwrap()],
+    );
+    assert!(ok, "ensure-docker.sh:\n{out}\n{err}");
+    if sh("docker", &["plugin", "inspect", PLUGIN]).0 {
+        panic!("a plugin '{PLUGIN}' exists already (left by an earlier run?); remove it with `docker plugin rm -f {PLUGIN}`");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    build_image(tmp.path());
+
+    let dev_dir = PathBuf::from(format!("/dev/lse2e-managed-{}", std::process::id()));
+    let pki = Pki::new();
+    let mut guard = Cleanup {
+        containers: Vec::new(),
+        sim: None,
+        dev_dir: dev_dir.clone(),
+    };
+    let sim = guard.sim.insert(
+        Sim::start_blocking(SimConfig {
+            nodes: vec!["n1".into(), "n2".into(), "n3".into()],
+            backing: Backing::Loop,
+            pool_size_gib: 2,
+            dev_dir: Some(dev_dir.clone()),
+            data_dir: Some(tmp.path().join("sim")),
+            tls: Some(pki.server(true)),
+            basic_auth: Some((USER.into(), PASSWORD.into())),
+            ..Default::default()
+        })
+        .expect("simulator with loop backing (root)"),
+    );
+
+    // The plugin directory from Debian packages, and `docker plugin create`.
+    let bundle = tmp.path().join("bundle");
+    let out = Command::new("bash")
+        .arg(repo.join("packaging/docker/build-plugin.sh"))
+        .args(["--dir", bundle.to_str().unwrap(), PLUGIN])
+        .env("PLUGIN_BIN", env!("CARGO_BIN_EXE_linstor-docker-volume"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "build-plugin.sh:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rootfs = bundle.join("rootfs");
+    for tool in [
+        "usr/bin/linstor-docker-volume",
+        "usr/sbin/blkid",
+        "usr/sbin/mkfs.ext4",
+        "usr/sbin/mkfs.xfs",
+        "usr/bin/mount",
+    ] {
+        assert!(rootfs.join(tool).is_file(), "{tool} in the rootfs");
+    }
+    let packages =
+        std::fs::read_to_string(rootfs.join("usr/share/doc/linstor-plugin/packages")).unwrap();
+    for p in ["e2fsprogs ", "xfsprogs ", "util-linux ", "libc6 "] {
+        assert!(packages.contains(p), "{p}in {packages}");
+    }
+    let info: Value = serde_json::from_str(&docker(&["plugin", "inspect", PLUGIN])).unwrap();
+    assert_eq!(
+        info[0]["Enabled"], false,
+        "a created plugin starts disabled"
+    );
+    let id = info[0]["Id"].as_str().unwrap().to_string();
+    let propagated = PathBuf::from(format!("/var/lib/docker/plugins/{id}/propagated-mount"));
+
+    // Settings as a user gives them: controllers, TLS files under /etc/linstor, node name.
+    let pki_dir = pki.dir().display().to_string();
+    let url = sim.url();
+    let node_args = format!("args=--node n1 --dev-root {}", dev_dir.join("n1").display());
+    docker(&[
+        "plugin",
+        "set",
+        PLUGIN,
+        &format!("LS_CONTROLLERS={url}"),
+        "LS_CA_FILE=/etc/linstor/ca.pem",
+        "LS_CERT_FILE=/etc/linstor/client.pem",
+        "LS_KEY_FILE=/etc/linstor/client.key",
+        &format!("LS_USERNAME={USER}"),
+        &format!("LS_PASSWORD={PASSWORD}"),
+        &format!("etc-linstor.source={pki_dir}"),
+        &node_args,
+    ]);
+    docker(&["plugin", "enable", "--timeout", "120", PLUGIN]);
+
+    docker(&[
+        "volume",
+        "create",
+        "-d",
+        PLUGIN,
+        "--opt",
+        "size=64M",
+        "--opt",
+        "nodes=n1,n2",
+        "--opt",
+        "fs=ext4",
+        VOL,
+    ]);
+    let rd = &sim.state()["resource_definitions"][VOL];
+    assert_eq!(
+        rd["props"]["Aux/is-linstor-docker-volume"], "true",
+        "created through LINSTOR over mutual TLS with basic auth: {rd}"
+    );
+    docker(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{VOL}:/data"),
+        IMAGE,
+        "sh",
+        "-c",
+        "echo hello-managed > /data/hello && sync",
+    ]);
+    let device = std::fs::read_link(dev_dir.join(format!("n1/drbd/by-res/{VOL}/0")))
+        .expect("the volume's device on n1");
+    let (_, fstype, _) = sh(
+        "blkid",
+        &["-p", "-o", "value", "-s", "TYPE", device.to_str().unwrap()],
+    );
+    assert_eq!(fstype.trim(), "ext4", "the plugin made the filesystem");
+    assert!(
+        mounts_under(&propagated).is_empty(),
+        "unmounted after the container ended"
+    );
+
+    // Two containers share the mount, which dockerd sees under the propagated mount.
+    for c in ["e2em-c1", "e2em-c2"] {
+        docker(&[
+            "run",
+            "-d",
+            "--name",
+            c,
+            "-v",
+            &format!("{VOL}:/data"),
+            IMAGE,
+            "sleep",
+            "600",
+        ]);
+        guard.containers.push(c.into());
+    }
+    assert_eq!(
+        mounts_under(&propagated),
+        [propagated.join(VOL).display().to_string()],
+        "mounted once, where dockerd expects it (propagatedMount)"
+    );
+    let state_file = propagated.join(".state/docker-volume-state.json");
+    let state: Value =
+        serde_json::from_str(&std::fs::read_to_string(&state_file).unwrap()).expect("plugin state");
+    let ids = state["mounts"][VOL]["ids"].as_object().unwrap();
+    assert_eq!(
+        (ids.len(), ids.values().filter(|c| **c == 1).count()),
+        (2, 2),
+        "one reference per container: {state}"
+    );
+    assert_eq!(
+        docker(&["exec", "e2em-c2", "cat", "/data/hello"]).trim(),
+        "hello-managed"
+    );
+    docker(&[
+        "exec",
+        "e2em-c1",
+        "sh",
+        "-c",
+        "echo shared > /data/two && sync",
+    ]);
+    assert_eq!(
+        docker(&["exec", "e2em-c2", "cat", "/data/two"]).trim(),
+        "shared"
+    );
+
+    let (ok, _, err) = sh("docker", &["plugin", "disable", PLUGIN]);
+    assert!(!ok, "disable must be refused while the volume is mounted");
+    assert!(err.contains("in use"), "{err}");
+
+    docker(&["rm", "-f", "e2em-c2"]);
+    assert_eq!(
+        docker(&["exec", "e2em-c1", "cat", "/data/two"]).trim(),
+        "shared",
+        "one Unmount leaves the other container's mount"
+    );
+    docker(&["rm", "-f", "e2em-c1"]);
+    guard.containers.clear();
+    assert!(
+        mounts_under(&propagated).is_empty(),
+        "last Unmount unmounts"
+    );
+
+    let before: Value =
+        serde_json::from_str(&std::fs::read_to_string(&state_file).unwrap()).expect("plugin state");
+    let (ok, _, err) = sh("docker", &["plugin", "disable", PLUGIN]);
+    if !ok {
+        // dockerd counts references per volume it knows, not per mount: an existing, unmounted
+        // volume still blocks a plain disable.
+        assert!(err.contains("in use"), "{err}");
+        eprintln!(
+            "dockerd still counts the unmounted volume ({}); disabling with -f",
+            err.trim()
+        );
+        docker(&["plugin", "disable", "-f", PLUGIN]);
+    }
+    let info: Value = serde_json::from_str(&docker(&["plugin", "inspect", PLUGIN])).unwrap();
+    assert_eq!(info[0]["Enabled"], false);
+    docker(&["plugin", "enable", "--timeout", "120", PLUGIN]);
+    let after: Value = serde_json::from_str(&std::fs::read_to_string(&state_file).unwrap())
+        .expect("plugin state after enable");
+    assert_eq!(
+        before, after,
+        "mount counts and volume cache survive disable/enable"
+    );
+
+    let ls = docker(&["volume", "ls", "--format", "{{.Driver}} {{.Name}}"]);
+    assert!(
+        ls.lines().any(|l| l == format!("{PLUGIN}:latest {VOL}")),
+        "{ls}"
+    );
+    let inspect: Value = serde_json::from_str(&docker(&["volume", "inspect", VOL])).unwrap();
+    assert_eq!(inspect[0]["Status"]["replicas"], 2, "{inspect}");
+    assert_eq!(
+        docker(&[
+            "run",
+            "--rm",
+            "-v",
+            &format!("{VOL}:/data"),
+            IMAGE,
+            "cat",
+            "/data/hello",
+            "/data/two"
+        ])
+        .split_whitespace()
+        .collect::<Vec<_>>(),
+        ["hello-managed", "shared"]
+    );
+
+    docker(&["volume", "rm", VOL]);
+    assert!(
+        sim.state()["resource_definitions"]
+            .as_object()
+            .unwrap()
+            .is_empty(),
+        "the volume is gone from LINSTOR"
+    );
+    docker(&["plugin", "disable", PLUGIN]);
+    docker(&["plugin", "rm", PLUGIN]);
+    assert!(!sh("docker", &["plugin", "inspect", PLUGIN]).0);
+    assert!(
+        !propagated.exists(),
+        "docker plugin rm removed its directory"
+    );
+}
