@@ -8,6 +8,12 @@
 //! mountpoint is then given to a container as a bind mount. The simulator binary comes from
 //! `LINSTOR_SIM_BIN` or is built with `cargo build -p linstor-tests --bin linstor-sim` into the
 //! target directory of this test.
+//!
+//! dockerd keeps every legacy volume driver it has called in memory and asks each of them on every
+//! `docker volume ls` (15 s of retries for a driver whose socket is gone), and only a restart
+//! makes it forget one. So the test leaves dockerd as it found it: it removes its volume, stops its
+//! daemons (which remove their sockets) and restarts dockerd when it still knows `lse2e1` or
+//! `lse2e3`, then checks that it does not.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
@@ -99,6 +105,7 @@ struct Env {
     plugins: Vec<Plugin>,
     containers: Vec<String>,
     tmp: tempfile::TempDir,
+    script: PathBuf,
 }
 
 impl Drop for Env {
@@ -126,7 +133,27 @@ impl Drop for Env {
                 }
             }
         }
+        if let Err(e) = forget_test_drivers(&self.script) {
+            eprintln!("cleanup: {e}");
+        }
     }
+}
+
+/// Volume drivers dockerd holds in memory (`docker info`, Plugins.Volume).
+fn known_drivers() -> Vec<String> {
+    let (_, out, _) = sh("docker", &["info", "--format", "{{json .Plugins.Volume}}"]);
+    serde_json::from_str(out.trim()).unwrap_or_default()
+}
+
+/// Restarts dockerd when it still knows a driver of this test (its sockets are gone by now).
+fn forget_test_drivers(script: &Path) -> Result<(), String> {
+    if known_drivers()
+        .iter()
+        .any(|d| d == DRIVER_A || d == DRIVER_B)
+    {
+        restart_dockerd(script)?;
+    }
+    Ok(())
 }
 
 fn sim_binary(plugin_bin: &Path) -> PathBuf {
@@ -185,17 +212,27 @@ fn sim_state(url: &str) -> Value {
     serde_json::from_str(body).unwrap()
 }
 
-fn restart_dockerd(script: &Path) {
+fn restart_dockerd(script: &Path) -> Result<(), String> {
     let (_, pids, _) = sh("pidof", &["dockerd"]);
     for pid in pids.split_whitespace() {
-        must("kill", &["-TERM", pid]);
+        let (ok, _, err) = sh("kill", &["-TERM", pid]);
+        if !ok {
+            return Err(format!("kill dockerd {pid}: {err}"));
+        }
         let deadline = Instant::now() + Duration::from_secs(30);
         while Path::new(&format!("/proc/{pid}")).exists() {
-            assert!(Instant::now() < deadline, "dockerd did not stop");
+            if Instant::now() > deadline {
+                return Err(format!("dockerd {pid} did not stop within 30 s"));
+            }
             std::thread::sleep(Duration::from_millis(200));
         }
     }
-    must("bash", &[script.to_str().unwrap()]);
+    let (ok, out, err) = sh("bash", &[script.to_str().unwrap()]);
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{} failed:\n{out}\n{err}", script.display()))
+    }
 }
 
 #[test]
@@ -243,6 +280,7 @@ fn docker_end_to_end() {
         plugins: Vec::new(),
         containers: Vec::new(),
         tmp,
+        script: script.clone(),
     };
     let t = env.tmp.path().to_path_buf();
     let plugin_args = |driver: &str, node: &str| -> (Vec<String>, PathBuf) {
@@ -307,7 +345,7 @@ fn docker_end_to_end() {
     assert_eq!(v["Status"]["size"], "64 MiB", "{v}");
 
     // dockerd restart: nothing is lost.
-    restart_dockerd(&script);
+    restart_dockerd(&script).unwrap();
     let inspect: Value = serde_json::from_str(&docker(&["volume", "inspect", VOL])).unwrap();
     assert_eq!(inspect[0]["Driver"], DRIVER_A);
 
@@ -405,4 +443,19 @@ fn docker_end_to_end() {
         "{}",
         st["resource_definitions"]
     );
+
+    // dockerd is left as it was found: no volume naming the test drivers, no socket, and it
+    // forgot the drivers (otherwise every `docker volume ls` waits for their dead sockets).
+    let sockets: Vec<PathBuf> = env.plugins.iter().map(|p| p.socket.clone()).collect();
+    drop(env);
+    for s in &sockets {
+        assert!(!s.exists(), "{} left behind", s.display());
+    }
+    let drivers = known_drivers();
+    assert!(
+        !drivers.iter().any(|d| d == DRIVER_A || d == DRIVER_B),
+        "dockerd still knows a test driver: {drivers:?}"
+    );
+    let ls = docker(&["volume", "ls", "--format", "{{.Driver}}"]);
+    assert!(!ls.lines().any(|d| d == DRIVER_A || d == DRIVER_B), "{ls}");
 }
