@@ -118,8 +118,8 @@ install -d -m 1777 "$root/tmp"
 printf '%s\n' "${packages[@]}" | sort -u | while read -r p; do
   dpkg-query -W -f='${Package} ${Version}\n' "$p"
 done > "$root/usr/share/doc/linstor-plugin/packages"
-find "$root" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 cp packaging/docker/config.json "$work/config.json"
+find "$work" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 echo "plugin directory $work: rootfs $(du -sh --apparent-size "$root" | cut -f1), packages: $(cut -d' ' -f1 "$root/usr/share/doc/linstor-plugin/packages" | tr '\n' ' ')"
 
 if [ "$create" = yes ] && command -v docker >/dev/null && timeout 10 docker info >/dev/null 2>&1; then
