@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of linstor-plugins: lints, unit and integration tests against the LINSTOR
 # simulator, the python-linstor conformance run, the Perl tests of the Proxmox module, the
-# Docker end-to-end run with the real engine, and the package tests. Installs what it needs.
+# Docker end-to-end runs with the real engine (socket plugin, and the managed plugin built from
+# Debian packages by packaging/docker/build-plugin.sh), and the package tests. Installs what it
+# needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -33,7 +35,7 @@ step "cargo build (binaries used by the script-driven suites)"
 cargo build --workspace --bins --locked
 export LINSTOR_SIM_BIN="$root/target/debug/linstor-sim"
 
-step "cargo test (unit, simulator, conformance, fault suites, Docker end to end)"
+step "cargo test (unit, simulator, conformance, fault suites, Docker end to end: socket and managed plugin)"
 target_dir=${CARGO_TARGET_DIR:-$root/target}
 rm -rf "$target_dir/reliability" "$target_dir/reliability-summary.md"
 LINSTOR_CONFORMANCE=1 LINSTOR_E2E_DOCKER=1 cargo test --workspace --locked -- --test-threads=2
