@@ -1,10 +1,10 @@
 //! The REST client against the LINSTOR simulator: every endpoint the frontends use, failover,
-//! TLS, bearer tokens and broken controller answers.
+//! TLS, bearer tokens, basic auth and broken controller answers.
 
 use std::time::{Duration, Instant};
 
 use linstor_common::api::*;
-use linstor_common::config::{ClientConfig, ControllerUrl};
+use linstor_common::config::{BasicAuth, ClientConfig, ControllerUrl};
 use linstor_common::{Client, Error};
 use linstor_tests::sim::{FailKind, Fault, Sim, SimConfig, TlsConfig};
 
@@ -624,6 +624,64 @@ async fn bearer_token_is_sent_over_https_only() {
     assert!(
         matches!(&err, Error::Config(m) if m.contains("plain HTTP") && m.contains("http://127.0.0.1:1")),
         "a token is never sent in clear: {err:?}"
+    );
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn basic_auth_is_sent_over_https_only_and_wins_over_a_token() {
+    let pki = Pki::new();
+    let sim = Sim::start(SimConfig {
+        basic_auth: Some(("alice".into(), "pw-e1d2".into())),
+        tls: Some(TlsConfig {
+            cert: pki.path("server.pem"),
+            key: pki.path("server.key"),
+            client_ca: None,
+        }),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let mut anonymous = config(&[sim.url()]);
+    anonymous.ca_file = Some(pki.path("ca.pem"));
+    let err = Client::new(anonymous.clone())
+        .unwrap()
+        .nodes()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Api { status: 401, .. })
+            && err.to_string().contains("Login required"),
+        "{err:?}"
+    );
+
+    let mut cfg = anonymous.clone();
+    cfg.token = Some("some-token".into());
+    cfg.basic_auth = Some(BasicAuth {
+        username: "alice".into(),
+        password: "pw-e1d2".into(),
+    });
+    Client::new(cfg.clone()).unwrap().nodes().await.unwrap();
+
+    let mut wrong = cfg.clone();
+    wrong.basic_auth = Some(BasicAuth {
+        username: "alice".into(),
+        password: "guess".into(),
+    });
+    let err = Client::new(wrong).unwrap().nodes().await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Api { status: 403, .. })
+            && err.to_string().contains("Sign in failed"),
+        "{err:?}"
+    );
+
+    cfg.token = None;
+    cfg.controllers
+        .push(ControllerUrl::parse("http://127.0.0.1:1").unwrap());
+    let err = Client::new(cfg).unwrap_err();
+    assert!(
+        matches!(&err, Error::Config(m) if m.contains("refusing to send the password") && m.contains("http://127.0.0.1:1")),
+        "a password is never sent in clear: {err:?}"
     );
     sim.stop().await;
 }
