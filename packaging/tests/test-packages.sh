@@ -4,7 +4,8 @@
 # an action the driver knows, then installs linstor-plugins-tools + linstor-plugins-docker on this
 # machine, starts the installed daemon the way its systemd unit does, and drives it with the real
 # Docker engine against linstor-sim: `docker volume create -d linstor`, the volume appears in the
-# simulator, `docker volume rm`, it is gone. Finally purges the packages and checks nothing stays.
+# simulator, `docker volume rm`, it is gone; dockerd is left without the `linstor` driver in memory.
+# Finally purges the packages and checks nothing stays.
 #
 # Needs root, dpkg-deb, curl, a Docker engine (scripts/ensure-docker.sh, or docker.io which this
 # script installs and starts with --iptables=false --bridge=none when no engine answers).
@@ -42,6 +43,18 @@ daemon_pid=""
 dockerd_pid=""
 installed=0
 conf_backup=""
+# dockerd keeps every legacy volume driver it has called in memory and asks each on every
+# `docker volume ls` (15 s of retries once its socket is gone); only a restart forgets one. A
+# dockerd this script started is stopped in cleanup instead.
+forget_linstor_driver() {
+    docker info --format '{{json .Plugins.Volume}}' 2>/dev/null | grep -q '"linstor"' || return 0
+    [ -z "$dockerd_pid" ] || return 0
+    for pid in $(pidof dockerd); do
+        kill -TERM "$pid"
+        for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    done
+    "$root/scripts/ensure-docker.sh" >>"$tmp/docker.log" 2>&1
+}
 cleanup() {
     [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
     if [ "$installed" -eq 1 ]; then
@@ -249,6 +262,11 @@ fi
 
 kill "$daemon_pid" 2>/dev/null; wait "$daemon_pid" 2>/dev/null; daemon_pid=""
 check "the daemon removed its socket on exit" test ! -e /run/docker/plugins/linstor.sock
+if [ -z "$dockerd_pid" ]; then
+    forget_linstor_driver
+    check "dockerd no longer holds the driver linstor (docker volume ls stays fast)" \
+        sh -c "! docker info --format '{{json .Plugins.Volume}}' | grep -q '\"linstor\"'"
+fi
 
 # ---- purge -----------------------------------------------------------------------------------
 if dpkg --purge linstor-plugins-docker linstor-plugins-tools >"$tmp/purge.log" 2>&1; then
