@@ -178,7 +178,11 @@ fn managed_plugin_through_the_engine() {
         "a created plugin starts disabled"
     );
     let id = info[0]["Id"].as_str().unwrap().to_string();
-    let propagated = PathBuf::from(format!("/var/lib/docker/plugins/{id}/propagated-mount"));
+    let docker_root = docker(&["info", "--format", "{{.DockerRootDir}}"]);
+    let propagated = Path::new(docker_root.trim())
+        .join("plugins")
+        .join(&id)
+        .join("propagated-mount");
 
     // Settings as a user gives them: controllers, TLS files under /etc/linstor, node name.
     let pki_dir = pki.dir().display().to_string();
