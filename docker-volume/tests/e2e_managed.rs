@@ -3,8 +3,9 @@
 //! Debian packages and runs `docker plugin create`; the test sets the controller (the simulator
 //! over mutual TLS with basic auth, `--backing loop`), the TLS files under `/etc/linstor` and the
 //! node name, enables it and uses it as a user does: `docker volume create -d` with options, two
-//! containers sharing the volume, `docker plugin disable` refused while it is in use, disable and
-//! enable again with the plugin's state intact, `docker volume rm`, `docker plugin rm`.
+//! containers sharing the volume, the plugin killed and restarted by dockerd with its mount and
+//! counts intact, `docker plugin disable` refused while it is in use, disable and enable again
+//! with the plugin's state intact, `docker volume rm`, `docker plugin rm`.
 //!
 //! The simulator's device links live under `/dev/<test dir>/n1` so the plugin, which sees the
 //! host's `/dev`, finds `drbd/by-res/<volume>/0` → `/dev/loopN` there (`--dev-root`). Everything
@@ -80,6 +81,24 @@ fn mounts_under(dir: &Path) -> Vec<String> {
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect()
+}
+
+/// Pid of the plugin's daemon, from runc's state of the plugin container (dockerd runs plugins
+/// under `/run/docker/runtime-runc/plugins.moby`, named by plugin id).
+fn plugin_pid(id: &str) -> Option<u64> {
+    let (ok, out, _) = sh(
+        "runc",
+        &[
+            "--root",
+            "/run/docker/runtime-runc/plugins.moby",
+            "state",
+            id,
+        ],
+    );
+    let v: Value = serde_json::from_str(&out).ok().filter(|_| ok)?;
+    (v["status"] == "running")
+        .then(|| v["pid"].as_u64())
+        .flatten()
 }
 
 /// Removes what the test created, in reverse order, also after a failed assertion.
@@ -286,6 +305,35 @@ fn managed_plugin_through_the_engine() {
     assert_eq!(
         docker(&["exec", "e2em-c2", "cat", "/data/two"]).trim(),
         "shared"
+    );
+
+    // The plugin crashes: dockerd starts it again at once, and it finds its mount and counts.
+    let first = plugin_pid(&id).expect("the plugin's process");
+    let (ok, _, err) = sh("kill", &["-KILL", &first.to_string()]);
+    assert!(ok, "{err}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let second = loop {
+        match plugin_pid(&id) {
+            Some(p) if p != first && sh("docker", &["volume", "inspect", VOL]).0 => break p,
+            _ => {}
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "dockerd did not restart the plugin"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_ne!(first, second);
+    assert_eq!(
+        mounts_under(&propagated),
+        [propagated.join(VOL).display().to_string()],
+        "the mount survives the plugin's crash"
+    );
+    let again: Value = serde_json::from_str(&std::fs::read_to_string(&state_file).unwrap())
+        .expect("plugin state after the restart");
+    assert_eq!(
+        again["mounts"][VOL], state["mounts"][VOL],
+        "mount counts survive the crash"
     );
 
     let (ok, _, err) = sh("docker", &["plugin", "disable", PLUGIN]);
