@@ -294,7 +294,9 @@ async fn clone_grown_and_migration_with_a_read_definition_skip_rereads() {
     let src = e.storage(&on[0]);
     let def = src.lookup("pm-0000aac1").await.unwrap().unwrap();
     e.sim.reset_stats();
-    src.migrate_begin_with(&def, &on[0], target, TwoPrimaries::Migration)
+    src.owned(&def)
+        .unwrap()
+        .migrate_begin(&on[0], target, TwoPrimaries::Migration)
         .await
         .unwrap();
     assert_eq!(
@@ -316,11 +318,7 @@ async fn clone_grown_and_migration_with_a_read_definition_skip_rereads() {
         ..Default::default()
     };
     e.sim.reset_stats();
-    assert!(matches!(
-        src.migrate_begin_with(&foreign, &on[0], target, TwoPrimaries::Migration)
-            .await,
-        Err(Error::NotOwned { .. })
-    ));
+    assert!(matches!(src.owned(&foreign), Err(Error::NotOwned { .. })));
     assert_eq!(
         e.sim.request_count(),
         0,
@@ -706,7 +704,11 @@ async fn live_migration_commit_and_abort() {
 
     let on_dst = e.storage(dst);
     on_dst
-        .migrate_begin("pm-0000c0de", src, dst, TwoPrimaries::Migration)
+        .volume("pm-0000c0de")
+        .await
+        .unwrap()
+        .unwrap()
+        .migrate_begin(src, dst, TwoPrimaries::Migration)
         .await
         .unwrap();
     assert!(
@@ -734,7 +736,11 @@ async fn live_migration_commit_and_abort() {
     assert_eq!(e.diskful_nodes("pm-0000c0de"), diskful);
 
     on_src
-        .migrate_begin("pm-0000c0de", dst, src, TwoPrimaries::Migration)
+        .volume("pm-0000c0de")
+        .await
+        .unwrap()
+        .unwrap()
+        .migrate_begin(dst, src, TwoPrimaries::Migration)
         .await
         .unwrap();
     assert!(wanted_on(&e, "pm-0000c0de", src));
@@ -756,7 +762,11 @@ async fn live_migration_commit_and_abort() {
     );
 
     on_src
-        .migrate_begin("pm-0000c0de", dst, src, TwoPrimaries::Permanent)
+        .volume("pm-0000c0de")
+        .await
+        .unwrap()
+        .unwrap()
+        .migrate_begin(dst, src, TwoPrimaries::Permanent)
         .await
         .unwrap();
     assert!(!e.rd_props("pm-0000c0de").contains_key(ALLOW_TWO_PRIMARIES));

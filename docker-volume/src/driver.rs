@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use linstor_common::naming::docker;
-use linstor_common::volume::{CreateSpec, Storage, VolumeInfo};
+use linstor_common::volume::{CreateOutcome, CreateSpec, Storage, VolumeInfo};
 use linstor_common::Error;
 use serde_json::{json, Map, Value};
 use tracing::{info, instrument, warn};
@@ -420,24 +420,20 @@ impl Driver {
             local_replica: false,
             filter: Some(vo.filter()),
         };
-        match self.storage.create(&spec).await {
-            Ok(outcome) => {
+        match self.storage.create(&spec).await? {
+            CreateOutcome::Existing(v) if !docker::is_volume(&v.name, &v.props, name) => {
+                return Err(Failure::NameClash {
+                    volume: name.to_string(),
+                    rd,
+                    other: docker::docker_name(&v.name, &v.props).to_string(),
+                })
+            }
+            CreateOutcome::Existing(_) => {
+                info!(rd = %rd, "volume exists already; options of this create are ignored");
+            }
+            outcome => {
                 info!(rd = %rd, ?outcome, size_kib = spec.size_kib, "volume created");
             }
-            Err(Error::AlreadyExists { what, reports }) => match self.storage.get(&rd).await? {
-                Some(v) if docker::is_volume(&v.name, &v.props, name) => {
-                    info!(rd = %rd, "volume exists already; options of this create are ignored");
-                }
-                Some(v) => {
-                    return Err(Failure::NameClash {
-                        volume: name.to_string(),
-                        rd,
-                        other: docker::docker_name(&v.name, &v.props).to_string(),
-                    })
-                }
-                None => return Err(Error::AlreadyExists { what, reports }.into()),
-            },
-            Err(e) => return Err(e.into()),
         }
         self.remember(
             name,
@@ -524,9 +520,9 @@ impl Driver {
         let rd = docker::resource_name(name)?;
         let view = self
             .storage
-            .mount_view(&rd)
+            .volume_with_resources(&rd)
             .await?
-            .filter(|v| docker::is_volume(&v.definition.name, &v.definition.props, name))
+            .filter(|v| docker::is_volume(v.name(), v.props(), name))
             .ok_or_else(|| Failure::NoSuchVolume(name.to_string()))?;
         let others = view.in_use_elsewhere(self.node());
         if !others.is_empty() {
@@ -535,7 +531,7 @@ impl Driver {
                 nodes: others.join(", "),
             });
         }
-        let rd = view.definition.name.clone();
+        let rd = view.name().to_string();
         self.remember(
             name,
             KnownVolume {
@@ -543,14 +539,14 @@ impl Driver {
                 created_at: None,
             },
         );
-        let props = &view.definition.props;
+        let props = view.props();
         let pool = props.get(docker::DISKLESS_POOL_PROP).cloned();
         let file = FileConfig::load(&self.cfg.config_file).unwrap_or_else(|e| {
             warn!(error = %e, "ignoring the configuration file");
             FileConfig::default()
         });
         let pool = pool.or_else(|| file.defaults.0.get("disklessstoragepool").cloned());
-        let dev = self.storage.attach_viewed(&view, pool.as_deref()).await?;
+        let dev = view.attach(self.node(), pool.as_deref()).await?;
         let target = self.target(&rd);
         let fs = props
             .get(docker::FS_TYPE_PROP)
@@ -687,14 +683,7 @@ impl Driver {
                 return Ok(());
             }
         };
-        for v in volumes {
-            let copy_here = v
-                .replicas
-                .iter()
-                .any(|r| r.node.eq_ignore_ascii_case(&me) && r.diskless && !r.tiebreaker);
-            if !copy_here {
-                continue;
-            }
+        for v in self.storage.diskless_copies_here(&volumes) {
             let name = docker::docker_name(&v.name, &v.props).to_string();
             let lk = self.volume_lock(&name);
             let _g = lk.lock().await;

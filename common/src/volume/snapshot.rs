@@ -157,7 +157,7 @@ impl Storage {
             Ok(_) => None,
             Err(Error::AlreadyExists { what, reports }) => {
                 match self.definition_with_volumes(&spec.name).await? {
-                    Some(def) if self.is_half_created_twin(&def, spec).await? => {
+                    Some(def) if self.read_half_created_twin(&def, spec).await? => {
                         outcome = CreateOutcome::Completed;
                         Some(def)
                     }
