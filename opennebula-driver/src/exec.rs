@@ -748,17 +748,13 @@ impl Driver {
                     );
                     let want_kib = vm.disk(disk_id).and_then(|d| d.size_mb).map(mb_to_kib);
                     let spec = self.spec(&cfg, &name, 0, props);
-                    let cloned = st
-                        .clone_grown(&src_rd, &spec, want_kib.unwrap_or(0))
-                        .await;
+                    let cloned = st.clone_grown(&src_rd, &spec, want_kib.unwrap_or(0)).await;
                     let (created, r) = match cloned {
                         Ok(outcome) => (
                             outcome == CreateOutcome::Created,
-                            async {
-                                st.created(&spec)?.attach(&dst.host, None).await
-                            }
-                            .await
-                            .map_err(lin(format!("attach '{name}' on '{}'", dst.host)))
+                            async { st.created(&spec)?.attach(&dst.host, None).await }
+                                .await
+                                .map_err(lin(format!("attach '{name}' on '{}'", dst.host)))
                                 .and_then(|_| {
                                     self.hosts.wait_device(
                                         &dst.host,

@@ -288,7 +288,9 @@ async fn alloc(
         })
     };
     match st.create(&spec).await {
-        Ok(CreateOutcome::Created | CreateOutcome::Completed) => Ok(json!({"volname": v.volname()})),
+        Ok(CreateOutcome::Created | CreateOutcome::Completed) => {
+            Ok(json!({"volname": v.volname()}))
+        }
         Ok(CreateOutcome::Existing(_)) if v.kind == NameKind::CloudInit => {
             Ok(json!({"volname": v.volname()}))
         }

@@ -570,7 +570,10 @@ impl Storage {
         if def.props.contains_key(INCOMPLETE_MARKER) {
             return true;
         }
-        !resources.unwrap_or_default().iter().any(|r| !r.is_diskless())
+        !resources
+            .unwrap_or_default()
+            .iter()
+            .any(|r| !r.is_diskless())
     }
 
     async fn mark_complete(&self, rd: &str) -> Result<()> {

@@ -23,7 +23,12 @@ pub struct OwnedVolume<'a> {
 }
 
 impl Storage {
-    fn handle(&self, name: String, props: Props, resources: Option<Vec<Resource>>) -> OwnedVolume<'_> {
+    fn handle(
+        &self,
+        name: String,
+        props: Props,
+        resources: Option<Vec<Resource>>,
+    ) -> OwnedVolume<'_> {
         OwnedVolume {
             storage: self,
             name,
