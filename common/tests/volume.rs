@@ -280,11 +280,18 @@ async fn clone_grown_and_migration_with_a_read_definition_skip_rereads() {
         CreateOutcome::Completed,
         "a retry takes its own clone over"
     );
-    assert!(matches!(
-        s.clone_grown("pm-0000aac0", &pm_spec("pm-0000aac1", "999"), 0)
-            .await,
-        Err(Error::AlreadyExists { .. })
-    ));
+    match s
+        .clone_grown("pm-0000aac0", &pm_spec("pm-0000aac1", "999"), 0)
+        .await
+        .unwrap()
+    {
+        CreateOutcome::Existing(info) => {
+            assert_eq!(info.name, "pm-0000aac1");
+            assert_eq!(info.size_kib, 2 * 1024 * 1024, "untouched");
+            assert_eq!(e.rd_props("pm-0000aac1")[proxmox::VMID_PROP], "101");
+        }
+        o => panic!("another clone under the name is reported as existing: {o:?}"),
+    }
 
     let on = e.diskful_nodes("pm-0000aac1");
     let target = ["n1", "n2", "n3"]

@@ -345,6 +345,7 @@ impl Driver {
                 let spec = self.spec(&cfg, &name, 0, props);
                 st.clone_volume(&src, &spec)
                     .await
+                    .and_then(|o| o.fresh(&name))
                     .map_err(lin(format!("clone '{src}' into '{name}'")))?;
                 let source = cfg.scheme.source(&name);
                 Ok(if img.format.is_empty() {
@@ -750,6 +751,18 @@ impl Driver {
                     let spec = self.spec(&cfg, &name, 0, props);
                     let cloned = st.clone_grown(&src_rd, &spec, want_kib.unwrap_or(0)).await;
                     let (created, r) = match cloned {
+                        Ok(CreateOutcome::Existing(info)) => {
+                            let r = async {
+                                if let Some(kib) = want_kib.filter(|k| info.size_kib < *k) {
+                                    st.resize(&name, kib)
+                                        .await
+                                        .map_err(lin(format!("resize '{name}'")))?;
+                                }
+                                self.attach_linked(&st, &name, &dst.host, &dst.path).await
+                            }
+                            .await;
+                            (false, r)
+                        }
                         Ok(outcome) => (
                             outcome == CreateOutcome::Created,
                             async { st.created(&spec)?.attach(&dst.host, None).await }
@@ -765,32 +778,6 @@ impl Driver {
                                     Ok(())
                                 }),
                         ),
-                        Err(e @ linstor_common::Error::AlreadyExists { .. }) => {
-                            if st
-                                .lookup(&name)
-                                .await
-                                .map_err(lin(format!("resource '{name}'")))?
-                                .is_none()
-                            {
-                                return Err(lin(format!("clone '{src_rd}' into '{name}'"))(e));
-                            }
-                            let r = async {
-                                if let Some(kib) = want_kib {
-                                    let info = st
-                                        .get(&name)
-                                        .await
-                                        .map_err(lin(format!("resource '{name}'")))?;
-                                    if info.is_some_and(|i| i.size_kib < kib) {
-                                        st.resize(&name, kib)
-                                            .await
-                                            .map_err(lin(format!("resize '{name}'")))?;
-                                    }
-                                }
-                                self.attach_linked(&st, &name, &dst.host, &dst.path).await
-                            }
-                            .await;
-                            (false, r)
-                        }
                         Err(e) => return Err(lin(format!("clone '{src_rd}' into '{name}'"))(e)),
                     };
                     if r.is_err() && created {
@@ -867,6 +854,7 @@ impl Driver {
                     None => {
                         st.clone_volume(&rd, &spec)
                             .await
+                            .and_then(|o| o.fresh(&new))
                             .map_err(lin(format!("copy '{rd}' into '{new}'")))?;
                     }
                     Some(s) => {

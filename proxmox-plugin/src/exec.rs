@@ -538,7 +538,10 @@ async fn clone(
                     st.restore(&vol.rd, &proxmox::snapshot_name(&vol.rd, s), &spec)
                         .await
                 }
-                None => st.clone_volume(&vol.rd, &spec).await,
+                None => st
+                    .clone_volume(&vol.rd, &spec)
+                    .await
+                    .and_then(|o| o.fresh(&spec.name)),
             }
         })
         .await?;

@@ -98,7 +98,8 @@ pub enum CreateOutcome {
     Created,
     /// A half-created volume of the same owner (left by a crash) was completed.
     Completed,
-    /// A finished volume of this platform already holds the name; it was not touched.
+    /// A finished volume of this platform already holds the name; it was not touched
+    /// ([`Storage::create`], [`Storage::clone_grown`]).
     /// Whether it is the one the caller wanted is the caller's to say (e.g. with
     /// [`VolumeInfo::is_made_from`]).
     Existing(VolumeInfo),
@@ -187,6 +188,18 @@ impl VolumeInfo {
             replicas,
             created_ms,
         }
+    }
+
+    /// From a definition and its resources without volume states (`GET rd/resources`).
+    pub(crate) fn from_resources(rd: ResourceDefinition, resources: Vec<Resource>) -> Self {
+        let rs: Vec<ResourceWithVolumes> = resources
+            .into_iter()
+            .map(|resource| ResourceWithVolumes {
+                resource,
+                ..Default::default()
+            })
+            .collect();
+        Self::from_parts(rd, &rs)
     }
 
     /// Nodes holding a disk.
@@ -434,15 +447,10 @@ impl Storage {
                     Some(self.client.resources(&def.name).await?)
                 };
                 if !self.is_half_created_twin(&def, spec, resources.as_deref()) {
-                    let rs: Vec<ResourceWithVolumes> = resources
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(|resource| ResourceWithVolumes {
-                            resource,
-                            ..Default::default()
-                        })
-                        .collect();
-                    return Ok(CreateOutcome::Existing(VolumeInfo::from_parts(def, &rs)));
+                    return Ok(CreateOutcome::Existing(VolumeInfo::from_resources(
+                        def,
+                        resources.unwrap_or_default(),
+                    )));
                 }
                 tracing::info!("completing a half-created volume");
                 if def.volume_definitions.is_empty() {
@@ -470,8 +478,9 @@ impl Storage {
     }
 
     /// Run `attempt` under fresh names from `generate` until one is not taken (16 attempts),
-    /// returning the name used and what `attempt` returned. `attempt` reports a taken name
-    /// as `AlreadyExists` (see [`CreateOutcome::fresh`]).
+    /// returning the name used and what `attempt` returned. A name is taken when `attempt`
+    /// fails with `AlreadyExists` (see [`CreateOutcome::fresh`]) or with `NotOwned` for that
+    /// very name (another platform holds it).
     pub async fn with_unique_name<T, F, Fut>(
         &self,
         generate: impl Fn() -> String,
@@ -487,6 +496,9 @@ impl Storage {
             match attempt(name.clone()).await {
                 Ok(t) => return Ok((name, t)),
                 Err(e @ Error::AlreadyExists { .. }) => last = Some(e),
+                Err(Error::NotOwned { name: held, .. }) if held.eq_ignore_ascii_case(&name) => {
+                    last = Some(owned::taken(&name))
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -506,11 +518,7 @@ impl Storage {
                     name: name.clone(),
                     ..spec.clone()
                 };
-                match self.create(&spec).await {
-                    Ok(outcome) => outcome.fresh(&name),
-                    Err(Error::NotOwned { .. }) => Err(owned::taken(&name)),
-                    Err(e) => Err(e),
-                }
+                self.create(&spec).await?.fresh(&name)
             })
             .await?;
         Ok(name)
