@@ -1,6 +1,7 @@
 //! Executes parsed plugin calls through `linstor_common::volume::Storage` and the host
-//! operations: create, remove, path and get here; mount reference counting in [`mount`], the
-//! list cache in [`cache`], the reconciliation of local mounts at start in [`reconcile`].
+//! operations: create, remove, path and get here; mount reference counting in `driver/mount.rs`,
+//! the list cache in `driver/cache.rs`, the reconciliation of local mounts at start in
+//! `driver/reconcile.rs`.
 
 mod cache;
 mod mount;
