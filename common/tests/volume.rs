@@ -872,6 +872,18 @@ async fn a_taken_name_is_ours_half_created_or_foreign_as_create_says() {
         again.clone().fresh(&spec.name),
         Err(Error::AlreadyExists { .. })
     ));
+    assert!(matches!(
+        again.clone().fresh_or_retry_of(&spec),
+        Ok(CreateOutcome::Existing(_))
+    ));
+    let bigger = CreateSpec {
+        size_kib: spec.size_kib * 2,
+        ..spec.clone()
+    };
+    assert!(matches!(
+        again.clone().fresh_or_retry_of(&bigger),
+        Err(Error::AlreadyExists { .. })
+    ));
     match s.create(&pm_spec("pm-0000e001", "601")).await.unwrap() {
         CreateOutcome::Existing(other) => assert!(
             !other.is_made_from(&pm_spec("pm-0000e001", "601")),

@@ -561,13 +561,9 @@ impl Driver {
         let outcome = st
             .create(&spec)
             .await
+            .and_then(|o| o.fresh_or_retry_of(&spec))
             .map_err(lin(format!("create '{name}'")))?;
-        if let CreateOutcome::Existing(v) = &outcome {
-            if !v.is_made_from(&spec) {
-                return Err(lin(format!("create '{name}'"))(
-                    outcome.fresh(name).unwrap_err(),
-                ));
-            }
+        if matches!(outcome, CreateOutcome::Existing(_)) {
             info!(volume = %name, "already created for this image by an interrupted run");
         }
         Ok(())

@@ -114,6 +114,15 @@ impl CreateOutcome {
             other => Ok(other),
         }
     }
+
+    /// [`CreateOutcome::fresh`], except that a volume that was there already is accepted when
+    /// it is a retry of the same create ([`VolumeInfo::is_made_from`] `spec`).
+    pub fn fresh_or_retry_of(self, spec: &CreateSpec) -> Result<Self> {
+        match self {
+            CreateOutcome::Existing(v) if v.is_made_from(spec) => Ok(CreateOutcome::Existing(v)),
+            other => other.fresh(&spec.name),
+        }
+    }
 }
 
 /// One resource of a volume on one node.
