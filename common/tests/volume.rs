@@ -906,7 +906,16 @@ async fn a_taken_name_is_ours_half_created_or_foreign_as_create_says() {
         .unwrap();
     let err = s.create(&pm_spec("pm-0000e002", "600")).await.unwrap_err();
     assert!(matches!(err, Error::NotOwned { .. }), "foreign: {err:?}");
+    let err = s
+        .clone_volume("pm-0000e001", &pm_spec("pm-0000e002", "600"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::NotOwned { .. }),
+        "foreign clone target: {err:?}"
+    );
     assert_eq!(e.diskful_nodes("pm-0000e002").len(), 2, "left untouched");
+    assert!(!e.rd_props("pm-0000e002").contains_key(proxmox::VMID_PROP));
 
     let names = std::sync::Mutex::new(vec!["pm-0000e003", "pm-0000e002", "pm-0000e001"]);
     let got = s
