@@ -280,11 +280,18 @@ async fn clone_grown_and_migration_with_a_read_definition_skip_rereads() {
         CreateOutcome::Completed,
         "a retry takes its own clone over"
     );
-    assert!(matches!(
-        s.clone_grown("pm-0000aac0", &pm_spec("pm-0000aac1", "999"), 0)
-            .await,
-        Err(Error::AlreadyExists { .. })
-    ));
+    match s
+        .clone_grown("pm-0000aac0", &pm_spec("pm-0000aac1", "999"), 0)
+        .await
+        .unwrap()
+    {
+        CreateOutcome::Existing(info) => {
+            assert_eq!(info.name, "pm-0000aac1");
+            assert_eq!(info.size_kib, 2 * 1024 * 1024, "untouched");
+            assert_eq!(e.rd_props("pm-0000aac1")[proxmox::VMID_PROP], "101");
+        }
+        o => panic!("another clone under the name is reported as existing: {o:?}"),
+    }
 
     let on = e.diskful_nodes("pm-0000aac1");
     let target = ["n1", "n2", "n3"]
@@ -294,7 +301,9 @@ async fn clone_grown_and_migration_with_a_read_definition_skip_rereads() {
     let src = e.storage(&on[0]);
     let def = src.lookup("pm-0000aac1").await.unwrap().unwrap();
     e.sim.reset_stats();
-    src.migrate_begin_with(&def, &on[0], target, TwoPrimaries::Migration)
+    src.owned(&def)
+        .unwrap()
+        .migrate_begin(&on[0], target, TwoPrimaries::Migration)
         .await
         .unwrap();
     assert_eq!(
@@ -316,11 +325,7 @@ async fn clone_grown_and_migration_with_a_read_definition_skip_rereads() {
         ..Default::default()
     };
     e.sim.reset_stats();
-    assert!(matches!(
-        src.migrate_begin_with(&foreign, &on[0], target, TwoPrimaries::Migration)
-            .await,
-        Err(Error::NotOwned { .. })
-    ));
+    assert!(matches!(src.owned(&foreign), Err(Error::NotOwned { .. })));
     assert_eq!(
         e.sim.request_count(),
         0,
@@ -706,7 +711,11 @@ async fn live_migration_commit_and_abort() {
 
     let on_dst = e.storage(dst);
     on_dst
-        .migrate_begin("pm-0000c0de", src, dst, TwoPrimaries::Migration)
+        .volume("pm-0000c0de")
+        .await
+        .unwrap()
+        .unwrap()
+        .migrate_begin(src, dst, TwoPrimaries::Migration)
         .await
         .unwrap();
     assert!(
@@ -734,7 +743,11 @@ async fn live_migration_commit_and_abort() {
     assert_eq!(e.diskful_nodes("pm-0000c0de"), diskful);
 
     on_src
-        .migrate_begin("pm-0000c0de", dst, src, TwoPrimaries::Migration)
+        .volume("pm-0000c0de")
+        .await
+        .unwrap()
+        .unwrap()
+        .migrate_begin(dst, src, TwoPrimaries::Migration)
         .await
         .unwrap();
     assert!(wanted_on(&e, "pm-0000c0de", src));
@@ -756,7 +769,11 @@ async fn live_migration_commit_and_abort() {
     );
 
     on_src
-        .migrate_begin("pm-0000c0de", dst, src, TwoPrimaries::Permanent)
+        .volume("pm-0000c0de")
+        .await
+        .unwrap()
+        .unwrap()
+        .migrate_begin(dst, src, TwoPrimaries::Permanent)
         .await
         .unwrap();
     assert!(!e.rd_props("pm-0000c0de").contains_key(ALLOW_TWO_PRIMARIES));
@@ -835,4 +852,151 @@ async fn controller_outage_and_controller_vm() {
         e.rd_names().contains(&"vm-100-disk-1".to_string()),
         "controller VM volume kept"
     );
+}
+
+#[tokio::test]
+async fn a_taken_name_is_ours_half_created_or_foreign_as_create_says() {
+    let e = env(&["n1", "n2", "n3"]).await;
+    let s = e.storage("n1");
+    let spec = pm_spec("pm-0000e001", "600");
+    assert_eq!(s.create(&spec).await.unwrap(), CreateOutcome::Created);
+
+    let again = s.create(&spec).await.unwrap();
+    let CreateOutcome::Existing(info) = &again else {
+        panic!("a finished volume of ours is reported as existing: {again:?}");
+    };
+    assert_eq!(info.name, "pm-0000e001");
+    assert_eq!(info.diskful_nodes().len(), 2);
+    assert!(info.is_made_from(&spec), "same spec: a retry");
+    assert!(matches!(
+        again.clone().fresh(&spec.name),
+        Err(Error::AlreadyExists { .. })
+    ));
+    assert!(matches!(
+        again.clone().fresh_or_retry_of(&spec),
+        Ok(CreateOutcome::Existing(_))
+    ));
+    let bigger = CreateSpec {
+        size_kib: spec.size_kib * 2,
+        ..spec.clone()
+    };
+    assert!(matches!(
+        again.clone().fresh_or_retry_of(&bigger),
+        Err(Error::AlreadyExists { .. })
+    ));
+    match s.create(&pm_spec("pm-0000e001", "601")).await.unwrap() {
+        CreateOutcome::Existing(other) => assert!(
+            !other.is_made_from(&pm_spec("pm-0000e001", "601")),
+            "another VM's volume is not a retry of this create"
+        ),
+        o => panic!("{o:?}"),
+    }
+    assert_eq!(e.rd_props("pm-0000e001")[proxmox::VMID_PROP], "600");
+
+    s.client()
+        .spawn(
+            "DfltRscGrp",
+            &linstor_common::api::ResourceGroupSpawn {
+                resource_definition_name: "pm-0000e002".into(),
+                volume_sizes: vec![4096],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let err = s.create(&pm_spec("pm-0000e002", "600")).await.unwrap_err();
+    assert!(matches!(err, Error::NotOwned { .. }), "foreign: {err:?}");
+    let err = s
+        .clone_volume("pm-0000e001", &pm_spec("pm-0000e002", "600"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::NotOwned { .. }),
+        "foreign clone target: {err:?}"
+    );
+    assert_eq!(e.diskful_nodes("pm-0000e002").len(), 2, "left untouched");
+    assert!(!e.rd_props("pm-0000e002").contains_key(proxmox::VMID_PROP));
+
+    let names = std::sync::Mutex::new(vec!["pm-0000e003", "pm-0000e002", "pm-0000e001"]);
+    let got = s
+        .create_unique(pm_spec("", "602"), || {
+            names.lock().unwrap().pop().unwrap().to_string()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        got, "pm-0000e003",
+        "taken names, ours or foreign, are skipped"
+    );
+    assert_eq!(e.rd_props("pm-0000e003")[proxmox::VMID_PROP], "602");
+}
+
+#[tokio::test]
+async fn controller_vm_rule_wait_unused_and_diskless_copies_here() {
+    let e = env(&["n1", "n2", "n3"]).await;
+    let s = e.storage_with("n1", |c| c.controller_vm = Some("700".into()));
+    assert!(s.is_controller_vm_id("700"));
+    assert!(!s.is_controller_vm_id("70") && !s.is_controller_vm_id("7000"));
+    assert!(s.is_controller_vm("vm-700-disk-0", None));
+    assert!(!s.is_controller_vm("vm-701-disk-0", None));
+    assert!(
+        !e.storage("n1").is_controller_vm_id("700"),
+        "none configured"
+    );
+
+    s.create(&pm_spec("pm-0000e100", "701")).await.unwrap();
+    let diskful = e.diskful_nodes("pm-0000e100");
+    let spare = ["n1", "n2", "n3"]
+        .into_iter()
+        .find(|n| !diskful.iter().any(|d| d == n))
+        .unwrap();
+    let there = e.storage(spare);
+    let vol = there
+        .volume_with_resources("pm-0000e100")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        vol.on(spare).is_none_or(|r| r.is_tiebreaker()),
+        "no usable copy there yet"
+    );
+    e.sim.reset_stats();
+    vol.attach(spare, None).await.unwrap();
+    assert_eq!(
+        e.sim.request_count(),
+        1,
+        "make-available only: {:?}",
+        e.sim.stats()
+    );
+    let vol = there
+        .volume_with_resources("pm-0000e100")
+        .await
+        .unwrap()
+        .unwrap();
+    e.sim.reset_stats();
+    vol.attach(spare, None).await.unwrap();
+    assert_eq!(
+        e.sim.request_count(),
+        0,
+        "a usable copy is read, not asked for"
+    );
+
+    let listed = there.list().await.unwrap();
+    let here: Vec<&str> = there
+        .diskless_copies_here(&listed)
+        .iter()
+        .map(|v| v.name.as_str())
+        .collect();
+    assert_eq!(here, vec!["pm-0000e100"]);
+    let on_disk = e.storage(&diskful[0]);
+    assert!(on_disk.diskless_copies_here(&listed).is_empty());
+
+    e.sim.set_in_use("pm-0000e100", spare, true);
+    let info = there.get("pm-0000e100").await.unwrap().unwrap();
+    let still = there.wait_unused(info).await.unwrap().unwrap();
+    assert_eq!(still.in_use_nodes(), vec![spare], "the wait is bounded");
+    e.sim.set_in_use("pm-0000e100", spare, false);
+    let info = there.get("pm-0000e100").await.unwrap().unwrap();
+    let free = there.wait_unused(info).await.unwrap().unwrap();
+    assert!(free.in_use_nodes().is_empty());
 }

@@ -1,21 +1,28 @@
 //! Executes parsed plugin calls through `linstor_common::volume::Storage` and the host
-//! operations: create, remove, mount/unmount with per-ID reference counts, path, get, list,
-//! and the reconciliation of local mounts at start.
+//! operations: create, remove, path and get here; mount reference counting in `driver/mount.rs`,
+//! the list cache in `driver/cache.rs`, the reconciliation of local mounts at start in
+//! `driver/reconcile.rs`.
 
-use std::collections::{BTreeMap, HashMap};
+mod cache;
+mod mount;
+mod reconcile;
+
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use linstor_common::naming::docker;
-use linstor_common::volume::{CreateSpec, Storage, VolumeInfo};
+use linstor_common::volume::{CreateOutcome, CreateSpec, Storage, VolumeInfo};
 use linstor_common::Error;
 use serde_json::{json, Map, Value};
 use tracing::{info, instrument, warn};
 
 use crate::options::{FileConfig, OptionError, RawOptions, VolumeOptions};
 use crate::protocol::{Request, Response, Volume};
-use crate::state::{KnownVolume, MountEntry, State, StateError, StateStore};
+use crate::state::{KnownVolume, State, StateError, StateStore};
+
+use cache::ListCache;
 
 /// Everything a plugin call can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -129,23 +136,6 @@ pub struct DriverConfig {
 
 /// Default of [`DriverConfig::list_cache_ttl`].
 pub const DEFAULT_LIST_CACHE_TTL: Duration = Duration::from_secs(10);
-
-/// When the volume cache (`State::known`) was last listed from the controller, and what this
-/// daemon's own calls changed while a listing was in flight.
-#[derive(Debug, Default)]
-struct ListCache {
-    fetched: Option<Instant>,
-    refreshing: bool,
-    changes: Vec<(String, Option<KnownVolume>)>,
-}
-
-impl ListCache {
-    fn note(&mut self, name: &str, known: Option<&KnownVolume>) {
-        if self.refreshing {
-            self.changes.push((name.to_string(), known.cloned()));
-        }
-    }
-}
 
 impl DriverConfig {
     /// Production paths under `mount_root`.
@@ -289,110 +279,6 @@ impl Driver {
         }
     }
 
-    fn remember(&self, name: &str, mut known: KnownVolume) {
-        let mut st = lock(&self.state);
-        if known.created_at.is_none() {
-            if let Some(old) = st.known.get(name).filter(|o| o.rd == known.rd) {
-                known.created_at.clone_from(&old.created_at);
-            }
-        }
-        lock(&self.cache).note(name, Some(&known));
-        if st.known.get(name) != Some(&known) {
-            st.known.insert(name.to_string(), known);
-            if let Err(e) = self.store.save(&st) {
-                warn!(error = %e, "cannot persist the volume cache");
-            }
-        }
-    }
-
-    fn forget(&self, name: &str) -> Result<(), Failure> {
-        let mut st = lock(&self.state);
-        lock(&self.cache).note(name, None);
-        if st.known.remove(name).is_some() {
-            self.save(&st)?;
-        }
-        Ok(())
-    }
-
-    /// Start a refresh of the volume cache; `None` when another finished within `max_age`.
-    fn begin_refresh(&self, max_age: Option<Duration>) -> Option<Instant> {
-        let mut c = lock(&self.cache);
-        if let (Some(age), Some(at)) = (max_age, c.fetched) {
-            if at.elapsed() <= age {
-                return None;
-            }
-        }
-        c.refreshing = true;
-        c.changes.clear();
-        Some(Instant::now())
-    }
-
-    /// Replace the volume cache by a listing started at `started` (Docker name, RD, creation
-    /// time), keeping what this daemon's own calls changed while it was being fetched.
-    fn finish_refresh(&self, started: Instant, listing: Option<Vec<(String, KnownVolume)>>) {
-        let mut st = lock(&self.state);
-        let mut c = lock(&self.cache);
-        c.refreshing = false;
-        let changes = std::mem::take(&mut c.changes);
-        let Some(listing) = listing else {
-            return;
-        };
-        let mut known = BTreeMap::new();
-        for (name, mut k) in listing {
-            if k.created_at.is_none() {
-                if let Some(old) = st.known.get(&name).filter(|o| o.rd == k.rd) {
-                    k.created_at.clone_from(&old.created_at);
-                }
-            }
-            known.insert(name, k);
-        }
-        for (name, k) in changes {
-            match k {
-                Some(k) => known.insert(name, k),
-                None => known.remove(&name),
-            };
-        }
-        c.fetched = Some(started);
-        if known != st.known {
-            st.known = known;
-            if let Err(e) = self.store.save(&st) {
-                warn!(error = %e, "cannot persist the volume cache");
-            }
-        }
-    }
-
-    /// Fetch the definitions of ours into the volume cache (one request) unless a refresh
-    /// finished within `max_age`. Refreshes run one at a time.
-    pub async fn refresh_volumes(&self, max_age: Option<Duration>) -> Result<(), Error> {
-        let _g = self.refresh_lock.lock().await;
-        let Some(started) = self.begin_refresh(max_age) else {
-            return Ok(());
-        };
-        match self.storage.docker_definitions().await {
-            Ok(defs) => {
-                let listing = defs
-                    .into_iter()
-                    .map(|d| {
-                        let name = docker::docker_name(&d.name, &d.props).to_string();
-                        (
-                            name,
-                            KnownVolume {
-                                rd: d.name,
-                                created_at: None,
-                            },
-                        )
-                    })
-                    .collect();
-                self.finish_refresh(started, Some(listing));
-                Ok(())
-            }
-            Err(e) => {
-                self.finish_refresh(started, None);
-                Err(e)
-            }
-        }
-    }
-
     /// The volume of this Docker name, or `None` (absent, or the RD holds another name).
     async fn lookup(&self, name: &str) -> Result<Option<VolumeInfo>, Failure> {
         let rd = docker::resource_name(name)?;
@@ -426,24 +312,20 @@ impl Driver {
             local_replica: false,
             filter: Some(vo.filter()),
         };
-        match self.storage.create(&spec).await {
-            Ok(outcome) => {
+        match self.storage.create(&spec).await? {
+            CreateOutcome::Existing(v) if !docker::is_volume(&v.name, &v.props, name) => {
+                return Err(Failure::NameClash {
+                    volume: name.to_string(),
+                    rd,
+                    other: docker::docker_name(&v.name, &v.props).to_string(),
+                })
+            }
+            CreateOutcome::Existing(_) => {
+                info!(rd = %rd, "volume exists already; options of this create are ignored");
+            }
+            outcome => {
                 info!(rd = %rd, ?outcome, size_kib = spec.size_kib, "volume created");
             }
-            Err(Error::AlreadyExists { what, reports }) => match self.storage.get(&rd).await? {
-                Some(v) if docker::is_volume(&v.name, &v.props, name) => {
-                    info!(rd = %rd, "volume exists already; options of this create are ignored");
-                }
-                Some(v) => {
-                    return Err(Failure::NameClash {
-                        volume: name.to_string(),
-                        rd,
-                        other: docker::docker_name(&v.name, &v.props).to_string(),
-                    })
-                }
-                None => return Err(Error::AlreadyExists { what, reports }.into()),
-            },
-            Err(e) => return Err(e.into()),
         }
         self.remember(
             name,
@@ -491,232 +373,6 @@ impl Driver {
         self.forget(name)?;
         info!(rd = %info.name, "volume removed");
         Ok(Response::Empty)
-    }
-
-    async fn host<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&dyn linstor_common::host::HostOps) -> linstor_common::Result<T> + Send + 'static,
-    ) -> Result<T, Failure> {
-        let host = Arc::clone(self.storage.host());
-        tokio::task::spawn_blocking(move || f(host.as_ref()))
-            .await
-            .map_err(|e| {
-                Failure::from(Error::Host {
-                    op: "host task".into(),
-                    message: e.to_string(),
-                })
-            })?
-            .map_err(Failure::from)
-    }
-
-    #[instrument(skip(self))]
-    async fn mount(&self, name: &str, id: &str) -> Result<Response, Failure> {
-        let lk = self.volume_lock(name);
-        let _g = lk.lock().await;
-        let existing = lock(&self.state).mounts.get(name).cloned();
-        if let Some(e) = existing.filter(|e| e.total() > 0) {
-            let target = e.target.clone();
-            if self.host(move |h| h.is_mounted(&target)).await? {
-                let mut st = lock(&self.state);
-                let total = st.add_ref(name, &e.rd, &e.target, id);
-                self.save(&st)?;
-                info!(total, "already mounted here; reference added");
-                return Ok(Response::Mountpoint(
-                    Self::data_dir(&e.target).display().to_string(),
-                ));
-            }
-            warn!(target = %e.target.display(), "recorded mount is gone; mounting again");
-        }
-        let rd = docker::resource_name(name)?;
-        let view = self
-            .storage
-            .mount_view(&rd)
-            .await?
-            .filter(|v| docker::is_volume(&v.definition.name, &v.definition.props, name))
-            .ok_or_else(|| Failure::NoSuchVolume(name.to_string()))?;
-        let others = view.in_use_elsewhere(self.node());
-        if !others.is_empty() {
-            return Err(Failure::InUseElsewhere {
-                volume: name.to_string(),
-                nodes: others.join(", "),
-            });
-        }
-        let rd = view.definition.name.clone();
-        self.remember(
-            name,
-            KnownVolume {
-                rd: rd.clone(),
-                created_at: None,
-            },
-        );
-        let props = &view.definition.props;
-        let pool = props.get(docker::DISKLESS_POOL_PROP).cloned();
-        let file = FileConfig::load(&self.cfg.config_file).unwrap_or_else(|e| {
-            warn!(error = %e, "ignoring the configuration file");
-            FileConfig::default()
-        });
-        let pool = pool.or_else(|| file.defaults.0.get("disklessstoragepool").cloned());
-        let dev = self.storage.attach_viewed(&view, pool.as_deref()).await?;
-        let target = self.target(&rd);
-        let fs = props
-            .get(docker::FS_TYPE_PROP)
-            .cloned()
-            .unwrap_or_else(|| "ext4".into());
-        let mkfs_opts: Vec<String> = props
-            .get(docker::FS_MKFS_PROP)
-            .map(|s| s.split_whitespace().map(str::to_string).collect())
-            .unwrap_or_default();
-        let mount_opts: Vec<String> = props
-            .get(docker::MOUNTOPTS_PROP)
-            .or_else(|| file.defaults.0.get("mountopts"))
-            .map(|s| {
-                s.split(|c: char| c == ',' || c.is_whitespace())
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default();
-        let (d, t) = (dev.clone(), target.clone());
-        let res = self
-            .host(move |h| {
-                let fstype = match h.filesystem_type(&d)? {
-                    Some(found) => found,
-                    None => {
-                        tracing::info!(device = %d.display(), fs = %fs, "making the filesystem (first use)");
-                        h.mkfs(&d, &fs, &mkfs_opts)?;
-                        fs
-                    }
-                };
-                if !h.is_mounted(&t)? {
-                    h.mount(&d, &t, &fstype, &mount_opts)?;
-                }
-                if let Err(e) = h.grow_fs(&d, &t, &fstype) {
-                    tracing::warn!(error = %e, "cannot grow the filesystem to the volume size");
-                }
-                std::fs::create_dir_all(t.join("data")).map_err(|e| Error::Host {
-                    op: format!("mkdir {}", t.join("data").display()),
-                    message: e.to_string(),
-                })
-            })
-            .await;
-        if let Err(e) = res {
-            if let Err(de) = self.storage.detach(&rd, self.node()).await {
-                warn!(error = %de, "cannot detach after the failed mount");
-            }
-            return Err(e);
-        }
-        let mut st = lock(&self.state);
-        let total = st.add_ref(name, &rd, &target, id);
-        self.save(&st)?;
-        info!(total, device = %dev.display(), target = %target.display(), "mounted");
-        Ok(Response::Mountpoint(
-            Self::data_dir(&target).display().to_string(),
-        ))
-    }
-
-    #[instrument(skip(self))]
-    async fn unmount(&self, name: &str, id: &str) -> Result<Response, Failure> {
-        let lk = self.volume_lock(name);
-        let _g = lk.lock().await;
-        let (total, entry) = {
-            let mut st = lock(&self.state);
-            let Some(total) = st.drop_ref(name, id) else {
-                info!("unmount of an ID that is not mounted: nothing to do");
-                return Ok(Response::Empty);
-            };
-            let entry = st.mounts.get(name).cloned().unwrap_or_default();
-            if total > 0 {
-                self.save(&st)?;
-            }
-            (total, entry)
-        };
-        if total > 0 {
-            info!(total, "other mounts remain");
-            return Ok(Response::Empty);
-        }
-        self.release(name, &entry.rd, &entry.target).await?;
-        Ok(Response::Empty)
-    }
-
-    /// Unmount, forget and detach (diskless copies only) one volume.
-    async fn release(&self, name: &str, rd: &str, target: &Path) -> Result<(), Failure> {
-        let t = target.to_path_buf();
-        self.host(move |h| {
-            if h.is_mounted(&t)? {
-                h.umount(&t)?;
-            }
-            let _ = std::fs::remove_dir(t.join("data"));
-            let _ = std::fs::remove_dir(&t);
-            Ok(())
-        })
-        .await?;
-        info!(rd = %rd, "unmounted");
-        let node = self.node().to_string();
-        if let Err(e) = self.storage.detach(rd, &node).await {
-            warn!(error = %e, rd = %rd, "cannot detach (a diskless copy may remain until the next start)");
-        }
-        let mut st = lock(&self.state);
-        st.mounts.remove(name);
-        self.save(&st)?;
-        Ok(())
-    }
-
-    /// Removes this node's diskless copies of our volumes that no recorded mount uses (left by
-    /// a detach that failed or a plugin killed half-way). Diskful replicas and tie-breakers
-    /// are never touched; each volume is checked again under its lock.
-    async fn release_orphan_copies(&self) -> Result<(), Failure> {
-        let me = self.node().to_string();
-        let listed = {
-            let _g = self.refresh_lock.lock().await;
-            let started = self.begin_refresh(None).unwrap_or_else(Instant::now);
-            let listed = self.storage.list().await;
-            let listing = listed.as_ref().ok().map(|vs| {
-                vs.iter()
-                    .map(|v| {
-                        (
-                            docker::docker_name(&v.name, &v.props).to_string(),
-                            KnownVolume {
-                                rd: v.name.clone(),
-                                created_at: Self::created_at(v),
-                            },
-                        )
-                    })
-                    .collect()
-            });
-            self.finish_refresh(started, listing);
-            listed
-        };
-        let volumes = match listed {
-            Ok(v) => v,
-            Err(e) => {
-                warn!(error = %e, "cannot list volumes to release unused diskless copies");
-                return Ok(());
-            }
-        };
-        for v in volumes {
-            let copy_here = v
-                .replicas
-                .iter()
-                .any(|r| r.node.eq_ignore_ascii_case(&me) && r.diskless && !r.tiebreaker);
-            if !copy_here {
-                continue;
-            }
-            let name = docker::docker_name(&v.name, &v.props).to_string();
-            let lk = self.volume_lock(&name);
-            let _g = lk.lock().await;
-            let used = lock(&self.state)
-                .mounts
-                .values()
-                .any(|e| e.rd.eq_ignore_ascii_case(&v.name) && e.total() > 0);
-            if used {
-                continue;
-            }
-            info!(volume = %name, rd = %v.name, "releasing an unused diskless copy on this node");
-            if let Err(e) = self.storage.detach(&v.name, &me).await {
-                warn!(error = %e, rd = %v.name, "cannot release the unused diskless copy");
-            }
-        }
-        Ok(())
     }
 
     fn status(&self, info: &VolumeInfo) -> Map<String, Value> {
@@ -821,106 +477,6 @@ impl Driver {
             }
             Err(e) => Err(e),
         }
-    }
-
-    #[instrument(skip(self))]
-    async fn list(&self) -> Result<Response, Failure> {
-        let ttl = self.cfg.list_cache_ttl;
-        let fresh = !ttl.is_zero()
-            && lock(&self.cache)
-                .fetched
-                .is_some_and(|t| t.elapsed() <= ttl);
-        if !fresh {
-            let max_age = (!ttl.is_zero()).then_some(ttl);
-            match self.refresh_volumes(max_age).await {
-                Ok(()) => {}
-                Err(e) if controller_outage(&e) => {
-                    warn!(error = %e, "controller unreachable; listing from the local cache");
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        let st = lock(&self.state);
-        let vols = st
-            .known
-            .keys()
-            .map(|name| Volume {
-                mountpoint: st
-                    .mounts
-                    .get(name)
-                    .filter(|e| e.total() > 0)
-                    .map(|e| Self::data_dir(&e.target).display().to_string())
-                    .unwrap_or_default(),
-                name: name.clone(),
-                created_at: None,
-                status: None,
-            })
-            .collect();
-        Ok(Response::Volumes(vols))
-    }
-
-    /// Bring the recorded mounts in line with reality at start: after a reboot every count is
-    /// void; a recorded mount that is gone is dropped and detached; a mount under the mount
-    /// root that is not recorded (a Mount that never answered) is unmounted and detached.
-    pub async fn reconcile(&self) -> Result<(), Failure> {
-        let boot = crate::state::boot_id(&self.cfg.boot_id_file);
-        let mounts_text = std::fs::read_to_string(&self.cfg.mounts_file).unwrap_or_default();
-        let mounted: Vec<PathBuf> = linstor_common::host::mount_points(&mounts_text);
-        let (stale, recorded): (Vec<(String, MountEntry)>, Vec<PathBuf>) = {
-            let mut st = lock(&self.state);
-            let rebooted = st.boot_id != boot;
-            if rebooted && !st.mounts.is_empty() {
-                warn!(previous = %st.boot_id, current = %boot, "new boot: mount counts of the previous boot are void");
-            }
-            let mut stale = Vec::new();
-            for (name, e) in &st.mounts {
-                if rebooted || e.total() == 0 || !mounted.iter().any(|m| m == &e.target) {
-                    stale.push((name.clone(), e.clone()));
-                }
-            }
-            st.boot_id = boot;
-            self.save(&st)?;
-            let recorded = st
-                .mounts
-                .values()
-                .filter(|e| !stale.iter().any(|(_, s)| s.target == e.target))
-                .map(|e| e.target.clone())
-                .collect();
-            (stale, recorded)
-        };
-        for (name, entry) in stale {
-            let lk = self.volume_lock(&name);
-            let _g = lk.lock().await;
-            if lock(&self.state).mounts.get(&name) != Some(&entry) {
-                info!(volume = %name, "a Mount since the start renewed the record; keeping it");
-                continue;
-            }
-            info!(volume = %name, "releasing a stale mount record");
-            self.release(&name, &entry.rd, &entry.target).await?;
-        }
-        for m in mounted {
-            if m.parent() != Some(self.cfg.mount_root.as_path()) || recorded.contains(&m) {
-                continue;
-            }
-            let Some(rd) = m.file_name().and_then(|f| f.to_str()).map(str::to_string) else {
-                continue;
-            };
-            let name = lock(&self.state)
-                .known
-                .iter()
-                .find(|(_, k)| k.rd == rd)
-                .map_or_else(|| rd.clone(), |(n, _)| n.clone());
-            let lk = self.volume_lock(&name);
-            let _g = lk.lock().await;
-            if lock(&self.state).mounts.values().any(|e| e.target == m) {
-                info!(target = %m.display(), "a Mount since the start recorded this mount; keeping it");
-                continue;
-            }
-            warn!(target = %m.display(), "unrecorded mount under the mount root: unmounting");
-            self.release(&format!("\u{0}unrecorded:{rd}"), &rd, &m)
-                .await?;
-        }
-        self.release_orphan_copies().await
     }
 }
 

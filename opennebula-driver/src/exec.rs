@@ -353,6 +353,7 @@ impl Driver {
                 let spec = self.spec(&cfg, &name, 0, props);
                 st.clone_volume(&src, &spec)
                     .await
+                    .and_then(|o| o.fresh(&name))
                     .map_err(lin(format!("clone '{src}' into '{name}'")))?;
                 let source = cfg.scheme.source(&name);
                 Ok(if img.format.is_empty() {
@@ -537,15 +538,10 @@ impl Driver {
         Ok(out)
     }
 
-    /// True when `vm_id` is the datastore's `LINSTOR_CONTROLLER_VM`.
-    fn is_controller_vm(cfg: &DsConfig, vm_id: u64) -> bool {
-        cfg.controller_vm.as_deref() == Some(vm_id.to_string().as_str())
-    }
-
     /// For the controller VM: link the device when it is already on `host`, with no LINSTOR
     /// call. `Ok(true)` when that was enough.
-    fn controller_vm_link(&self, cfg: &DsConfig, vm_id: u64, rd: &str, dst: &HostPath) -> R<bool> {
-        if !Self::is_controller_vm(cfg, vm_id)
+    fn controller_vm_link(&self, st: &Storage, vm_id: u64, rd: &str, dst: &HostPath) -> R<bool> {
+        if !st.is_controller_vm_id(&vm_id.to_string())
             || self
                 .hosts
                 .wait_device(&dst.host, rd, Duration::ZERO)
@@ -569,29 +565,16 @@ impl Driver {
         size_kib: u64,
         props: Props,
     ) -> R<()> {
-        match st
-            .create(&self.spec(cfg, name, size_kib, props.clone()))
+        let spec = self.spec(cfg, name, size_kib, props);
+        let outcome = st
+            .create(&spec)
             .await
-        {
-            Ok(_) => Ok(()),
-            Err(e @ linstor_common::Error::AlreadyExists { .. }) => {
-                let twin = st
-                    .get(name)
-                    .await
-                    .map_err(lin(format!("create '{name}'")))?
-                    .filter(|v| {
-                        v.size_kib == size_kib
-                            && props.iter().all(|(k, val)| v.props.get(k) == Some(val))
-                            && v.replicas.iter().any(|r| !r.diskless)
-                    });
-                if twin.is_none() {
-                    return Err(lin(format!("create '{name}'"))(e));
-                }
-                info!(volume = %name, "already created for this image by an interrupted run");
-                Ok(())
-            }
-            Err(e) => Err(lin(format!("create '{name}'"))(e)),
+            .and_then(|o| o.fresh_or_retry_of(&spec))
+            .map_err(lin(format!("create '{name}'")))?;
+        if matches!(outcome, CreateOutcome::Existing(_)) {
+            info!(volume = %name, "already created for this image by an interrupted run");
         }
+        Ok(())
     }
 
     async fn ds_cp(
@@ -756,7 +739,7 @@ impl Driver {
                     let src_rd = source_rd(&src.path)?;
                     let disk_id = dst.disk_id().unwrap_or(0);
                     let name = valid_rd(&cfg.scheme.vm_disk(&src_rd, vm_id, disk_id))?;
-                    if self.controller_vm_link(&cfg, vm_id, &name, &dst)? {
+                    if self.controller_vm_link(&st, vm_id, &name, &dst)? {
                         return Ok(String::new());
                     }
                     let vm = self.oned.vm(vm_id)?;
@@ -769,17 +752,24 @@ impl Driver {
                         system_ds_of(dst.dir()).unwrap_or(ds_id).to_string(),
                     );
                     let want_kib = vm.disk(disk_id).and_then(|d| d.size_mb).map(mb_to_kib);
-                    let cloned = st
-                        .clone_grown(
-                            &src_rd,
-                            &self.spec(&cfg, &name, 0, props),
-                            want_kib.unwrap_or(0),
-                        )
-                        .await;
+                    let spec = self.spec(&cfg, &name, 0, props);
+                    let cloned = st.clone_grown(&src_rd, &spec, want_kib.unwrap_or(0)).await;
                     let (created, r) = match cloned {
+                        Ok(CreateOutcome::Existing(info)) => {
+                            let r = async {
+                                if let Some(kib) = want_kib.filter(|k| info.size_kib < *k) {
+                                    st.resize(&name, kib)
+                                        .await
+                                        .map_err(lin(format!("resize '{name}'")))?;
+                                }
+                                self.attach_linked(&st, &name, &dst.host, &dst.path).await
+                            }
+                            .await;
+                            (false, r)
+                        }
                         Ok(outcome) => (
                             outcome == CreateOutcome::Created,
-                            st.make_available_on(&name, &dst.host)
+                            async { st.created(&spec)?.attach(&dst.host, None).await }
                                 .await
                                 .map_err(lin(format!("attach '{name}' on '{}'", dst.host)))
                                 .and_then(|_| {
@@ -792,32 +782,6 @@ impl Driver {
                                     Ok(())
                                 }),
                         ),
-                        Err(e @ linstor_common::Error::AlreadyExists { .. }) => {
-                            if st
-                                .lookup(&name)
-                                .await
-                                .map_err(lin(format!("resource '{name}'")))?
-                                .is_none()
-                            {
-                                return Err(lin(format!("clone '{src_rd}' into '{name}'"))(e));
-                            }
-                            let r = async {
-                                if let Some(kib) = want_kib {
-                                    let info = st
-                                        .get(&name)
-                                        .await
-                                        .map_err(lin(format!("resource '{name}'")))?;
-                                    if info.is_some_and(|i| i.size_kib < kib) {
-                                        st.resize(&name, kib)
-                                            .await
-                                            .map_err(lin(format!("resize '{name}'")))?;
-                                    }
-                                }
-                                self.attach_linked(&st, &name, &dst.host, &dst.path).await
-                            }
-                            .await;
-                            (false, r)
-                        }
                         Err(e) => return Err(lin(format!("clone '{src_rd}' into '{name}'"))(e)),
                     };
                     if r.is_err() && created {
@@ -838,10 +802,10 @@ impl Driver {
                 vm_id,
                 ds_id,
             } => {
-                let (st, cfg) = self.storage_of(ds_id)?;
+                let (st, _) = self.storage_of(ds_id)?;
                 let rd = source_rd(&src.path)?;
                 let _s = info_span!("tm_ln", vm = vm_id, volume = %rd).entered();
-                if self.controller_vm_link(&cfg, vm_id, &rd, &dst)? {
+                if self.controller_vm_link(&st, vm_id, &rd, &dst)? {
                     return Ok(String::new());
                 }
                 let _l = self.lock(&rd)?;
@@ -894,6 +858,7 @@ impl Driver {
                     None => {
                         st.clone_volume(&rd, &spec)
                             .await
+                            .and_then(|o| o.fresh(&new))
                             .map_err(lin(format!("copy '{rd}' into '{new}'")))?;
                     }
                     Some(s) => {
@@ -926,7 +891,7 @@ impl Driver {
                     return Ok(String::new());
                 };
                 let (st, cfg) = self.storage_of(ds_id)?;
-                if Self::is_controller_vm(&cfg, vm_id) {
+                if st.is_controller_vm_id(&vm_id.to_string()) {
                     self.warn(format!(
                         "disk {} of VM {vm_id} (LINSTOR_CONTROLLER_VM) kept in LINSTOR and attached",
                         target.path
@@ -1012,6 +977,7 @@ impl Driver {
                 props.insert(PROP_DS_ID.into(), ds_id.to_string());
                 st.create(&self.spec(&cfg, &name, mb_to_kib(size_mb.max(1)), props))
                     .await
+                    .and_then(|outcome| outcome.fresh(&name))
                     .map_err(lin(format!("create '{name}'")))?;
                 let r = async {
                     st.attach(&name, &dst.host)
@@ -1184,7 +1150,9 @@ impl Driver {
                                     )
                                 })?,
                         };
-                        st.migrate_begin_with(&def, src, dst, TwoPrimaries::Migration)
+                        st.owned(&def)
+                            .map_err(lin(format!("prepare '{rd}' on '{dst}'")))?
+                            .migrate_begin(src, dst, TwoPrimaries::Migration)
                             .await
                             .map_err(lin(format!("prepare '{rd}' on '{dst}'")))?;
                         self.hosts.wait_device(dst, &rd, self.device_timeout)?;

@@ -13,7 +13,8 @@ use linstor_common::naming::proxmox::{
 };
 use linstor_common::naming::{kib_from_bytes, Platform};
 use linstor_common::volume::{
-    CreateSpec, Storage, StorageConfig, TwoPrimaries, VolumeInfo, ALLOW_TWO_PRIMARIES,
+    CreateOutcome, CreateSpec, Storage, StorageConfig, TwoPrimaries, VolumeInfo,
+    ALLOW_TWO_PRIMARIES,
 };
 use linstor_common::{Client, Error};
 use serde_json::{json, Value};
@@ -265,7 +266,7 @@ async fn alloc(
     name: Option<&Volname>,
     size_kib: u64,
 ) -> Result<Value, PveError> {
-    if ctx.options.controller_vm.as_deref() == Some(vmid) {
+    if st.is_controller_vm_id(vmid) {
         if let Some(existing) = controller_vm_volume(st, vmid, name).await? {
             tracing::warn!(volume = %existing, "controller VM: returning its existing volume");
             return Ok(json!({"volname": existing}));
@@ -284,17 +285,22 @@ async fn alloc(
         return Ok(json!({"volname": format!("{rd}_{vmid}")}));
     };
     spec.name = v.rd.clone();
-    match st.create(&spec).await {
-        Ok(_) => Ok(json!({"volname": v.volname()})),
-        Err(Error::AlreadyExists { .. })
-            if v.kind == NameKind::CloudInit && st.lookup(&v.rd).await?.is_some() =>
-        {
-            Ok(json!({"volname": v.volname()}))
-        }
-        Err(Error::AlreadyExists { .. }) => Err(PveError::Linstor(Error::AlreadyExists {
+    let exists = || {
+        PveError::Linstor(Error::AlreadyExists {
             what: format!("volume '{}'", v.volname()),
             reports: Vec::new(),
-        })),
+        })
+    };
+    match st.create(&spec).await {
+        Ok(CreateOutcome::Created | CreateOutcome::Completed) => {
+            Ok(json!({"volname": v.volname()}))
+        }
+        Ok(CreateOutcome::Existing(_)) if v.kind == NameKind::CloudInit => {
+            Ok(json!({"volname": v.volname()}))
+        }
+        Ok(CreateOutcome::Existing(_)) => Err(exists()),
+        Err(e @ Error::NotOwned { .. }) if v.kind == NameKind::CloudInit => Err(e.into()),
+        Err(Error::AlreadyExists { .. } | Error::NotOwned { .. }) => Err(exists()),
         Err(e) => Err(e.into()),
     }
 }
@@ -320,17 +326,12 @@ async fn controller_vm_volume(
 }
 
 async fn free(st: &Storage, v: &Volname) -> Result<Value, PveError> {
-    let Some(mut info) = st.get(&v.rd).await? else {
+    let Some(info) = st.get(&v.rd).await? else {
         return Ok(json!({}));
     };
-    let deadline = tokio::time::Instant::now() + IN_USE_WAIT;
-    while !info.in_use_nodes().is_empty() && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        match st.get(&v.rd).await? {
-            Some(i) => info = i,
-            None => return Ok(json!({})),
-        }
-    }
+    let Some(info) = st.wait_unused(info).await? else {
+        return Ok(json!({}));
+    };
     if !info.in_use_nodes().is_empty() {
         tracing::warn!(nodes = ?info.in_use_nodes(), "volume still in use; trying to delete it anyway");
     }
@@ -459,7 +460,8 @@ async fn activate(
                 match source {
                     Some(src) => {
                         tracing::info!(source = %src, target = %ctx.node, "live migration: allowing two primaries");
-                        st.migrate_begin(&rd, &src, &ctx.node, TwoPrimaries::Migration)
+                        st.owned_info(&info)
+                            .migrate_begin(&src, &ctx.node, TwoPrimaries::Migration)
                             .await?
                     }
                     None => st.activate_local(&rd).await?,
@@ -525,29 +527,29 @@ async fn clone(
     vmid: &str,
     snap: Option<&str>,
 ) -> Result<Value, PveError> {
-    let mut spec = CreateSpec {
+    let spec = &CreateSpec {
         props: creation_props(ctx, vmid),
         ..Default::default()
     };
-    let mut last = None;
-    for _ in 0..16 {
-        spec.name = proxmox::new_resource_name();
-        let r = match snap {
-            Some(s) => {
-                st.restore(&vol.rd, &proxmox::snapshot_name(&vol.rd, s), &spec)
+    let (rd, _) = st
+        .with_unique_name(proxmox::new_resource_name, |name| async move {
+            let spec = CreateSpec {
+                name,
+                ..spec.clone()
+            };
+            match snap {
+                Some(s) => {
+                    st.restore(&vol.rd, &proxmox::snapshot_name(&vol.rd, s), &spec)
+                        .await
+                }
+                None => st
+                    .clone_volume(&vol.rd, &spec)
                     .await
+                    .and_then(|o| o.fresh(&spec.name)),
             }
-            None => st.clone_volume(&vol.rd, &spec).await,
-        };
-        match r {
-            Ok(_) => return Ok(json!({"volname": format!("{}_{vmid}", spec.name)})),
-            Err(e @ Error::AlreadyExists { .. }) => last = Some(e),
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(last
-        .map(PveError::from)
-        .unwrap_or_else(|| PveError::Input("no free volume name found".into())))
+        })
+        .await?;
+    Ok(json!({"volname": format!("{rd}_{vmid}")}))
 }
 
 async fn rename(

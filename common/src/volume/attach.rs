@@ -24,20 +24,10 @@ pub enum TwoPrimaries {
 impl Storage {
     /// Make the volume usable on `node`: use an existing resource (one request), convert a
     /// tie-breaker, or create a diskless copy with `make-available`. On this node, wait for the
-    /// device and return its path.
-    pub async fn attach(&self, rd: &str, node: &str) -> Result<PathBuf> {
-        self.attach_to(rd, node, None).await
-    }
-
-    /// [`Storage::attach`]; with `diskless_pool`, a missing resource is created diskless in that
-    /// storage pool instead of by `make-available`.
+    /// device and return its path. A volume already read as owned attaches through
+    /// [`super::OwnedVolume::attach`] instead, without the look-ups.
     #[instrument(skip(self), fields(volume = %rd))]
-    pub(crate) async fn attach_to(
-        &self,
-        rd: &str,
-        node: &str,
-        diskless_pool: Option<&str>,
-    ) -> Result<PathBuf> {
+    pub async fn attach(&self, rd: &str, node: &str) -> Result<PathBuf> {
         naming::validate_resource_name(rd)?;
         naming::validate_node_name(node)?;
         match self.client.resource(rd, node).await? {
@@ -53,33 +43,10 @@ impl Storage {
                         reports: Vec::new(),
                     });
                 }
-                match diskless_pool {
-                    Some(pool) => self.create_diskless_in(rd, node, pool).await?,
-                    None => self.make_available(rd, node).await?,
-                }
+                self.make_available(rd, node).await?;
             }
         }
-        let path = self.device_path(rd, 0);
-        if node == self.cfg.node {
-            self.wait_device(path.clone()).await?;
-        }
-        Ok(path)
-    }
-
-    /// Make the volume usable on `node` with a single `make-available` (a resource already
-    /// there is kept; a tie-breaker becomes a diskless copy). For a volume the caller has just
-    /// created or read as its own, so neither its presence there nor its ownership is looked
-    /// up again. On this node, wait for the device and return its path.
-    #[instrument(skip(self), fields(volume = %rd))]
-    pub async fn make_available_on(&self, rd: &str, node: &str) -> Result<PathBuf> {
-        naming::validate_resource_name(rd)?;
-        naming::validate_node_name(node)?;
-        self.make_available(rd, node).await?;
-        let path = self.device_path(rd, 0);
-        if node == self.cfg.node {
-            self.wait_device(path.clone()).await?;
-        }
-        Ok(path)
+        self.settle(rd, node).await
     }
 
     pub(crate) async fn create_diskless_in(&self, rd: &str, node: &str, pool: &str) -> Result<()> {
@@ -230,58 +197,22 @@ impl Storage {
         Ok(())
     }
 
-    /// Start a live migration: allow two primaries (when `mode` is migration-scoped) and attach
-    /// on the target while the source keeps the volume.
-    #[instrument(skip(self), fields(volume = %rd))]
-    pub async fn migrate_begin(
+    pub(crate) async fn allow_two_primaries(
         &self,
         rd: &str,
-        source: &str,
-        target: &str,
-        mode: TwoPrimaries,
-    ) -> Result<PathBuf> {
-        naming::validate_node_name(source)?;
-        let def = self.lookup(rd).await?.ok_or_else(|| Error::NotFound {
-            what: format!("volume '{rd}'"),
-            reports: Vec::new(),
-        })?;
-        self.allow_two_primaries(&def, target, mode).await?;
-        self.attach(rd, target).await
-    }
-
-    /// [`Storage::migrate_begin`] for a definition the caller has just read: its ownership is
-    /// checked on it, and the target gets its copy by one `make-available` (two requests, one
-    /// when allow-two-primaries is already set or not migration-scoped).
-    #[instrument(skip(self, def), fields(volume = %def.name))]
-    pub async fn migrate_begin_with(
-        &self,
-        def: &ResourceDefinition,
-        source: &str,
-        target: &str,
-        mode: TwoPrimaries,
-    ) -> Result<PathBuf> {
-        naming::validate_node_name(source)?;
-        naming::validate_resource_name(&def.name)?;
-        self.check_owned(def)?;
-        self.allow_two_primaries(def, target, mode).await?;
-        self.make_available_on(&def.name, target).await
-    }
-
-    async fn allow_two_primaries(
-        &self,
-        def: &ResourceDefinition,
+        props: &Props,
         target: &str,
         mode: TwoPrimaries,
     ) -> Result<()> {
         if mode == TwoPrimaries::Migration
-            && def.props.get(ALLOW_TWO_PRIMARIES).map(String::as_str) != Some("yes")
+            && props.get(ALLOW_TWO_PRIMARIES).map(String::as_str) != Some("yes")
         {
             let mut set = Props::new();
             set.insert(ALLOW_TWO_PRIMARIES.into(), "yes".into());
             set.insert(MIGRATION_MARKER.into(), target.into());
             self.client
                 .resource_definition_modify(
-                    &def.name,
+                    rd,
                     &ResourceDefinitionModify {
                         override_props: set,
                         ..Default::default()

@@ -3,7 +3,7 @@
 
 use tracing::instrument;
 
-use super::Storage;
+use super::{Storage, VolumeInfo};
 use crate::error::Result;
 
 /// What gc found (and removed, when applied).
@@ -83,5 +83,17 @@ impl Storage {
             }
         }
         Ok(report)
+    }
+}
+
+impl Storage {
+    /// The volumes among `volumes` with a diskless copy (not a tie-breaker) on this node: the
+    /// candidates a frontend releases with [`Storage::detach`] when no local user of its own
+    /// needs them (orphans of a failed detach or a frontend killed half-way).
+    pub fn diskless_copies_here<'v>(&self, volumes: &'v [VolumeInfo]) -> Vec<&'v VolumeInfo> {
+        volumes
+            .iter()
+            .filter(|v| v.has_diskless_copy_on(&self.cfg.node))
+            .collect()
     }
 }

@@ -5,6 +5,7 @@ mod attach;
 mod capacity;
 mod docker_ext;
 mod gc;
+mod owned;
 mod snapshot;
 
 use std::path::PathBuf;
@@ -21,8 +22,8 @@ use crate::naming::{self, Platform};
 
 pub use attach::TwoPrimaries;
 pub use capacity::Capacity;
-pub use docker_ext::MountView;
 pub use gc::GcReport;
+pub use owned::OwnedVolume;
 pub use snapshot::SnapshotInfo;
 
 /// RD property that marks allow-two-primaries as set by a migration (value: the target node).
@@ -89,13 +90,39 @@ pub struct CreateSpec {
     pub filter: Option<AutoSelectFilter>,
 }
 
-/// How [`Storage::create`] ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How [`Storage::create`] ended. A name held by another platform or by no one LINSTOR
+/// admits to is an error (`NotOwned`, `AlreadyExists`), never an outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CreateOutcome {
     /// Created now.
     Created,
     /// A half-created volume of the same owner (left by a crash) was completed.
     Completed,
+    /// A finished volume of this platform already holds the name; it was not touched
+    /// ([`Storage::create`], [`Storage::clone_grown`]).
+    /// Whether it is the one the caller wanted is the caller's to say (e.g. with
+    /// [`VolumeInfo::is_made_from`]).
+    Existing(VolumeInfo),
+}
+
+impl CreateOutcome {
+    /// `Ok` when the volume was created or completed now; `AlreadyExists` for a volume that
+    /// was there already.
+    pub fn fresh(self, name: &str) -> Result<Self> {
+        match self {
+            CreateOutcome::Existing(_) => Err(owned::taken(name)),
+            other => Ok(other),
+        }
+    }
+
+    /// [`CreateOutcome::fresh`], except that a volume that was there already is accepted when
+    /// it is a retry of the same create ([`VolumeInfo::is_made_from`] `spec`).
+    pub fn fresh_or_retry_of(self, spec: &CreateSpec) -> Result<Self> {
+        match self {
+            CreateOutcome::Existing(v) if v.is_made_from(spec) => Ok(CreateOutcome::Existing(v)),
+            other => other.fresh(&spec.name),
+        }
+    }
 }
 
 /// One resource of a volume on one node.
@@ -172,6 +199,18 @@ impl VolumeInfo {
         }
     }
 
+    /// From a definition and its resources without volume states (`GET rd/resources`).
+    pub(crate) fn from_resources(rd: ResourceDefinition, resources: Vec<Resource>) -> Self {
+        let rs: Vec<ResourceWithVolumes> = resources
+            .into_iter()
+            .map(|resource| ResourceWithVolumes {
+                resource,
+                ..Default::default()
+            })
+            .collect();
+        Self::from_parts(rd, &rs)
+    }
+
     /// Nodes holding a disk.
     pub fn diskful_nodes(&self) -> Vec<&str> {
         self.replicas
@@ -179,6 +218,21 @@ impl VolumeInfo {
             .filter(|r| !r.diskless)
             .map(|r| r.node.as_str())
             .collect()
+    }
+
+    /// True when this volume could have been made from `spec`: same size, every prop of the
+    /// spec carried, and a disk somewhere (a retry of the same create).
+    pub fn is_made_from(&self, spec: &CreateSpec) -> bool {
+        self.size_kib == spec.size_kib
+            && spec.props.iter().all(|(k, v)| self.props.get(k) == Some(v))
+            && self.replicas.iter().any(|r| !r.diskless)
+    }
+
+    /// True when `node` holds a diskless copy (not a tie-breaker) of this volume.
+    pub fn has_diskless_copy_on(&self, node: &str) -> bool {
+        self.replicas
+            .iter()
+            .any(|r| r.node.eq_ignore_ascii_case(node) && r.diskless && !r.tiebreaker)
     }
 
     /// Nodes where the volume is Primary (in use).
@@ -230,12 +284,21 @@ impl Storage {
             .join(volume.to_string())
     }
 
+    /// True when `vm_id` is the configured controller VM, whose volumes are never deleted
+    /// and are used without the controller. The one controller-VM rule: the frontends feed it
+    /// the VM id they parsed from a volume name or a call.
+    pub fn is_controller_vm_id(&self, vm_id: &str) -> bool {
+        self.cfg.controller_vm.as_deref() == Some(vm_id)
+    }
+
     /// True when the name (and, if known, the RD's props) belongs to the controller VM.
     pub fn is_controller_vm(&self, rd_name: &str, rd: Option<&ResourceDefinition>) -> bool {
-        match &self.cfg.controller_vm {
-            Some(vm) => self.cfg.platform.vm_id_of(rd_name, rd).as_deref() == Some(vm.as_str()),
-            None => false,
-        }
+        self.cfg.controller_vm.is_some()
+            && self
+                .cfg
+                .platform
+                .vm_id_of(rd_name, rd)
+                .is_some_and(|vm| self.is_controller_vm_id(&vm))
     }
 
     fn check_owned(&self, rd: &ResourceDefinition) -> Result<()> {
@@ -383,74 +446,151 @@ impl Storage {
                 Ok(CreateOutcome::Created)
             }
             Err(Error::AlreadyExists { what, reports }) => {
-                match self.definition_with_volumes(&spec.name).await? {
-                    Some(def) if self.is_half_created_twin(&def, spec).await? => {
-                        tracing::info!("completing a half-created volume");
-                        if def.volume_definitions.is_empty() {
-                            self.client
-                                .volume_definition_create(
-                                    &spec.name,
-                                    &VolumeDefinitionCreate {
-                                        volume_definition: VolumeDefinition {
-                                            size_kib: spec.size_kib,
-                                            ..Default::default()
-                                        },
-                                        ..Default::default()
-                                    },
-                                )
-                                .await?;
-                        }
-                        self.place(spec).await?;
-                        if def.props.contains_key(INCOMPLETE_MARKER) {
-                            self.mark_complete(&spec.name).await?;
-                        }
-                        Ok(CreateOutcome::Completed)
-                    }
-                    _ => Err(Error::AlreadyExists { what, reports }),
+                let Some(def) = self.definition_with_volumes(&spec.name).await? else {
+                    return Err(Error::AlreadyExists { what, reports });
+                };
+                self.check_owned(&def)?;
+                let resources = if def.props.contains_key(INCOMPLETE_MARKER) {
+                    None
+                } else {
+                    Some(self.client.resources(&def.name).await?)
+                };
+                if !self.is_half_created_twin(&def, spec, resources.as_deref()) {
+                    return Ok(CreateOutcome::Existing(VolumeInfo::from_resources(
+                        def,
+                        resources.unwrap_or_default(),
+                    )));
                 }
+                tracing::info!("completing a half-created volume");
+                if def.volume_definitions.is_empty() {
+                    self.client
+                        .volume_definition_create(
+                            &spec.name,
+                            &VolumeDefinitionCreate {
+                                volume_definition: VolumeDefinition {
+                                    size_kib: spec.size_kib,
+                                    ..Default::default()
+                                },
+                                ..Default::default()
+                            },
+                        )
+                        .await?;
+                }
+                self.place(spec).await?;
+                if def.props.contains_key(INCOMPLETE_MARKER) {
+                    self.mark_complete(&spec.name).await?;
+                }
+                Ok(CreateOutcome::Completed)
             }
             Err(e) => Err(e),
         }
     }
 
-    /// Create under a fresh name from `generate` until one is free (bounded attempts).
-    pub async fn create_unique(
+    /// Run `attempt` under fresh names from `generate` until one is not taken (16 attempts),
+    /// returning the name used and what `attempt` returned. A name is taken when `attempt`
+    /// fails with `AlreadyExists` (see [`CreateOutcome::fresh`]) or with `NotOwned` for that
+    /// very name (another platform holds it).
+    pub async fn with_unique_name<T, F, Fut>(
         &self,
-        mut spec: CreateSpec,
         generate: impl Fn() -> String,
-    ) -> Result<String> {
+        mut attempt: F,
+    ) -> Result<(String, T)>
+    where
+        F: FnMut(String) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
         let mut last = None;
         for _ in 0..16 {
-            spec.name = generate();
-            match self.create(&spec).await {
-                Ok(_) => return Ok(spec.name),
+            let name = generate();
+            match attempt(name.clone()).await {
+                Ok(t) => return Ok((name, t)),
                 Err(e @ Error::AlreadyExists { .. }) => last = Some(e),
+                Err(Error::NotOwned { name: held, .. }) if held.eq_ignore_ascii_case(&name) => {
+                    last = Some(owned::taken(&name))
+                }
                 Err(e) => return Err(e),
             }
         }
         Err(last.unwrap_or_else(|| Error::InvalidInput("no free volume name found".into())))
     }
 
-    async fn is_half_created_twin(
+    /// Create under a fresh name from `generate` until one is free (bounded attempts).
+    pub async fn create_unique(
+        &self,
+        spec: CreateSpec,
+        generate: impl Fn() -> String,
+    ) -> Result<String> {
+        let spec = &spec;
+        let (name, _) = self
+            .with_unique_name(generate, |name| async move {
+                let spec = CreateSpec {
+                    name: name.clone(),
+                    ..spec.clone()
+                };
+                self.create(&spec).await?.fresh(&name)
+            })
+            .await?;
+        Ok(name)
+    }
+
+    /// Wait a bounded time (`in_use_wait`) until no node uses the volume, polling
+    /// [`Storage::get`]. Returns the last reading (still in use when the wait ran out), or
+    /// `None` when the volume went away meanwhile.
+    #[instrument(skip(self, info), fields(volume = %info.name))]
+    pub async fn wait_unused(&self, mut info: VolumeInfo) -> Result<Option<VolumeInfo>> {
+        let deadline = tokio::time::Instant::now() + self.cfg.in_use_wait;
+        while !info.in_use_nodes().is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            match self.get(&info.name).await? {
+                Some(i) => info = i,
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(info))
+    }
+
+    /// [`Storage::is_half_created_twin`], reading the resources only when they decide.
+    async fn read_half_created_twin(
         &self,
         def: &ResourceDefinition,
         spec: &CreateSpec,
     ) -> Result<bool> {
-        if !self.cfg.platform.owns(def) {
-            return Ok(false);
-        }
-        if spec
-            .props
-            .iter()
-            .any(|(k, v)| !def.props.get(k).is_some_and(|d| d.eq_ignore_ascii_case(v)))
-        {
+        if !self.is_half_created_twin(def, spec, None) {
             return Ok(false);
         }
         if def.props.contains_key(INCOMPLETE_MARKER) {
             return Ok(true);
         }
         let resources = self.client.resources(&def.name).await?;
-        Ok(!resources.iter().any(|r| !r.is_diskless()))
+        Ok(self.is_half_created_twin(def, spec, Some(&resources)))
+    }
+
+    /// True when `def` is a half-created volume of `spec`'s owner: every spec prop carried and
+    /// either the incomplete marker or no disk anywhere (`resources`, read when the marker is
+    /// absent).
+    fn is_half_created_twin(
+        &self,
+        def: &ResourceDefinition,
+        spec: &CreateSpec,
+        resources: Option<&[Resource]>,
+    ) -> bool {
+        if !self.cfg.platform.owns(def) {
+            return false;
+        }
+        if spec
+            .props
+            .iter()
+            .any(|(k, v)| !def.props.get(k).is_some_and(|d| d.eq_ignore_ascii_case(v)))
+        {
+            return false;
+        }
+        if def.props.contains_key(INCOMPLETE_MARKER) {
+            return true;
+        }
+        !resources
+            .unwrap_or_default()
+            .iter()
+            .any(|r| !r.is_diskless())
     }
 
     async fn mark_complete(&self, rd: &str) -> Result<()> {

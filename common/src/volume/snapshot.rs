@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use tracing::instrument;
 
-use super::{CreateOutcome, CreateSpec, Storage};
+use super::{CreateOutcome, CreateSpec, Storage, VolumeInfo};
 use crate::api::*;
 use crate::error::{Error, Result};
 use crate::naming;
@@ -157,7 +157,7 @@ impl Storage {
             Ok(_) => None,
             Err(Error::AlreadyExists { what, reports }) => {
                 match self.definition_with_volumes(&spec.name).await? {
-                    Some(def) if self.is_half_created_twin(&def, spec).await? => {
+                    Some(def) if self.read_half_created_twin(&def, spec).await? => {
                         outcome = CreateOutcome::Completed;
                         Some(def)
                     }
@@ -196,7 +196,8 @@ impl Storage {
     /// (0 keeps the source's size). The source's definition is read once, for ownership, the
     /// props to drop and the size, so growing needs no further read. A clone of the same
     /// owner and source left by an interrupted run is waited for and reported as
-    /// [`CreateOutcome::Completed`].
+    /// [`CreateOutcome::Completed`]; another volume of this platform under that name is
+    /// [`CreateOutcome::Existing`] (untouched); another platform's is `NotOwned`.
     #[instrument(skip(self, spec), fields(volume = %src, target = %spec.name))]
     pub async fn clone_grown(
         &self,
@@ -233,17 +234,21 @@ impl Storage {
             Ok(_) => {}
             Err(Error::AlreadyExists { what, reports }) => {
                 let existing = self.definition_with_volumes(&spec.name).await?;
-                let ours = existing.as_ref().filter(|d| {
-                    self.cfg.platform.owns(d)
-                        && spec.props.iter().all(|(k, v)| d.props.get(k) == Some(v))
-                        && d.props
-                            .get("cloned-from")
-                            .is_some_and(|c| c.eq_ignore_ascii_case(src))
-                });
-                let Some(d) = ours else {
+                let Some(d) = existing else {
                     return Err(Error::AlreadyExists { what, reports });
                 };
-                size_kib = size_of(d).max(size_kib);
+                self.check_owned(&d)?;
+                let retry = spec.props.iter().all(|(k, v)| d.props.get(k) == Some(v))
+                    && d.props
+                        .get("cloned-from")
+                        .is_some_and(|c| c.eq_ignore_ascii_case(src));
+                if !retry {
+                    let resources = self.client.resources(&d.name).await?;
+                    return Ok(CreateOutcome::Existing(VolumeInfo::from_resources(
+                        d, resources,
+                    )));
+                }
+                size_kib = size_of(&d).max(size_kib);
                 outcome = CreateOutcome::Completed;
             }
             Err(Error::NotFound { .. }) => {
