@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use linstor_common::adopt::{parse_config, plan, Options};
+use linstor_plugins_ops::adopt::{parse_config, plan, Options};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

@@ -16,13 +16,13 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use linstor_common::adopt::{self, Owner};
 use linstor_common::config::{ClientConfig, Sources};
 use linstor_common::doctor::{self, Check, DoctorConfig};
 use linstor_common::host::RealHost;
 use linstor_common::naming::Platform;
 use linstor_common::volume::{Storage, StorageConfig};
 use linstor_common::Client;
+use linstor_plugins_ops::adopt::{self, Owner};
 use linstor_plugins_ops::platform::{ConfigText, DOCKER_CONF, PVE_STORAGE_CFG};
 use linstor_plugins_ops::{resolve, PlatformFiles, Resolved, Settings};
 

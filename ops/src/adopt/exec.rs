@@ -6,8 +6,8 @@ use tracing::Instrument as _;
 
 use super::plan::{Call, Plan};
 use super::AdoptError;
-use crate::client::Replies;
-use crate::Client;
+use linstor_common::client::Replies;
+use linstor_common::Client;
 
 /// A reason the cluster is not ready for the adoption.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,7 +117,7 @@ pub async fn preflight(client: &Client, plan: &Plan) -> Result<Vec<Problem>, Ado
     Ok(problems)
 }
 
-async fn perform(client: &Client, call: &Call) -> crate::Result<Replies> {
+async fn perform(client: &Client, call: &Call) -> linstor_common::Result<Replies> {
     match call {
         Call::CreateResourceDefinition(b) => client.resource_definition_create(b).await,
         Call::ModifyResourceDefinition { rd, body } => {

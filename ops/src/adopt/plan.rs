@@ -12,12 +12,12 @@ use serde::Serialize;
 
 use super::parse::{DrbdResource, HostName, MetaDisk};
 use super::AdoptError;
-use crate::api::{
+use linstor_common::api::{
     Props, Resource, ResourceCreate, ResourceDefinition, ResourceDefinitionCreate,
     ResourceDefinitionModify, VolumeDefinition, VolumeDefinitionCreate, VolumeDefinitionModify,
 };
-use crate::client::seg;
-use crate::naming::{self, docker, proxmox};
+use linstor_common::client::seg;
+use linstor_common::naming::{self, docker, proxmox};
 
 /// RD/RG/controller property: peer slots of resources created from now on.
 pub const PEER_SLOTS_PROP: &str = "PeerSlotsNewResource";
@@ -736,7 +736,7 @@ mod tests {
         match plan(&r, &opts()).unwrap_err() {
             AdoptError::InvalidName { proposal, .. } => {
                 assert_eq!(proposal, "r_9legacy_db");
-                crate::naming::validate_resource_name(&proposal).unwrap();
+                linstor_common::naming::validate_resource_name(&proposal).unwrap();
             }
             other => panic!("{other:?}"),
         }
@@ -746,7 +746,7 @@ mod tests {
         assert!(lines(&p)[0].contains(r#""name":"r_9legacy_db""#));
         assert!(lines(&p)[3].contains(r#""OverrideVlmId":"legacy_data""#));
         for n in ["all", "x", "..", &"a".repeat(60)] {
-            crate::naming::validate_resource_name(&propose_name(n)).unwrap();
+            linstor_common::naming::validate_resource_name(&propose_name(n)).unwrap();
         }
     }
 

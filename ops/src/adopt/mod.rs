@@ -15,7 +15,7 @@ pub use parse::{
 };
 pub use plan::{plan, Call, Options, Owner, Plan, Step};
 
-use crate::host::HostOps;
+use linstor_common::host::HostOps;
 
 /// Why a resource cannot be adopted as asked.
 #[derive(Debug, thiserror::Error)]
@@ -85,11 +85,11 @@ pub enum AdoptError {
         /// Resource definition.
         name: String,
         /// The LINSTOR error.
-        source: crate::Error,
+        source: linstor_common::Error,
     },
     /// A LINSTOR call failed.
     #[error(transparent)]
-    Linstor(#[from] crate::Error),
+    Linstor(#[from] linstor_common::Error),
 }
 
 /// Net sizes (bytes) of every volume: the given ones, the others read from `/dev/drbd<minor>`
