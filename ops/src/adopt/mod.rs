@@ -3,6 +3,7 @@
 //! ordered LINSTOR calls with a reason each, [`exec`] checks the cluster and performs them.
 
 pub mod exec;
+pub mod options;
 pub mod parse;
 pub mod plan;
 
