@@ -214,6 +214,17 @@ impl Client {
         .await
     }
 
+    /// `POST /v1/nodes/{node}/net-interfaces`.
+    pub async fn net_interface_create(&self, node: &str, nic: &NetInterface) -> Result<Replies> {
+        self.call(
+            Method::POST,
+            &format!("/v1/nodes/{}/net-interfaces", seg(node)),
+            Self::body(nic),
+            &format!("net interface '{}' of node '{node}'", nic.name),
+        )
+        .await
+    }
+
     /// `GET /v1/view/storage-pools`, optionally filtered by node and answered from cache.
     pub async fn storage_pools(&self, nodes: &[&str], cached: bool) -> Result<Vec<StoragePool>> {
         let mut q: Vec<(&str, &str)> = nodes.iter().map(|n| ("nodes", *n)).collect();
@@ -460,7 +471,7 @@ impl Client {
         .await
     }
 
-    /// `GET /v1/resource-definitions/{rd}/resource-connections/{a}/{b}` props modify.
+    /// `PUT /v1/resource-definitions/{rd}/resource-connections/{a}/{b}`: props modify.
     pub async fn resource_connection_modify(
         &self,
         rd: &str,

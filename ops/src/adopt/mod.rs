@@ -1,7 +1,10 @@
 //! Adoption of hand-made DRBD resources into LINSTOR, following LINBIT's manual migration
 //! procedure: [`parse`] reads the `.res` file (or `drbdadm dump`), [`mod@plan`] turns it into the
-//! ordered LINSTOR calls with a reason each, [`exec`] checks the cluster and performs them.
+//! ordered LINSTOR calls with a reason each, [`carry`] adds what keeps the rest of the
+//! configuration (options, addresses, paths; [`options`] maps DRBD options to LINSTOR
+//! properties) and names what cannot be kept, [`exec`] checks the cluster and performs them.
 
+pub mod carry;
 pub mod exec;
 pub mod options;
 pub mod parse;
@@ -10,9 +13,11 @@ pub mod plan;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+pub use carry::{AddressProblem, Fate, Setting};
 pub use exec::{apply, preflight, Problem};
 pub use parse::{
-    parse_config, parse_resource, Address, DrbdHost, DrbdResource, DrbdVolume, HostName, MetaDisk,
+    parse_config, parse_resource, Address, DrbdConnection, DrbdHost, DrbdMesh, DrbdOption,
+    DrbdResource, DrbdVolume, HostName, MetaDisk, OptionSection, Unhandled,
 };
 pub use plan::{plan, Call, Options, Owner, Plan, Step};
 

@@ -10,11 +10,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use super::carry::{carry, AddressProblem, CarryHost, Fate, Setting, Target};
 use super::parse::{DrbdResource, HostName, MetaDisk};
 use super::AdoptError;
 use linstor_common::api::{
-    Props, Resource, ResourceCreate, ResourceDefinition, ResourceDefinitionCreate,
-    ResourceDefinitionModify, VolumeDefinition, VolumeDefinitionCreate, VolumeDefinitionModify,
+    NetInterface, Props, PropsModify, Resource, ResourceCreate, ResourceDefinition,
+    ResourceDefinitionCreate, ResourceDefinitionModify, VolumeDefinition, VolumeDefinitionCreate,
+    VolumeDefinitionModify,
 };
 use linstor_common::client::seg;
 use linstor_common::naming::{self, docker, proxmox};
@@ -63,6 +65,13 @@ pub struct Options {
     pub owner: Option<Owner>,
     /// Resource group of the new definition (LINSTOR's default group when `None`).
     pub resource_group: Option<String>,
+    /// The LINSTOR nodes' interfaces, by node; a node not in the map is not a LINSTOR node
+    /// (reported by the checks) and its addresses are not checked.
+    pub net_interfaces: BTreeMap<String, Vec<NetInterface>>,
+    /// Create the interfaces the peers' addresses need instead of reporting them.
+    pub create_net_interfaces: bool,
+    /// Settings (by id) the operator accepts to lose.
+    pub drop: BTreeSet<String>,
 }
 
 /// One LINSTOR call, with the body exactly as sent.
@@ -102,6 +111,24 @@ pub enum Call {
         /// Body.
         body: ResourceCreate,
     },
+    /// `POST /v1/nodes/{node}/net-interfaces`.
+    CreateNetInterface {
+        /// Node.
+        node: String,
+        /// Body.
+        body: NetInterface,
+    },
+    /// `PUT /v1/resource-definitions/{rd}/resource-connections/{a}/{b}`.
+    ModifyResourceConnection {
+        /// RD.
+        rd: String,
+        /// First node.
+        a: String,
+        /// Second node.
+        b: String,
+        /// Body.
+        body: PropsModify,
+    },
 }
 
 fn json<T: Serialize>(v: &T) -> String {
@@ -135,6 +162,18 @@ impl Call {
                     seg(node)
                 ),
             ),
+            Call::CreateNetInterface { node, .. } => {
+                ("POST", format!("/v1/nodes/{}/net-interfaces", seg(node)))
+            }
+            Call::ModifyResourceConnection { rd, a, b, .. } => (
+                "PUT",
+                format!(
+                    "/v1/resource-definitions/{}/resource-connections/{}/{}",
+                    seg(rd),
+                    seg(a),
+                    seg(b)
+                ),
+            ),
         }
     }
 
@@ -146,6 +185,8 @@ impl Call {
             Call::CreateVolumeDefinition { body, .. } => json(body),
             Call::ModifyVolumeDefinition { body, .. } => json(body),
             Call::CreateResource { body, .. } => json(body),
+            Call::CreateNetInterface { body, .. } => json(body),
+            Call::ModifyResourceConnection { body, .. } => json(body),
         }
     }
 }
@@ -192,6 +233,22 @@ pub struct Plan {
     pub minors: BTreeMap<u32, u32>,
     /// Calls in order.
     pub steps: Vec<Step>,
+    /// Every setting of the configuration beyond the numbers, and what becomes of it.
+    pub settings: Vec<Setting>,
+    /// Addresses the peers use that LINSTOR does not have as an interface of the node.
+    pub address_problems: Vec<AddressProblem>,
+    /// Settings not carried that the operator accepted to lose (`--drop`).
+    pub dropped: BTreeSet<String>,
+}
+
+impl Plan {
+    /// Settings not carried and not accepted with `--drop`.
+    pub fn unaccepted_losses(&self) -> Vec<&Setting> {
+        self.settings
+            .iter()
+            .filter(|s| matches!(s.fate, Fate::Lost(_)) && !self.dropped.contains(&s.id))
+            .collect()
+    }
 }
 
 fn invalid(msg: impl Into<String>) -> AdoptError {
@@ -357,6 +414,7 @@ pub fn plan(res: &DrbdResource, opts: &Options) -> Result<Plan, AdoptError> {
         )));
     }
     let mut minors: BTreeMap<u32, u32> = BTreeMap::new();
+    let mut carry_hosts = Vec::new();
     let mut backing: BTreeMap<u32, (String, String)> = BTreeMap::new();
     for h in &res.hosts {
         let host = h.name.to_string();
@@ -460,6 +518,14 @@ pub fn plan(res: &DrbdResource, opts: &Options) -> Result<Plan, AdoptError> {
                     })?,
             )
         };
+        carry_hosts.push(CarryHost {
+            drbd: match &h.name {
+                HostName::On(n) => n.clone(),
+                HostName::Floating(a) => a.to_string(),
+            },
+            node: node.clone(),
+            address: addr.clone(),
+        });
         nodes.push(PlannedNode {
             node,
             node_id,
@@ -498,6 +564,14 @@ pub fn plan(res: &DrbdResource, opts: &Options) -> Result<Plan, AdoptError> {
         sizes.insert(*nr, kib);
     }
 
+    let carried = carry(
+        res,
+        &carry_hosts,
+        port,
+        &opts.net_interfaces,
+        opts.create_net_interfaces,
+    );
+    let mut at: BTreeMap<Target, usize> = BTreeMap::new();
     let mut steps = Vec::new();
     let owner_note = if owner_props.is_empty() {
         String::new()
@@ -536,6 +610,19 @@ pub fn plan(res: &DrbdResource, opts: &Options) -> Result<Plan, AdoptError> {
             "the metadata on disk has {peer_slots} peer slots; resources created with another count would not match it"
         ),
     });
+    if !carried.rd.is_empty() {
+        steps.push(Step {
+            call: Call::ModifyResourceDefinition {
+                rd: name.clone(),
+                body: ResourceDefinitionModify {
+                    override_props: carried.rd.clone(),
+                    ..Default::default()
+                },
+            },
+            why: format!("keep {}", carried.rd_why.join("; ")),
+        });
+        at.insert(Target::RdOptions, steps.len());
+    }
     for nr in &numbers {
         let kib = sizes[nr];
         let minor = minors[nr];
@@ -588,11 +675,37 @@ pub fn plan(res: &DrbdResource, opts: &Options) -> Result<Plan, AdoptError> {
                 why: "asked with --allow-larger-volume-size: accept a backing volume larger than LINSTOR would allocate for this net size".into(),
             });
         }
+        if let Some(p) = carried.vd.get(nr) {
+            steps.push(Step {
+                call: Call::ModifyVolumeDefinition {
+                    rd: name.clone(),
+                    nr: *nr,
+                    body: VolumeDefinitionModify {
+                        override_props: p.clone(),
+                        ..Default::default()
+                    },
+                },
+                why: format!(
+                    "keep the disk section of volume {nr}; LINSTOR writes its own defaults for options without a property"
+                ),
+            });
+            at.insert(Target::VdOptions(*nr), steps.len());
+        }
+    }
+    for ((node, nic), (body, why)) in &carried.nics {
+        steps.push(Step {
+            call: Call::CreateNetInterface {
+                node: node.clone(),
+                body: body.clone(),
+            },
+            why: why.clone(),
+        });
+        at.insert(Target::NetInterface(node.clone(), nic.clone()), steps.len());
     }
     for n in &nodes {
         let mut props = Props::new();
         let mut flags = Vec::new();
-        let why = match &n.pool {
+        let mut why = match &n.pool {
             Some(pool) => {
                 props.insert("StorPoolName".into(), pool.clone());
                 format!(
@@ -608,6 +721,11 @@ pub fn plan(res: &DrbdResource, opts: &Options) -> Result<Plan, AdoptError> {
                 )
             }
         };
+        if let Some((p, w)) = carried.rsc.get(&n.node) {
+            props.extend(p.clone());
+            why.push_str("; ");
+            why.push_str(w);
+        }
         steps.push(Step {
             call: Call::CreateResource {
                 rd: name.clone(),
@@ -625,6 +743,58 @@ pub fn plan(res: &DrbdResource, opts: &Options) -> Result<Plan, AdoptError> {
             },
             why,
         });
+        at.insert(Target::Resource(n.node.clone()), steps.len());
+    }
+    for ((a, b), (props, what)) in &carried.conns {
+        let mut parts = Vec::new();
+        if what.iter().any(|w| w == "options") {
+            parts.push("its own net/disk options");
+        }
+        if what.iter().any(|w| w == "paths") {
+            parts.push("its paths, over the interfaces named (LINSTOR writes one path per Paths/<path> entry, with the resource's port)");
+        }
+        steps.push(Step {
+            call: Call::ModifyResourceConnection {
+                rd: name.clone(),
+                a: a.clone(),
+                b: b.clone(),
+                body: PropsModify {
+                    override_props: props.clone(),
+                    ..Default::default()
+                },
+            },
+            why: format!("the connection {a}-{b} keeps {}", parts.join(" and ")),
+        });
+        at.insert(Target::Connection(a.clone(), b.clone()), steps.len());
+    }
+    let mut settings = Vec::new();
+    for (mut s, targets) in carried.settings {
+        if let Fate::Carried { steps, .. } = &mut s.fate {
+            *steps = targets.iter().filter_map(|t| at.get(t)).copied().collect();
+            steps.sort_unstable();
+            steps.dedup();
+        }
+        settings.push(s);
+    }
+    for d in &opts.drop {
+        if !settings
+            .iter()
+            .any(|s| &s.id == d && matches!(s.fate, Fate::Lost(_)))
+        {
+            let lost: Vec<&str> = settings
+                .iter()
+                .filter(|s| matches!(s.fate, Fate::Lost(_)))
+                .map(|s| s.id.as_str())
+                .collect();
+            return Err(invalid(format!(
+                "--drop {d} names no setting that adopt cannot carry; those are: {}",
+                if lost.is_empty() {
+                    "none".to_string()
+                } else {
+                    lost.join(", ")
+                }
+            )));
+        }
     }
     Ok(Plan {
         drbd_name: res.name.clone(),
@@ -633,6 +803,9 @@ pub fn plan(res: &DrbdResource, opts: &Options) -> Result<Plan, AdoptError> {
         nodes,
         minors,
         steps,
+        settings,
+        address_problems: carried.problems,
+        dropped: opts.drop.clone(),
     })
 }
 
