@@ -2,7 +2,7 @@
 # Installs the Debian packages the test suites use (idempotent; skips what is present).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-pkgs=(docker.io busybox-static e2fsprogs xfsprogs util-linux python3-venv perl openssl dpkg-dev)
+pkgs=(docker.io busybox-static e2fsprogs xfsprogs util-linux python3-venv perl openssl dpkg-dev drbd-utils)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -118,9 +118,10 @@ fn calls(out: &str) -> Vec<String> {
         .collect()
 }
 
-const EXPECTED: [&str; 6] = [
+const EXPECTED: [&str; 7] = [
     r#"POST /v1/resource-definitions {"resource_definition":{"name":"legacy"},"drbd_port":15500,"drbd_peer_slots":4}"#,
     r#"PUT /v1/resource-definitions/legacy {"override_props":{"PeerSlotsNewResource":"4"}}"#,
+    r#"PUT /v1/resource-definitions/legacy {"override_props":{"DrbdOptions/Net/protocol":"C","DrbdOptions/Resource/quorum":"off"}}"#,
     r#"POST /v1/resource-definitions/legacy/volume-definitions {"volume_definition":{"volume_number":10,"size_kib":1371956},"drbd_minor_number":9100}"#,
     r#"PUT /v1/resource-definitions/legacy/volume-definitions/10 {"override_props":{"OverrideVlmId":"legacy_data"}}"#,
     r#"POST /v1/resource-definitions/legacy/resources/alpha {"resource":{"props":{"StorPoolName":"ssd"}},"drbd_node_id":4,"drbd_tcp_ports":[15500]}"#,
@@ -137,7 +138,7 @@ async fn dry_run_lists_the_procedure_and_apply_creates_the_exact_numbers() {
     let (code, out) = env.adopt(LEGACY, &[]).await;
     assert_eq!(code, Some(0), "{out}");
     assert_eq!(calls(&out), EXPECTED, "{out}");
-    assert_eq!(out.matches("    why: ").count(), 6, "{out}");
+    assert_eq!(out.matches("    why: ").count(), 7, "{out}");
     assert!(
         out.contains("checks passed") && out.contains("nothing changed"),
         "{out}"
@@ -148,13 +149,13 @@ async fn dry_run_lists_the_procedure_and_apply_creates_the_exact_numbers() {
     let (code, out) = env.adopt(LEGACY, &["--apply"]).await;
     assert_eq!(code, Some(0), "{out}");
     assert!(
-        out.contains("done 6/6") && out.contains("adopted 'legacy'"),
+        out.contains("done 7/7") && out.contains("adopted 'legacy'"),
         "{out}"
     );
     assert_eq!(
         env.sim.request_count(),
-        3 + 6,
-        "checks (definition, nodes, pools) plus the six calls: {:?}",
+        1 + 3 + 7,
+        "the nodes' interfaces for the plan, the checks (definition, nodes, pools) and the seven calls: {:?}",
         env.sim.stats()
     );
 
@@ -353,9 +354,9 @@ async fn a_failing_step_stops_and_keeps_what_was_done() {
     .unwrap();
     let (code, out) = env.adopt(LEGACY, &["--apply"]).await;
     assert_eq!(code, Some(2), "{out}");
-    assert!(out.contains("done 5/6"), "{out}");
+    assert!(out.contains("done 6/7"), "{out}");
     assert!(
-        out.contains("step 6 of 6 failed")
+        out.contains("step 7 of 7 failed")
             && out.contains("TCP port '15500'")
             && out.contains("do not delete resource definition 'legacy'"),
         "{out}"

@@ -73,6 +73,8 @@ pub struct AddressProblem {
     pub interfaces: Vec<(String, String)>,
     /// The interface the plan names for it (to create).
     pub nic: String,
+    /// Where the plan uses that interface (`PrefNic=…` of its resource, a path).
+    pub used_as: String,
 }
 
 impl std::fmt::Display for AddressProblem {
@@ -89,8 +91,8 @@ impl std::fmt::Display for AddressProblem {
         let (node, ip, nic) = (&self.node, &self.address.ip, &self.nic);
         write!(
             f,
-            "node '{node}': the peers connect to it at {}, but LINSTOR has no interface with {ip} (it has {has}), so DRBD would be configured with another address; rerun with --create-net-interfaces to add POST /v1/nodes/{node}/net-interfaces {{\"name\":\"{nic}\",\"address\":\"{ip}\"}} to the plan (the resource already gets {PREF_NIC_PROP}={nic}), or create it yourself: `linstor node interface create {node} {nic} {ip}`",
-            self.address
+            "node '{node}': the peers connect to it at {}, but LINSTOR has no interface with {ip} (it has {has}), so DRBD would be configured with another address; rerun with --create-net-interfaces to add POST /v1/nodes/{node}/net-interfaces {{\"name\":\"{nic}\",\"address\":\"{ip}\"}} to the plan (the plan already uses it as {}), or create it yourself: `linstor node interface create {node} {nic} {ip}`",
+            self.address, self.used_as
         )
     }
 }
@@ -115,6 +117,8 @@ pub(super) enum Target {
 pub(super) struct CarryHost {
     /// Name in the configuration (`on` name, or the floating address).
     pub drbd: String,
+    /// Its section, as setting ids name it (`on:alpha`, `floating:10.0.0.1`).
+    pub place: String,
     /// LINSTOR node.
     pub node: String,
     /// Replication address.
@@ -186,7 +190,7 @@ impl Ctx<'_> {
 
     /// The interface of `node` with address `ip`: an existing one, or the one the plan creates.
     /// `None` when LINSTOR does not know the node (reported elsewhere).
-    fn nic_for(&mut self, node: &str, address: &Address) -> Option<(String, bool)> {
+    fn nic_for(&mut self, node: &str, address: &Address, used_as: &str) -> Option<(String, bool)> {
         let nics = self.nics_of(node)?.clone();
         if let Some(n) = nics.iter().find(|n| same_ip(&n.address, &address.ip)) {
             return Some((n.name.clone(), true));
@@ -252,6 +256,7 @@ impl Ctx<'_> {
                     .map(|n| (n.name.clone(), n.address.clone()))
                     .collect(),
                 nic: name.clone(),
+                used_as: used_as.replace("{nic}", &name),
             });
         }
         Some((name, false))
@@ -267,7 +272,7 @@ impl Ctx<'_> {
                 .iter()
                 .find(|n| n.name.eq_ignore_ascii_case("default"))
                 .or(nics.first());
-            let id = format!("on:{}/address", h.drbd);
+            let id = format!("{}/address", h.place);
             let text = format!("address {} {}", h.address.family, h.address);
             if let Some(d) = default.filter(|d| same_ip(&d.address, &h.address.ip)) {
                 self.out.settings.push((
@@ -287,7 +292,11 @@ impl Ctx<'_> {
                 ));
                 continue;
             }
-            let Some((nic, exists)) = self.nic_for(&h.node, &h.address) else {
+            let Some((nic, exists)) = self.nic_for(
+                &h.node,
+                &h.address,
+                &format!("{PREF_NIC_PROP}={{nic}} of its resource"),
+            ) else {
                 continue;
             };
             let mut p = Props::new();
@@ -659,7 +668,8 @@ impl Ctx<'_> {
                     ok = false;
                     continue;
                 };
-                match self.nic_for(&node, a) {
+                let used_as = format!("Paths/path{}/{node}={{nic}} of connection {label}", k + 1);
+                match self.nic_for(&node, a, &used_as) {
                     Some((nic, exists)) => {
                         if !exists && self.create {
                             targets.push(Target::NetInterface(node.clone(), nic.clone()));

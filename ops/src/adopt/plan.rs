@@ -523,6 +523,10 @@ pub fn plan(res: &DrbdResource, opts: &Options) -> Result<Plan, AdoptError> {
                 HostName::On(n) => n.clone(),
                 HostName::Floating(a) => a.to_string(),
             },
+            place: match &h.name {
+                HostName::On(n) => format!("on:{n}"),
+                HostName::Floating(a) => format!("floating:{}", a.ip),
+            },
             node: node.clone(),
             address: addr.clone(),
         });
@@ -843,6 +847,7 @@ mod tests {
             [
                 r#"POST /v1/resource-definitions {"resource_definition":{"name":"legacy"},"drbd_port":15500,"drbd_peer_slots":4}"#,
                 r#"PUT /v1/resource-definitions/legacy {"override_props":{"PeerSlotsNewResource":"4"}}"#,
+                r#"PUT /v1/resource-definitions/legacy {"override_props":{"DrbdOptions/Resource/quorum":"off"}}"#,
                 r#"POST /v1/resource-definitions/legacy/volume-definitions {"volume_definition":{"volume_number":10,"size_kib":1371956},"drbd_minor_number":9100}"#,
                 r#"PUT /v1/resource-definitions/legacy/volume-definitions/10 {"override_props":{"OverrideVlmId":"legacy_data"}}"#,
                 r#"POST /v1/resource-definitions/legacy/resources/alpha {"resource":{"props":{"StorPoolName":"vg0pool"}},"drbd_node_id":4,"drbd_tcp_ports":[15500]}"#,
@@ -917,7 +922,7 @@ mod tests {
         o.name = Some("r_9legacy_db".into());
         let p = plan(&r, &o).unwrap();
         assert!(lines(&p)[0].contains(r#""name":"r_9legacy_db""#));
-        assert!(lines(&p)[3].contains(r#""OverrideVlmId":"legacy_data""#));
+        assert!(lines(&p)[4].contains(r#""OverrideVlmId":"legacy_data""#));
         for n in ["all", "x", "..", &"a".repeat(60)] {
             linstor_common::naming::validate_resource_name(&propose_name(n)).unwrap();
         }
@@ -978,7 +983,7 @@ mod tests {
         o.node_pools.insert("alpha".into(), "a".into());
         o.node_pools.insert("bravo".into(), "b".into());
         let p = plan(&r0, &o).unwrap();
-        assert!(lines(&p)[5].contains(r#""StorPoolName":"b""#));
+        assert!(lines(&p)[6].contains(r#""StorPoolName":"b""#));
     }
 
     #[test]
@@ -1083,7 +1088,7 @@ mod tests {
             "{}",
             lines(&p)[0]
         );
-        assert!(lines(&p)[3].contains(r#""OverrideVlmId":"legacy_data""#));
+        assert!(lines(&p)[4].contains(r#""OverrideVlmId":"legacy_data""#));
         o.name = Some("vm-100-disk-1".into());
         assert_eq!(plan(&r, &o).unwrap().name, "vm-100-disk-1");
         o.name = Some("vm-101-disk-1".into());
