@@ -1,0 +1,9 @@
+//! Route handlers, one file per object family; each adds methods to [`super::core::Core`].
+
+mod clone;
+mod conn;
+mod ctrl;
+mod rd;
+mod rg;
+mod rsc;
+mod snap;
