@@ -1,6 +1,8 @@
 //! The simulated controller: the state with its backing, request/answer types and the helpers
 //! every handler family shares. Routes are in [`super::routes`], handlers in [`super::handlers`].
 
+use std::collections::BTreeMap;
+
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
@@ -11,6 +13,8 @@ use super::render::non_empty;
 
 pub const DISKLESS_POOL: &str = "DfltDisklessStorPool";
 pub const DFLT_RG: &str = "DfltRscGrp";
+/// The controller version the simulator reports unless told otherwise.
+pub const DEFAULT_VERSION: &str = "1.34.0";
 pub(crate) const MAX_VLM_KIB: i64 = 1 << 40;
 
 /// A handler's answer before it is written to the wire.
@@ -117,6 +121,10 @@ pub struct Core {
     pub pool_name: String,
     pub pool_kib: u64,
     pub clone_delay_ms: u64,
+    /// Controller version reported and emulated, e.g. `1.34.0`.
+    pub version: String,
+    pub reports: Vec<super::handlers::ErrReport>,
+    pub report_seq: u64,
 }
 
 pub(crate) fn ctx_reply(op: u64, obj: u64, ok: u16, r: MR) -> Resp {
@@ -215,8 +223,32 @@ pub(crate) fn norm_prop(k: &str, v: &str) -> Result<String, Fail> {
     if k.starts_with("DrbdOptions/") && (lv == "yes" || lv == "no") {
         return Ok(lv);
     }
+    if DRBD_BOOL_OPTS.iter().any(|o| k.eq_ignore_ascii_case(o)) {
+        return Err(Box::new(
+            Entry::new(FAIL_INVLD_PROP, format!("Invalid property({k}) value: {v}"))
+                .cause(format!("The value '{v}' is not valid for the key '{k}'"))
+                .details("This value must be either 'yes' or 'no'."),
+        ));
+    }
     Ok(v.to_string())
 }
+
+/// DRBD options of type boolean (`yes`/`no` only, `S/api/prop/BooleanProperty.java`).
+const DRBD_BOOL_OPTS: &[&str] = &[
+    "DrbdOptions/Net/allow-two-primaries",
+    "DrbdOptions/Net/always-asbp",
+    "DrbdOptions/Net/use-rle",
+    "DrbdOptions/Net/csums-after-crash-only",
+    "DrbdOptions/Net/tcp-cork",
+    "DrbdOptions/Disk/disk-barrier",
+    "DrbdOptions/Disk/disk-flushes",
+    "DrbdOptions/Disk/disk-drain",
+    "DrbdOptions/Disk/md-flushes",
+    "DrbdOptions/Disk/al-updates",
+    "DrbdOptions/Disk/discard-zeroes-if-aligned",
+    "DrbdOptions/Disk/disable-write-same",
+    "DrbdOptions/PeerDevice/bitmap",
+];
 
 /// Applies override/delete/delete-namespace to `target`; returns the keys set.
 pub(crate) fn modify_props(
@@ -311,6 +343,7 @@ impl Core {
                     address: format!("10.0.0.{}", i + 1),
                     pool_uuid: uuid(),
                     diskless_pool_uuid: uuid(),
+                    net_ifs: BTreeMap::new(),
                 },
             );
         }
@@ -326,12 +359,35 @@ impl Core {
                 ..Default::default()
             },
         );
-        Core {
+        let mut core = Core {
             st,
             be,
             pool_name: pool_name.to_string(),
             pool_kib,
             clone_delay_ms,
+            version: DEFAULT_VERSION.into(),
+            reports: vec![],
+            report_seq: 0,
+        };
+        core.normalize();
+        core
+    }
+
+    /// Fills what older state files lack: each node's `default` net interface.
+    pub fn normalize(&mut self) {
+        for n in self.st.nodes.values_mut() {
+            if n.net_ifs.is_empty() {
+                n.net_ifs.insert(
+                    key("default"),
+                    NetIfSt {
+                        name: "default".into(),
+                        address: n.address.clone(),
+                        satellite_port: Some(3366),
+                        satellite_encryption_type: Some("PLAIN".into()),
+                        uuid: n.uuid.clone(),
+                    },
+                );
+            }
         }
     }
 
@@ -445,7 +501,7 @@ impl Core {
 
     /// What `GET /v1/controller/version` answers.
     pub fn version_json(&self) -> Value {
-        json!({"version": "1.34.0", "git_hash": "simulated", "build_time": "2026-06-02T00:00:00+00:00", "rest_api_version": "1.28.0"})
+        json!({"version": self.version, "git_hash": "simulated", "build_time": "2026-06-02T00:00:00+00:00", "rest_api_version": "1.28.0"})
     }
 
     /// Runs the handler the route table holds for `method` and `pat` (a pattern that
@@ -455,7 +511,11 @@ impl Core {
             .iter()
             .find(|r| r.method == method && r.pattern == pat)
         {
-            Some(r) => (r.handler)(self, req),
+            Some(r) => {
+                let mut resp = (r.handler)(self, req);
+                self.add_error_report(&format!("{method} {pat}"), &mut resp);
+                resp
+            }
             None => Resp::entries(
                 404,
                 &[Entry::new(

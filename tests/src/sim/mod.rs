@@ -210,6 +210,7 @@ impl Sim {
                 let data = std::fs::read(sf).with_context(|| format!("read {}", sf.display()))?;
                 core.st = serde_json::from_slice(&data)
                     .with_context(|| format!("parse {}", sf.display()))?;
+                core.normalize();
                 core.reattach_all();
             }
         }

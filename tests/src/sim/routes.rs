@@ -53,6 +53,38 @@ pub static ROUTES: &[Route] = &[
                 .map(|k| c.node_json(&k)),
         )
     }),
+    r("GET", "/v1/nodes/{node}/net-interfaces", |c, q| {
+        get_reply(c.netif_list(&q.p[0]))
+    }),
+    r("POST", "/v1/nodes/{node}/net-interfaces", |c, q| {
+        ctx_reply(CRT, OBJ_NET_IF, 201, c.netif_create(q))
+    }),
+    r("GET", "/v1/nodes/{node}/net-interfaces/{netif}", |c, q| {
+        get_reply(c.netif_get(&q.p[0], &q.p[1]))
+    }),
+    r("PUT", "/v1/nodes/{node}/net-interfaces/{netif}", |c, q| {
+        ctx_reply(MOD, OBJ_NET_IF, 200, c.netif_modify(q))
+    }),
+    r(
+        "DELETE",
+        "/v1/nodes/{node}/net-interfaces/{netif}",
+        |c, q| ctx_reply(DEL, OBJ_NET_IF, 200, c.netif_delete(q)),
+    ),
+    r("GET", "/v1/error-reports", |c, q| {
+        get_reply(Ok(c.error_reports(q)))
+    }),
+    r("PATCH", "/v1/error-reports", |c, q| {
+        ctx_reply(DEL, 0, 200, c.error_reports_delete(q))
+    }),
+    r("GET", "/v1/error-reports/{id}", |c, q| {
+        get_reply(Ok(c.error_report(q)))
+    }),
+    r("DELETE", "/v1/error-reports/{id}", |c, q| {
+        ctx_reply(DEL, 0, 200, c.error_report_delete(q))
+    }),
+    r("GET", "/v1/space-report", |c, _| {
+        get_reply(Ok(c.space_report()))
+    }),
     r("GET", "/v1/nodes/{node}/storage-pools", |c, q| {
         get_reply(c.node_pools(&q.p[0]))
     }),
@@ -271,6 +303,11 @@ pub static ROUTES: &[Route] = &[
     ),
     r(
         "GET",
+        "/v1/resource-definitions/{rd}/resource-connections",
+        |c, q| get_reply(c.conn_list(q)),
+    ),
+    r(
+        "GET",
         "/v1/resource-definitions/{rd}/resource-connections/{a}/{b}",
         |c, q| get_reply(c.conn_get(q)),
     ),
@@ -292,6 +329,10 @@ pub enum RouteMatch {
 /// Finds the route for `method` and the path segments; with several matches the one with
 /// the most literal segments wins.
 pub fn match_route(method: &str, segs: &[String]) -> RouteMatch {
+    let segs = match segs {
+        [rest @ .., last] if last.is_empty() && !rest.is_empty() => rest,
+        _ => segs,
+    };
     let mut wrong = None;
     let mut best: Option<(&'static str, Vec<String>, usize)> = None;
     for rt in ROUTES {

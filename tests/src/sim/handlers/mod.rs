@@ -3,7 +3,11 @@
 mod clone;
 mod conn;
 mod ctrl;
+mod netif;
 mod rd;
+mod reports;
 mod rg;
 mod rsc;
 mod snap;
+
+pub use reports::ErrReport;
