@@ -19,8 +19,9 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use super::core::{match_route, Core, Req, Resp, RouteMatch};
+use super::core::{Core, Req, Resp};
 use super::rc::{entries_json, Entry, FAIL_ACC_DENIED_COMMAND, FAIL_UNKNOWN_ERROR};
+use super::routes::{match_route, RouteMatch};
 use super::{FailKind, Fault};
 
 /// Response body: either complete, or cut off after half of it (a `Truncated` fault).
