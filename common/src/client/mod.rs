@@ -471,6 +471,27 @@ impl Client {
         .await
     }
 
+    /// `GET /v1/resource-definitions/{rd}/resource-connections/{a}/{b}`; `None` when the
+    /// connection (or one of its resources) does not exist. LINSTOR answers one object here,
+    /// not the list its REST description shows.
+    pub async fn resource_connection(
+        &self,
+        rd: &str,
+        a: &str,
+        b: &str,
+    ) -> Result<Option<ResourceConnection>> {
+        self.get_opt(
+            &format!(
+                "/v1/resource-definitions/{}/resource-connections/{}/{}",
+                seg(rd),
+                seg(a),
+                seg(b)
+            ),
+            &format!("connection {a}-{b} of '{rd}'"),
+        )
+        .await
+    }
+
     /// `PUT /v1/resource-definitions/{rd}/resource-connections/{a}/{b}`: props modify.
     pub async fn resource_connection_modify(
         &self,

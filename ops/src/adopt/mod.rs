@@ -82,7 +82,7 @@ pub enum AdoptError {
     #[error("refusing to adopt: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Refused(Vec<Problem>),
     /// A step of `--apply` failed; the steps before it were done and are kept.
-    #[error("step {step} of {total} failed: {source}. Steps 1-{done} were done and are kept: do not delete resource definition '{name}' (once the satellites run, LINSTOR would remove the existing backing volumes); fix the cause and perform the remaining calls of the dry run by hand", done = .step - 1)]
+    #[error("step {step} of {total} failed. Steps 1-{done} were done and are kept: do not delete resource definition '{name}' (once the satellites run, LINSTOR would remove the existing backing volumes); fix the cause and perform the remaining calls of the dry run by hand", done = .step - 1)]
     StepFailed {
         /// 1-based step that failed.
         step: usize,

@@ -188,6 +188,7 @@ pub(crate) fn norm_prop(k: &str, v: &str) -> Result<String, Fail> {
                 | "BalanceResourcesEnabled"
                 | "Sys/fs/blkio_throttle_read"
                 | "Sys/fs/blkio_throttle_write"
+                | "PrefNic"
         );
     if !allowed || k.len() > 256 || k.is_empty() {
         return Err(Box::new(
@@ -197,6 +198,13 @@ pub(crate) fn norm_prop(k: &str, v: &str) -> Result<String, Fail> {
     }
     if k.starts_with("Aux/") {
         return Ok(v.to_string());
+    }
+    if k == "PrefNic" && !pref_nic_ok(v) {
+        return Err(Box::new(
+            Entry::new(FAIL_INVLD_PROP, format!("Invalid property value: {v}")).details(format!(
+                "The value must match '^[a-zA-Z0-9_][a-zA-Z0-9_-]{{2,47}}$' for key '{k}'"
+            )),
+        ));
     }
     if k == "PeerSlotsNewResource" && !v.parse::<u32>().is_ok_and(|n| (1..=31).contains(&n)) {
         return Err(Box::new(
@@ -231,6 +239,16 @@ pub(crate) fn norm_prop(k: &str, v: &str) -> Result<String, Fail> {
         ));
     }
     Ok(v.to_string())
+}
+
+/// `PrefNic` values: an interface name as LINSTOR's property rule has it.
+fn pref_nic_ok(v: &str) -> bool {
+    let b = v.as_bytes();
+    (3..=48).contains(&b.len())
+        && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
+        && b[1..]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-')
 }
 
 /// DRBD options of type boolean (`yes`/`no` only, `S/api/prop/BooleanProperty.java`).
