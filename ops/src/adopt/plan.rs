@@ -1113,4 +1113,134 @@ mod tests {
         let e = plan(&r10, &o).unwrap_err().to_string();
         assert!(e.contains("exactly one volume, number 0"), "{e}");
     }
+
+    fn nic(name: &str, address: &str) -> NetInterface {
+        NetInterface {
+            name: name.into(),
+            address: address.into(),
+            ..Default::default()
+        }
+    }
+
+    fn fate_of<'a>(p: &'a Plan, id: &str) -> &'a Fate {
+        &p.settings
+            .iter()
+            .find(|s| s.id == id)
+            .unwrap_or_else(|| panic!("no setting {id}: {:#?}", p.settings))
+            .fate
+    }
+
+    #[test]
+    fn addresses_are_matched_to_the_nodes_interfaces() {
+        let r = parse_resource(LEGACY, None).unwrap();
+        let mut o = opts();
+        o.net_interfaces = BTreeMap::from([
+            (
+                "alpha".to_string(),
+                vec![nic("default", "192.168.0.1"), nic("data", "10.0.0.1")],
+            ),
+            ("bravo".to_string(), vec![nic("default", "10.0.0.2")]),
+        ]);
+        let p = plan(&r, &o).unwrap();
+        assert!(p.address_problems.is_empty(), "{:?}", p.address_problems);
+        let l = lines(&p);
+        assert!(
+            l[5].contains(r#""props":{"PrefNic":"data","StorPoolName":"vg0pool"}"#),
+            "{}",
+            l[5]
+        );
+        assert!(!l[6].contains("PrefNic"), "{}", l[6]);
+        assert!(
+            matches!(fate_of(&p, "on:alpha/address"), Fate::Carried { steps, how } if steps == &[6] && how.contains("PrefNic=data"))
+        );
+
+        o.net_interfaces
+            .insert("alpha".into(), vec![nic("default", "192.168.0.1")]);
+        let p = plan(&r, &o).unwrap();
+        let [a] = p.address_problems.as_slice() else {
+            panic!("{:?}", p.address_problems)
+        };
+        let msg = a.to_string();
+        assert!(
+            msg.starts_with("node 'alpha': the peers connect to it at 10.0.0.1:15500, but LINSTOR has no interface with 10.0.0.1 (it has 'default' 192.168.0.1)")
+                && msg.contains(r#"POST /v1/nodes/alpha/net-interfaces {"name":"adopt0","address":"10.0.0.1"}"#)
+                && msg.contains("PrefNic=adopt0 of its resource")
+                && msg.contains("linstor node interface create alpha adopt0 10.0.0.1"),
+            "{msg}"
+        );
+        assert!(!lines(&p).iter().any(|l| l.contains("net-interfaces")));
+
+        o.create_net_interfaces = true;
+        let p = plan(&r, &o).unwrap();
+        assert!(p.address_problems.is_empty());
+        let l = lines(&p);
+        assert_eq!(
+            l[5],
+            r#"POST /v1/nodes/alpha/net-interfaces {"name":"adopt0","address":"10.0.0.1"}"#
+        );
+        assert!(l[6].contains(r#""PrefNic":"adopt0""#), "{}", l[6]);
+        assert!(
+            matches!(fate_of(&p, "on:alpha/address"), Fate::Carried { steps, .. } if steps == &[6, 7])
+        );
+    }
+
+    #[test]
+    fn every_statement_is_carried_or_named_and_drop_names_only_losses() {
+        let text = "resource rr {
+            device minor 5; disk /dev/vg/rr_00000; meta-disk internal;
+            net { protocol A; }
+            stacked-on-top-of lower;
+            on aa { node-id 0; address 10.0.0.1:7005; volume 0 { disk { disk-timeout 50; } } }
+            on bb { node-id 1; address 10.0.0.2:7005; proxy { memlimit 100M; } }
+            on cc { node-id 2; address 10.0.0.3:7005; }
+            connection-mesh { hosts aa bb; net { protocol B; ping-int 5; } }
+            connection { host aa; host bb; net { protocol C; } disk { al-extents 100; } }
+        }";
+        let r = parse_resource(text, None).unwrap();
+        let mut o = opts();
+        o.sizes = BTreeMap::from([(0, 1 << 30)]);
+        let p = plan(&r, &o).unwrap();
+        for (id, want) in [
+            ("resource/stacked-on-top-of", "does not know this statement"),
+            ("on:bb/proxy", "does not know this statement"),
+            ("on:aa/volume:0/disk/disk-timeout", "one host's volume"),
+            (
+                "connection:aa-bb/disk/al-extents",
+                "DrbdOptions/Disk/al-extents on a resource connection",
+            ),
+            ("connection:aa-cc", "not connected today"),
+            ("connection:bb-cc", "not connected today"),
+        ] {
+            match fate_of(&p, id) {
+                Fate::Lost(why) => assert!(why.contains(want), "{id}: {why}"),
+                other => panic!("{id}: {other:?}"),
+            }
+        }
+        let conn = lines(&p)
+            .into_iter()
+            .find(|l| l.contains("resource-connections/aa/bb"))
+            .unwrap();
+        assert!(
+            conn.ends_with(r#"{"override_props":{"DrbdOptions/Net/ping-int":"5","DrbdOptions/Net/protocol":"C"}}"#),
+            "the connection's own section wins over the mesh: {conn}"
+        );
+        assert!(
+            matches!(fate_of(&p, "net/protocol"), Fate::Carried { how, .. } if how == "DrbdOptions/Net/protocol=A")
+        );
+        assert_eq!(p.unaccepted_losses().len(), 6);
+
+        o.drop = ["connection:aa-cc", "connection:bb-cc"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        let p = plan(&r, &o).unwrap();
+        assert_eq!(p.unaccepted_losses().len(), 4);
+        o.drop.insert("net/protocol".into());
+        let e = plan(&r, &o).unwrap_err().to_string();
+        assert!(
+            e.contains("--drop net/protocol names no setting that adopt cannot carry; those are: ")
+                && e.contains("resource/stacked-on-top-of"),
+            "{e}"
+        );
+    }
 }
