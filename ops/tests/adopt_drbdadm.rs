@@ -140,6 +140,10 @@ async fn dry_runs_of_real_drbdadm_dumps_match_their_golden_plans() {
         let dump_file = dir.path().join(format!("{layout}.dump"));
         std::fs::write(&dump_file, &dump).unwrap();
         let got = dry_run(&sim, ("--dump", &dump_file), extra).await;
+        assert!(
+            !got.contains("hand-made-secret"),
+            "the configuration's shared-secret is never printed: {got}"
+        );
         let golden = layouts().join(format!("{layout}.golden"));
         if update {
             std::fs::write(&golden, &got).unwrap();
