@@ -167,6 +167,9 @@ fn setting(id: String, o: &DrbdOption, fate: Fate) -> Setting {
     }
 }
 
+/// An option, its setting id, and its property (key, value) or why it has none.
+type MappedOption = (DrbdOption, String, Result<(String, String), Fate>);
+
 struct Ctx<'a> {
     res: &'a DrbdResource,
     hosts: &'a [CarryHost],
@@ -339,7 +342,7 @@ impl Ctx<'_> {
         sections: &[OptionSection],
         allowed: &[Ns],
         scope: &str,
-    ) -> Vec<(DrbdOption, String, Result<(String, String), Fate>)> {
+    ) -> Vec<MappedOption> {
         let mut out = Vec::new();
         for sec in sections {
             for o in &sec.options {

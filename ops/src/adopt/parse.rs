@@ -491,6 +491,9 @@ fn volume_fields(stmts: &[Stmt], vol: &mut DrbdVolume) -> Result<(), AdoptError>
     Ok(())
 }
 
+/// Volumes by number, and the option sections of their `volume` sections.
+type VolumesAndOptions = (BTreeMap<u32, DrbdVolume>, BTreeMap<u32, Vec<OptionSection>>);
+
 fn has_volume_fields(stmts: &[Stmt]) -> bool {
     stmts
         .iter()
@@ -500,12 +503,11 @@ fn has_volume_fields(stmts: &[Stmt]) -> bool {
 /// Volumes declared directly in `stmts` with their option sections: `volume <n> { … }`
 /// sections, plus the implicit volume 0 when `device`/`disk`/`meta-disk` appear outside a
 /// volume section.
-#[allow(clippy::type_complexity)]
 fn volumes_of(
     stmts: &[Stmt],
     place: &str,
     out_unhandled: &mut Vec<Unhandled>,
-) -> Result<(BTreeMap<u32, DrbdVolume>, BTreeMap<u32, Vec<OptionSection>>), AdoptError> {
+) -> Result<VolumesAndOptions, AdoptError> {
     let mut out: BTreeMap<u32, DrbdVolume> = BTreeMap::new();
     let mut sections: BTreeMap<u32, Vec<OptionSection>> = BTreeMap::new();
     if has_volume_fields(stmts) {
@@ -1027,6 +1029,83 @@ resource r0 {
         assert_eq!(r.hosts[0].address.as_ref().unwrap().ip, "10.0.0.2");
         assert_eq!(r.hosts[1].address.as_ref().unwrap().port, 7005);
         assert!(vol(&r, 1, 0).is_diskless());
+    }
+
+    #[test]
+    fn sections_connections_meshes_common_and_unknown_statements_are_kept() {
+        let text = r#"
+global { usage-count no; }
+common { net { max-buffers 4000; } bogus 1; }
+resource r {
+    options { quorum majority; }
+    net { protocol C; allow-two-primaries; }
+    startup { wfc-timeout 10; }
+    template-file "/x";
+    volume 0 { device minor 1; disk /dev/vg/r; meta-disk internal; disk { al-extents 257; } }
+    on a { node-id 0; volume 0 { disk { disk-timeout 5; } } proxy { memlimit 1M; } }
+    on b { node-id 1; }
+    connection {
+        path { host a address 10.0.0.1:7000; host b address 10.0.0.2:7000; }
+        path { host a address 10.1.0.1:7000; host b address ipv6 [fd00::2]:7000; }
+        net { sndbuf-size 1M; }
+    }
+    connection-mesh { hosts a b; disk { c-max-rate 10M; } }
+}
+"#;
+        let r = parse_resource(text, None).unwrap();
+        let opt = |s: &OptionSection| -> Vec<(String, String)> {
+            s.options
+                .iter()
+                .map(|o| (o.name.clone(), o.value.clone()))
+                .collect()
+        };
+        assert_eq!(r.global[0].name, "usage-count");
+        assert_eq!(r.common[0].kind, "net");
+        assert_eq!(
+            r.sections
+                .iter()
+                .map(|s| s.kind.as_str())
+                .collect::<Vec<_>>(),
+            ["options", "net", "startup"]
+        );
+        assert_eq!(
+            opt(&r.sections[1])[1],
+            ("allow-two-primaries".into(), "yes".into()),
+            "a bare flag reads yes"
+        );
+        assert_eq!(
+            opt(&r.volume_sections[&0][0]),
+            [("al-extents".into(), "257".into())]
+        );
+        assert_eq!(
+            opt(&r.hosts[0].volume_sections[&0][0]),
+            [("disk-timeout".into(), "5".into())]
+        );
+        let c = &r.connections[0];
+        assert_eq!(c.hosts, ["a", "b"]);
+        assert_eq!(c.paths.len(), 2);
+        assert_eq!(c.paths[1][1].1.to_string(), "[fd00::2]:7000");
+        assert_eq!(opt(&c.sections[0]), [("sndbuf-size".into(), "1M".into())]);
+        assert_eq!(r.meshes[0].hosts, ["a", "b"]);
+        assert_eq!(r.meshes[0].sections[0].kind, "disk");
+        assert_eq!(
+            r.hosts[0].address.as_ref().unwrap().ip,
+            "10.0.0.1",
+            "the first path gives a host without its own address"
+        );
+        let unknown: Vec<(&str, &str)> = r
+            .unhandled
+            .iter()
+            .map(|u| (u.place.as_str(), u.text.as_str()))
+            .collect();
+        assert_eq!(
+            unknown,
+            [
+                ("common", "bogus 1"),
+                ("resource", "template-file /x"),
+                ("on a", "proxy { … }"),
+            ]
+        );
     }
 
     #[test]
