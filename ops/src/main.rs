@@ -306,6 +306,12 @@ async fn run_adopt(args: AdoptArgs) -> anyhow::Result<ExitCode> {
         println!("{:>2}. {}", i + 1, step.call);
         println!("    why: {}", step.why);
     }
+    if args.res.is_some() && res.common.is_empty() {
+        println!(
+            "note: only {} was read; options of a `common` section elsewhere (/etc/drbd.d/global_common.conf) apply to this resource too: give `drbdadm dump` output with --dump to carry them",
+            path.display()
+        );
+    }
     println!(
         "settings of the configuration ({}, {} not carried):",
         plan.settings.len(),
