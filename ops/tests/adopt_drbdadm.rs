@@ -4,7 +4,9 @@
 //! against the simulator with nodes alpha, bravo, charlie on 10.0.0.1-3, must equal its golden
 //! file `tests/drbd/<layout>.golden`: every call with its why, every setting carried (call and
 //! property) or named as not carried, the problems and the exit code. The plan read from
-//! drbdadm's normalised output must also equal the plan read from the hand-written file.
+//! drbdadm's normalised output must also equal the plan read from the hand-written file. Applied
+//! to the simulator, every property a plan sets (definition, volume definitions, resource
+//! connections with their paths) and every interface it creates is then in LINSTOR.
 //! `UPDATE_GOLDEN=1` rewrites the golden files. Skips with a message when drbdadm is absent.
 
 use std::path::{Path, PathBuf};
@@ -186,4 +188,111 @@ async fn dry_runs_of_real_drbdadm_dumps_match_their_golden_plans() {
         client.resource_definitions(&[]).await.unwrap().is_empty(),
         "the dry runs changed nothing"
     );
+}
+
+/// Extra options an apply of the layout needs beyond its dry run.
+fn apply_extra(layout: &str) -> &'static [&'static str] {
+    match layout {
+        "ipv6" => &["--create-net-interfaces"],
+        "options" => &[
+            "--drop",
+            "net/shared-secret",
+            "--drop",
+            "startup/wfc-timeout",
+        ],
+        _ => &[],
+    }
+}
+
+/// The numbered calls of a plan: method, path, body.
+fn calls(out: &str) -> Vec<(String, String, serde_json::Value)> {
+    out.lines()
+        .filter_map(|l| {
+            let (n, rest) = l.trim_start().split_once(". ")?;
+            n.parse::<u32>().ok()?;
+            let (method, rest) = rest.split_once(' ')?;
+            let (path, body) = rest.split_once(' ')?;
+            Some((
+                method.to_string(),
+                path.to_string(),
+                serde_json::from_str(body).ok()?,
+            ))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn applies_of_real_drbdadm_dumps_leave_every_planned_property_in_linstor() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = sim().await;
+    let client = Client::new(ClientConfig {
+        controllers: vec![ControllerUrl::parse(&sim.url()).unwrap()],
+        ..Default::default()
+    })
+    .unwrap();
+    let mut checked = 0;
+    for (layout, extra) in CASES {
+        let Some(dump) = drbdadm_dump(&layouts().join(format!("{layout}.res"))) else {
+            return;
+        };
+        let dump_file = dir.path().join(format!("{layout}.dump"));
+        std::fs::write(&dump_file, &dump).unwrap();
+        let args: Vec<&str> = extra
+            .iter()
+            .chain(apply_extra(layout))
+            .chain(&["--apply"])
+            .copied()
+            .collect();
+        let out = dry_run(&sim, ("--dump", &dump_file), &args).await;
+        assert!(out.ends_with("exit: 0\n"), "{layout}: {out}");
+        for (method, path, body) in calls(&out) {
+            let seg: Vec<&str> = path.trim_start_matches("/v1/").split('/').collect();
+            let props = &body["override_props"];
+            let have = match (method.as_str(), seg.as_slice()) {
+                ("PUT", ["resource-definitions", rd]) => {
+                    client.resource_definition(rd).await.unwrap().unwrap().props
+                }
+                ("PUT", ["resource-definitions", rd, "volume-definitions", nr]) => {
+                    client
+                        .volume_definitions(rd)
+                        .await
+                        .unwrap()
+                        .into_iter()
+                        .find(|v| v.volume_number.map(|n| n.to_string()).as_deref() == Some(*nr))
+                        .unwrap()
+                        .props
+                }
+                ("PUT", ["resource-definitions", rd, "resource-connections", a, b]) => {
+                    client
+                        .resource_connection(rd, a, b)
+                        .await
+                        .unwrap()
+                        .unwrap()
+                        .props
+                }
+                ("POST", ["nodes", node, "net-interfaces"]) => {
+                    let n = client.node(node).await.unwrap().unwrap();
+                    assert!(
+                        n.net_interfaces
+                            .iter()
+                            .any(|i| i.name == body["name"] && i.address == body["address"]),
+                        "{layout}: {path} {body}: {:?}",
+                        n.net_interfaces
+                    );
+                    checked += 1;
+                    continue;
+                }
+                _ => continue,
+            };
+            for (k, v) in props.as_object().unwrap() {
+                assert_eq!(
+                    have.get(k).map(String::as_str),
+                    v.as_str(),
+                    "{layout}: {k} after {method} {path}: {have:?}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 40, "only {checked} properties checked");
 }

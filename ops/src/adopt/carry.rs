@@ -9,7 +9,7 @@ use std::net::IpAddr;
 
 use linstor_common::api::{NetInterface, Props};
 
-use super::options::{keep, Keep, Ns};
+use super::options::{companion, keep, Keep, Ns};
 use super::parse::{Address, DrbdOption, DrbdResource, OptionSection};
 
 /// LINSTOR's property naming the interface a resource's DRBD address comes from.
@@ -390,11 +390,13 @@ impl Ctx<'_> {
                     } else {
                         sections.insert(id.split('/').rev().nth(1).unwrap_or("").to_string());
                         self.out.rd.insert(key.clone(), value.clone());
+                        let mut how = format!("{key}={value}");
+                        if let Some((k, v)) = companion(&key) {
+                            self.out.rd.insert(k.into(), v.into());
+                            how.push_str(&format!(" with {k}={v}"));
+                        }
                         (
-                            Fate::Carried {
-                                steps: vec![],
-                                how: format!("{key}={value}"),
-                            },
+                            Fate::Carried { steps: vec![], how },
                             vec![Target::RdOptions],
                         )
                     }
@@ -450,16 +452,15 @@ impl Ctx<'_> {
             for (o, id, r) in opts {
                 let (fate, t) = match r {
                     Ok((key, value)) => {
-                        self.out
-                            .vd
-                            .entry(*nr)
-                            .or_default()
-                            .insert(key.clone(), value.clone());
+                        let vd = self.out.vd.entry(*nr).or_default();
+                        vd.insert(key.clone(), value.clone());
+                        let mut how = format!("{key}={value}");
+                        if let Some((k, v)) = companion(&key) {
+                            vd.insert(k.into(), v.into());
+                            how.push_str(&format!(" with {k}={v}"));
+                        }
                         (
-                            Fate::Carried {
-                                steps: vec![],
-                                how: format!("{key}={value}"),
-                            },
+                            Fate::Carried { steps: vec![], how },
                             vec![Target::VdOptions(*nr)],
                         )
                     }

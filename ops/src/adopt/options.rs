@@ -171,6 +171,13 @@ pub enum Keep {
     Lost(String),
 }
 
+/// A property LINSTOR needs besides `key` to write it as set: the controller manages
+/// `rs-discard-granularity` itself (from the backing devices) unless its automation is off.
+pub fn companion(key: &str) -> Option<(&'static str, &'static str)> {
+    (key == "DrbdOptions/Disk/rs-discard-granularity")
+        .then_some(("DrbdOptions/auto-rs-discard-granularity", "false"))
+}
+
 /// Multiplier of a unit suffix as drbd-utils reads it.
 fn suffix(c: char) -> Option<u64> {
     match c {
