@@ -269,6 +269,21 @@ impl Ctx<'_> {
         let hosts = self.hosts;
         for h in hosts {
             let Some(nics) = self.nics_of(&h.node).cloned() else {
+                self.out.settings.push((
+                    Setting {
+                        id: format!("{}/address", h.place),
+                        text: format!("address {} {}", h.address.family, h.address),
+                        line: 0,
+                        fate: Fate::Carried {
+                            steps: Vec::new(),
+                            how: format!(
+                                "drbd_port; the address is checked once '{}' is a LINSTOR node",
+                                h.node
+                            ),
+                        },
+                    },
+                    vec![Target::Resource(h.node.clone())],
+                ));
                 continue;
             };
             let default = nics
@@ -666,10 +681,10 @@ impl Ctx<'_> {
             }
             let mut props = Props::new();
             let mut targets = Vec::new();
-            let mut ok = true;
+            let mut unknown = None;
             for (h, a) in path {
                 let Some(node) = self.node_of(h).map(|ch| ch.node.clone()) else {
-                    ok = false;
+                    unknown = Some(format!("'{h}' is not a host of the resource"));
                     continue;
                 };
                 let used_as = format!("Paths/path{}/{node}={{nic}} of connection {label}", k + 1);
@@ -680,10 +695,23 @@ impl Ctx<'_> {
                         }
                         props.insert(format!("Paths/path{}/{node}", k + 1), nic);
                     }
-                    None => ok = false,
+                    None => {
+                        unknown = Some(format!(
+                            "node '{node}' is not a LINSTOR node, so its interfaces are unknown; add it and run adopt again"
+                        ))
+                    }
                 }
             }
-            if !ok {
+            if let Some(why) = unknown {
+                self.out.settings.push((
+                    Setting {
+                        id,
+                        text,
+                        line,
+                        fate: Fate::Lost(why),
+                    },
+                    vec![],
+                ));
                 continue;
             }
             targets.push(Target::Connection(pair.0.clone(), pair.1.clone()));
