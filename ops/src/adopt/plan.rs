@@ -364,6 +364,115 @@ fn backing_name(disk: &str, host: &str, nr: u32) -> Result<String, AdoptError> {
     }
 }
 
+/// Step numbers (1-based) of the calls the structural settings point to.
+struct StepIndex<'a> {
+    /// Volume definition creation per volume.
+    vd: &'a BTreeMap<u32, usize>,
+    /// `OverrideVlmId` per volume.
+    overrides: &'a BTreeMap<u32, usize>,
+    /// The other calls.
+    at: &'a BTreeMap<Target, usize>,
+}
+
+/// The numbers and devices of the configuration, each with the step that keeps it.
+fn structural_settings(
+    res: &DrbdResource,
+    hosts: &[CarryHost],
+    nodes: &[PlannedNode],
+    numbers: &BTreeSet<u32>,
+    idx: StepIndex<'_>,
+    sizes: &BTreeMap<u32, u64>,
+    name: &str,
+) -> Vec<Setting> {
+    let (vd_steps, override_steps) = (idx.vd, idx.overrides);
+    let rsc_step = |node: &str| idx.at.get(&Target::Resource(node.to_string())).copied();
+    let carried = |steps: Vec<Option<usize>>, how: String| Fate::Carried {
+        steps: steps.into_iter().flatten().collect(),
+        how,
+    };
+    let mut out = Vec::new();
+    for ((h, ch), n) in res.hosts.iter().zip(hosts).zip(nodes) {
+        out.push(Setting {
+            id: format!("{}/node-id", ch.place),
+            text: format!("node-id {}", n.node_id),
+            line: 0,
+            fate: carried(
+                vec![rsc_step(&n.node)],
+                format!("drbd_node_id={}", n.node_id),
+            ),
+        });
+        if n.pool.is_none() {
+            for nr in numbers {
+                if h.volumes.get(nr).is_some_and(|v| v.is_diskless()) {
+                    out.push(Setting {
+                        id: format!("{}/volume:{nr}/disk", ch.place),
+                        text: "disk none".into(),
+                        line: 0,
+                        fate: carried(vec![rsc_step(&n.node)], "DRBD_DISKLESS".into()),
+                    });
+                }
+            }
+        }
+    }
+    for nr in numbers {
+        let vd = vd_steps.get(nr).copied();
+        let first = res.hosts.iter().find_map(|h| h.volumes.get(nr));
+        if let Some(minor) = first.and_then(|v| v.minor) {
+            out.push(Setting {
+                id: format!("volume:{nr}/device"),
+                text: format!("device minor {minor}"),
+                line: 0,
+                fate: carried(vec![vd], format!("drbd_minor_number={minor}")),
+            });
+        }
+        out.push(Setting {
+            id: format!("volume:{nr}/meta-disk"),
+            text: "meta-disk internal".into(),
+            line: 0,
+            fate: carried(
+                vec![vd],
+                format!(
+                    "size_kib={} (LINSTOR places internal metadata after it, where DRBD has it)",
+                    sizes.get(nr).copied().unwrap_or_default()
+                ),
+            ),
+        });
+        let disk = res
+            .hosts
+            .iter()
+            .filter_map(|h| h.volumes.get(nr))
+            .find_map(|v| v.disk.as_deref().filter(|d| *d != "none"));
+        if let Some(disk) = disk {
+            let diskful: Vec<&PlannedNode> = nodes.iter().filter(|n| n.pool.is_some()).collect();
+            let mut steps: Vec<Option<usize>> = vec![override_steps.get(nr).copied()];
+            steps.extend(diskful.iter().map(|n| rsc_step(&n.node)));
+            let volume = match override_steps.get(nr) {
+                Some(_) => format!("OverrideVlmId={}", disk.rsplit('/').next().unwrap_or(disk)),
+                None => format!("LINSTOR's own volume name {name}_{nr:05}"),
+            };
+            out.push(Setting {
+                id: format!("volume:{nr}/disk"),
+                text: format!("disk {disk}"),
+                line: 0,
+                fate: carried(
+                    steps,
+                    format!(
+                        "{volume} in storage pool(s) {}",
+                        diskful
+                            .iter()
+                            .filter_map(|n| n.pool.as_deref())
+                            .collect::<BTreeSet<_>>()
+                            .into_iter()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ),
+            });
+        }
+    }
+    out
+}
+
 /// Builds the ordered calls that adopt `res`.
 pub fn plan(res: &DrbdResource, opts: &Options) -> Result<Plan, AdoptError> {
     let (name, owner_props) = name_and_owner(res, opts)?;
@@ -576,6 +685,8 @@ pub fn plan(res: &DrbdResource, opts: &Options) -> Result<Plan, AdoptError> {
         opts.create_net_interfaces,
     );
     let mut at: BTreeMap<Target, usize> = BTreeMap::new();
+    let mut vd_steps: BTreeMap<u32, usize> = BTreeMap::new();
+    let mut override_steps: BTreeMap<u32, usize> = BTreeMap::new();
     let mut steps = Vec::new();
     let owner_note = if owner_props.is_empty() {
         String::new()
@@ -646,6 +757,7 @@ pub fn plan(res: &DrbdResource, opts: &Options) -> Result<Plan, AdoptError> {
                 "volume {nr} keeps /dev/drbd{minor}; {kib} KiB is the net size DRBD exposes today, from which LINSTOR computes the same internal metadata layout"
             ),
         });
+        vd_steps.insert(*nr, steps.len());
         let expected = format!("{name}_{nr:05}");
         if let Some((b, _)) = backing.get(nr).filter(|(b, _)| *b != expected) {
             let mut p = Props::new();
@@ -663,6 +775,7 @@ pub fn plan(res: &DrbdResource, opts: &Options) -> Result<Plan, AdoptError> {
                     "the backing volume is named '{b}', not '{expected}' as LINSTOR would name it; use the existing one instead of creating a new one"
                 ),
             });
+            override_steps.insert(*nr, steps.len());
         }
         if opts.allow_larger_volume_size {
             let mut p = Props::new();
@@ -771,7 +884,19 @@ pub fn plan(res: &DrbdResource, opts: &Options) -> Result<Plan, AdoptError> {
         });
         at.insert(Target::Connection(a.clone(), b.clone()), steps.len());
     }
-    let mut settings = Vec::new();
+    let mut settings = structural_settings(
+        res,
+        &carry_hosts,
+        &nodes,
+        &numbers,
+        StepIndex {
+            vd: &vd_steps,
+            overrides: &override_steps,
+            at: &at,
+        },
+        &sizes,
+        &name,
+    );
     for (mut s, targets) in carried.settings {
         if let Fate::Carried { steps, .. } = &mut s.fate {
             *steps = targets.iter().filter_map(|t| at.get(t)).copied().collect();
