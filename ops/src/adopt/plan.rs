@@ -1134,7 +1134,39 @@ mod tests {
 
     #[test]
     fn mutated_configurations_never_panic() {
-        let base = LEGACY.as_bytes();
+        let rich = "common { net { max-buffers 4000; } }
+resource rich {
+    options { quorum majority; }
+    net { protocol C; shared-secret x; }
+    disk { resync-rate 100M; rs-discard-granularity 4096; }
+    startup { wfc-timeout 1; }
+    volume 0 { device minor 7; disk /dev/vg/rich_00000; meta-disk internal; disk { al-extents 99; } }
+    on alpha { node-id 0; address 10.0.0.1:7007; }
+    on bravo { node-id 1; address ipv6 [fd00::2]:7007; }
+    on charlie { node-id 2; address 10.0.0.3:7007; volume 0 { disk none; } }
+    connection { path { host alpha address 10.0.0.1:7007; host bravo address 10.9.0.2:7007; }
+                 path { host alpha address 10.8.0.1:7007; host bravo address 10.8.0.2:7008; }
+                 net { sndbuf-size 1M; } }
+    connection-mesh { hosts alpha bravo charlie; net { ping-int 3; } }
+}";
+        let interfaces = BTreeMap::from([
+            ("alpha".to_string(), vec![nic("default", "10.0.0.1")]),
+            (
+                "bravo".to_string(),
+                vec![nic("default", "10.0.0.2"), nic("x", "fd00::2")],
+            ),
+            ("charlie".to_string(), vec![]),
+        ]);
+        for (round, base) in [LEGACY.as_bytes(), rich.as_bytes()].into_iter().enumerate() {
+            let planned = mutate_and_plan(base, |o| {
+                o.net_interfaces = interfaces.clone();
+                o.create_net_interfaces = round == 1;
+            });
+            assert!(planned > 0, "some mutations stay adoptable");
+        }
+    }
+
+    fn mutate_and_plan(base: &[u8], adjust: impl Fn(&mut Options)) -> usize {
         let pieces: [&[u8]; 12] = [
             b"{",
             b"}",
@@ -1175,15 +1207,24 @@ mod tests {
             let text = String::from_utf8_lossy(&text);
             if let Ok(r) = parse_resource(&text, None) {
                 let mut o = opts();
+                adjust(&mut o);
                 for h in &r.hosts {
                     for nr in h.volumes.keys() {
                         o.sizes.insert(*nr, 1 << 20);
                     }
                 }
-                planned += usize::from(plan(&r, &o).is_ok());
+                if let Ok(p) = plan(&r, &o) {
+                    planned += 1;
+                    for s in &p.settings {
+                        let _ = s.to_string();
+                    }
+                    for a in &p.address_problems {
+                        let _ = a.to_string();
+                    }
+                }
             }
         }
-        assert!(planned > 0, "some mutations stay adoptable");
+        planned
     }
 
     #[test]
