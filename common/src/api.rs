@@ -127,10 +127,13 @@ pub struct NetInterface {
     /// IP address.
     pub address: String,
     /// Satellite port.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub satellite_port: Option<i32>,
     /// Encryption type.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub satellite_encryption_type: Option<String>,
     /// Active satellite connection.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub is_active: Option<bool>,
 }
 

@@ -1,6 +1,5 @@
 //! LINSTOR REST client and the storage semantics shared by every frontend.
 //!
-//! - [`adopt`]: bring hand-made DRBD resources under LINSTOR.
 //! - [`api`]: wire types, no IO.
 //! - [`client`]: transport with controller failover, TLS and tokens; typed calls.
 //! - [`config`]: controller discovery.
@@ -8,7 +7,6 @@
 //! - [`volume`]: create, delete, resize, snapshots, clones, attach/detach, migration, capacity, gc.
 //! - [`host`]: host side effects behind the [`host::HostOps`] trait.
 
-pub mod adopt;
 pub mod api;
 pub mod client;
 pub mod config;

@@ -16,13 +16,13 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use linstor_common::adopt::{self, Owner};
 use linstor_common::config::{ClientConfig, Sources};
 use linstor_common::doctor::{self, Check, DoctorConfig};
 use linstor_common::host::RealHost;
 use linstor_common::naming::Platform;
 use linstor_common::volume::{Storage, StorageConfig};
 use linstor_common::Client;
+use linstor_plugins_ops::adopt::{self, Owner};
 use linstor_plugins_ops::platform::{ConfigText, DOCKER_CONF, PVE_STORAGE_CFG};
 use linstor_plugins_ops::{resolve, PlatformFiles, Resolved, Settings};
 
@@ -155,6 +155,14 @@ struct AdoptArgs {
     /// Hand the volume to Docker under this volume name.
     #[arg(long, value_name = "NAME")]
     docker_name: Option<String>,
+    /// Create the node interfaces the peers' addresses need (and name them in PrefNic / Paths)
+    /// instead of reporting them as problems.
+    #[arg(long)]
+    create_net_interfaces: bool,
+    /// Accept that this setting of the configuration is not carried (its id as the plan lists
+    /// it, e.g. `startup/wfc-timeout`); repeat for each.
+    #[arg(long, value_name = "SETTING")]
+    drop: Vec<String>,
     /// Perform the calls (default: only print them).
     #[arg(long)]
     apply: bool,
@@ -217,6 +225,8 @@ fn adopt_options(args: &AdoptArgs) -> anyhow::Result<(adopt::Options, Option<u64
         allow_larger_volume_size: args.allow_larger_volume_size,
         owner,
         resource_group: args.resource_group.clone(),
+        create_net_interfaces: args.create_net_interfaces,
+        drop: args.drop.iter().cloned().collect(),
         ..Default::default()
     };
     let mut single = None;
@@ -270,6 +280,21 @@ async fn run_adopt(args: AdoptArgs) -> anyhow::Result<ExitCode> {
         }
     }
     opts.sizes = adopt::net_sizes(&res, &opts.sizes, &RealHost)?;
+    let client_cfg = ClientConfig::discover(args.controllers.as_deref(), &Sources::system())
+        .map(|mut c| {
+            c.request_timeout = Duration::from_secs(args.timeout.max(1));
+            c
+        })
+        .map_err(anyhow::Error::msg)
+        .context("invalid controller list")?;
+    let client = Client::new(client_cfg).context("cannot set up the LINSTOR client")?;
+    opts.net_interfaces = client
+        .nodes()
+        .await
+        .context("cannot read the nodes' interfaces from the LINSTOR controller")?
+        .into_iter()
+        .map(|n| (n.name, n.net_interfaces))
+        .collect();
     let plan = adopt::plan(&res, &opts)?;
     println!(
         "adopt DRBD resource '{}' as LINSTOR resource definition '{}' ({} calls):",
@@ -281,20 +306,34 @@ async fn run_adopt(args: AdoptArgs) -> anyhow::Result<ExitCode> {
         println!("{:>2}. {}", i + 1, step.call);
         println!("    why: {}", step.why);
     }
-    let client_cfg = ClientConfig::discover(args.controllers.as_deref(), &Sources::system())
-        .map(|mut c| {
-            c.request_timeout = Duration::from_secs(args.timeout.max(1));
-            c
-        })
-        .map_err(anyhow::Error::msg)
-        .context("invalid controller list")?;
-    let client = Client::new(client_cfg).context("cannot set up the LINSTOR client")?;
+    if args.res.is_some() && res.common.is_empty() {
+        println!(
+            "note: only {} was read; options of a `common` section elsewhere (/etc/drbd.d/global_common.conf) apply to this resource too: give `drbdadm dump` output with --dump to carry them",
+            path.display()
+        );
+    }
+    println!(
+        "settings of the configuration ({}, {} not carried):",
+        plan.settings.len(),
+        plan.settings
+            .iter()
+            .filter(|s| matches!(s.fate, adopt::Fate::Lost(_)))
+            .count()
+    );
+    for s in &plan.settings {
+        let accepted = if plan.dropped.contains(&s.id) {
+            " [accepted with --drop]"
+        } else {
+            ""
+        };
+        println!("  {s}{accepted}");
+    }
     if !args.apply {
         let problems = adopt::preflight(&client, &plan)
             .await
             .context("cannot check the plan against the LINSTOR controller")?;
         if problems.is_empty() {
-            println!("checks passed: the names are free, the nodes and storage pools exist");
+            println!("checks passed: the names are free, the nodes and storage pools exist, the addresses are the nodes' interfaces, every setting is carried or accepted with --drop");
             println!("dry run: nothing changed; stop the satellites of these nodes, move the old .res file away and run again with --apply");
             return Ok(ExitCode::SUCCESS);
         }

@@ -118,9 +118,10 @@ fn calls(out: &str) -> Vec<String> {
         .collect()
 }
 
-const EXPECTED: [&str; 6] = [
+const EXPECTED: [&str; 7] = [
     r#"POST /v1/resource-definitions {"resource_definition":{"name":"legacy"},"drbd_port":15500,"drbd_peer_slots":4}"#,
     r#"PUT /v1/resource-definitions/legacy {"override_props":{"PeerSlotsNewResource":"4"}}"#,
+    r#"PUT /v1/resource-definitions/legacy {"override_props":{"DrbdOptions/Net/protocol":"C","DrbdOptions/Resource/quorum":"off"}}"#,
     r#"POST /v1/resource-definitions/legacy/volume-definitions {"volume_definition":{"volume_number":10,"size_kib":1371956},"drbd_minor_number":9100}"#,
     r#"PUT /v1/resource-definitions/legacy/volume-definitions/10 {"override_props":{"OverrideVlmId":"legacy_data"}}"#,
     r#"POST /v1/resource-definitions/legacy/resources/alpha {"resource":{"props":{"StorPoolName":"ssd"}},"drbd_node_id":4,"drbd_tcp_ports":[15500]}"#,
@@ -137,7 +138,7 @@ async fn dry_run_lists_the_procedure_and_apply_creates_the_exact_numbers() {
     let (code, out) = env.adopt(LEGACY, &[]).await;
     assert_eq!(code, Some(0), "{out}");
     assert_eq!(calls(&out), EXPECTED, "{out}");
-    assert_eq!(out.matches("    why: ").count(), 6, "{out}");
+    assert_eq!(out.matches("    why: ").count(), 7, "{out}");
     assert!(
         out.contains("checks passed") && out.contains("nothing changed"),
         "{out}"
@@ -148,13 +149,13 @@ async fn dry_run_lists_the_procedure_and_apply_creates_the_exact_numbers() {
     let (code, out) = env.adopt(LEGACY, &["--apply"]).await;
     assert_eq!(code, Some(0), "{out}");
     assert!(
-        out.contains("done 6/6") && out.contains("adopted 'legacy'"),
+        out.contains("done 7/7") && out.contains("adopted 'legacy'"),
         "{out}"
     );
     assert_eq!(
         env.sim.request_count(),
-        3 + 6,
-        "checks (definition, nodes, pools) plus the six calls: {:?}",
+        1 + 3 + 7,
+        "the nodes' interfaces for the plan, the checks (definition, nodes, pools) and the seven calls: {:?}",
         env.sim.stats()
     );
 
@@ -353,9 +354,9 @@ async fn a_failing_step_stops_and_keeps_what_was_done() {
     .unwrap();
     let (code, out) = env.adopt(LEGACY, &["--apply"]).await;
     assert_eq!(code, Some(2), "{out}");
-    assert!(out.contains("done 5/6"), "{out}");
+    assert!(out.contains("done 6/7"), "{out}");
     assert!(
-        out.contains("step 6 of 6 failed")
+        out.contains("step 7 of 7 failed")
             && out.contains("TCP port '15500'")
             && out.contains("do not delete resource definition 'legacy'"),
         "{out}"
@@ -413,5 +414,178 @@ async fn drbdadm_dump_on_stdin_with_several_resources() {
         if ok {
             assert_eq!(calls(&text), EXPECTED, "{text}");
         }
+    }
+}
+
+fn layout(name: &str) -> String {
+    std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/drbd/{name}.res")),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn apply_carries_the_options_or_refuses_until_the_losses_are_accepted() {
+    let env = Env::start().await;
+    let text = layout("options");
+    let (code, out) = env.adopt(&text, &["--apply", "--size", "1073741824"]).await;
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains("2 setting(s) of the configuration would not be carried (net/shared-secret, startup/wfc-timeout)")
+            && out.contains("--drop net/shared-secret --drop startup/wfc-timeout"),
+        "{out}"
+    );
+    assert_eq!(env.rd_count().await, 0, "refused before any change");
+    let (code, out) = env
+        .adopt(
+            &text,
+            &[
+                "--apply",
+                "--size",
+                "1073741824",
+                "--drop",
+                "startup/wfc-timeout",
+            ],
+        )
+        .await;
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains("1 setting(s)") && out.contains("--drop net/shared-secret"),
+        "{out}"
+    );
+    let (code, out) = env
+        .adopt(
+            &text,
+            &["--apply", "--size", "1073741824", "--drop", "net/protocol"],
+        )
+        .await;
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains("--drop net/protocol names no setting that adopt cannot carry"),
+        "{out}"
+    );
+    assert_eq!(env.rd_count().await, 0);
+
+    let (code, out) = env
+        .adopt(
+            &text,
+            &[
+                "--apply",
+                "--size",
+                "1073741824",
+                "--drop",
+                "startup/wfc-timeout",
+                "--drop",
+                "net/shared-secret",
+            ],
+        )
+        .await;
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("done 7/7"), "{out}");
+    let c = env.client();
+    let rd = c.resource_definition("opts").await.unwrap().unwrap();
+    for (k, v) in [
+        ("DrbdOptions/Resource/quorum", "majority"),
+        ("DrbdOptions/Resource/on-no-quorum", "io-error"),
+        ("DrbdOptions/Resource/auto-promote", "no"),
+        ("DrbdOptions/Net/protocol", "C"),
+        ("DrbdOptions/Net/max-buffers", "8000"),
+        ("DrbdOptions/Net/verify-alg", "crc32c"),
+        ("DrbdOptions/Disk/al-extents", "6007"),
+        ("DrbdOptions/Disk/disk-flushes", "no"),
+        ("DrbdOptions/Disk/on-io-error", "detach"),
+        ("DrbdOptions/PeerDevice/resync-rate", "102400"),
+        ("DrbdOptions/PeerDevice/c-plan-ahead", "0"),
+        (
+            "DrbdOptions/Handlers/split-brain",
+            "/usr/lib/drbd/notify-split-brain.sh root",
+        ),
+    ] {
+        assert_eq!(
+            rd.props.get(k).map(String::as_str),
+            Some(v),
+            "{k}: {:?}",
+            rd.props
+        );
+    }
+    assert!(
+        !rd.props.keys().any(|k| k.contains("shared-secret")),
+        "{:?}",
+        rd.props
+    );
+    let conn = c
+        .resource_connection("opts", "alpha", "bravo")
+        .await
+        .unwrap()
+        .expect("the connection alpha-bravo");
+    assert_eq!(conn.props["DrbdOptions/Net/sndbuf-size"], "1048576");
+    assert_eq!(conn.props["DrbdOptions/PeerDevice/c-max-rate"], "204800");
+}
+
+#[tokio::test]
+async fn apply_carries_several_paths_over_created_interfaces() {
+    let env = Env::start().await;
+    let text = layout("paths");
+    let (code, out) = env.adopt(&text, &["--apply", "--size", "1073741824"]).await;
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains("node 'alpha': the peers connect to it at 192.168.7.1:7205, but LINSTOR has no interface with 192.168.7.1 (it has 'default' 10.0.0.1)")
+            && out.contains("--create-net-interfaces"),
+        "{out}"
+    );
+    assert_eq!(env.rd_count().await, 0);
+
+    let (code, out) = env
+        .adopt(
+            &text,
+            &["--apply", "--size", "1073741824", "--create-net-interfaces"],
+        )
+        .await;
+    assert_eq!(code, Some(0), "{out}");
+    let c = env.client();
+    for (node, ip) in [("alpha", "192.168.7.1"), ("bravo", "192.168.7.2")] {
+        let n = c.node(node).await.unwrap().unwrap();
+        assert!(
+            n.net_interfaces
+                .iter()
+                .any(|i| i.name == "adopt0" && i.address == ip),
+            "{node}: {:?}",
+            n.net_interfaces
+        );
+    }
+    let conn = c
+        .resource_connection("paths", "alpha", "bravo")
+        .await
+        .unwrap()
+        .expect("the connection alpha-bravo");
+    for (k, v) in [
+        ("Paths/path1/alpha", "default"),
+        ("Paths/path1/bravo", "default"),
+        ("Paths/path2/alpha", "adopt0"),
+        ("Paths/path2/bravo", "adopt0"),
+    ] {
+        assert_eq!(
+            conn.props.get(k).map(String::as_str),
+            Some(v),
+            "{k}: {:?}",
+            conn.props
+        );
+    }
+    let rd = c.resource_definition("paths").await.unwrap().unwrap();
+    assert_eq!(rd.props["DrbdOptions/Resource/quorum"], "off");
+
+    let (code, out) = env
+        .adopt(
+            &layout("ipv6"),
+            &["--apply", "--size", "1073741824", "--create-net-interfaces"],
+        )
+        .await;
+    assert_eq!(code, Some(0), "{out}");
+    for node in ["alpha", "bravo"] {
+        let r = c.resource("v6", node).await.unwrap().unwrap();
+        let n = c.node(node).await.unwrap().unwrap();
+        let pref = &r.props["PrefNic"];
+        let nic = n.net_interfaces.iter().find(|i| &i.name == pref).unwrap();
+        assert!(nic.address.starts_with("fd00::"), "{node}: {nic:?}");
     }
 }

@@ -1,7 +1,8 @@
 //! The simulator honours the numbers an adoption asks for, as LINSTOR does: the definition's
 //! `drbd_port` and `drbd_peer_slots`, `PeerSlotsNewResource`, a VD's volume number and minor, a
 //! resource's `drbd_node_id` and `drbd_tcp_ports`; a taken minor, node id or port is refused
-//! with LINSTOR's `FAIL_INVLD_*` codes, and allocation stays automatic when nothing is asked.
+//! with LINSTOR's `FAIL_INVLD_*` codes, and allocation stays automatic when nothing is asked;
+//! `PrefNic` (the interface adopt names for a node's address) follows LINSTOR's name rule.
 
 mod common;
 
@@ -195,4 +196,37 @@ async fn taken_numbers_are_refused() {
         )
         .await;
     assert!(st == 500 && has(&v, FAIL_INVLD_PROP), "{v}");
+}
+
+#[tokio::test]
+async fn pref_nic_is_taken_with_linstors_name_rule() {
+    let (_sim, api) = sim3().await;
+    api.post(
+        "/v1/resource-definitions",
+        json!({"resource_definition": {"name": "pn"}}),
+    )
+    .await;
+    api.post(
+        "/v1/resource-definitions/pn/volume-definitions",
+        json!({"volume_definition": {"size_kib": 4096}}),
+    )
+    .await;
+    for bad in ["x", "-data", "da ta"] {
+        let (st, v) = api
+            .post(
+                "/v1/resource-definitions/pn/resources/n1",
+                json!({"resource": {"props": {"PrefNic": bad}}}),
+            )
+            .await;
+        assert!(st == 500 && has(&v, FAIL_INVLD_PROP), "{bad}: {v}");
+    }
+    let (st, v) = api
+        .post(
+            "/v1/resource-definitions/pn/resources/n1",
+            json!({"resource": {"props": {"PrefNic": "data_1"}}}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    let (_, r) = api.rsc("pn", "n1").await;
+    assert_eq!(r["props"]["PrefNic"], "data_1");
 }

@@ -214,6 +214,17 @@ impl Client {
         .await
     }
 
+    /// `POST /v1/nodes/{node}/net-interfaces`.
+    pub async fn net_interface_create(&self, node: &str, nic: &NetInterface) -> Result<Replies> {
+        self.call(
+            Method::POST,
+            &format!("/v1/nodes/{}/net-interfaces", seg(node)),
+            Self::body(nic),
+            &format!("net interface '{}' of node '{node}'", nic.name),
+        )
+        .await
+    }
+
     /// `GET /v1/view/storage-pools`, optionally filtered by node and answered from cache.
     pub async fn storage_pools(&self, nodes: &[&str], cached: bool) -> Result<Vec<StoragePool>> {
         let mut q: Vec<(&str, &str)> = nodes.iter().map(|n| ("nodes", *n)).collect();
@@ -460,7 +471,28 @@ impl Client {
         .await
     }
 
-    /// `GET /v1/resource-definitions/{rd}/resource-connections/{a}/{b}` props modify.
+    /// `GET /v1/resource-definitions/{rd}/resource-connections/{a}/{b}`; `None` when the
+    /// connection (or one of its resources) does not exist. LINSTOR answers one object here,
+    /// not the list its REST description shows.
+    pub async fn resource_connection(
+        &self,
+        rd: &str,
+        a: &str,
+        b: &str,
+    ) -> Result<Option<ResourceConnection>> {
+        self.get_opt(
+            &format!(
+                "/v1/resource-definitions/{}/resource-connections/{}/{}",
+                seg(rd),
+                seg(a),
+                seg(b)
+            ),
+            &format!("connection {a}-{b} of '{rd}'"),
+        )
+        .await
+    }
+
+    /// `PUT /v1/resource-definitions/{rd}/resource-connections/{a}/{b}`: props modify.
     pub async fn resource_connection_modify(
         &self,
         rd: &str,

@@ -3,9 +3,13 @@
 
 pub mod backing;
 pub mod core;
+pub mod drbd;
+mod handlers;
 pub mod model;
+pub mod placement;
 pub mod rc;
 pub mod render;
+pub mod routes;
 pub mod server;
 
 use std::collections::BTreeMap;
@@ -209,6 +213,7 @@ impl Sim {
                 let data = std::fs::read(sf).with_context(|| format!("read {}", sf.display()))?;
                 core.st = serde_json::from_slice(&data)
                     .with_context(|| format!("parse {}", sf.display()))?;
+                core.normalize();
                 core.reattach_all();
             }
         }
@@ -322,7 +327,7 @@ impl Sim {
             .split('/')
             .map(str::to_string)
             .collect();
-        let core::RouteMatch::Found(pat, params) = core::match_route(method, &segs) else {
+        let routes::RouteMatch::Found(pat, params) = routes::match_route(method, &segs) else {
             return (404, None);
         };
         let mut core = lock(&self.shared.core);

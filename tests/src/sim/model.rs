@@ -26,6 +26,19 @@ pub struct NodeSt {
     pub address: String,
     pub pool_uuid: String,
     pub diskless_pool_uuid: String,
+    /// Network interfaces by upper-case name; `default` carries the satellite connection.
+    pub net_ifs: BTreeMap<String, NetIfSt>,
+}
+
+/// A node's network interface.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NetIfSt {
+    pub name: String,
+    pub address: String,
+    pub satellite_port: Option<u32>,
+    pub satellite_encryption_type: Option<String>,
+    pub uuid: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -176,6 +189,30 @@ impl SelectFilter {
             _ => None,
         }
     }
+}
+
+/// `NetInterface` as accepted by create and modify.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetIfReq {
+    pub name: String,
+    pub address: String,
+    pub satellite_port: Option<i64>,
+    pub satellite_encryption_type: Option<String>,
+    pub is_active: Option<bool>,
+    pub uuid: Option<String>,
+}
+
+/// `ErrorReportDelete`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ErrorReportDelete {
+    pub since: Option<i64>,
+    pub to: Option<i64>,
+    pub nodes: Vec<String>,
+    pub exception: Option<String>,
+    pub version: Option<String>,
+    pub ids: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -40,21 +40,16 @@ impl Core {
             return Value::Null;
         };
         let mut p = n.props.clone();
-        p.insert("CurStltConnName".into(), "default".into());
+        p.entry("CurStltConnName".into())
+            .or_insert_with(|| "default".into());
         p.insert("NodeUname".into(), n.name.clone());
+        let netifs: Vec<Value> = n.net_ifs.values().map(|i| self.netif_json(n, i)).collect();
         json!({
             "name": n.name,
             "type": "SATELLITE",
             "props": p,
             "flags": [],
-            "net_interfaces": [{
-                "name": "default",
-                "address": n.address,
-                "satellite_port": 3366,
-                "satellite_encryption_type": "PLAIN",
-                "is_active": true,
-                "uuid": n.uuid,
-            }],
+            "net_interfaces": netifs,
             "connection_status": if n.online { "ONLINE" } else { "OFFLINE" },
             "uuid": n.uuid,
             "storage_providers": ["DISKLESS", "FILE", "FILE_THIN"],

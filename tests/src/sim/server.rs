@@ -19,11 +19,12 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use super::core::{match_route, Core, Req, Resp, RouteMatch};
+use super::core::{Core, Req, Resp};
 use super::rc::{
     entries_json, Entry, FAIL_ACC_DENIED_COMMAND, FAIL_INVLD_ENCRYPT_TYPE, FAIL_SIGN_IN,
     FAIL_SIGN_IN_MISSING_CREDENTIALS, FAIL_UNKNOWN_ERROR,
 };
+use super::routes::{match_route, RouteMatch};
 use super::{FailKind, Fault};
 
 /// Response body: either complete, or cut off after half of it (a `Truncated` fault).

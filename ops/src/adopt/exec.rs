@@ -4,10 +4,11 @@
 
 use tracing::Instrument as _;
 
+use super::carry::AddressProblem;
 use super::plan::{Call, Plan};
 use super::AdoptError;
-use crate::client::Replies;
-use crate::Client;
+use linstor_common::client::Replies;
+use linstor_common::Client;
 
 /// A reason the cluster is not ready for the adoption.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +34,10 @@ pub enum Problem {
         /// Pool.
         pool: String,
     },
+    /// The peers use an address LINSTOR does not have as an interface of the node.
+    Address(AddressProblem),
+    /// Settings of the configuration adopt cannot carry, not accepted with `--drop` (ids).
+    NotCarried(Vec<String>),
 }
 
 impl std::fmt::Display for Problem {
@@ -58,15 +63,37 @@ impl std::fmt::Display for Problem {
                 f,
                 "node '{node}' has no storage pool '{pool}' (create it on the volume group holding the backing volume, or choose the pool with --storage-pool / --node-pool {node}=POOL)"
             ),
+            Problem::Address(a) => a.fmt(f),
+            Problem::NotCarried(ids) => write!(
+                f,
+                "{} setting(s) of the configuration would not be carried ({}); LINSTOR would run the resource without them. Change the configuration first, or accept the change with {}",
+                ids.len(),
+                ids.join(", "),
+                ids.iter().map(|i| format!("--drop {i}")).collect::<Vec<_>>().join(" ")
+            ),
         }
     }
 }
 
-/// Everything that would make the plan fail: existing resource definition, a minor already in
-/// use (e.g. adopted before under another name), unknown resource group, nodes or storage
-/// pools. Read-only.
+/// Everything that would make the plan fail or change how the resource runs: existing resource
+/// definition, a minor already in use (e.g. adopted before under another name), unknown
+/// resource group, nodes or storage pools, addresses that are not interfaces of their node,
+/// settings not carried and not accepted with `--drop`. Read-only.
 pub async fn preflight(client: &Client, plan: &Plan) -> Result<Vec<Problem>, AdoptError> {
-    let mut problems = Vec::new();
+    let mut problems: Vec<Problem> = plan
+        .address_problems
+        .iter()
+        .cloned()
+        .map(Problem::Address)
+        .collect();
+    let lost: Vec<String> = plan
+        .unaccepted_losses()
+        .iter()
+        .map(|s| s.id.clone())
+        .collect();
+    if !lost.is_empty() {
+        problems.push(Problem::NotCarried(lost));
+    }
     for rd in client.resource_definitions(&[]).await? {
         if rd.name.eq_ignore_ascii_case(&plan.name) {
             problems.push(Problem::Exists(rd.name.clone()));
@@ -117,7 +144,7 @@ pub async fn preflight(client: &Client, plan: &Plan) -> Result<Vec<Problem>, Ado
     Ok(problems)
 }
 
-async fn perform(client: &Client, call: &Call) -> crate::Result<Replies> {
+async fn perform(client: &Client, call: &Call) -> linstor_common::Result<Replies> {
     match call {
         Call::CreateResourceDefinition(b) => client.resource_definition_create(b).await,
         Call::ModifyResourceDefinition { rd, body } => {
@@ -130,6 +157,10 @@ async fn perform(client: &Client, call: &Call) -> crate::Result<Replies> {
             client.volume_definition_modify(rd, *nr, body).await
         }
         Call::CreateResource { rd, node, body } => client.resource_create(rd, node, body).await,
+        Call::CreateNetInterface { node, body } => client.net_interface_create(node, body).await,
+        Call::ModifyResourceConnection { rd, a, b, body } => {
+            client.resource_connection_modify(rd, a, b, body).await
+        }
     }
 }
 

@@ -10,14 +10,16 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use super::carry::{carry, AddressProblem, CarryHost, Fate, Setting, Target};
 use super::parse::{DrbdResource, HostName, MetaDisk};
 use super::AdoptError;
-use crate::api::{
-    Props, Resource, ResourceCreate, ResourceDefinition, ResourceDefinitionCreate,
-    ResourceDefinitionModify, VolumeDefinition, VolumeDefinitionCreate, VolumeDefinitionModify,
+use linstor_common::api::{
+    NetInterface, Props, PropsModify, Resource, ResourceCreate, ResourceDefinition,
+    ResourceDefinitionCreate, ResourceDefinitionModify, VolumeDefinition, VolumeDefinitionCreate,
+    VolumeDefinitionModify,
 };
-use crate::client::seg;
-use crate::naming::{self, docker, proxmox};
+use linstor_common::client::seg;
+use linstor_common::naming::{self, docker, proxmox};
 
 /// RD/RG/controller property: peer slots of resources created from now on.
 pub const PEER_SLOTS_PROP: &str = "PeerSlotsNewResource";
@@ -63,6 +65,13 @@ pub struct Options {
     pub owner: Option<Owner>,
     /// Resource group of the new definition (LINSTOR's default group when `None`).
     pub resource_group: Option<String>,
+    /// The LINSTOR nodes' interfaces, by node; a node not in the map is not a LINSTOR node
+    /// (reported by the checks) and its addresses are not checked.
+    pub net_interfaces: BTreeMap<String, Vec<NetInterface>>,
+    /// Create the interfaces the peers' addresses need instead of reporting them.
+    pub create_net_interfaces: bool,
+    /// Settings (by id) the operator accepts to lose.
+    pub drop: BTreeSet<String>,
 }
 
 /// One LINSTOR call, with the body exactly as sent.
@@ -102,6 +111,24 @@ pub enum Call {
         /// Body.
         body: ResourceCreate,
     },
+    /// `POST /v1/nodes/{node}/net-interfaces`.
+    CreateNetInterface {
+        /// Node.
+        node: String,
+        /// Body.
+        body: NetInterface,
+    },
+    /// `PUT /v1/resource-definitions/{rd}/resource-connections/{a}/{b}`.
+    ModifyResourceConnection {
+        /// RD.
+        rd: String,
+        /// First node.
+        a: String,
+        /// Second node.
+        b: String,
+        /// Body.
+        body: PropsModify,
+    },
 }
 
 fn json<T: Serialize>(v: &T) -> String {
@@ -135,6 +162,18 @@ impl Call {
                     seg(node)
                 ),
             ),
+            Call::CreateNetInterface { node, .. } => {
+                ("POST", format!("/v1/nodes/{}/net-interfaces", seg(node)))
+            }
+            Call::ModifyResourceConnection { rd, a, b, .. } => (
+                "PUT",
+                format!(
+                    "/v1/resource-definitions/{}/resource-connections/{}/{}",
+                    seg(rd),
+                    seg(a),
+                    seg(b)
+                ),
+            ),
         }
     }
 
@@ -146,6 +185,8 @@ impl Call {
             Call::CreateVolumeDefinition { body, .. } => json(body),
             Call::ModifyVolumeDefinition { body, .. } => json(body),
             Call::CreateResource { body, .. } => json(body),
+            Call::CreateNetInterface { body, .. } => json(body),
+            Call::ModifyResourceConnection { body, .. } => json(body),
         }
     }
 }
@@ -192,6 +233,22 @@ pub struct Plan {
     pub minors: BTreeMap<u32, u32>,
     /// Calls in order.
     pub steps: Vec<Step>,
+    /// Every setting of the configuration beyond the numbers, and what becomes of it.
+    pub settings: Vec<Setting>,
+    /// Addresses the peers use that LINSTOR does not have as an interface of the node.
+    pub address_problems: Vec<AddressProblem>,
+    /// Settings not carried that the operator accepted to lose (`--drop`).
+    pub dropped: BTreeSet<String>,
+}
+
+impl Plan {
+    /// Settings not carried and not accepted with `--drop`.
+    pub fn unaccepted_losses(&self) -> Vec<&Setting> {
+        self.settings
+            .iter()
+            .filter(|s| matches!(s.fate, Fate::Lost(_)) && !self.dropped.contains(&s.id))
+            .collect()
+    }
 }
 
 fn invalid(msg: impl Into<String>) -> AdoptError {
@@ -307,6 +364,115 @@ fn backing_name(disk: &str, host: &str, nr: u32) -> Result<String, AdoptError> {
     }
 }
 
+/// Step numbers (1-based) of the calls the structural settings point to.
+struct StepIndex<'a> {
+    /// Volume definition creation per volume.
+    vd: &'a BTreeMap<u32, usize>,
+    /// `OverrideVlmId` per volume.
+    overrides: &'a BTreeMap<u32, usize>,
+    /// The other calls.
+    at: &'a BTreeMap<Target, usize>,
+}
+
+/// The numbers and devices of the configuration, each with the step that keeps it.
+fn structural_settings(
+    res: &DrbdResource,
+    hosts: &[CarryHost],
+    nodes: &[PlannedNode],
+    numbers: &BTreeSet<u32>,
+    idx: StepIndex<'_>,
+    sizes: &BTreeMap<u32, u64>,
+    name: &str,
+) -> Vec<Setting> {
+    let (vd_steps, override_steps) = (idx.vd, idx.overrides);
+    let rsc_step = |node: &str| idx.at.get(&Target::Resource(node.to_string())).copied();
+    let carried = |steps: Vec<Option<usize>>, how: String| Fate::Carried {
+        steps: steps.into_iter().flatten().collect(),
+        how,
+    };
+    let mut out = Vec::new();
+    for ((h, ch), n) in res.hosts.iter().zip(hosts).zip(nodes) {
+        out.push(Setting {
+            id: format!("{}/node-id", ch.place),
+            text: format!("node-id {}", n.node_id),
+            line: 0,
+            fate: carried(
+                vec![rsc_step(&n.node)],
+                format!("drbd_node_id={}", n.node_id),
+            ),
+        });
+        if n.pool.is_none() {
+            for nr in numbers {
+                if h.volumes.get(nr).is_some_and(|v| v.is_diskless()) {
+                    out.push(Setting {
+                        id: format!("{}/volume:{nr}/disk", ch.place),
+                        text: "disk none".into(),
+                        line: 0,
+                        fate: carried(vec![rsc_step(&n.node)], "DRBD_DISKLESS".into()),
+                    });
+                }
+            }
+        }
+    }
+    for nr in numbers {
+        let vd = vd_steps.get(nr).copied();
+        let first = res.hosts.iter().find_map(|h| h.volumes.get(nr));
+        if let Some(minor) = first.and_then(|v| v.minor) {
+            out.push(Setting {
+                id: format!("volume:{nr}/device"),
+                text: format!("device minor {minor}"),
+                line: 0,
+                fate: carried(vec![vd], format!("drbd_minor_number={minor}")),
+            });
+        }
+        out.push(Setting {
+            id: format!("volume:{nr}/meta-disk"),
+            text: "meta-disk internal".into(),
+            line: 0,
+            fate: carried(
+                vec![vd],
+                format!(
+                    "size_kib={} (LINSTOR places internal metadata after it, where DRBD has it)",
+                    sizes.get(nr).copied().unwrap_or_default()
+                ),
+            ),
+        });
+        let disk = res
+            .hosts
+            .iter()
+            .filter_map(|h| h.volumes.get(nr))
+            .find_map(|v| v.disk.as_deref().filter(|d| *d != "none"));
+        if let Some(disk) = disk {
+            let diskful: Vec<&PlannedNode> = nodes.iter().filter(|n| n.pool.is_some()).collect();
+            let mut steps: Vec<Option<usize>> = vec![override_steps.get(nr).copied()];
+            steps.extend(diskful.iter().map(|n| rsc_step(&n.node)));
+            let volume = match override_steps.get(nr) {
+                Some(_) => format!("OverrideVlmId={}", disk.rsplit('/').next().unwrap_or(disk)),
+                None => format!("LINSTOR's own volume name {name}_{nr:05}"),
+            };
+            out.push(Setting {
+                id: format!("volume:{nr}/disk"),
+                text: format!("disk {disk}"),
+                line: 0,
+                fate: carried(
+                    steps,
+                    format!(
+                        "{volume} in storage pool(s) {}",
+                        diskful
+                            .iter()
+                            .filter_map(|n| n.pool.as_deref())
+                            .collect::<BTreeSet<_>>()
+                            .into_iter()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ),
+            });
+        }
+    }
+    out
+}
+
 /// Builds the ordered calls that adopt `res`.
 pub fn plan(res: &DrbdResource, opts: &Options) -> Result<Plan, AdoptError> {
     let (name, owner_props) = name_and_owner(res, opts)?;
@@ -357,6 +523,7 @@ pub fn plan(res: &DrbdResource, opts: &Options) -> Result<Plan, AdoptError> {
         )));
     }
     let mut minors: BTreeMap<u32, u32> = BTreeMap::new();
+    let mut carry_hosts = Vec::new();
     let mut backing: BTreeMap<u32, (String, String)> = BTreeMap::new();
     for h in &res.hosts {
         let host = h.name.to_string();
@@ -460,6 +627,18 @@ pub fn plan(res: &DrbdResource, opts: &Options) -> Result<Plan, AdoptError> {
                     })?,
             )
         };
+        carry_hosts.push(CarryHost {
+            drbd: match &h.name {
+                HostName::On(n) => n.clone(),
+                HostName::Floating(a) => a.to_string(),
+            },
+            place: match &h.name {
+                HostName::On(n) => format!("on:{n}"),
+                HostName::Floating(a) => format!("floating:{}", a.ip),
+            },
+            node: node.clone(),
+            address: addr.clone(),
+        });
         nodes.push(PlannedNode {
             node,
             node_id,
@@ -498,6 +677,16 @@ pub fn plan(res: &DrbdResource, opts: &Options) -> Result<Plan, AdoptError> {
         sizes.insert(*nr, kib);
     }
 
+    let carried = carry(
+        res,
+        &carry_hosts,
+        port,
+        &opts.net_interfaces,
+        opts.create_net_interfaces,
+    );
+    let mut at: BTreeMap<Target, usize> = BTreeMap::new();
+    let mut vd_steps: BTreeMap<u32, usize> = BTreeMap::new();
+    let mut override_steps: BTreeMap<u32, usize> = BTreeMap::new();
     let mut steps = Vec::new();
     let owner_note = if owner_props.is_empty() {
         String::new()
@@ -536,6 +725,19 @@ pub fn plan(res: &DrbdResource, opts: &Options) -> Result<Plan, AdoptError> {
             "the metadata on disk has {peer_slots} peer slots; resources created with another count would not match it"
         ),
     });
+    if !carried.rd.is_empty() {
+        steps.push(Step {
+            call: Call::ModifyResourceDefinition {
+                rd: name.clone(),
+                body: ResourceDefinitionModify {
+                    override_props: carried.rd.clone(),
+                    ..Default::default()
+                },
+            },
+            why: format!("keep {}", carried.rd_why.join("; ")),
+        });
+        at.insert(Target::RdOptions, steps.len());
+    }
     for nr in &numbers {
         let kib = sizes[nr];
         let minor = minors[nr];
@@ -555,6 +757,7 @@ pub fn plan(res: &DrbdResource, opts: &Options) -> Result<Plan, AdoptError> {
                 "volume {nr} keeps /dev/drbd{minor}; {kib} KiB is the net size DRBD exposes today, from which LINSTOR computes the same internal metadata layout"
             ),
         });
+        vd_steps.insert(*nr, steps.len());
         let expected = format!("{name}_{nr:05}");
         if let Some((b, _)) = backing.get(nr).filter(|(b, _)| *b != expected) {
             let mut p = Props::new();
@@ -572,6 +775,7 @@ pub fn plan(res: &DrbdResource, opts: &Options) -> Result<Plan, AdoptError> {
                     "the backing volume is named '{b}', not '{expected}' as LINSTOR would name it; use the existing one instead of creating a new one"
                 ),
             });
+            override_steps.insert(*nr, steps.len());
         }
         if opts.allow_larger_volume_size {
             let mut p = Props::new();
@@ -588,11 +792,37 @@ pub fn plan(res: &DrbdResource, opts: &Options) -> Result<Plan, AdoptError> {
                 why: "asked with --allow-larger-volume-size: accept a backing volume larger than LINSTOR would allocate for this net size".into(),
             });
         }
+        if let Some(p) = carried.vd.get(nr) {
+            steps.push(Step {
+                call: Call::ModifyVolumeDefinition {
+                    rd: name.clone(),
+                    nr: *nr,
+                    body: VolumeDefinitionModify {
+                        override_props: p.clone(),
+                        ..Default::default()
+                    },
+                },
+                why: format!(
+                    "keep the disk section of volume {nr}; LINSTOR writes its own defaults for options without a property"
+                ),
+            });
+            at.insert(Target::VdOptions(*nr), steps.len());
+        }
+    }
+    for ((node, nic), (body, why)) in &carried.nics {
+        steps.push(Step {
+            call: Call::CreateNetInterface {
+                node: node.clone(),
+                body: body.clone(),
+            },
+            why: why.clone(),
+        });
+        at.insert(Target::NetInterface(node.clone(), nic.clone()), steps.len());
     }
     for n in &nodes {
         let mut props = Props::new();
         let mut flags = Vec::new();
-        let why = match &n.pool {
+        let mut why = match &n.pool {
             Some(pool) => {
                 props.insert("StorPoolName".into(), pool.clone());
                 format!(
@@ -608,6 +838,11 @@ pub fn plan(res: &DrbdResource, opts: &Options) -> Result<Plan, AdoptError> {
                 )
             }
         };
+        if let Some((p, w)) = carried.rsc.get(&n.node) {
+            props.extend(p.clone());
+            why.push_str("; ");
+            why.push_str(w);
+        }
         steps.push(Step {
             call: Call::CreateResource {
                 rd: name.clone(),
@@ -625,6 +860,70 @@ pub fn plan(res: &DrbdResource, opts: &Options) -> Result<Plan, AdoptError> {
             },
             why,
         });
+        at.insert(Target::Resource(n.node.clone()), steps.len());
+    }
+    for ((a, b), (props, what)) in &carried.conns {
+        let mut parts = Vec::new();
+        if what.iter().any(|w| w == "options") {
+            parts.push("its own net/disk options");
+        }
+        if what.iter().any(|w| w == "paths") {
+            parts.push("its paths, over the interfaces named (LINSTOR writes one path per Paths/<path> entry, with the resource's port)");
+        }
+        steps.push(Step {
+            call: Call::ModifyResourceConnection {
+                rd: name.clone(),
+                a: a.clone(),
+                b: b.clone(),
+                body: PropsModify {
+                    override_props: props.clone(),
+                    ..Default::default()
+                },
+            },
+            why: format!("the connection {a}-{b} keeps {}", parts.join(" and ")),
+        });
+        at.insert(Target::Connection(a.clone(), b.clone()), steps.len());
+    }
+    let mut settings = structural_settings(
+        res,
+        &carry_hosts,
+        &nodes,
+        &numbers,
+        StepIndex {
+            vd: &vd_steps,
+            overrides: &override_steps,
+            at: &at,
+        },
+        &sizes,
+        &name,
+    );
+    for (mut s, targets) in carried.settings {
+        if let Fate::Carried { steps, .. } = &mut s.fate {
+            *steps = targets.iter().filter_map(|t| at.get(t)).copied().collect();
+            steps.sort_unstable();
+            steps.dedup();
+        }
+        settings.push(s);
+    }
+    for d in &opts.drop {
+        if !settings
+            .iter()
+            .any(|s| &s.id == d && matches!(s.fate, Fate::Lost(_)))
+        {
+            let lost: Vec<&str> = settings
+                .iter()
+                .filter(|s| matches!(s.fate, Fate::Lost(_)))
+                .map(|s| s.id.as_str())
+                .collect();
+            return Err(invalid(format!(
+                "--drop {d} names no setting that adopt cannot carry; those are: {}",
+                if lost.is_empty() {
+                    "none".to_string()
+                } else {
+                    lost.join(", ")
+                }
+            )));
+        }
     }
     Ok(Plan {
         drbd_name: res.name.clone(),
@@ -633,6 +932,9 @@ pub fn plan(res: &DrbdResource, opts: &Options) -> Result<Plan, AdoptError> {
         nodes,
         minors,
         steps,
+        settings,
+        address_problems: carried.problems,
+        dropped: opts.drop.clone(),
     })
 }
 
@@ -670,6 +972,7 @@ mod tests {
             [
                 r#"POST /v1/resource-definitions {"resource_definition":{"name":"legacy"},"drbd_port":15500,"drbd_peer_slots":4}"#,
                 r#"PUT /v1/resource-definitions/legacy {"override_props":{"PeerSlotsNewResource":"4"}}"#,
+                r#"PUT /v1/resource-definitions/legacy {"override_props":{"DrbdOptions/Resource/quorum":"off"}}"#,
                 r#"POST /v1/resource-definitions/legacy/volume-definitions {"volume_definition":{"volume_number":10,"size_kib":1371956},"drbd_minor_number":9100}"#,
                 r#"PUT /v1/resource-definitions/legacy/volume-definitions/10 {"override_props":{"OverrideVlmId":"legacy_data"}}"#,
                 r#"POST /v1/resource-definitions/legacy/resources/alpha {"resource":{"props":{"StorPoolName":"vg0pool"}},"drbd_node_id":4,"drbd_tcp_ports":[15500]}"#,
@@ -736,7 +1039,7 @@ mod tests {
         match plan(&r, &opts()).unwrap_err() {
             AdoptError::InvalidName { proposal, .. } => {
                 assert_eq!(proposal, "r_9legacy_db");
-                crate::naming::validate_resource_name(&proposal).unwrap();
+                linstor_common::naming::validate_resource_name(&proposal).unwrap();
             }
             other => panic!("{other:?}"),
         }
@@ -744,9 +1047,9 @@ mod tests {
         o.name = Some("r_9legacy_db".into());
         let p = plan(&r, &o).unwrap();
         assert!(lines(&p)[0].contains(r#""name":"r_9legacy_db""#));
-        assert!(lines(&p)[3].contains(r#""OverrideVlmId":"legacy_data""#));
+        assert!(lines(&p)[4].contains(r#""OverrideVlmId":"legacy_data""#));
         for n in ["all", "x", "..", &"a".repeat(60)] {
-            crate::naming::validate_resource_name(&propose_name(n)).unwrap();
+            linstor_common::naming::validate_resource_name(&propose_name(n)).unwrap();
         }
     }
 
@@ -805,7 +1108,7 @@ mod tests {
         o.node_pools.insert("alpha".into(), "a".into());
         o.node_pools.insert("bravo".into(), "b".into());
         let p = plan(&r0, &o).unwrap();
-        assert!(lines(&p)[5].contains(r#""StorPoolName":"b""#));
+        assert!(lines(&p)[6].contains(r#""StorPoolName":"b""#));
     }
 
     #[test]
@@ -831,7 +1134,39 @@ mod tests {
 
     #[test]
     fn mutated_configurations_never_panic() {
-        let base = LEGACY.as_bytes();
+        let rich = "common { net { max-buffers 4000; } }
+resource rich {
+    options { quorum majority; }
+    net { protocol C; shared-secret x; }
+    disk { resync-rate 100M; rs-discard-granularity 4096; }
+    startup { wfc-timeout 1; }
+    volume 0 { device minor 7; disk /dev/vg/rich_00000; meta-disk internal; disk { al-extents 99; } }
+    on alpha { node-id 0; address 10.0.0.1:7007; }
+    on bravo { node-id 1; address ipv6 [fd00::2]:7007; }
+    on charlie { node-id 2; address 10.0.0.3:7007; volume 0 { disk none; } }
+    connection { path { host alpha address 10.0.0.1:7007; host bravo address 10.9.0.2:7007; }
+                 path { host alpha address 10.8.0.1:7007; host bravo address 10.8.0.2:7008; }
+                 net { sndbuf-size 1M; } }
+    connection-mesh { hosts alpha bravo charlie; net { ping-int 3; } }
+}";
+        let interfaces = BTreeMap::from([
+            ("alpha".to_string(), vec![nic("default", "10.0.0.1")]),
+            (
+                "bravo".to_string(),
+                vec![nic("default", "10.0.0.2"), nic("x", "fd00::2")],
+            ),
+            ("charlie".to_string(), vec![]),
+        ]);
+        for (round, base) in [LEGACY.as_bytes(), rich.as_bytes()].into_iter().enumerate() {
+            let planned = mutate_and_plan(base, |o| {
+                o.net_interfaces = interfaces.clone();
+                o.create_net_interfaces = round == 1;
+            });
+            assert!(planned > 0, "some mutations stay adoptable");
+        }
+    }
+
+    fn mutate_and_plan(base: &[u8], adjust: impl Fn(&mut Options)) -> usize {
         let pieces: [&[u8]; 12] = [
             b"{",
             b"}",
@@ -872,15 +1207,24 @@ mod tests {
             let text = String::from_utf8_lossy(&text);
             if let Ok(r) = parse_resource(&text, None) {
                 let mut o = opts();
+                adjust(&mut o);
                 for h in &r.hosts {
                     for nr in h.volumes.keys() {
                         o.sizes.insert(*nr, 1 << 20);
                     }
                 }
-                planned += usize::from(plan(&r, &o).is_ok());
+                if let Ok(p) = plan(&r, &o) {
+                    planned += 1;
+                    for s in &p.settings {
+                        let _ = s.to_string();
+                    }
+                    for a in &p.address_problems {
+                        let _ = a.to_string();
+                    }
+                }
             }
         }
-        assert!(planned > 0, "some mutations stay adoptable");
+        planned
     }
 
     #[test]
@@ -910,7 +1254,7 @@ mod tests {
             "{}",
             lines(&p)[0]
         );
-        assert!(lines(&p)[3].contains(r#""OverrideVlmId":"legacy_data""#));
+        assert!(lines(&p)[4].contains(r#""OverrideVlmId":"legacy_data""#));
         o.name = Some("vm-100-disk-1".into());
         assert_eq!(plan(&r, &o).unwrap().name, "vm-100-disk-1");
         o.name = Some("vm-101-disk-1".into());
@@ -934,5 +1278,135 @@ mod tests {
         let r10 = parse_resource(LEGACY, None).unwrap();
         let e = plan(&r10, &o).unwrap_err().to_string();
         assert!(e.contains("exactly one volume, number 0"), "{e}");
+    }
+
+    fn nic(name: &str, address: &str) -> NetInterface {
+        NetInterface {
+            name: name.into(),
+            address: address.into(),
+            ..Default::default()
+        }
+    }
+
+    fn fate_of<'a>(p: &'a Plan, id: &str) -> &'a Fate {
+        &p.settings
+            .iter()
+            .find(|s| s.id == id)
+            .unwrap_or_else(|| panic!("no setting {id}: {:#?}", p.settings))
+            .fate
+    }
+
+    #[test]
+    fn addresses_are_matched_to_the_nodes_interfaces() {
+        let r = parse_resource(LEGACY, None).unwrap();
+        let mut o = opts();
+        o.net_interfaces = BTreeMap::from([
+            (
+                "alpha".to_string(),
+                vec![nic("default", "192.168.0.1"), nic("data", "10.0.0.1")],
+            ),
+            ("bravo".to_string(), vec![nic("default", "10.0.0.2")]),
+        ]);
+        let p = plan(&r, &o).unwrap();
+        assert!(p.address_problems.is_empty(), "{:?}", p.address_problems);
+        let l = lines(&p);
+        assert!(
+            l[5].contains(r#""props":{"PrefNic":"data","StorPoolName":"vg0pool"}"#),
+            "{}",
+            l[5]
+        );
+        assert!(!l[6].contains("PrefNic"), "{}", l[6]);
+        assert!(
+            matches!(fate_of(&p, "on:alpha/address"), Fate::Carried { steps, how } if steps == &[6] && how.contains("PrefNic=data"))
+        );
+
+        o.net_interfaces
+            .insert("alpha".into(), vec![nic("default", "192.168.0.1")]);
+        let p = plan(&r, &o).unwrap();
+        let [a] = p.address_problems.as_slice() else {
+            panic!("{:?}", p.address_problems)
+        };
+        let msg = a.to_string();
+        assert!(
+            msg.starts_with("node 'alpha': the peers connect to it at 10.0.0.1:15500, but LINSTOR has no interface with 10.0.0.1 (it has 'default' 192.168.0.1)")
+                && msg.contains(r#"POST /v1/nodes/alpha/net-interfaces {"name":"adopt0","address":"10.0.0.1"}"#)
+                && msg.contains("PrefNic=adopt0 of its resource")
+                && msg.contains("linstor node interface create alpha adopt0 10.0.0.1"),
+            "{msg}"
+        );
+        assert!(!lines(&p).iter().any(|l| l.contains("net-interfaces")));
+
+        o.create_net_interfaces = true;
+        let p = plan(&r, &o).unwrap();
+        assert!(p.address_problems.is_empty());
+        let l = lines(&p);
+        assert_eq!(
+            l[5],
+            r#"POST /v1/nodes/alpha/net-interfaces {"name":"adopt0","address":"10.0.0.1"}"#
+        );
+        assert!(l[6].contains(r#""PrefNic":"adopt0""#), "{}", l[6]);
+        assert!(
+            matches!(fate_of(&p, "on:alpha/address"), Fate::Carried { steps, .. } if steps == &[6, 7])
+        );
+    }
+
+    #[test]
+    fn every_statement_is_carried_or_named_and_drop_names_only_losses() {
+        let text = "resource rr {
+            device minor 5; disk /dev/vg/rr_00000; meta-disk internal;
+            net { protocol A; }
+            stacked-on-top-of lower;
+            on aa { node-id 0; address 10.0.0.1:7005; volume 0 { disk { disk-timeout 50; } } }
+            on bb { node-id 1; address 10.0.0.2:7005; proxy { memlimit 100M; } }
+            on cc { node-id 2; address 10.0.0.3:7005; }
+            connection-mesh { hosts aa bb; net { protocol B; ping-int 5; } }
+            connection { host aa; host bb; net { protocol C; } disk { al-extents 100; } }
+        }";
+        let r = parse_resource(text, None).unwrap();
+        let mut o = opts();
+        o.sizes = BTreeMap::from([(0, 1 << 30)]);
+        let p = plan(&r, &o).unwrap();
+        for (id, want) in [
+            ("resource/stacked-on-top-of", "does not know this statement"),
+            ("on:bb/proxy", "does not know this statement"),
+            ("on:aa/volume:0/disk/disk-timeout", "one host's volume"),
+            (
+                "connection:aa-bb/disk/al-extents",
+                "DrbdOptions/Disk/al-extents on a resource connection",
+            ),
+            ("connection:aa-cc", "not connected today"),
+            ("connection:bb-cc", "not connected today"),
+        ] {
+            match fate_of(&p, id) {
+                Fate::Lost(why) => assert!(why.contains(want), "{id}: {why}"),
+                other => panic!("{id}: {other:?}"),
+            }
+        }
+        let conn = lines(&p)
+            .into_iter()
+            .find(|l| l.contains("resource-connections/aa/bb"))
+            .unwrap();
+        assert!(
+            conn.ends_with(r#"{"override_props":{"DrbdOptions/Net/ping-int":"5","DrbdOptions/Net/protocol":"C"}}"#),
+            "the connection's own section wins over the mesh: {conn}"
+        );
+        assert!(
+            matches!(fate_of(&p, "net/protocol"), Fate::Carried { how, .. } if how == "DrbdOptions/Net/protocol=A")
+        );
+        assert_eq!(p.unaccepted_losses().len(), 6);
+
+        o.drop = ["connection:aa-cc", "connection:bb-cc"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        let p = plan(&r, &o).unwrap();
+        assert_eq!(p.unaccepted_losses().len(), 4);
+        o.drop.insert("net/protocol".into());
+        let e = plan(&r, &o).unwrap_err().to_string();
+        assert!(
+            e.contains("--drop net/protocol names no setting that adopt cannot carry; those are: ")
+                && e.contains("resource/stacked-on-top-of"),
+            "{e}"
+        );
     }
 }

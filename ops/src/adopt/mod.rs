@@ -1,21 +1,27 @@
 //! Adoption of hand-made DRBD resources into LINSTOR, following LINBIT's manual migration
 //! procedure: [`parse`] reads the `.res` file (or `drbdadm dump`), [`mod@plan`] turns it into the
-//! ordered LINSTOR calls with a reason each, [`exec`] checks the cluster and performs them.
+//! ordered LINSTOR calls with a reason each, [`carry`] adds what keeps the rest of the
+//! configuration (options, addresses, paths; [`options`] maps DRBD options to LINSTOR
+//! properties) and names what cannot be kept, [`exec`] checks the cluster and performs them.
 
+pub mod carry;
 pub mod exec;
+pub mod options;
 pub mod parse;
 pub mod plan;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+pub use carry::{AddressProblem, Fate, Setting};
 pub use exec::{apply, preflight, Problem};
 pub use parse::{
-    parse_config, parse_resource, Address, DrbdHost, DrbdResource, DrbdVolume, HostName, MetaDisk,
+    parse_config, parse_resource, Address, DrbdConnection, DrbdHost, DrbdMesh, DrbdOption,
+    DrbdResource, DrbdVolume, HostName, MetaDisk, OptionSection, Unhandled,
 };
 pub use plan::{plan, Call, Options, Owner, Plan, Step};
 
-use crate::host::HostOps;
+use linstor_common::host::HostOps;
 
 /// Why a resource cannot be adopted as asked.
 #[derive(Debug, thiserror::Error)]
@@ -76,7 +82,7 @@ pub enum AdoptError {
     #[error("refusing to adopt: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Refused(Vec<Problem>),
     /// A step of `--apply` failed; the steps before it were done and are kept.
-    #[error("step {step} of {total} failed: {source}. Steps 1-{done} were done and are kept: do not delete resource definition '{name}' (once the satellites run, LINSTOR would remove the existing backing volumes); fix the cause and perform the remaining calls of the dry run by hand", done = .step - 1)]
+    #[error("step {step} of {total} failed. Steps 1-{done} were done and are kept: do not delete resource definition '{name}' (once the satellites run, LINSTOR would remove the existing backing volumes); fix the cause and perform the remaining calls of the dry run by hand", done = .step - 1)]
     StepFailed {
         /// 1-based step that failed.
         step: usize,
@@ -85,11 +91,11 @@ pub enum AdoptError {
         /// Resource definition.
         name: String,
         /// The LINSTOR error.
-        source: crate::Error,
+        source: linstor_common::Error,
     },
     /// A LINSTOR call failed.
     #[error(transparent)]
-    Linstor(#[from] crate::Error),
+    Linstor(#[from] linstor_common::Error),
 }
 
 /// Net sizes (bytes) of every volume: the given ones, the others read from `/dev/drbd<minor>`

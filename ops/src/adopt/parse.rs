@@ -293,6 +293,8 @@ pub struct DrbdHost {
     pub address: Option<Address>,
     /// Volumes, by number.
     pub volumes: BTreeMap<u32, DrbdVolume>,
+    /// Option sections of this host's own `volume` sections, by volume number.
+    pub volume_sections: BTreeMap<u32, Vec<OptionSection>>,
 }
 
 /// A DRBD resource as configured by hand.
@@ -302,6 +304,20 @@ pub struct DrbdResource {
     pub name: String,
     /// Hosts in file order.
     pub hosts: Vec<DrbdHost>,
+    /// Resource-level option sections (`net`, `disk`, `options`, `handlers`, …).
+    pub sections: Vec<OptionSection>,
+    /// Option sections of the resource-level `volume` sections, by volume number.
+    pub volume_sections: BTreeMap<u32, Vec<OptionSection>>,
+    /// `connection` sections.
+    pub connections: Vec<DrbdConnection>,
+    /// `connection-mesh` sections.
+    pub meshes: Vec<DrbdMesh>,
+    /// Option sections of the configuration's `common` section, which apply to every resource.
+    pub common: Vec<OptionSection>,
+    /// Options of the `global` section.
+    pub global: Vec<DrbdOption>,
+    /// Statements adopt does not understand.
+    pub unhandled: Vec<Unhandled>,
 }
 
 fn parse_u32(s: &str, what: &str, line: usize) -> Result<u32, AdoptError> {
@@ -309,12 +325,117 @@ fn parse_u32(s: &str, what: &str, line: usize) -> Result<u32, AdoptError> {
         .map_err(|_| syntax(line, format!("{what} '{s}' is not a number")))
 }
 
-/// Applies `device`, `disk`, `meta-disk` statements of `stmts` to `vol`.
-fn volume_fields(stmts: &[Stmt], vol: &mut DrbdVolume) -> Result<(), AdoptError> {
-    for s in stmts {
-        if s.block.is_some() {
+/// One option of a DRBD section as written (`resync-rate 100M;`); a bare flag reads `yes`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DrbdOption {
+    /// Option name.
+    pub name: String,
+    /// Value as written (arguments joined by one space).
+    pub value: String,
+    /// 1-based line.
+    pub line: usize,
+}
+
+/// A section of options: `net`, `disk`, `options`, `handlers`, `startup`, `proxy`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptionSection {
+    /// Section keyword.
+    pub kind: String,
+    /// Options in file order.
+    pub options: Vec<DrbdOption>,
+}
+
+/// A `connection { … }` section between two hosts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DrbdConnection {
+    /// The two hosts (from `host` lines or the first path).
+    pub hosts: Vec<String>,
+    /// Paths: explicit `path { … }` sections, or the one implied by `host <h> address …` lines.
+    pub paths: Vec<Vec<(String, Address)>>,
+    /// `net` and `disk` sections of the connection.
+    pub sections: Vec<OptionSection>,
+    /// 1-based line.
+    pub line: usize,
+}
+
+/// A `connection-mesh { hosts …; }` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DrbdMesh {
+    /// Hosts of the mesh.
+    pub hosts: Vec<String>,
+    /// `net` and `disk` sections of the mesh.
+    pub sections: Vec<OptionSection>,
+    /// 1-based line.
+    pub line: usize,
+}
+
+/// A statement adopt does not understand, kept so that the plan names it instead of losing it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unhandled {
+    /// Where it is (`resource`, `on alpha`, `connection alpha-bravo`, …).
+    pub place: String,
+    /// The statement, with `{ … }` for a section.
+    pub text: String,
+    /// 1-based line.
+    pub line: usize,
+}
+
+const OPTION_SECTIONS: [&str; 6] = ["net", "disk", "options", "handlers", "startup", "proxy"];
+
+fn stmt_text(s: &Stmt) -> String {
+    let mut t = s.words.join(" ");
+    if s.block.is_some() {
+        t.push_str(" { … }");
+    }
+    t
+}
+
+fn unhandled(place: &str, s: &Stmt) -> Unhandled {
+    Unhandled {
+        place: place.to_string(),
+        text: stmt_text(s),
+        line: s.line,
+    }
+}
+
+fn option_section(
+    s: &Stmt,
+    block: &[Stmt],
+    place: &str,
+    out: &mut Vec<Unhandled>,
+) -> OptionSection {
+    let kind = s.keyword().to_string();
+    let mut options = Vec::new();
+    for c in block {
+        if c.block.is_some() {
+            out.push(unhandled(&format!("{place} {kind}"), c));
             continue;
         }
+        let value = if c.args().is_empty() {
+            "yes".to_string()
+        } else {
+            c.args().join(" ")
+        };
+        options.push(DrbdOption {
+            name: c.keyword().to_string(),
+            value,
+            line: c.line,
+        });
+    }
+    OptionSection { kind, options }
+}
+
+fn is_volume_field(s: &Stmt) -> bool {
+    s.block.is_none()
+        && matches!(
+            s.keyword(),
+            "device" | "disk" | "meta-disk" | "flexible-meta-disk"
+        )
+}
+
+/// Applies `device`, `disk`, `meta-disk` statements of `stmts` to `vol`.
+fn volume_fields(stmts: &[Stmt], vol: &mut DrbdVolume) -> Result<(), AdoptError> {
+    for s in stmts.iter().filter(|s| is_volume_field(s)) {
         match s.keyword() {
             "device" => {
                 let args = s.args();
@@ -352,7 +473,7 @@ fn volume_fields(stmts: &[Stmt], vol: &mut DrbdVolume) -> Result<(), AdoptError>
                 };
                 vol.disk = Some(d.clone());
             }
-            "meta-disk" | "flexible-meta-disk" => {
+            _ => {
                 let Some(m) = s.args().first() else {
                     return Err(syntax(
                         s.line,
@@ -365,11 +486,13 @@ fn volume_fields(stmts: &[Stmt], vol: &mut DrbdVolume) -> Result<(), AdoptError>
                     MetaDisk::External(s.args().join(" "))
                 });
             }
-            _ => {}
         }
     }
     Ok(())
 }
+
+/// Volumes by number, and the option sections of their `volume` sections.
+type VolumesAndOptions = (BTreeMap<u32, DrbdVolume>, BTreeMap<u32, Vec<OptionSection>>);
 
 fn has_volume_fields(stmts: &[Stmt]) -> bool {
     stmts
@@ -377,10 +500,16 @@ fn has_volume_fields(stmts: &[Stmt]) -> bool {
         .any(|s| s.block.is_none() && matches!(s.keyword(), "device" | "disk" | "meta-disk"))
 }
 
-/// Volumes declared directly in `stmts`: `volume <n> { … }` sections, plus the implicit volume 0
-/// when `device`/`disk`/`meta-disk` appear outside a volume section.
-fn volumes_of(stmts: &[Stmt]) -> Result<BTreeMap<u32, DrbdVolume>, AdoptError> {
+/// Volumes declared directly in `stmts` with their option sections: `volume <n> { … }`
+/// sections, plus the implicit volume 0 when `device`/`disk`/`meta-disk` appear outside a
+/// volume section.
+fn volumes_of(
+    stmts: &[Stmt],
+    place: &str,
+    out_unhandled: &mut Vec<Unhandled>,
+) -> Result<VolumesAndOptions, AdoptError> {
     let mut out: BTreeMap<u32, DrbdVolume> = BTreeMap::new();
+    let mut sections: BTreeMap<u32, Vec<OptionSection>> = BTreeMap::new();
     if has_volume_fields(stmts) {
         let mut v = DrbdVolume::default();
         volume_fields(stmts, &mut v)?;
@@ -407,9 +536,22 @@ fn volumes_of(stmts: &[Stmt]) -> Result<BTreeMap<u32, DrbdVolume>, AdoptError> {
             });
             v.number = nr;
             volume_fields(block, v)?;
+            let vplace = format!("{place} volume {nr}");
+            for c in block {
+                match (&c.block, c.keyword()) {
+                    (Some(b), "disk") => sections.entry(nr).or_default().push(option_section(
+                        c,
+                        b,
+                        &vplace,
+                        out_unhandled,
+                    )),
+                    _ if is_volume_field(c) => {}
+                    _ => out_unhandled.push(unhandled(&vplace, c)),
+                }
+            }
         }
     }
-    Ok(out)
+    Ok((out, sections))
 }
 
 fn merge(
@@ -433,9 +575,17 @@ fn merge(
     out
 }
 
-fn host_fields(stmts: &[Stmt], host: &mut DrbdHost) -> Result<(), AdoptError> {
+fn host_fields(
+    stmts: &[Stmt],
+    host: &mut DrbdHost,
+    place: &str,
+    out: &mut Vec<Unhandled>,
+) -> Result<(), AdoptError> {
     for s in stmts {
         if s.block.is_some() {
+            if s.keyword() != "volume" {
+                out.push(unhandled(place, s));
+            }
             continue;
         }
         match s.keyword() {
@@ -453,18 +603,125 @@ fn host_fields(stmts: &[Stmt], host: &mut DrbdHost) -> Result<(), AdoptError> {
                 host.node_id = Some(id);
             }
             "address" => host.address = Some(parse_address(s.args(), s.line)?),
-            _ => {}
+            _ if is_volume_field(s) => {}
+            _ => out.push(unhandled(place, s)),
         }
     }
     Ok(())
 }
 
+/// `host <h> [address [family] <ip>:<port>] [port <p>] [via …];`: the host and its address.
+fn connection_host(c: &Stmt) -> Result<(String, Option<Address>), AdoptError> {
+    let args = c.args();
+    let Some(h) = args.first() else {
+        return Err(syntax(c.line, "a 'host' line needs a host name"));
+    };
+    let mut addr = None;
+    if let Some(i) = args.iter().position(|a| a == "address") {
+        let rest = &args[i + 1..];
+        let rest = rest
+            .iter()
+            .position(|a| a == "via" || a == "port")
+            .map_or(rest, |j| &rest[..j]);
+        addr = Some(parse_address(rest, c.line)?);
+    }
+    Ok((h.clone(), addr))
+}
+
+fn connection_of(
+    s: &Stmt,
+    block: &[Stmt],
+    out: &mut Vec<Unhandled>,
+) -> Result<DrbdConnection, AdoptError> {
+    let mut hosts = Vec::new();
+    let mut implicit = Vec::new();
+    let mut paths = Vec::new();
+    let mut sections = Vec::new();
+    let mut rest = Vec::new();
+    for c in block {
+        match (c.keyword(), &c.block) {
+            ("host", None) => {
+                let (h, a) = connection_host(c)?;
+                hosts.push(h.clone());
+                if let Some(a) = a {
+                    implicit.push((h, a));
+                }
+            }
+            ("path", Some(pb)) => {
+                let mut path = Vec::new();
+                for ph in pb {
+                    match (ph.keyword(), &ph.block) {
+                        ("host", None) => {
+                            let (h, a) = connection_host(ph)?;
+                            match a {
+                                Some(a) => path.push((h, a)),
+                                None => rest.push(ph.clone()),
+                            }
+                        }
+                        _ => rest.push(ph.clone()),
+                    }
+                }
+                paths.push(path);
+            }
+            ("net" | "disk", Some(b)) => sections.push((c.clone(), b.clone())),
+            _ => rest.push(c.clone()),
+        }
+    }
+    if hosts.is_empty() {
+        if let Some(p) = paths.first() {
+            hosts = p.iter().map(|(h, _)| h.clone()).collect();
+        }
+    }
+    if paths.is_empty() && !implicit.is_empty() {
+        paths.push(implicit);
+    }
+    let place = format!("connection {}", hosts.join("-"));
+    let sections = sections
+        .iter()
+        .map(|(c, b)| option_section(c, b, &place, out))
+        .collect();
+    out.extend(rest.iter().map(|c| unhandled(&place, c)));
+    Ok(DrbdConnection {
+        hosts,
+        paths,
+        sections,
+        line: s.line,
+    })
+}
+
+fn mesh_of(s: &Stmt, block: &[Stmt], out: &mut Vec<Unhandled>) -> DrbdMesh {
+    let mut hosts = Vec::new();
+    let mut sections = Vec::new();
+    for c in block {
+        match (c.keyword(), &c.block) {
+            ("hosts", None) => hosts.extend(c.args().iter().cloned()),
+            ("net" | "disk", Some(b)) => {
+                sections.push(option_section(c, b, "connection-mesh", out))
+            }
+            _ => out.push(unhandled("connection-mesh", c)),
+        }
+    }
+    DrbdMesh {
+        hosts,
+        sections,
+        line: s.line,
+    }
+}
+
 fn resource_of(name: &str, stmts: &[Stmt]) -> Result<DrbdResource, AdoptError> {
-    let base = volumes_of(stmts)?;
+    let mut unhandled_out = Vec::new();
+    let (base, volume_sections) = volumes_of(stmts, "resource", &mut unhandled_out)?;
     let mut hosts: Vec<DrbdHost> = Vec::new();
-    let mut conn_addrs: BTreeMap<String, Address> = BTreeMap::new();
+    let mut sections = Vec::new();
+    let mut connections = Vec::new();
+    let mut meshes = Vec::new();
     for s in stmts {
-        let Some(block) = &s.block else { continue };
+        let Some(block) = &s.block else {
+            if !is_volume_field(s) {
+                unhandled_out.push(unhandled("resource", s));
+            }
+            continue;
+        };
         match s.keyword() {
             "on" => {
                 let host = match s.args() {
@@ -480,60 +737,60 @@ fn resource_of(name: &str, stmts: &[Stmt]) -> Result<DrbdResource, AdoptError> {
                         ))
                     }
                 };
+                let place = format!("on {host}");
+                let (own, own_sections) = volumes_of(block, &place, &mut unhandled_out)?;
                 let mut h = DrbdHost {
                     name: HostName::On(host),
                     node_id: None,
                     address: None,
-                    volumes: merge(&base, &volumes_of(block)?),
+                    volumes: merge(&base, &own),
+                    volume_sections: own_sections,
                 };
-                host_fields(block, &mut h)?;
+                host_fields(block, &mut h, &place, &mut unhandled_out)?;
                 hosts.push(h);
             }
             "floating" => {
                 let addr = parse_address(s.args(), s.line)?;
+                let place = format!("floating {addr}");
+                let (own, own_sections) = volumes_of(block, &place, &mut unhandled_out)?;
                 let mut h = DrbdHost {
                     name: HostName::Floating(addr.clone()),
                     node_id: None,
                     address: Some(addr),
-                    volumes: merge(&base, &volumes_of(block)?),
+                    volumes: merge(&base, &own),
+                    volume_sections: own_sections,
                 };
-                host_fields(block, &mut h)?;
+                host_fields(block, &mut h, &place, &mut unhandled_out)?;
                 hosts.push(h);
             }
-            "connection" => {
-                let paths = block
-                    .iter()
-                    .filter(|c| c.keyword() == "path")
-                    .filter_map(|c| c.block.as_deref())
-                    .flatten();
-                for c in block.iter().chain(paths) {
-                    if c.keyword() != "host" || c.block.is_some() {
-                        continue;
-                    }
-                    let args = c.args();
-                    if let Some(i) = args.iter().position(|a| a == "address") {
-                        if let Some(h) = args.first() {
-                            let rest = &args[i + 1..];
-                            let rest = rest
-                                .iter()
-                                .position(|a| a == "via" || a == "port")
-                                .map_or(rest, |j| &rest[..j]);
-                            conn_addrs.insert(h.clone(), parse_address(rest, c.line)?);
-                        }
-                    }
-                }
+            "connection" => connections.push(connection_of(s, block, &mut unhandled_out)?),
+            "connection-mesh" => meshes.push(mesh_of(s, block, &mut unhandled_out)),
+            "volume" => {}
+            k if OPTION_SECTIONS.contains(&k) && s.args().is_empty() => {
+                sections.push(option_section(s, block, "resource", &mut unhandled_out))
             }
-            _ => {}
+            _ => unhandled_out.push(unhandled("resource", s)),
         }
     }
     for h in &mut hosts {
         if let (HostName::On(n), None) = (&h.name, &h.address) {
-            h.address = conn_addrs.get(n).cloned();
+            h.address = connections
+                .iter()
+                .flat_map(|c| c.paths.iter().flatten())
+                .find(|(ph, _)| ph == n)
+                .map(|(_, a)| a.clone());
         }
     }
     Ok(DrbdResource {
         name: name.to_string(),
         hosts,
+        sections,
+        volume_sections,
+        connections,
+        meshes,
+        common: Vec::new(),
+        global: Vec::new(),
+        unhandled: unhandled_out,
     })
 }
 
@@ -543,6 +800,28 @@ pub fn parse_config(text: &str) -> Result<Vec<DrbdResource>, AdoptError> {
     let mut pos = 0;
     let stmts = parse_block(&toks, &mut pos, 0, None)?;
     let mut out = Vec::new();
+    let mut common = Vec::new();
+    let mut common_unhandled = Vec::new();
+    let mut global = Vec::new();
+    for s in &stmts {
+        match (s.keyword(), &s.block) {
+            ("common", Some(block)) => {
+                for c in block {
+                    match &c.block {
+                        Some(b) if OPTION_SECTIONS.contains(&c.keyword()) => {
+                            common.push(option_section(c, b, "common", &mut common_unhandled))
+                        }
+                        _ => common_unhandled.push(unhandled("common", c)),
+                    }
+                }
+            }
+            ("global", Some(block)) => {
+                let sec = option_section(s, block, "global", &mut common_unhandled);
+                global.extend(sec.options);
+            }
+            _ => {}
+        }
+    }
     for s in &stmts {
         if let ("resource", Some(block)) = (s.keyword(), &s.block) {
             let [name] = s.args() else {
@@ -551,7 +830,13 @@ pub fn parse_config(text: &str) -> Result<Vec<DrbdResource>, AdoptError> {
                     "a resource section is written 'resource <name> { … }'",
                 ));
             };
-            out.push(resource_of(name, block)?);
+            let mut r = resource_of(name, block)?;
+            r.common.clone_from(&common);
+            r.global.clone_from(&global);
+            let mut u = common_unhandled.clone();
+            u.append(&mut r.unhandled);
+            r.unhandled = u;
+            out.push(r);
         }
     }
     Ok(out)
@@ -744,6 +1029,83 @@ resource r0 {
         assert_eq!(r.hosts[0].address.as_ref().unwrap().ip, "10.0.0.2");
         assert_eq!(r.hosts[1].address.as_ref().unwrap().port, 7005);
         assert!(vol(&r, 1, 0).is_diskless());
+    }
+
+    #[test]
+    fn sections_connections_meshes_common_and_unknown_statements_are_kept() {
+        let text = r#"
+global { usage-count no; }
+common { net { max-buffers 4000; } bogus 1; }
+resource r {
+    options { quorum majority; }
+    net { protocol C; allow-two-primaries; }
+    startup { wfc-timeout 10; }
+    template-file "/x";
+    volume 0 { device minor 1; disk /dev/vg/r; meta-disk internal; disk { al-extents 257; } }
+    on a { node-id 0; volume 0 { disk { disk-timeout 5; } } proxy { memlimit 1M; } }
+    on b { node-id 1; }
+    connection {
+        path { host a address 10.0.0.1:7000; host b address 10.0.0.2:7000; }
+        path { host a address 10.1.0.1:7000; host b address ipv6 [fd00::2]:7000; }
+        net { sndbuf-size 1M; }
+    }
+    connection-mesh { hosts a b; disk { c-max-rate 10M; } }
+}
+"#;
+        let r = parse_resource(text, None).unwrap();
+        let opt = |s: &OptionSection| -> Vec<(String, String)> {
+            s.options
+                .iter()
+                .map(|o| (o.name.clone(), o.value.clone()))
+                .collect()
+        };
+        assert_eq!(r.global[0].name, "usage-count");
+        assert_eq!(r.common[0].kind, "net");
+        assert_eq!(
+            r.sections
+                .iter()
+                .map(|s| s.kind.as_str())
+                .collect::<Vec<_>>(),
+            ["options", "net", "startup"]
+        );
+        assert_eq!(
+            opt(&r.sections[1])[1],
+            ("allow-two-primaries".into(), "yes".into()),
+            "a bare flag reads yes"
+        );
+        assert_eq!(
+            opt(&r.volume_sections[&0][0]),
+            [("al-extents".into(), "257".into())]
+        );
+        assert_eq!(
+            opt(&r.hosts[0].volume_sections[&0][0]),
+            [("disk-timeout".into(), "5".into())]
+        );
+        let c = &r.connections[0];
+        assert_eq!(c.hosts, ["a", "b"]);
+        assert_eq!(c.paths.len(), 2);
+        assert_eq!(c.paths[1][1].1.to_string(), "[fd00::2]:7000");
+        assert_eq!(opt(&c.sections[0]), [("sndbuf-size".into(), "1M".into())]);
+        assert_eq!(r.meshes[0].hosts, ["a", "b"]);
+        assert_eq!(r.meshes[0].sections[0].kind, "disk");
+        assert_eq!(
+            r.hosts[0].address.as_ref().unwrap().ip,
+            "10.0.0.1",
+            "the first path gives a host without its own address"
+        );
+        let unknown: Vec<(&str, &str)> = r
+            .unhandled
+            .iter()
+            .map(|u| (u.place.as_str(), u.text.as_str()))
+            .collect();
+        assert_eq!(
+            unknown,
+            [
+                ("common", "bogus 1"),
+                ("resource", "template-file /x"),
+                ("on a", "proxy { … }"),
+            ]
+        );
     }
 
     #[test]
