@@ -18,7 +18,7 @@ use anyhow::{bail, Context as _};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use linstor_common::adopt::{self, Owner};
 use linstor_common::config::{ClientConfig, Sources};
-use linstor_common::doctor::{self, Check, DoctorConfig};
+use linstor_plugins_ops::doctor::{self, Check, DoctorConfig};
 use linstor_common::host::RealHost;
 use linstor_common::naming::Platform;
 use linstor_common::volume::{Storage, StorageConfig};

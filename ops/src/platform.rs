@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use linstor_common::doctor::Check;
+use crate::doctor::Check;
 use linstor_common::naming::Platform;
 use linstor_docker_volume::options::FileConfig;
 
@@ -510,7 +510,7 @@ fn resolve_docker(files: &PlatformFiles) -> Resolved {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use linstor_common::doctor::Status;
+    use crate::doctor::Status;
 
     fn settings(platform: Platform) -> Settings {
         Settings {

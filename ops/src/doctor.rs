@@ -6,10 +6,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::client::Client;
-use crate::config::ClientConfig;
-use crate::error::Error;
-use crate::naming::Platform;
+use linstor_common::client::Client;
+use linstor_common::config::ClientConfig;
+use linstor_common::error::Error;
+use linstor_common::naming::Platform;
 
 /// Outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
