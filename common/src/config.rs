@@ -1,5 +1,8 @@
-//! Controller discovery (`LS_CONTROLLERS`, `linstor-client.conf`, explicit lists), URL forms and
-//! the TLS/token settings of a [`crate::client::Client`].
+//! Controller discovery (`LS_CONTROLLERS`, `linstor-client.conf`, auth.json), URL forms, and the
+//! [`Overlay`] each frontend fills from its own settings: together they give the
+//! [`ClientConfig`] of a [`crate::client::Client`]. Frontends and `linstor-plugins doctor` resolve
+//! a configuration only through [`ClientConfig::discover`], so both reach the same controllers
+//! with the same TLS files and token.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -221,11 +224,62 @@ pub fn read_token_file(path: &Path) -> Result<Option<String>> {
     Ok((!trimmed.is_empty()).then(|| trimmed.to_string()))
 }
 
+/// A frontend's own client settings (Proxmox storage options, OpenNebula datastore attributes,
+/// the Docker plugin's file and `LS_*` environment), laid over what discovery finds. Every field
+/// left `None` keeps the discovered value. Its `Debug` output never shows the token or password.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Overlay {
+    /// Controller list (comma or whitespace separated); replaces `LS_CONTROLLERS` and
+    /// `linstor-client.conf`.
+    pub controllers: Option<String>,
+    /// CA bundle.
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate (PEM).
+    pub client_cert: Option<PathBuf>,
+    /// Client key (PEM).
+    pub client_key: Option<PathBuf>,
+    /// Bearer token, when the frontend already read it; otherwise the token file of [`Sources`].
+    pub token: Option<String>,
+    /// HTTP basic auth user name (`LS_USERNAME`); carried for the client, which does not send
+    /// basic auth yet.
+    pub username: Option<String>,
+    /// HTTP basic auth password (`LS_PASSWORD`); see [`Overlay::username`].
+    pub password: Option<String>,
+    /// Where the last good controller is remembered.
+    pub state_dir: Option<PathBuf>,
+}
+
+impl Overlay {
+    /// Only a controller list (e.g. a `--controllers` option); `None` or blank keeps discovery's.
+    pub fn controllers(list: Option<&str>) -> Self {
+        Self {
+            controllers: list.map(str::to_string),
+            ..Self::default()
+        }
+    }
+}
+
+impl std::fmt::Debug for Overlay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Overlay")
+            .field("controllers", &self.controllers)
+            .field("ca_file", &self.ca_file)
+            .field("client_cert", &self.client_cert)
+            .field("client_key", &self.client_key)
+            .field("token", &self.token.as_ref().map(|_| REDACTED))
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| REDACTED))
+            .field("state_dir", &self.state_dir)
+            .finish()
+    }
+}
+
 impl ClientConfig {
     /// Build the configuration: built-in default < `linstor-client.conf` < `LS_CONTROLLERS` <
-    /// `explicit` (the frontend's own setting). The token of auth.json is used when present; with
-    /// a token, plain-HTTP controllers are refused rather than leaking it.
-    pub fn discover(explicit: Option<&str>, sources: &Sources) -> Result<Self> {
+    /// the frontend's `overlay`. The token is the overlay's, else the one of the token file.
+    /// With a token, [`crate::client::Client::new`] refuses plain-HTTP controllers rather than
+    /// leaking it.
+    pub fn discover(overlay: &Overlay, sources: &Sources) -> Result<Self> {
         let mut cfg = Self::default();
         if let Some(conf) = client_conf(&sources.client_conf)? {
             if let Some(global) = conf.section(Some("global")) {
@@ -244,13 +298,30 @@ impl ClientConfig {
         {
             cfg.controllers = parse_controller_list(list)?;
         }
-        if let Some(list) = explicit.filter(|s| !s.trim().is_empty()) {
+        if let Some(list) = overlay
+            .controllers
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+        {
             cfg.controllers = parse_controller_list(list)?;
         }
         if cfg.controllers.is_empty() {
             return Err(Error::Config("the controller list is empty".into()));
         }
-        cfg.token = read_token_file(&sources.auth_json)?;
+        if let Some(p) = &overlay.ca_file {
+            cfg.ca_file = Some(p.clone());
+        }
+        if let Some(p) = &overlay.client_cert {
+            cfg.client_cert = Some(p.clone());
+        }
+        if let Some(p) = &overlay.client_key {
+            cfg.client_key = Some(p.clone());
+        }
+        cfg.token = match &overlay.token {
+            Some(t) => Some(t.clone()),
+            None => read_token_file(&sources.auth_json)?,
+        };
+        cfg.state_dir = overlay.state_dir.clone();
         Ok(cfg)
     }
 }
@@ -304,7 +375,7 @@ mod tests {
             client_conf: conf,
             auth_json: dir.path().join("missing.json"),
         };
-        let cfg = ClientConfig::discover(None, &src).unwrap();
+        let cfg = ClientConfig::discover(&Overlay::default(), &src).unwrap();
         assert_eq!(
             cfg.controllers
                 .iter()
@@ -313,9 +384,9 @@ mod tests {
             ["http://c1:3370", "http://c2:4000"]
         );
         src.ls_controllers = Some("linstor+ssl://e1".into());
-        let cfg = ClientConfig::discover(None, &src).unwrap();
+        let cfg = ClientConfig::discover(&Overlay::default(), &src).unwrap();
         assert_eq!(cfg.controllers[0].base, "https://e1:3371");
-        let cfg = ClientConfig::discover(Some("x1, x2"), &src).unwrap();
+        let cfg = ClientConfig::discover(&Overlay::controllers(Some("x1, x2")), &src).unwrap();
         assert_eq!(cfg.controllers.len(), 2);
         assert_eq!(cfg.token, None);
         let none = Sources {
@@ -324,9 +395,74 @@ mod tests {
             auth_json: dir.path().join("nope.json"),
         };
         assert_eq!(
-            ClientConfig::discover(None, &none).unwrap().controllers[0].base,
+            ClientConfig::discover(&Overlay::default(), &none)
+                .unwrap()
+                .controllers[0]
+                .base,
             "http://localhost:3370"
         );
+    }
+
+    #[test]
+    fn overlay_fields_replace_the_discovered_ones_and_none_keeps_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("linstor-client.conf");
+        std::fs::write(
+            &conf,
+            "[global]\ncontrollers = c1\ncafile = /conf/ca.pem\ncertfile = /conf/c.pem\nkeyfile = /conf/k.pem\n",
+        )
+        .unwrap();
+        let auth = dir.path().join("auth.json");
+        std::fs::write(&auth, r#"{"token": "from-file"}"#).unwrap();
+        let src = Sources {
+            ls_controllers: None,
+            client_conf: conf,
+            auth_json: auth,
+        };
+        let cfg = ClientConfig::discover(&Overlay::default(), &src).unwrap();
+        assert_eq!(cfg.ca_file, Some(PathBuf::from("/conf/ca.pem")));
+        assert_eq!(cfg.client_key, Some(PathBuf::from("/conf/k.pem")));
+        assert_eq!(cfg.token.as_deref(), Some("from-file"));
+        assert_eq!(cfg.state_dir, None);
+        let overlay = Overlay {
+            controllers: Some("linstor+ssl://o1 o2".into()),
+            ca_file: Some("/o/ca.pem".into()),
+            client_cert: Some("/o/c.pem".into()),
+            client_key: None,
+            token: Some("from-overlay".into()),
+            username: None,
+            password: None,
+            state_dir: Some("/var/cache/x".into()),
+        };
+        let cfg = ClientConfig::discover(&overlay, &src).unwrap();
+        assert_eq!(
+            cfg.controllers
+                .iter()
+                .map(|c| c.base.as_str())
+                .collect::<Vec<_>>(),
+            ["https://o1:3371", "http://o2:3370"]
+        );
+        assert_eq!(cfg.ca_file, Some(PathBuf::from("/o/ca.pem")));
+        assert_eq!(cfg.client_cert, Some(PathBuf::from("/o/c.pem")));
+        assert_eq!(cfg.client_key, Some(PathBuf::from("/conf/k.pem")));
+        assert_eq!(cfg.token.as_deref(), Some("from-overlay"));
+        assert_eq!(cfg.state_dir, Some(PathBuf::from("/var/cache/x")));
+    }
+
+    #[test]
+    fn overlay_debug_hides_token_and_password() {
+        let o = Overlay {
+            token: Some("tok-1a2b".into()),
+            username: Some("admin".into()),
+            password: Some("pw-3c4d".into()),
+            ..Overlay::default()
+        };
+        let text = format!("{o:?}");
+        assert!(
+            !text.contains("tok-1a2b") && !text.contains("pw-3c4d"),
+            "{text}"
+        );
+        assert!(text.contains("admin"), "{text}");
     }
 
     #[test]

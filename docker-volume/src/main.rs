@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Parser;
-use linstor_common::config::{ClientConfig, Sources};
+use linstor_common::config::Sources;
 use linstor_common::host::RealHost;
 use linstor_common::naming::Platform;
 use linstor_common::volume::{Storage, StorageConfig};
@@ -61,28 +61,17 @@ fn hostname() -> anyhow::Result<String> {
 fn build(args: &Args) -> anyhow::Result<Driver> {
     let file = FileConfig::load(&args.config).map_err(anyhow::Error::msg)?;
     let env = |k: &str| std::env::var(k).ok();
-    let explicit = args.controllers.clone().or_else(|| {
-        if env("LS_CONTROLLERS").is_some_and(|v| !v.trim().is_empty()) {
-            None
-        } else {
-            file.client.get("controllers").cloned()
-        }
-    });
-    let mut client_cfg = ClientConfig::discover(explicit.as_deref(), &Sources::system())
-        .context("controller configuration")?;
-    if let Some(p) = file.client_path("cafile", &env) {
-        client_cfg.ca_file = Some(p);
-    }
-    if let Some(p) = file.client_path("certfile", &env) {
-        client_cfg.client_cert = Some(p);
-    }
-    if let Some(p) = file.client_path("keyfile", &env) {
-        client_cfg.client_key = Some(p);
-    }
     if file.client_setting("username", &env).is_some() {
         warn!("LS_USERNAME/LS_PASSWORD (HTTP basic auth) are not supported; use a bearer token in /var/lib/linstor.d/auth.json or client certificates");
     }
-    client_cfg.state_dir = Some(args.state_dir.clone());
+    let client_cfg = file
+        .client_config(
+            args.controllers.as_deref(),
+            &env,
+            &Sources::system(),
+            Some(args.state_dir.clone()),
+        )
+        .context("controller configuration")?;
     let client = Client::new(client_cfg).context("LINSTOR client")?;
     let node = match &args.node {
         Some(n) => n.clone(),

@@ -15,6 +15,7 @@
 
 use std::collections::BTreeMap;
 
+use linstor_common::config::Overlay;
 use linstor_common::naming::opennebula::Scheme;
 
 /// How image-to-disk copies are made.
@@ -168,6 +169,20 @@ impl DsConfig {
             bridge_list: list(first(t, &["BRIDGE_LIST"])),
             controller_vm,
             warnings,
+        }
+    }
+}
+
+impl DsConfig {
+    /// The datastore's client settings for
+    /// [`linstor_common::config::ClientConfig::discover`].
+    pub fn client_overlay(&self) -> Overlay {
+        Overlay {
+            controllers: self.controllers.clone(),
+            ca_file: self.ca_file.as_ref().map(Into::into),
+            client_cert: self.cert_file.as_ref().map(Into::into),
+            client_key: self.key_file.as_ref().map(Into::into),
+            ..Overlay::default()
         }
     }
 }
