@@ -440,7 +440,7 @@ const UDEV_FIX: &str = "the by-res links come from the udev rules of drbd-utils 
 pub async fn check_by_res(cfg: &DoctorConfig, client: &Client) -> Check {
     let name = format!(
         "udev links {}",
-        cfg.dev_root.join("drbd").join("by-res").display()
+        cfg.dev_root.join(linstor_common::naming::BY_RES).display()
     );
     let resources = match client.view_resources(&[], &[&cfg.node], &[]).await {
         Ok(r) => r,
@@ -470,12 +470,7 @@ pub async fn check_by_res(cfg: &DoctorConfig, client: &Client) -> Check {
         };
         for nr in numbers {
             seen += 1;
-            let link = cfg
-                .dev_root
-                .join("drbd")
-                .join("by-res")
-                .join(&r.resource.name)
-                .join(nr.to_string());
+            let link = linstor_common::naming::device_path(&cfg.dev_root, &r.resource.name, nr);
             if std::fs::symlink_metadata(&link).is_err() {
                 missing.push(link.display().to_string());
             } else if std::fs::metadata(&link).is_err() {

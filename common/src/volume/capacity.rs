@@ -35,16 +35,10 @@ fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
-fn fnv1a(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
 impl Storage {
     fn capacity_file(&self, rg: &str) -> Option<PathBuf> {
         let dir = self.cfg.cache_dir.as_ref()?;
-        let cluster = fnv1a(&self.client.controllers().join(","));
+        let cluster = crate::naming::fnv1a_64(self.client.controllers().join(",").as_bytes());
         Some(dir.join(format!("capacity-{cluster:016x}-{rg}.json")))
     }
 

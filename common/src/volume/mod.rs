@@ -222,12 +222,7 @@ impl Storage {
 
     /// Local device path of a volume; needs no network.
     pub fn device_path(&self, rd: &str, volume: u32) -> PathBuf {
-        self.cfg
-            .dev_root
-            .join("drbd")
-            .join("by-res")
-            .join(rd)
-            .join(volume.to_string())
+        crate::naming::device_path(&self.cfg.dev_root, rd, volume)
     }
 
     /// True when the name (and, if known, the RD's props) belongs to the controller VM.
