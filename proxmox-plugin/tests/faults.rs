@@ -8,14 +8,13 @@
 //! diskful replica or volume lost, and that re-running converges to the end state of an
 //! undisturbed run. Counts go to the reliability summary.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use linstor_tests::faults::{self, Kill, Row, Step};
-use linstor_tests::sim::{Backing, BlockingSim, FailKind, Fault, Sim, SimConfig};
+use linstor_tests::faults::{self, How, Kill, Row, Step};
+use linstor_tests::sim::{Backing, BlockingSim, Fault, Sim, SimConfig};
 use serde_json::{json, Value};
 
 const VOL: &str = "pm-1234abcd_100";
@@ -225,12 +224,6 @@ fn end(h: &H) -> Value {
     faults::end_state(&h.sim.state())
 }
 
-#[derive(Debug, Clone, Copy)]
-enum How {
-    Kill { after: bool },
-    Fail(FailKind),
-}
-
 fn assert_clear_error(method: &str, r: &Out) {
     assert!(!r.stderr.contains("panicked"), "{r:?}");
     let v: Value = serde_json::from_str(r.stdout.trim())
@@ -244,16 +237,7 @@ fn assert_clear_error(method: &str, r: &Out) {
 }
 
 fn disturbed_run(h: &H, calls: &[Call], step: &Step, how: How) -> Option<usize> {
-    match how {
-        How::Kill { after } => faults::arm(&h.sim, step, after),
-        How::Fail(kind) => h.sim.inject(Fault::FailMatching {
-            method: step.method.clone(),
-            path_contains: step.path.clone(),
-            nth: step.nth,
-            kind,
-            execute: kind == FailKind::Garbage,
-        }),
-    }
+    faults::disturb(&h.sim, step, how);
     for (i, c) in calls.iter().enumerate() {
         if matches!(c, Call::InUse(..)) {
             h.exec(c);
@@ -269,7 +253,7 @@ fn disturbed_run(h: &H, calls: &[Call], step: &Step, how: How) -> Option<usize> 
                 let out = child.wait_with_output().unwrap();
                 assert!(out.status.success(), "{c:?} before the step: {out:?}");
             }
-            How::Fail(_) => {
+            How::Fail(_) | How::KillHost { .. } => {
                 let t = Instant::now();
                 let r = h.call(c);
                 assert!(t.elapsed() < BOUND, "{c:?} took {:?}", t.elapsed());
@@ -306,10 +290,41 @@ fn rerun(h: &H, calls: &[Call]) -> bool {
     exists
 }
 
+/// One try: a fresh harness prepared for `op`, the calls of `op`, and where the disturbed run
+/// stopped.
+struct Try {
+    h: H,
+    calls: Vec<Call>,
+    at: usize,
+}
+
+impl faults::Trial for Try {
+    fn sim(&self) -> &Sim {
+        &self.h.sim
+    }
+
+    fn disturbed(&mut self, step: &Step, how: How) -> bool {
+        match disturbed_run(&self.h, &self.calls, step, how) {
+            Some(at) => {
+                self.at = at;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn rerun(&mut self, _how: How) -> bool {
+        rerun(&self.h, &self.calls[self.at..])
+    }
+
+    fn end(&self, _reference: &Value) -> Value {
+        end(&self.h)
+    }
+}
+
 #[test]
 fn every_step_of_every_operation_killed_or_failed() {
-    let mut tally: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut exists: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut tally = faults::Tally::default();
     for op in OPS {
         let mut h = harness();
         prepare(&mut h, op);
@@ -319,49 +334,29 @@ fn every_step_of_every_operation_killed_or_failed() {
         let steps = faults::steps(&h.sim.mutations());
         assert!(!steps.is_empty(), "{} sends no change", op.name());
         drop(h);
-        let hows = [
-            ("killed before the step", How::Kill { after: false }),
-            ("killed after the step", How::Kill { after: true }),
-            ("step answered 500", How::Fail(FailKind::Status500)),
-            ("step answered garbage", How::Fail(FailKind::Garbage)),
-        ];
-        for (label, how) in hows {
-            for step in &steps {
-                eprintln!("try: {} {label} at {step}", op.name());
-                let t = Instant::now();
-                let mut h = harness();
-                prepare(&mut h, op);
-                let calls = op.calls();
-                let before = h.sim.state();
-                let at = disturbed_run(&h, &calls, step, how);
-                let deleting = (op == Op::Delete).then_some(RD);
-                let lost = faults::lost(&before, &h.sim.state(), deleting);
-                assert!(
-                    lost.is_empty(),
-                    "{} {label} at {step}: lost {lost:?}",
-                    op.name()
-                );
-                if let Some(at) = at {
-                    if rerun(&h, &calls[at..]) {
-                        *exists.entry(label).or_default() += 1;
-                    }
-                }
-                assert_eq!(
-                    end(&h),
-                    reference,
-                    "{} {label} at {step}: re-run did not converge",
-                    op.name()
-                );
-                assert!(
-                    t.elapsed() < BOUND * 2,
-                    "{label} at {step}: {:?}",
-                    t.elapsed()
-                );
-                *tally.entry(label).or_default() += 1;
+        let cases = faults::CONTROLLER_HOWS.map(|(label, how)| (label, how, steps.as_slice()));
+        let fresh = || {
+            let mut h = harness();
+            prepare(&mut h, op);
+            Try {
+                h,
+                calls: op.calls(),
+                at: 0,
             }
-        }
+        };
+        let deleting = (op == Op::Delete).then_some(RD);
+        faults::every_step(
+            op.name(),
+            &reference,
+            &cases,
+            deleting,
+            BOUND * 2,
+            fresh,
+            &mut tally,
+        );
     }
-    for (label, tries) in tally {
+    let exists = tally.noted;
+    for (label, tries) in tally.tries {
         faults::record(&Row {
             frontend: "Proxmox VE".into(),
             case: format!(
