@@ -5,11 +5,14 @@
 
 use std::collections::HashMap;
 use std::fmt::Debug;
-use std::io::{Read as _, Write as _};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
+
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
 
 use crate::xml::{self, Datastore, Vm, XmlError};
 
@@ -51,6 +54,9 @@ pub enum OnedError {
     #[error("no OpenNebula credentials: {0}")]
     Auth(String),
 }
+
+/// Bound on connecting to oned.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Source of datastore and VM documents.
 pub trait OnedInfo: Send + Sync + Debug {
@@ -162,41 +168,11 @@ impl XmlRpc {
             .map_err(|e| unreachable(e.to_string()))?
             .next()
             .ok_or_else(|| unreachable("no address".into()))?;
-        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
-            .map_err(|e| unreachable(e.to_string()))?;
-        let _ = s.set_read_timeout(Some(self.timeout));
-        let _ = s.set_nodelay(true);
-        let req = format!(
-            "POST {path} HTTP/1.1\r\nHost: {hostport}\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        s.write_all(req.as_bytes())
-            .map_err(|e| unreachable(e.to_string()))?;
-        let mut raw = Vec::new();
-        s.read_to_end(&mut raw)
-            .map_err(|e| unreachable(e.to_string()))?;
-        let text = String::from_utf8_lossy(&raw);
-        let (head, body) = text
-            .split_once("\r\n\r\n")
-            .ok_or_else(|| unreachable("truncated HTTP answer".into()))?;
-        let status_ok = head
-            .lines()
-            .next()
-            .is_some_and(|l| l.split_whitespace().nth(1) == Some("200"));
-        if !status_ok {
-            return Err(unreachable(format!(
-                "HTTP answer '{}'",
-                head.lines().next().unwrap_or("")
-            )));
+        let (status, body) =
+            post_xml(addr, &hostport, path, body, self.timeout).map_err(unreachable)?;
+        if status != hyper::StatusCode::OK {
+            return Err(unreachable(format!("HTTP answer '{status}'")));
         }
-        let body = if head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked")
-        {
-            dechunk(body)
-        } else {
-            body.to_string()
-        };
         match xml::parse_xmlrpc_response(&body) {
             Ok(Ok(doc)) => Ok(doc),
             Ok(Err(message)) => Err(OnedError::Refused {
@@ -213,20 +189,58 @@ impl XmlRpc {
     }
 }
 
-fn dechunk(body: &str) -> String {
-    let mut out = String::new();
-    let mut rest = body;
-    while let Some((size, tail)) = rest.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if n == 0 || tail.len() < n {
-            break;
-        }
-        out.push_str(&tail[..n]);
-        rest = tail[n..].trim_start_matches("\r\n");
-    }
-    out
+/// One HTTP/1.1 POST of an XML-RPC `body` to oned with hyper: status and body text. Runs on
+/// its own thread and runtime, since [`OnedInfo`] is called from inside the driver's runtime.
+fn post_xml(
+    addr: SocketAddr,
+    host: &str,
+    path: &str,
+    body: String,
+    timeout: Duration,
+) -> Result<(hyper::StatusCode, String), String> {
+    let request = hyper::Request::post(path)
+        .header(hyper::header::HOST, host)
+        .header(hyper::header::CONTENT_TYPE, "text/xml")
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|e| e.to_string())?;
+    let exchange = async move {
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(addr))
+            .await
+            .map_err(|_| format!("no connection within {} s", CONNECT_TIMEOUT.as_secs()))?
+            .map_err(|e| e.to_string())?;
+        let _ = stream.set_nodelay(true);
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(conn);
+        let answer = sender
+            .send_request(request)
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = answer.status();
+        let bytes = answer
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+    };
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            rt.block_on(async {
+                tokio::time::timeout(timeout, exchange)
+                    .await
+                    .map_err(|_| format!("no answer within {} s", timeout.as_secs()))?
+            })
+        })
+        .join()
+        .unwrap_or_else(|_| Err("the HTTP exchange panicked".into()))
+    })
 }
 
 impl OnedInfo for XmlRpc {
@@ -312,10 +326,45 @@ mod tests {
     use super::*;
 
     #[test]
-    fn chunked_bodies() {
+    fn chunked_answers_are_read() {
+        use std::io::{Read as _, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let mut got = Vec::new();
+            while !String::from_utf8_lossy(&got).contains("</methodCall>") {
+                let n = s.read(&mut buf).unwrap();
+                assert!(n > 0, "request ended early");
+                got.extend_from_slice(&buf[..n]);
+            }
+            let doc = "<methodResponse><params><param><value><array><data><value><boolean>1</boolean></value><value><string>&lt;DATASTORE/&gt;</string></value></data></array></value></param></params></methodResponse>";
+            let (a, b) = doc.split_at(40);
+            write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{a}\r\n{:x}\r\n{b}\r\n0\r\n\r\n",
+                a.len(),
+                b.len()
+            )
+            .unwrap();
+            String::from_utf8_lossy(&got).into_owned()
+        });
+        let (status, body) = post_xml(
+            addr,
+            &addr.to_string(),
+            "/RPC2",
+            "<methodCall></methodCall>".into(),
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        let request = server.join().unwrap();
+        assert_eq!(status, hyper::StatusCode::OK);
         assert_eq!(
-            dechunk("5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"),
-            "hello world"
+            xml::parse_xmlrpc_response(&body).unwrap(),
+            Ok("<DATASTORE/>".to_string())
         );
+        assert!(request.starts_with("POST /RPC2 HTTP/1.1\r\n"), "{request}");
+        assert!(request.contains("content-type: text/xml"), "{request}");
     }
 }
