@@ -196,7 +196,10 @@ fn client_conf(path: &Path) -> Result<Option<ini::Ini>> {
     }
     ini::Ini::load_from_file(path)
         .map(Some)
-        .map_err(|e| Error::Config(format!("cannot parse {}: {e}", path.display())))
+        .map_err(|e| Error::ConfigSource {
+            what: format!("cannot parse {}", path.display()),
+            source: e.into(),
+        })
 }
 
 /// Read the token of an auth.json file (`{"token": "..."}` or raw text).
@@ -205,16 +208,19 @@ pub fn read_token_file(path: &Path) -> Result<Option<String>> {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => {
-            return Err(Error::Config(format!(
-                "cannot read {}: {e}",
-                path.display()
-            )))
+            return Err(Error::ConfigSource {
+                what: format!("cannot read {}", path.display()),
+                source: e.into(),
+            })
         }
     };
     let trimmed = text.trim();
     if trimmed.starts_with('{') {
-        let v: serde_json::Value = serde_json::from_str(trimmed)
-            .map_err(|e| Error::Config(format!("{} is not valid JSON: {e}", path.display())))?;
+        let v: serde_json::Value =
+            serde_json::from_str(trimmed).map_err(|e| Error::ConfigSource {
+                what: format!("{} is not valid JSON", path.display()),
+                source: e.into(),
+            })?;
         return v
             .get("token")
             .and_then(|t| t.as_str())

@@ -488,12 +488,12 @@ impl faults::Trial for Try {
         &self.h.sim
     }
 
-    fn disturbed(&mut self, step: &Step, how: How) -> bool {
+    fn disturbed(&mut self, step: &Step, how: How) -> Option<usize> {
         self.counts_before = self.h.mount_counts();
-        disturbed_call(&mut self.h, self.op.call(), step, how)
+        disturbed_call(&mut self.h, self.op.call(), step, how).then_some(0)
     }
 
-    fn rerun(&mut self, how: How) -> bool {
+    fn rerun(&mut self, _from: usize, how: How) -> bool {
         let op = self.op;
         if matches!(how, How::Kill { .. } | How::KillHost { .. }) {
             let counts = self.h.mount_counts();

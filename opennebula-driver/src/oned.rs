@@ -40,7 +40,7 @@ pub enum OnedError {
         message: String,
     },
     /// The answer could not be read.
-    #[error("oned's answer to {call}({id}) is unreadable: {source}")]
+    #[error("oned's answer to {call}({id}) is unreadable")]
     Unreadable {
         /// Method.
         call: String,

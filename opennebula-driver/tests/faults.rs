@@ -347,12 +347,10 @@ fn assert_clear_error(action: &str, r: &Run) {
     );
 }
 
-/// One try: a fresh harness prepared for `op`, the calls of `op`, and where the disturbed run
-/// stopped.
+/// One try: a fresh harness prepared for `op` and the calls of `op`.
 struct Try {
     h: Harness,
     calls: Vec<Call>,
-    at: usize,
 }
 
 impl faults::Trial for Try {
@@ -360,18 +358,12 @@ impl faults::Trial for Try {
         &self.h.sim
     }
 
-    fn disturbed(&mut self, step: &Step, how: How) -> bool {
-        match disturbed_run(&self.h, &self.calls, step, how) {
-            Some(at) => {
-                self.at = at;
-                true
-            }
-            None => false,
-        }
+    fn disturbed(&mut self, step: &Step, how: How) -> Option<usize> {
+        disturbed_run(&self.h, &self.calls, step, how)
     }
 
-    fn rerun(&mut self, _how: How) -> bool {
-        run_ok(&self.h, &self.calls[self.at..]);
+    fn rerun(&mut self, from: usize, _how: How) -> bool {
+        run_ok(&self.h, &self.calls[from..]);
         false
     }
 
@@ -402,7 +394,7 @@ fn every_step_of_every_operation_killed_or_failed() {
             let h = harness();
             prepare(&h, op);
             let calls = calls(&h, op);
-            Try { h, calls, at: 0 }
+            Try { h, calls }
         };
         faults::every_step(
             op.name(),

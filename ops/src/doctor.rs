@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use linstor_common::client::Client;
 use linstor_common::config::ClientConfig;
-use linstor_common::error::Error;
+use linstor_common::error::{chain, Error};
 use linstor_common::naming::Platform;
 
 /// Outcome of one check.
@@ -258,8 +258,11 @@ fn controller_fix(platform: Platform) -> &'static str {
 
 fn describe_error(e: &Error) -> String {
     match e {
-        Error::Connection { last_error, .. } => format!("not reachable: {last_error}"),
-        other => other.to_string(),
+        Error::Connection {
+            source: Some(cause),
+            ..
+        } => format!("not reachable: {}", chain(cause)),
+        other => chain(other),
     }
 }
 

@@ -61,12 +61,12 @@ impl From<&PveError> for Failure {
 }
 
 fn from_linstor(err: &Error) -> Failure {
-    let msg = err.to_string();
+    let msg = linstor_common::error::chain(err);
     match err {
         Error::Connection { .. } => Failure::new(
             "unreachable",
             EXIT_UNREACHABLE,
-            format!("{msg}; check that linstor-controller runs and that the storage's 'controller' option lists it"),
+            format!("{err}; check that linstor-controller runs and that the storage's 'controller' option lists it"),
         ),
         Error::Tls { .. } => Failure::new(
             "tls",
@@ -82,8 +82,10 @@ fn from_linstor(err: &Error) -> Failure {
         Error::Protocol { .. } => Failure::new("protocol", EXIT_OTHER, msg),
         Error::InvalidInput(_) => Failure::new("input", EXIT_INPUT, msg),
         Error::Config(_) => Failure::new("config", EXIT_INPUT, msg),
+        Error::ConfigSource { .. } => Failure::new("config", EXIT_INPUT, msg),
         Error::Unsupported(_) => Failure::new("unsupported", EXIT_INPUT, msg),
         Error::Host { .. } => Failure::new("host", EXIT_OTHER, msg),
+        Error::HostIo { .. } => Failure::new("host", EXIT_OTHER, msg),
         Error::DeviceTimeout { .. } => Failure::new("host", EXIT_OTHER, msg),
         Error::State { .. } => Failure::new("state", EXIT_OTHER, msg),
     }
@@ -122,7 +124,7 @@ mod tests {
     fn unreachable_names_the_controllers_and_the_fix() {
         let f = Failure::from(&PveError::Linstor(Error::Connection {
             tried: vec!["http://a:3370".into(), "http://b:3370".into()],
-            last_error: "refused".into(),
+            source: None,
         }));
         assert_eq!((f.kind, f.exit_code), ("unreachable", 5));
         assert!(f.message.contains("http://a:3370, http://b:3370"));

@@ -290,12 +290,10 @@ fn rerun(h: &H, calls: &[Call]) -> bool {
     exists
 }
 
-/// One try: a fresh harness prepared for `op`, the calls of `op`, and where the disturbed run
-/// stopped.
+/// One try: a fresh harness prepared for `op` and the calls of `op`.
 struct Try {
     h: H,
     calls: Vec<Call>,
-    at: usize,
 }
 
 impl faults::Trial for Try {
@@ -303,18 +301,12 @@ impl faults::Trial for Try {
         &self.h.sim
     }
 
-    fn disturbed(&mut self, step: &Step, how: How) -> bool {
-        match disturbed_run(&self.h, &self.calls, step, how) {
-            Some(at) => {
-                self.at = at;
-                true
-            }
-            None => false,
-        }
+    fn disturbed(&mut self, step: &Step, how: How) -> Option<usize> {
+        disturbed_run(&self.h, &self.calls, step, how)
     }
 
-    fn rerun(&mut self, _how: How) -> bool {
-        rerun(&self.h, &self.calls[self.at..])
+    fn rerun(&mut self, from: usize, _how: How) -> bool {
+        rerun(&self.h, &self.calls[from..])
     }
 
     fn end(&self, _reference: &Value) -> Value {
@@ -341,7 +333,6 @@ fn every_step_of_every_operation_killed_or_failed() {
             Try {
                 h,
                 calls: op.calls(),
-                at: 0,
             }
         };
         let deleting = (op == Op::Delete).then_some(RD);

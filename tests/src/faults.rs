@@ -127,12 +127,13 @@ pub fn disturb(sim: &Sim, step: &Step, how: How) {
 pub trait Trial {
     /// The simulator of this try.
     fn sim(&self) -> &Sim;
-    /// Runs the operation with `how` at `step`: true when it was killed at the step or
-    /// answered an error (which the suite checks is clear).
-    fn disturbed(&mut self, step: &Step, how: How) -> bool;
-    /// Completes a disturbed operation by running it again; true when the re-run took a path
-    /// the reliability row mentions.
-    fn rerun(&mut self, how: How) -> bool;
+    /// Runs the operation's calls with `how` at `step`: the index of the call that was killed
+    /// at the step or answered an error (which the suite checks is clear), `None` when every
+    /// call succeeded.
+    fn disturbed(&mut self, step: &Step, how: How) -> Option<usize>;
+    /// Completes a disturbed operation by running its calls again from `from`; true when the
+    /// re-run took a path the reliability row mentions.
+    fn rerun(&mut self, from: usize, how: How) -> bool;
     /// After an operation that succeeded despite the disturbance: true when it needed a
     /// recovery (which the row mentions) to reach `reference`.
     fn undisturbed(&mut self, _reference: &Value) -> bool {
@@ -176,10 +177,9 @@ pub fn every_step<T: Trial>(
             let disturbed = trial.disturbed(step, *how);
             let lost = lost(&before, &trial.sim().state(), deleting);
             assert!(lost.is_empty(), "{op} {label} at {step}: lost {lost:?}");
-            let noted = if disturbed {
-                trial.rerun(*how)
-            } else {
-                trial.undisturbed(reference)
+            let noted = match disturbed {
+                Some(from) => trial.rerun(from, *how),
+                None => trial.undisturbed(reference),
             };
             if noted {
                 *tally.noted.entry(label).or_default() += 1;

@@ -56,7 +56,7 @@ impl Storage {
         };
         let err = |e: std::io::Error| Error::State {
             path: file.clone(),
-            message: e.to_string(),
+            source: e.into(),
         };
         if let Some(dir) = file.parent() {
             std::fs::create_dir_all(dir).map_err(err)?;
@@ -64,7 +64,7 @@ impl Storage {
         let tmp = file.with_extension(format!("tmp{}", std::process::id()));
         let body = serde_json::to_vec(cap).map_err(|e| Error::State {
             path: file.clone(),
-            message: e.to_string(),
+            source: e.into(),
         })?;
         std::fs::write(&tmp, body).map_err(err)?;
         std::fs::rename(&tmp, &file).map_err(err)
