@@ -10,6 +10,9 @@ pub enum PveError {
     /// The request from the Perl module (or the storage configuration) is invalid.
     #[error("{0}")]
     Input(String),
+    /// The document from the Perl module is not JSON.
+    #[error("input is not a JSON document")]
+    Json(#[source] serde_json::Error),
     /// The storage layer failed.
     #[error(transparent)]
     Linstor(#[from] Error),
@@ -54,6 +57,7 @@ impl From<&PveError> for Failure {
     fn from(e: &PveError) -> Self {
         match e {
             PveError::Input(m) => Failure::new("input", EXIT_INPUT, m.clone()),
+            PveError::Json(_) => Failure::new("input", EXIT_INPUT, linstor_common::error::chain(e)),
             PveError::Deadline { .. } => Failure::new("timeout", EXIT_UNREACHABLE, e.to_string()),
             PveError::Linstor(err) => from_linstor(err),
         }
