@@ -593,23 +593,18 @@ fn every_step_of_every_operation_killed_or_failed() {
             &mut tally,
         );
     }
-    let healed = tally.noted;
-    for (label, tries) in tally.tries {
-        faults::record(&Row {
-            frontend: "Docker".into(),
-            case: match label {
-                l if l.contains("host command") => format!("{l} (mkfs.ext4, mount, resize2fs of Mount; umount of the last Unmount; daemon restarted)"),
-                l if l.starts_with("killed") => format!("{l} (every controller step of Create, Mount, last Unmount, Remove; daemon restarted)"),
-                l => format!("{l} (every controller step of Create, Mount, last Unmount, Remove)"),
-            },
-            tries,
-            survived: match healed.get(label) {
-                Some(n) => format!("every volume and diskful replica; reference counts; converged every time ({n} answered success and the leftover diskless copy went at the next start)"),
-                None => "every volume and diskful replica; reference counts; re-run converged every time".into(),
-            },
-            lost: "nothing".into(),
-        });
-    }
+    tally.record(
+        "Docker",
+        |label| match label {
+            l if l.contains("host command") => format!("{l} (mkfs.ext4, mount, resize2fs of Mount; umount of the last Unmount; daemon restarted)"),
+            l if l.starts_with("killed") => format!("{l} (every controller step of Create, Mount, last Unmount, Remove; daemon restarted)"),
+            l => format!("{l} (every controller step of Create, Mount, last Unmount, Remove)"),
+        },
+        |healed| match healed {
+            Some(n) => format!("every volume and diskful replica; reference counts; converged every time ({n} answered success and the leftover diskless copy went at the next start)"),
+            None => "every volume and diskful replica; reference counts; re-run converged every time".into(),
+        },
+    );
 }
 
 #[test]

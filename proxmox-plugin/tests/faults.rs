@@ -346,21 +346,14 @@ fn every_step_of_every_operation_killed_or_failed() {
             &mut tally,
         );
     }
-    let exists = tally.noted;
-    for (label, tries) in tally.tries {
-        faults::record(&Row {
-            frontend: "Proxmox VE".into(),
-            case: format!(
-                "{label} (every step of alloc, activate, migration activate/deactivate, deactivate, free)"
-            ),
-            tries,
-            survived: match exists.get(label) {
-                Some(n) => format!("every volume and diskful replica; re-run converged every time ({n} re-run alloc_image answered 'already exists' for the volume the interrupted run had completed)"),
-                None => "every volume and diskful replica; re-run converged every time".into(),
-            },
-            lost: "nothing".into(),
-        });
-    }
+    tally.record(
+        "Proxmox VE",
+        |label| format!("{label} (every step of alloc, activate, migration activate/deactivate, deactivate, free)"),
+        |exists| match exists {
+            Some(n) => format!("every volume and diskful replica; re-run converged every time ({n} re-run alloc_image answered 'already exists' for the volume the interrupted run had completed)"),
+            None => "every volume and diskful replica; re-run converged every time".into(),
+        },
+    );
 }
 
 #[test]

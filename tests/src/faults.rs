@@ -155,6 +155,27 @@ pub struct Tally {
     pub noted: BTreeMap<&'static str, u64>,
 }
 
+impl Tally {
+    /// Records one reliability row per label: nothing lost (a loss fails the suite), the case
+    /// text from `case`, what survived from `survived` given how many tries were noted.
+    pub fn record(
+        self,
+        frontend: &str,
+        case: impl Fn(&str) -> String,
+        survived: impl Fn(Option<u64>) -> String,
+    ) {
+        for (label, tries) in self.tries {
+            record(&Row {
+                frontend: frontend.into(),
+                case: case(label),
+                tries,
+                survived: survived(self.noted.get(label).copied()),
+                lost: "nothing".into(),
+            });
+        }
+    }
+}
+
 /// The kill-at-every-step loop of operation `op`: for every disturbance and each of its steps
 /// a fresh trial from `fresh`, asserting that nothing but `deleting` was lost, that finishing
 /// the operation converges to `reference` (the end state of an undisturbed run) and that each
