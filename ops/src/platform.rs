@@ -692,6 +692,39 @@ mod tests {
     }
 
     #[test]
+    fn proxmox_options_the_plugin_refuses_fail_with_the_plugins_reason() {
+        let cfg = "drbd: d\n\tcontroller c1\n\tresourcegroup grp\n\tpreferlocal maybe\n";
+        let r = resolve(&settings(Platform::Proxmox), &files(cfg, PVE_STORAGE_CFG));
+        assert_eq!(r.checks[0].status, Status::Fail, "{}", r.checks[0]);
+        assert!(
+            r.checks[0]
+                .detail
+                .contains("'preferlocal' is 'maybe': use yes or no"),
+            "{}",
+            r.checks[0]
+        );
+        let cfg = "drbd: d\n\tcontroller c1\n\tresourcegroup grp\n\tapicrt /c.pem\n";
+        let r = resolve(&settings(Platform::Proxmox), &files(cfg, PVE_STORAGE_CFG));
+        let err = r.client.unwrap_err();
+        assert!(
+            err.contains("'apicrt' and 'apikey' must be set together"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn opennebula_attributes_the_driver_ignores_are_warnings() {
+        let t = "LS_CONTROLLERS=\"c3\"\nRESOURCE_GROUP=\"un\"\nREPLICA_COUNT=\"two\"\n";
+        let r = resolve(&settings(Platform::OpenNebula), &files(t, "ds.txt"));
+        assert_eq!(r.checks[0].status, Status::Warn, "{}", r.checks[0]);
+        assert!(
+            r.checks[0].detail.contains("REPLICA_COUNT='two'"),
+            "{}",
+            r.checks[0]
+        );
+    }
+
+    #[test]
     fn storage_cfg_rejects_options_before_a_section() {
         let e = parse_storage_cfg("\tcontroller x\n").unwrap_err();
         assert_eq!(e.line, 1);
