@@ -17,17 +17,16 @@ use hyper_util::rt::TokioIo;
 use crate::xml::{self, Datastore, Vm, XmlError};
 
 /// Why oned could not tell us about an object.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum OnedError {
     /// oned could not be reached.
-    #[error(
-        "cannot reach oned at {endpoint}: {message}; set ONE_XMLRPC to oned's XML-RPC endpoint"
-    )]
+    #[error("cannot reach oned at {endpoint} (set ONE_XMLRPC to oned's XML-RPC endpoint)")]
     Unreachable {
         /// Endpoint tried.
         endpoint: String,
-        /// Transport error.
-        message: String,
+        /// Why.
+        #[source]
+        source: Transport,
     },
     /// oned answered with an error (unknown object, authentication).
     #[error("oned refused {call}({id}): {message}")]
@@ -53,6 +52,38 @@ pub enum OnedError {
     /// No credentials.
     #[error("no OpenNebula credentials: {0}")]
     Auth(String),
+}
+
+/// Why an exchange with oned failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Transport {
+    /// The endpoint is not `http://…`.
+    #[error("only http:// endpoints are supported")]
+    Scheme,
+    /// The host name resolves to no address.
+    #[error("no address")]
+    NoAddress,
+    /// Resolving, connecting, running the command or the client's runtime failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// The HTTP exchange failed.
+    #[error(transparent)]
+    Http(#[from] hyper::Error),
+    /// The request could not be built.
+    #[error(transparent)]
+    Request(#[from] hyper::http::Error),
+    /// No connection in time.
+    #[error("no connection within {0} s")]
+    ConnectTimeout(u64),
+    /// No answer in time.
+    #[error("no answer within {0} s")]
+    AnswerTimeout(u64),
+    /// oned answered with another HTTP status than 200.
+    #[error("HTTP answer '{0}'")]
+    Status(hyper::StatusCode),
+    /// The client thread panicked.
+    #[error("the HTTP exchange panicked")]
+    Panicked,
 }
 
 /// Bound on connecting to oned.
@@ -146,14 +177,14 @@ impl XmlRpc {
         let body = format!(
             "<?xml version=\"1.0\"?><methodCall><methodName>{method}</methodName><params>{params}</params></methodCall>"
         );
-        let unreachable = |m: String| OnedError::Unreachable {
+        let unreachable = |source: Transport| OnedError::Unreachable {
             endpoint: self.endpoint.clone(),
-            message: m,
+            source,
         };
         let rest = self
             .endpoint
             .strip_prefix("http://")
-            .ok_or_else(|| unreachable("only http:// endpoints are supported".into()))?;
+            .ok_or_else(|| unreachable(Transport::Scheme))?;
         let (hostport, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, "/RPC2"),
@@ -165,13 +196,13 @@ impl XmlRpc {
         };
         let addr = hostport
             .to_socket_addrs()
-            .map_err(|e| unreachable(e.to_string()))?
+            .map_err(|e| unreachable(e.into()))?
             .next()
-            .ok_or_else(|| unreachable("no address".into()))?;
+            .ok_or_else(|| unreachable(Transport::NoAddress))?;
         let (status, body) =
             post_xml(addr, &hostport, path, body, self.timeout).map_err(unreachable)?;
         if status != hyper::StatusCode::OK {
-            return Err(unreachable(format!("HTTP answer '{status}'")));
+            return Err(unreachable(Transport::Status(status)));
         }
         match xml::parse_xmlrpc_response(&body) {
             Ok(Ok(doc)) => Ok(doc),
@@ -197,49 +228,37 @@ fn post_xml(
     path: &str,
     body: String,
     timeout: Duration,
-) -> Result<(hyper::StatusCode, String), String> {
+) -> Result<(hyper::StatusCode, String), Transport> {
     let request = hyper::Request::post(path)
         .header(hyper::header::HOST, host)
         .header(hyper::header::CONTENT_TYPE, "text/xml")
-        .body(Full::new(Bytes::from(body)))
-        .map_err(|e| e.to_string())?;
+        .body(Full::new(Bytes::from(body)))?;
     let exchange = async move {
         let stream = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(addr))
             .await
-            .map_err(|_| format!("no connection within {} s", CONNECT_TIMEOUT.as_secs()))?
-            .map_err(|e| e.to_string())?;
+            .map_err(|_| Transport::ConnectTimeout(CONNECT_TIMEOUT.as_secs()))??;
         let _ = stream.set_nodelay(true);
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| e.to_string())?;
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
         tokio::spawn(conn);
-        let answer = sender
-            .send_request(request)
-            .await
-            .map_err(|e| e.to_string())?;
+        let answer = sender.send_request(request).await?;
         let status = answer.status();
-        let bytes = answer
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| e.to_string())?
-            .to_bytes();
+        let bytes = answer.into_body().collect().await?.to_bytes();
         Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
     };
     std::thread::scope(|s| {
         s.spawn(|| {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
-                .build()
-                .map_err(|e| e.to_string())?;
+                .build()?;
             rt.block_on(async {
                 tokio::time::timeout(timeout, exchange)
                     .await
-                    .map_err(|_| format!("no answer within {} s", timeout.as_secs()))?
+                    .map_err(|_| Transport::AnswerTimeout(timeout.as_secs()))?
             })
         })
         .join()
-        .unwrap_or_else(|_| Err("the HTTP exchange panicked".into()))
+        .unwrap_or(Err(Transport::Panicked))
     })
 }
 
@@ -288,7 +307,7 @@ impl Cli {
             .output()
             .map_err(|e| OnedError::Unreachable {
                 endpoint: tool.into(),
-                message: e.to_string(),
+                source: e.into(),
             })?;
         if !out.status.success() {
             return Err(OnedError::Refused {
@@ -324,6 +343,40 @@ impl OnedInfo for Cli {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unreachable_oned_keeps_the_transport_error_as_source() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let rpc = XmlRpc {
+            endpoint: format!("http://127.0.0.1:{port}/RPC2"),
+            auth: Some("oneadmin:pw".into()),
+            auth_error: None,
+            timeout: Duration::from_secs(5),
+            ds_cache: Mutex::new(HashMap::new()),
+        };
+        let e = rpc.datastore(1).unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                OnedError::Unreachable {
+                    source: Transport::Io(_),
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let text = linstor_common::error::chain(&e);
+        assert!(
+            text.starts_with(&format!(
+                "cannot reach oned at http://127.0.0.1:{port}/RPC2"
+            )) && text.to_lowercase().contains("refused"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn chunked_answers_are_read() {
