@@ -76,7 +76,12 @@ impl Failure {
     pub fn message(&self) -> String {
         match self {
             Failure::Linstor { source } => linstor_message(source),
-            other => chain(other),
+            Failure::Option(_)
+            | Failure::NoSuchVolume(_)
+            | Failure::InUseElsewhere { .. }
+            | Failure::Mounted { .. }
+            | Failure::NameClash { .. }
+            | Failure::State(_) => chain(self),
         }
     }
 }

@@ -82,7 +82,11 @@ impl DriverError {
                 context,
                 source: source @ LinstorError::Connection { .. },
             } => format!("{context}: {source}"),
-            other => chain(other),
+            DriverError::Linstor { .. }
+            | DriverError::Input(_)
+            | DriverError::Usage(_)
+            | DriverError::Host(_)
+            | DriverError::Oned(_) => chain(self),
         };
         let mut text = text.replace(['\n', '\r'], " ");
         if let DriverError::Linstor {
