@@ -427,9 +427,9 @@ async fn run_doctor(args: DoctorArgs) -> anyhow::Result<ExitCode> {
         Ok(c) => c,
         Err(e) => {
             prior.push(Check::fail(
-                "controller list",
-                e,
-                "write controllers as host, host:port, http(s)://host:port, linstor://host or linstor+ssl://host, comma-separated",
+                "client configuration",
+                format!("the plugin would refuse it: {e}"),
+                "correct the setting named above; controllers are written as host, host:port, http(s)://host:port, linstor://host or linstor+ssl://host, comma-separated",
             ));
             ClientConfig {
                 controllers: Vec::new(),
@@ -462,7 +462,7 @@ async fn run_gc(args: GcArgs) -> anyhow::Result<ExitCode> {
     let client_cfg = s
         .client
         .map_err(anyhow::Error::msg)
-        .context("invalid controller list")?;
+        .context("invalid client configuration")?;
     let client = Client::new(client_cfg).context("cannot set up the LINSTOR client")?;
     let mut storage_cfg = StorageConfig::new(s.platform, s.resolved.node.clone());
     storage_cfg.controller_vm = s.resolved.controller_vm.clone();
