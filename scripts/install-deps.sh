@@ -3,11 +3,7 @@
 # managed Docker plugin's rootfs is built from e2fsprogs, xfsprogs, util-linux, mount (and binutils' strip).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-<<<<<<< HEAD
-pkgs=(docker.io busybox-static e2fsprogs xfsprogs util-linux mount binutils python3-venv perl openssl dpkg-dev)
-=======
-pkgs=(docker.io busybox-static e2fsprogs xfsprogs util-linux python3-venv perl openssl dpkg-dev drbd-utils)
->>>>>>> adopt
+pkgs=(docker.io busybox-static e2fsprogs xfsprogs util-linux mount binutils python3-venv perl openssl dpkg-dev drbd-utils)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

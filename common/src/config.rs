@@ -1,5 +1,8 @@
-//! Controller discovery (`LS_CONTROLLERS`, `linstor-client.conf`, explicit lists), URL forms and
-//! the TLS, token and basic-auth settings of a [`crate::client::Client`].
+//! Controller discovery (`LS_CONTROLLERS`, `linstor-client.conf`, auth.json, `LS_USERNAME`/
+//! `LS_PASSWORD`), URL forms, and the [`Overlay`] each frontend fills from its own settings:
+//! together they give the [`ClientConfig`] of a [`crate::client::Client`]. Frontends and
+//! `linstor-plugins doctor` resolve a configuration only through [`ClientConfig::discover`], so
+//! both reach the same controllers with the same TLS files, token and basic-auth credentials.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -268,7 +271,10 @@ fn client_conf(path: &Path) -> Result<Option<ini::Ini>> {
     }
     ini::Ini::load_from_file(path)
         .map(Some)
-        .map_err(|e| Error::Config(format!("cannot parse {}: {e}", path.display())))
+        .map_err(|e| Error::ConfigSource {
+            what: format!("cannot parse {}", path.display()),
+            source: e.into(),
+        })
 }
 
 /// Read the token of an auth.json file (`{"token": "..."}` or raw text).
@@ -277,16 +283,19 @@ pub fn read_token_file(path: &Path) -> Result<Option<String>> {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => {
-            return Err(Error::Config(format!(
-                "cannot read {}: {e}",
-                path.display()
-            )))
+            return Err(Error::ConfigSource {
+                what: format!("cannot read {}", path.display()),
+                source: e.into(),
+            })
         }
     };
     let trimmed = text.trim();
     if trimmed.starts_with('{') {
-        let v: serde_json::Value = serde_json::from_str(trimmed)
-            .map_err(|e| Error::Config(format!("{} is not valid JSON: {e}", path.display())))?;
+        let v: serde_json::Value =
+            serde_json::from_str(trimmed).map_err(|e| Error::ConfigSource {
+                what: format!("{} is not valid JSON", path.display()),
+                source: e.into(),
+            })?;
         return v
             .get("token")
             .and_then(|t| t.as_str())
@@ -296,12 +305,67 @@ pub fn read_token_file(path: &Path) -> Result<Option<String>> {
     Ok((!trimmed.is_empty()).then(|| trimmed.to_string()))
 }
 
+/// A frontend's own client settings (Proxmox storage options, OpenNebula datastore attributes,
+/// the Docker plugin's file and `LS_*` environment), laid over what discovery finds. Every field
+/// left `None` keeps the discovered value. Its `Debug` output never shows the token or password.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Overlay {
+    /// Controller list (comma or whitespace separated); replaces `LS_CONTROLLERS` and
+    /// `linstor-client.conf`.
+    pub controllers: Option<String>,
+    /// CA bundle.
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate (PEM).
+    pub client_cert: Option<PathBuf>,
+    /// Client key (PEM).
+    pub client_key: Option<PathBuf>,
+    /// Bearer token, when the frontend already read it; otherwise the token file of [`Sources`].
+    pub token: Option<String>,
+    /// HTTP basic auth user name; replaces `LS_USERNAME`/`LS_PASSWORD` of [`Sources`] when this
+    /// or [`Overlay::password`] is set.
+    pub username: Option<String>,
+    /// HTTP basic auth password; see [`Overlay::username`].
+    pub password: Option<String>,
+    /// How the frontend names its user name and password settings, for errors (default
+    /// `LS_USERNAME`, `LS_PASSWORD`).
+    pub auth_keys: Option<(&'static str, &'static str)>,
+    /// Where the last good controller is remembered.
+    pub state_dir: Option<PathBuf>,
+}
+
+impl Overlay {
+    /// Only a controller list (e.g. a `--controllers` option); `None` or blank keeps discovery's.
+    pub fn controllers(list: Option<&str>) -> Self {
+        Self {
+            controllers: list.map(str::to_string),
+            ..Self::default()
+        }
+    }
+}
+
+impl std::fmt::Debug for Overlay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Overlay")
+            .field("controllers", &self.controllers)
+            .field("ca_file", &self.ca_file)
+            .field("client_cert", &self.client_cert)
+            .field("client_key", &self.client_key)
+            .field("token", &self.token.as_ref().map(|_| REDACTED))
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| REDACTED))
+            .field("auth_keys", &self.auth_keys)
+            .field("state_dir", &self.state_dir)
+            .finish()
+    }
+}
+
 impl ClientConfig {
     /// Build the configuration: built-in default < `linstor-client.conf` < `LS_CONTROLLERS` <
-    /// `explicit` (the frontend's own setting). The token of auth.json is used when present, basic
-    /// auth when `LS_USERNAME`/`LS_PASSWORD` are set; with either, plain-HTTP controllers are
-    /// refused rather than leaking it.
-    pub fn discover(explicit: Option<&str>, sources: &Sources) -> Result<Self> {
+    /// the frontend's `overlay`. The token is the overlay's, else the one of the token file; basic
+    /// auth the overlay's user name and password when it sets either, else `LS_USERNAME`/
+    /// `LS_PASSWORD`. With a token or a password, [`crate::client::Client::new`] refuses
+    /// plain-HTTP controllers rather than leaking it.
+    pub fn discover(overlay: &Overlay, sources: &Sources) -> Result<Self> {
         let mut cfg = Self::default();
         if let Some(conf) = client_conf(&sources.client_conf)? {
             if let Some(global) = conf.section(Some("global")) {
@@ -320,18 +384,43 @@ impl ClientConfig {
         {
             cfg.controllers = parse_controller_list(list)?;
         }
-        if let Some(list) = explicit.filter(|s| !s.trim().is_empty()) {
+        if let Some(list) = overlay
+            .controllers
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+        {
             cfg.controllers = parse_controller_list(list)?;
         }
         if cfg.controllers.is_empty() {
             return Err(Error::Config("the controller list is empty".into()));
         }
-        cfg.token = read_token_file(&sources.auth_json)?;
-        cfg.basic_auth = BasicAuth::from_parts(
-            sources.ls_username.as_deref(),
-            sources.ls_password.as_deref(),
-            ("LS_USERNAME", "LS_PASSWORD"),
-        )?;
+        if let Some(p) = &overlay.ca_file {
+            cfg.ca_file = Some(p.clone());
+        }
+        if let Some(p) = &overlay.client_cert {
+            cfg.client_cert = Some(p.clone());
+        }
+        if let Some(p) = &overlay.client_key {
+            cfg.client_key = Some(p.clone());
+        }
+        cfg.token = match &overlay.token {
+            Some(t) => Some(t.clone()),
+            None => read_token_file(&sources.auth_json)?,
+        };
+        cfg.basic_auth = if overlay.username.is_some() || overlay.password.is_some() {
+            BasicAuth::from_parts(
+                overlay.username.as_deref(),
+                overlay.password.as_deref(),
+                overlay.auth_keys.unwrap_or(("LS_USERNAME", "LS_PASSWORD")),
+            )?
+        } else {
+            BasicAuth::from_parts(
+                sources.ls_username.as_deref(),
+                sources.ls_password.as_deref(),
+                ("LS_USERNAME", "LS_PASSWORD"),
+            )?
+        };
+        cfg.state_dir = overlay.state_dir.clone();
         Ok(cfg)
     }
 }
@@ -387,7 +476,7 @@ mod tests {
             client_conf: conf,
             auth_json: dir.path().join("missing.json"),
         };
-        let cfg = ClientConfig::discover(None, &src).unwrap();
+        let cfg = ClientConfig::discover(&Overlay::default(), &src).unwrap();
         assert_eq!(
             cfg.controllers
                 .iter()
@@ -396,9 +485,9 @@ mod tests {
             ["http://c1:3370", "http://c2:4000"]
         );
         src.ls_controllers = Some("linstor+ssl://e1".into());
-        let cfg = ClientConfig::discover(None, &src).unwrap();
+        let cfg = ClientConfig::discover(&Overlay::default(), &src).unwrap();
         assert_eq!(cfg.controllers[0].base, "https://e1:3371");
-        let cfg = ClientConfig::discover(Some("x1, x2"), &src).unwrap();
+        let cfg = ClientConfig::discover(&Overlay::controllers(Some("x1, x2")), &src).unwrap();
         assert_eq!(cfg.controllers.len(), 2);
         assert_eq!(cfg.token, None);
         let none = Sources {
@@ -409,9 +498,85 @@ mod tests {
             auth_json: dir.path().join("nope.json"),
         };
         assert_eq!(
-            ClientConfig::discover(None, &none).unwrap().controllers[0].base,
+            ClientConfig::discover(&Overlay::default(), &none)
+                .unwrap()
+                .controllers[0]
+                .base,
             "http://localhost:3370"
         );
+    }
+
+    #[test]
+    fn overlay_fields_replace_the_discovered_ones_and_none_keeps_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("linstor-client.conf");
+        std::fs::write(
+            &conf,
+            "[global]\ncontrollers = c1\ncafile = /conf/ca.pem\ncertfile = /conf/c.pem\nkeyfile = /conf/k.pem\n",
+        )
+        .unwrap();
+        let auth = dir.path().join("auth.json");
+        std::fs::write(&auth, r#"{"token": "from-file"}"#).unwrap();
+        let src = Sources {
+            ls_controllers: None,
+            ls_username: Some("env-user".into()),
+            ls_password: Some("env-pw".into()),
+            client_conf: conf,
+            auth_json: auth,
+        };
+        let cfg = ClientConfig::discover(&Overlay::default(), &src).unwrap();
+        assert_eq!(
+            cfg.basic_auth.as_ref().map(|b| b.username.as_str()),
+            Some("env-user")
+        );
+        assert_eq!(cfg.ca_file, Some(PathBuf::from("/conf/ca.pem")));
+        assert_eq!(cfg.client_key, Some(PathBuf::from("/conf/k.pem")));
+        assert_eq!(cfg.token.as_deref(), Some("from-file"));
+        assert_eq!(cfg.state_dir, None);
+        let overlay = Overlay {
+            controllers: Some("linstor+ssl://o1 o2".into()),
+            ca_file: Some("/o/ca.pem".into()),
+            client_cert: Some("/o/c.pem".into()),
+            client_key: None,
+            token: Some("from-overlay".into()),
+            username: Some("overlay-user".into()),
+            password: Some("overlay-pw".into()),
+            auth_keys: None,
+            state_dir: Some("/var/cache/x".into()),
+        };
+        let cfg = ClientConfig::discover(&overlay, &src).unwrap();
+        assert_eq!(
+            cfg.basic_auth.as_ref().map(|b| b.username.as_str()),
+            Some("overlay-user")
+        );
+        assert_eq!(
+            cfg.controllers
+                .iter()
+                .map(|c| c.base.as_str())
+                .collect::<Vec<_>>(),
+            ["https://o1:3371", "http://o2:3370"]
+        );
+        assert_eq!(cfg.ca_file, Some(PathBuf::from("/o/ca.pem")));
+        assert_eq!(cfg.client_cert, Some(PathBuf::from("/o/c.pem")));
+        assert_eq!(cfg.client_key, Some(PathBuf::from("/conf/k.pem")));
+        assert_eq!(cfg.token.as_deref(), Some("from-overlay"));
+        assert_eq!(cfg.state_dir, Some(PathBuf::from("/var/cache/x")));
+    }
+
+    #[test]
+    fn overlay_debug_hides_token_and_password() {
+        let o = Overlay {
+            token: Some("tok-1a2b".into()),
+            username: Some("admin".into()),
+            password: Some("pw-3c4d".into()),
+            ..Overlay::default()
+        };
+        let text = format!("{o:?}");
+        assert!(
+            !text.contains("tok-1a2b") && !text.contains("pw-3c4d"),
+            "{text}"
+        );
+        assert!(text.contains("admin"), "{text}");
     }
 
     #[test]
@@ -474,7 +639,7 @@ mod tests {
             client_conf: PathBuf::from("/nonexistent/linstor-client.conf"),
             auth_json: PathBuf::from("/nonexistent/auth.json"),
         };
-        let cfg = ClientConfig::discover(None, &src).unwrap();
+        let cfg = ClientConfig::discover(&Overlay::default(), &src).unwrap();
         assert_eq!(cfg.basic_auth, Some(b));
         for text in [format!("{cfg:?}"), format!("{src:?}")] {
             assert!(!text.contains("pw-5c1d"), "{text}");

@@ -1,4 +1,6 @@
 //! The one error type of the library; every frontend maps it exhaustively to its own convention.
+//! I/O, HTTP and JSON failures are kept as sources ([`Cause`]) and never repeated in a
+//! `Display`: render a whole error with [`chain`].
 
 use std::path::PathBuf;
 
@@ -18,8 +20,9 @@ pub enum Error {
     Connection {
         /// Every controller URL that was tried, in order.
         tried: Vec<String>,
-        /// Last transport error seen, rendered for humans.
-        last_error: String,
+        /// Last transport error seen.
+        #[source]
+        source: Option<reqwest::Error>,
     },
     /// The TLS handshake with a controller failed: its certificate is not trusted (or not valid
     /// for its name), or it refused ours. The request was never delivered.
@@ -72,7 +75,8 @@ pub enum Error {
         /// LINSTOR's entries (message, cause, correction).
         reports: Vec<ApiCallRc>,
     },
-    /// The controller answered something that is not the documented JSON.
+    /// The controller answered something that is not the documented JSON, or the connection
+    /// broke before a complete answer (status 0).
     #[error("LINSTOR controller {controller} sent an unreadable answer to {request} (HTTP {status}): {problem}")]
     Protocol {
         /// The controller that answered.
@@ -83,6 +87,9 @@ pub enum Error {
         status: u16,
         /// What was wrong, with the start of the body.
         problem: String,
+        /// The transport or JSON error behind it.
+        #[source]
+        source: Option<Cause>,
     },
     /// The caller's input is invalid; nothing was sent.
     #[error("{0}")]
@@ -90,6 +97,15 @@ pub enum Error {
     /// The configuration is invalid (controllers, TLS files, config files).
     #[error("configuration error: {0}")]
     Config(String),
+    /// A configuration file, token file or TLS file could not be read or used.
+    #[error("configuration error: {what}")]
+    ConfigSource {
+        /// What failed, naming the file, e.g. `cannot read CA file /etc/linstor/ca.pem`.
+        what: String,
+        /// Why.
+        #[source]
+        source: Cause,
+    },
     /// The object exists but does not belong to the calling frontend; it was not touched.
     #[error("'{name}' exists in LINSTOR but is not managed by {platform}; refusing to touch it")]
     NotOwned {
@@ -109,6 +125,16 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// A host-side step could not be carried out (the program could not run, a file or
+    /// directory could not be made or read).
+    #[error("host operation failed: {op}")]
+    HostIo {
+        /// The step, e.g. `mkdir /var/lib/docker-volumes/linstor/web`.
+        op: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// Waiting for a local device timed out.
     #[error("device {} did not appear within {seconds} s", .path.display())]
     DeviceTimeout {
@@ -118,13 +144,43 @@ pub enum Error {
         seconds: u64,
     },
     /// Local state (cache, state dir) could not be read or written.
-    #[error("local state {}: {message}", .path.display())]
+    #[error("local state {}", .path.display())]
     State {
         /// The file concerned.
         path: PathBuf,
-        /// What went wrong.
-        message: String,
+        /// Why.
+        #[source]
+        source: Cause,
     },
+}
+
+/// The I/O, HTTP, JSON or INI error behind an [`Error`].
+#[derive(Debug, thiserror::Error)]
+pub enum Cause {
+    /// A file or process.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// The HTTP client.
+    #[error(transparent)]
+    Http(#[from] reqwest::Error),
+    /// JSON that could not be read or written.
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// An INI file (`linstor-client.conf`).
+    #[error(transparent)]
+    Ini(#[from] ini::Error),
+}
+
+/// An error and its sources on one line, `outer: inner: …`: how frontends show an error.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
 }
 
 impl Error {

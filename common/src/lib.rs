@@ -2,7 +2,7 @@
 //!
 //! - [`api`]: wire types, no IO.
 //! - [`client`]: transport with controller failover, TLS and tokens; typed calls.
-//! - [`config`]: controller discovery.
+//! - [`config`]: controller discovery and the frontends' client settings overlaid on it.
 //! - [`naming`]: LINSTOR name rules, per-platform naming and ownership.
 //! - [`volume`]: create, delete, resize, snapshots, clones, attach/detach, migration, capacity, gc.
 //! - [`host`]: host side effects behind the [`host::HostOps`] trait.
@@ -10,7 +10,6 @@
 pub mod api;
 pub mod client;
 pub mod config;
-pub mod doctor;
 pub mod error;
 
 pub use client::Client;

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use linstor_common::error::chain;
 use linstor_common::naming::docker;
 use linstor_common::volume::{CreateOutcome, CreateSpec, Storage, VolumeInfo};
 use linstor_common::Error;
@@ -27,11 +28,11 @@ use cache::ListCache;
 /// Everything a plugin call can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum Failure {
-    /// A LINSTOR or host error from `linstor-common`.
-    #[error("{}", linstor_message(.source))]
+    /// A LINSTOR or host error from `linstor-common`; [`Failure::message`] adds Docker's
+    /// advice.
+    #[error(transparent)]
     Linstor {
         /// The error.
-        #[source]
         source: Error,
     },
     /// A bad option or configuration value.
@@ -77,8 +78,24 @@ impl From<Error> for Failure {
     }
 }
 
+impl Failure {
+    /// The text Docker shows (`{"Err": …}`): the error with its sources, plus advice.
+    pub fn message(&self) -> String {
+        match self {
+            Failure::Linstor { source } => linstor_message(source),
+            Failure::Option(_)
+            | Failure::NoSuchVolume(_)
+            | Failure::InUseElsewhere { .. }
+            | Failure::Mounted { .. }
+            | Failure::NameClash { .. }
+            | Failure::State(_) => chain(self),
+        }
+    }
+}
+
 /// The text Docker shows for a `linstor-common` error: one match over every variant.
 pub fn linstor_message(e: &Error) -> String {
+    let full = chain(e);
     match e {
         Error::Connection { .. } => format!(
             "{e}; check the controllers setting (--controllers, LS_CONTROLLERS or controllers= in {})",
@@ -89,26 +106,28 @@ pub fn linstor_message(e: &Error) -> String {
             crate::options::CONFIG_FILE
         ),
         Error::Timeout { .. } => format!("{e}; the operation may still complete, retry later"),
-        Error::NotFound { .. } => e.to_string(),
-        Error::AlreadyExists { .. } => e.to_string(),
+        Error::NotFound { .. } => full,
+        Error::AlreadyExists { .. } => full,
         Error::InUse { .. } => format!("{e}; stop the containers using it first"),
         Error::Api {
             status: 401 | 403, ..
         } => format!(
-            "{e}; check username and password in {} (or LS_USERNAME, LS_PASSWORD)",
+            "{full}; check username and password in {} (or LS_USERNAME, LS_PASSWORD)",
             crate::options::CONFIG_FILE
         ),
-        Error::Api { .. } => e.to_string(),
-        Error::Protocol { .. } => e.to_string(),
-        Error::InvalidInput(_) => e.to_string(),
-        Error::Config(_) => e.to_string(),
-        Error::NotOwned { .. } => e.to_string(),
-        Error::Unsupported(_) => e.to_string(),
-        Error::Host { .. } => e.to_string(),
+        Error::Api { .. } => full,
+        Error::Protocol { .. } => full,
+        Error::InvalidInput(_) => full,
+        Error::Config(_) => full,
+        Error::ConfigSource { .. } => full,
+        Error::NotOwned { .. } => full,
+        Error::Unsupported(_) => full,
+        Error::Host { .. } => full,
+        Error::HostIo { .. } => full,
         Error::DeviceTimeout { .. } => format!(
             "{e}; the volume was attached but its device did not show up (is DRBD running on this node?)"
         ),
-        Error::State { .. } => e.to_string(),
+        Error::State { .. } => full,
     }
 }
 
@@ -260,8 +279,9 @@ impl Driver {
         let span = tracing::info_span!("call", volume = %volume);
         let result = tracing::Instrument::instrument(self.dispatch(req), span.clone()).await;
         result.unwrap_or_else(|e| {
-            span.in_scope(|| warn!(error = %e, "call failed"));
-            Response::Err(e.to_string())
+            let message = e.message();
+            span.in_scope(|| warn!(error = %message, "call failed"));
+            Response::Err(message)
         })
     }
 
@@ -498,7 +518,7 @@ mod tests {
     fn every_error_gets_a_message_with_advice() {
         let e = Error::Connection {
             tried: vec!["http://c:3370".into()],
-            last_error: "refused".into(),
+            source: None,
         };
         let m = linstor_message(&e);
         assert!(

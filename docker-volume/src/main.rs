@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Parser;
-use linstor_common::config::{BasicAuth, ClientConfig, Sources};
+use linstor_common::config::Sources;
 use linstor_common::host::RealHost;
 use linstor_common::naming::Platform;
 use linstor_common::volume::{Storage, StorageConfig};
@@ -61,34 +61,14 @@ fn hostname() -> anyhow::Result<String> {
 fn build(args: &Args) -> anyhow::Result<Driver> {
     let file = FileConfig::load(&args.config).map_err(anyhow::Error::msg)?;
     let env = |k: &str| std::env::var(k).ok();
-    let explicit = args.controllers.clone().or_else(|| {
-        if env("LS_CONTROLLERS").is_some_and(|v| !v.trim().is_empty()) {
-            None
-        } else {
-            file.client.get("controllers").cloned()
-        }
-    });
-    let mut sources = Sources::system();
-    sources.ls_username = None;
-    sources.ls_password = None;
-    let mut client_cfg = ClientConfig::discover(explicit.as_deref(), &sources)
-        .context("controller configuration")?;
-    client_cfg.basic_auth = BasicAuth::from_parts(
-        file.client_setting("username", &env).as_deref(),
-        file.client_setting("password", &env).as_deref(),
-        ("username (LS_USERNAME)", "password (LS_PASSWORD)"),
-    )
-    .with_context(|| format!("basic authentication settings of {}", args.config.display()))?;
-    if let Some(p) = file.client_path("cafile", &env) {
-        client_cfg.ca_file = Some(p);
-    }
-    if let Some(p) = file.client_path("certfile", &env) {
-        client_cfg.client_cert = Some(p);
-    }
-    if let Some(p) = file.client_path("keyfile", &env) {
-        client_cfg.client_key = Some(p);
-    }
-    client_cfg.state_dir = Some(args.state_dir.clone());
+    let client_cfg = file
+        .client_config(
+            args.controllers.as_deref(),
+            &env,
+            &Sources::system(),
+            Some(args.state_dir.clone()),
+        )
+        .with_context(|| format!("controller configuration ({})", args.config.display()))?;
     let client = Client::new(client_cfg).context("LINSTOR client")?;
     let node = match &args.node {
         Some(n) => n.clone(),

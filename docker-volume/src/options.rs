@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use linstor_common::api::{AutoSelectFilter, Props};
+use linstor_common::config::{ClientConfig, Overlay, Sources};
 use linstor_common::naming::{self, docker};
 
 /// Default configuration file (the peer's path).
@@ -168,6 +169,44 @@ impl FileConfig {
     /// Path form of a client setting.
     pub fn client_path(&self, key: &str, env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
         self.client_setting(key, env).map(PathBuf::from)
+    }
+
+    /// The plugin's client settings: `--controllers` (`cli_controllers`) over the `LS_*`
+    /// environment over `[global]`.
+    pub fn client_overlay(
+        &self,
+        cli_controllers: Option<&str>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Overlay {
+        Overlay {
+            controllers: cli_controllers
+                .map(str::to_string)
+                .or_else(|| self.client_setting("controllers", env)),
+            ca_file: self.client_path("cafile", env),
+            client_cert: self.client_path("certfile", env),
+            client_key: self.client_path("keyfile", env),
+            token: None,
+            username: self.client_setting("username", env),
+            password: self.client_setting("password", env),
+            auth_keys: Some(("username (LS_USERNAME)", "password (LS_PASSWORD)")),
+            state_dir: None,
+        }
+    }
+
+    /// The plugin's client configuration: [`FileConfig::client_overlay`] laid over discovery
+    /// from `sources`, remembering the last good controller in `state_dir`.
+    pub fn client_config(
+        &self,
+        cli_controllers: Option<&str>,
+        env: &dyn Fn(&str) -> Option<String>,
+        sources: &Sources,
+        state_dir: Option<PathBuf>,
+    ) -> linstor_common::Result<ClientConfig> {
+        let overlay = Overlay {
+            state_dir,
+            ..self.client_overlay(cli_controllers, env)
+        };
+        ClientConfig::discover(&overlay, sources)
     }
 }
 

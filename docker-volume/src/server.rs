@@ -24,7 +24,7 @@ pub enum SocketError {
     #[error("{} is served by another running plugin; stop it first or choose another --socket", .0.display())]
     InUse(PathBuf),
     /// Binding failed.
-    #[error("cannot bind {}: {source}", .path.display())]
+    #[error("cannot bind {}", .path.display())]
     Bind {
         /// The socket path.
         path: PathBuf,

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use linstor_common::error::Cause;
 use serde::{Deserialize, Serialize};
 
 /// File name inside the state dir.
@@ -89,12 +90,15 @@ pub struct StateStore {
 
 /// Reading or writing the state failed.
 #[derive(Debug, thiserror::Error)]
-#[error("state file {}: {message}", .path.display())]
+#[error("state file {}: {what}", .path.display())]
 pub struct StateError {
-    /// The file.
+    /// The file (or directory).
     pub path: PathBuf,
-    /// What went wrong.
-    pub message: String,
+    /// What failed.
+    pub what: &'static str,
+    /// Why.
+    #[source]
+    pub source: Cause,
 }
 
 impl StateStore {
@@ -102,7 +106,8 @@ impl StateStore {
     pub fn new(dir: &Path) -> Result<Self, StateError> {
         std::fs::create_dir_all(dir).map_err(|e| StateError {
             path: dir.to_path_buf(),
-            message: format!("cannot create the state directory: {e}"),
+            what: "cannot create the state directory",
+            source: e.into(),
         })?;
         Ok(Self {
             path: dir.join(STATE_FILE),
@@ -116,30 +121,32 @@ impl StateStore {
 
     /// Load; a missing file is an empty state.
     pub fn load(&self) -> Result<State, StateError> {
-        let err = |message: String| StateError {
+        let err = |what, source: Cause| StateError {
             path: self.path.clone(),
-            message,
+            what,
+            source,
         };
         match std::fs::read(&self.path) {
             Ok(b) => serde_json::from_slice(&b)
-                .map_err(|e| err(format!("unreadable ({e}); move it away to start afresh"))),
+                .map_err(|e| err("unreadable; move it away to start afresh", e.into())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
-            Err(e) => Err(err(e.to_string())),
+            Err(e) => Err(err("cannot read it", e.into())),
         }
     }
 
     /// Save atomically.
     pub fn save(&self, state: &State) -> Result<(), StateError> {
-        let err = |message: String| StateError {
+        let err = |source: Cause| StateError {
             path: self.path.clone(),
-            message,
+            what: "cannot write it",
+            source,
         };
         let tmp = self.path.with_extension("json.tmp");
-        let data = serde_json::to_vec_pretty(state).map_err(|e| err(e.to_string()))?;
-        let mut f = std::fs::File::create(&tmp).map_err(|e| err(e.to_string()))?;
-        f.write_all(&data).map_err(|e| err(e.to_string()))?;
-        f.sync_all().map_err(|e| err(e.to_string()))?;
-        std::fs::rename(&tmp, &self.path).map_err(|e| err(e.to_string()))?;
+        let data = serde_json::to_vec_pretty(state).map_err(|e| err(e.into()))?;
+        let mut f = std::fs::File::create(&tmp).map_err(|e| err(e.into()))?;
+        f.write_all(&data).map_err(|e| err(e.into()))?;
+        f.sync_all().map_err(|e| err(e.into()))?;
+        std::fs::rename(&tmp, &self.path).map_err(|e| err(e.into()))?;
         Ok(())
     }
 }

@@ -8,15 +8,14 @@
 //! reference counts intact after the restart, and that re-running converges to the end state
 //! of an undisturbed run. Counts go to the reliability summary.
 
-use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use linstor_tests::faults::{self, Row, Step};
-use linstor_tests::sim::{Backing, BlockingSim, FailKind, Fault, Sim, SimConfig};
+use linstor_tests::faults::{self, How, Row, Step};
+use linstor_tests::sim::{Backing, BlockingSim, Fault, Sim, SimConfig};
 use serde_json::{json, Value};
 
 const VOL: &str = "web";
@@ -392,13 +391,6 @@ fn diskless_node() -> String {
         .to_string()
 }
 
-#[derive(Debug, Clone, Copy)]
-enum How {
-    Kill { after: bool },
-    Fail(FailKind),
-    KillHost { after: bool },
-}
-
 /// Runs `c` with the step disturbed. Killed: true when the daemon was killed at the step (it
 /// is restarted). Failed: true when the call answered an error (which must be clear).
 fn disturbed_call(h: &mut H, c: Call, step: &Step, how: How) -> bool {
@@ -467,14 +459,8 @@ fn disturbed_call(h: &mut H, c: Call, step: &Step, how: How) -> bool {
             }
             killed
         }
-        How::Fail(kind) => {
-            h.sim.inject(Fault::FailMatching {
-                method: step.method.clone(),
-                path_contains: step.path.clone(),
-                nth: step.nth,
-                kind,
-                execute: kind == FailKind::Garbage,
-            });
+        How::Fail(_) => {
+            faults::disturb(&h.sim, step, how);
             let t = Instant::now();
             let a = call(h, c);
             assert!(t.elapsed() < BOUND, "{c:?}: {:?}", t.elapsed());
@@ -489,14 +475,71 @@ fn disturbed_call(h: &mut H, c: Call, step: &Step, how: How) -> bool {
     }
 }
 
+/// One try: a fresh daemon prepared for `op`, and the reference counts before the disturbed
+/// call.
+struct Try {
+    h: H,
+    op: Op,
+    counts_before: Value,
+}
+
+impl faults::Trial for Try {
+    fn sim(&self) -> &Sim {
+        &self.h.sim
+    }
+
+    fn disturbed(&mut self, step: &Step, how: How) -> Option<usize> {
+        self.counts_before = self.h.mount_counts();
+        disturbed_call(&mut self.h, self.op.call(), step, how).then_some(0)
+    }
+
+    fn rerun(&mut self, _from: usize, how: How) -> bool {
+        let op = self.op;
+        if matches!(how, How::Kill { .. } | How::KillHost { .. }) {
+            let counts = self.h.mount_counts();
+            for (name, ids) in self.counts_before.as_object().unwrap() {
+                let now = &counts[name];
+                for (id, n) in ids.as_object().unwrap() {
+                    if !(op == Op::Unmount && id == "a" || op == Op::LastUnmount && id == "b") {
+                        assert_eq!(
+                            &now[id],
+                            n,
+                            "{} {how:?}: count of {name}/{id} after restart",
+                            op.name()
+                        );
+                    }
+                }
+            }
+        }
+        call_ok(&self.h, op.call());
+        false
+    }
+
+    fn undisturbed(&mut self, reference: &Value) -> bool {
+        if end(&self.h) == *reference {
+            return false;
+        }
+        eprintln!("answered success, end state reached at the next start");
+        self.h.restart();
+        true
+    }
+
+    fn end(&self, reference: &Value) -> Value {
+        settled_end(&self.h, reference)
+    }
+
+    fn context(&self) -> String {
+        self.h.log()
+    }
+}
+
 #[test]
 fn every_step_of_every_operation_killed_or_failed() {
     if !runnable() {
         return;
     }
     let node = diskless_node();
-    let mut tally: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut healed: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut tally = faults::Tally::default();
     for op in OPS {
         let h = harness(&node);
         prepare(&h, op);
@@ -516,94 +559,52 @@ fn every_step_of_every_operation_killed_or_failed() {
             }
         }
         drop(h);
-        let hows = [
-            ("killed before the step", How::Kill { after: false }),
-            ("killed after the step", How::Kill { after: true }),
-            ("step answered 500", How::Fail(FailKind::Status500)),
-            ("step answered garbage", How::Fail(FailKind::Garbage)),
-            (
-                "killed before a host command",
-                How::KillHost { after: false },
-            ),
-            ("killed after a host command", How::KillHost { after: true }),
-        ];
-        for (label, how) in hows {
-            let steps = match how {
-                How::KillHost { .. } => &host_steps,
-                _ => &steps,
-            };
-            for step in steps {
-                eprintln!("try: {} {label} at {step}", op.name());
-                let t = Instant::now();
-                let mut h = harness(&node);
-                prepare(&h, op);
-                let counts_before = h.mount_counts();
-                let before = h.sim.state();
-                let disturbed = disturbed_call(&mut h, op.call(), step, how);
-                let deleting = (op == Op::Remove).then_some(VOL);
-                let lost = faults::lost(&before, &h.sim.state(), deleting);
-                assert!(
-                    lost.is_empty(),
-                    "{} {label} at {step}: lost {lost:?}",
-                    op.name()
-                );
-                if disturbed {
-                    if matches!(how, How::Kill { .. } | How::KillHost { .. }) {
-                        let counts = h.mount_counts();
-                        for (name, ids) in counts_before.as_object().unwrap() {
-                            let now = &counts[name];
-                            for (id, n) in ids.as_object().unwrap() {
-                                if !(op == Op::Unmount && id == "a"
-                                    || op == Op::LastUnmount && id == "b")
-                                {
-                                    assert_eq!(
-                                        &now[id],
-                                        n,
-                                        "{} {label} at {step}: count of {name}/{id} after restart",
-                                        op.name()
-                                    );
-                                }
-                            }
-                        }
-                    }
-                    call_ok(&h, op.call());
-                } else if end(&h) != reference {
-                    eprintln!("answered success, end state reached at the next start");
-                    h.restart();
-                    *healed.entry(label).or_default() += 1;
-                }
-                assert_eq!(
-                    settled_end(&h, &reference),
-                    reference,
-                    "{} {label} at {step}: re-run did not converge\n{}",
-                    op.name(),
-                    h.log()
-                );
-                assert!(
-                    t.elapsed() < BOUND * 2,
-                    "{label} at {step}: {:?}",
-                    t.elapsed()
-                );
-                *tally.entry(label).or_default() += 1;
+        let mut cases: Vec<(&'static str, How, &[Step])> = faults::CONTROLLER_HOWS
+            .iter()
+            .map(|(label, how)| (*label, *how, steps.as_slice()))
+            .collect();
+        cases.push((
+            "killed before a host command",
+            How::KillHost { after: false },
+            &host_steps,
+        ));
+        cases.push((
+            "killed after a host command",
+            How::KillHost { after: true },
+            &host_steps,
+        ));
+        let fresh = || {
+            let h = harness(&node);
+            prepare(&h, op);
+            Try {
+                h,
+                op,
+                counts_before: Value::Null,
             }
-        }
+        };
+        let deleting = (op == Op::Remove).then_some(VOL);
+        faults::every_step(
+            op.name(),
+            &reference,
+            &cases,
+            deleting,
+            BOUND * 2,
+            fresh,
+            &mut tally,
+        );
     }
-    for (label, tries) in tally {
-        faults::record(&Row {
-            frontend: "Docker".into(),
-            case: match label {
-                l if l.contains("host command") => format!("{l} (mkfs.ext4, mount, resize2fs of Mount; umount of the last Unmount; daemon restarted)"),
-                l if l.starts_with("killed") => format!("{l} (every controller step of Create, Mount, last Unmount, Remove; daemon restarted)"),
-                l => format!("{l} (every controller step of Create, Mount, last Unmount, Remove)"),
-            },
-            tries,
-            survived: match healed.get(label) {
-                Some(n) => format!("every volume and diskful replica; reference counts; converged every time ({n} answered success and the leftover diskless copy went at the next start)"),
-                None => "every volume and diskful replica; reference counts; re-run converged every time".into(),
-            },
-            lost: "nothing".into(),
-        });
-    }
+    tally.record(
+        "Docker",
+        |label| match label {
+            l if l.contains("host command") => format!("{l} (mkfs.ext4, mount, resize2fs of Mount; umount of the last Unmount; daemon restarted)"),
+            l if l.starts_with("killed") => format!("{l} (every controller step of Create, Mount, last Unmount, Remove; daemon restarted)"),
+            l => format!("{l} (every controller step of Create, Mount, last Unmount, Remove)"),
+        },
+        |healed| match healed {
+            Some(n) => format!("every volume and diskful replica; reference counts; converged every time ({n} answered success and the leftover diskless copy went at the next start)"),
+            None => "every volume and diskful replica; reference counts; re-run converged every time".into(),
+        },
+    );
 }
 
 #[test]

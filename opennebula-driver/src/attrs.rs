@@ -16,6 +16,7 @@
 
 use std::collections::BTreeMap;
 
+use linstor_common::config::Overlay;
 use linstor_common::naming::opennebula::Scheme;
 
 /// How image-to-disk copies are made.
@@ -185,6 +186,22 @@ impl DsConfig {
             bridge_list: list(first(t, &["BRIDGE_LIST"])),
             controller_vm,
             warnings,
+        }
+    }
+}
+
+impl DsConfig {
+    /// The datastore's client settings for
+    /// [`linstor_common::config::ClientConfig::discover`].
+    pub fn client_overlay(&self) -> Overlay {
+        Overlay {
+            controllers: self.controllers.clone(),
+            ca_file: self.ca_file.as_ref().map(Into::into),
+            client_cert: self.cert_file.as_ref().map(Into::into),
+            client_key: self.key_file.as_ref().map(Into::into),
+            username: self.username.clone(),
+            password: self.password.as_ref().map(|p| p.0.clone()),
+            ..Overlay::default()
         }
     }
 }

@@ -9,6 +9,7 @@
 //! | 4 | a host step failed (ssh, device wait, copy, mkfs) |
 //! | 5 | oned could not be asked for a datastore or VM document |
 
+use linstor_common::error::chain;
 use linstor_common::Error as LinstorError;
 
 use crate::host::HostError;
@@ -25,7 +26,7 @@ pub enum DriverError {
     #[error("{0}")]
     Usage(String),
     /// LINSTOR (or the storage layer) failed.
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Linstor {
         /// What was being done.
         context: String,
@@ -53,8 +54,13 @@ pub fn linstor_exit_code(e: &LinstorError) -> i32 {
         | LinstorError::NotOwned { .. }
         | LinstorError::Unsupported(_)
         | LinstorError::State { .. } => 1,
-        LinstorError::InvalidInput(_) | LinstorError::Config(_) | LinstorError::Tls { .. } => 2,
-        LinstorError::Host { .. } | LinstorError::DeviceTimeout { .. } => 4,
+        LinstorError::InvalidInput(_)
+        | LinstorError::Config(_)
+        | LinstorError::ConfigSource { .. }
+        | LinstorError::Tls { .. } => 2,
+        LinstorError::Host { .. }
+        | LinstorError::HostIo { .. }
+        | LinstorError::DeviceTimeout { .. } => 4,
     }
 }
 
@@ -69,9 +75,20 @@ impl DriverError {
         }
     }
 
-    /// The one plain line oned shows the user (no newlines).
+    /// The one plain line oned shows the user (no newlines): the error and its sources.
     pub fn summary(&self, action: &str) -> String {
-        let mut text = self.to_string().replace(['\n', '\r'], " ");
+        let text = match self {
+            DriverError::Linstor {
+                context,
+                source: source @ LinstorError::Connection { .. },
+            } => format!("{context}: {source}"),
+            DriverError::Linstor { .. }
+            | DriverError::Input(_)
+            | DriverError::Usage(_)
+            | DriverError::Host(_)
+            | DriverError::Oned(_) => chain(self),
+        };
+        let mut text = text.replace(['\n', '\r'], " ");
         if let DriverError::Linstor {
             source: LinstorError::Tls { .. },
             ..
@@ -106,7 +123,7 @@ mod tests {
             context: "create 'one-image-1'".into(),
             source: LinstorError::Connection {
                 tried: vec!["http://c:3370".into()],
-                last_error: "refused".into(),
+                source: None,
             },
         };
         assert_eq!(e.exit_code(), 3);

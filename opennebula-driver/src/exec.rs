@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use linstor_common::api::{AutoSelectFilter, Props, ResourceDefinition};
-use linstor_common::config::{BasicAuth, ClientConfig, Sources};
+use linstor_common::config::{ClientConfig, Overlay, Sources};
 use linstor_common::host::{HostOps, RealHost};
 use linstor_common::naming::opennebula::{
     self as on, image_id_of, rd_from_source, PROP_DISK_ID, PROP_DS_ID, PROP_IMAGE_ID, PROP_VM_ID,
@@ -86,6 +86,20 @@ fn system_ds_of(dir: &str) -> Option<u64> {
     it.next()?.parse().ok()
 }
 
+/// The client configuration of a datastore: its attributes laid over discovery from `sources`,
+/// remembering the last good controller in `state_dir`.
+pub fn client_config(
+    cfg: &DsConfig,
+    sources: &Sources,
+    state_dir: Option<PathBuf>,
+) -> Result<ClientConfig, linstor_common::Error> {
+    let overlay = Overlay {
+        state_dir,
+        ..cfg.client_overlay()
+    };
+    ClientConfig::discover(&overlay, sources)
+}
+
 fn mb_to_kib(mb: u64) -> u64 {
     mb.saturating_mul(1024)
 }
@@ -135,26 +149,8 @@ impl Driver {
         for w in &cfg.warnings {
             self.warn(format!("datastore {}: {w}", ds.id));
         }
-        let mut cc = ClientConfig::discover(cfg.controllers.as_deref(), &self.sources)
+        let cc = client_config(&cfg, &self.sources, self.state_dir.clone())
             .map_err(lin(format!("controllers of datastore {}", ds.id)))?;
-        if let Some(f) = &cfg.ca_file {
-            cc.ca_file = Some(f.into());
-        }
-        if let Some(f) = &cfg.cert_file {
-            cc.client_cert = Some(f.into());
-        }
-        if let Some(f) = &cfg.key_file {
-            cc.client_key = Some(f.into());
-        }
-        if cfg.username.is_some() || cfg.password.is_some() {
-            cc.basic_auth = BasicAuth::from_parts(
-                cfg.username.as_deref(),
-                cfg.password.as_ref().map(|p| p.0.as_str()),
-                ("LS_USERNAME", "LS_PASSWORD"),
-            )
-            .map_err(lin(format!("basic authentication of datastore {}", ds.id)))?;
-        }
-        cc.state_dir = self.state_dir.clone();
         let client = Client::new(cc).map_err(lin(format!("controllers of datastore {}", ds.id)))?;
         let mut sc = StorageConfig::new(Platform::OpenNebula, self.frontend_node.clone());
         if let Some(rg) = &cfg.resource_group {

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use linstor_common::naming;
+
 /// A host step that failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("on host '{host}': {op}: {message}")]
@@ -161,7 +163,7 @@ fn parent(p: &str) -> &str {
 
 impl HostSteps for SshHosts {
     fn device(&self, _host: &str, rd: &str) -> PathBuf {
-        self.dev_root.join("drbd/by-res").join(rd).join("0")
+        naming::device_path(&self.dev_root, rd, 0)
     }
 
     fn wait_device(&self, host: &str, rd: &str, timeout: Duration) -> Result<PathBuf, HostError> {
@@ -440,11 +442,7 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
 
 impl HostSteps for LocalHosts {
     fn device(&self, host: &str, rd: &str) -> PathBuf {
-        self.dev_dir
-            .join(host)
-            .join("drbd/by-res")
-            .join(rd)
-            .join("0")
+        naming::device_path(&self.dev_dir.join(host), rd, 0)
     }
 
     fn wait_device(&self, host: &str, rd: &str, timeout: Duration) -> Result<PathBuf, HostError> {

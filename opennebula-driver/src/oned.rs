@@ -5,26 +5,28 @@
 
 use std::collections::HashMap;
 use std::fmt::Debug;
-use std::io::{Read as _, Write as _};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+
 use crate::xml::{self, Datastore, Vm, XmlError};
 
 /// Why oned could not tell us about an object.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum OnedError {
     /// oned could not be reached.
-    #[error(
-        "cannot reach oned at {endpoint}: {message}; set ONE_XMLRPC to oned's XML-RPC endpoint"
-    )]
+    #[error("cannot reach oned at {endpoint} (set ONE_XMLRPC to oned's XML-RPC endpoint)")]
     Unreachable {
         /// Endpoint tried.
         endpoint: String,
-        /// Transport error.
-        message: String,
+        /// Why.
+        #[source]
+        source: Transport,
     },
     /// oned answered with an error (unknown object, authentication).
     #[error("oned refused {call}({id}): {message}")]
@@ -37,7 +39,7 @@ pub enum OnedError {
         message: String,
     },
     /// The answer could not be read.
-    #[error("oned's answer to {call}({id}) is unreadable: {source}")]
+    #[error("oned's answer to {call}({id}) is unreadable")]
     Unreadable {
         /// Method.
         call: String,
@@ -51,6 +53,41 @@ pub enum OnedError {
     #[error("no OpenNebula credentials: {0}")]
     Auth(String),
 }
+
+/// Why an exchange with oned failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Transport {
+    /// The endpoint is not `http://…`.
+    #[error("only http:// endpoints are supported")]
+    Scheme,
+    /// The host name resolves to no address.
+    #[error("no address")]
+    NoAddress,
+    /// Resolving, connecting, running the command or the client's runtime failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// The HTTP exchange failed.
+    #[error(transparent)]
+    Http(#[from] hyper::Error),
+    /// The request could not be built.
+    #[error(transparent)]
+    Request(#[from] hyper::http::Error),
+    /// No connection in time.
+    #[error("no connection within {0} s")]
+    ConnectTimeout(u64),
+    /// No answer in time.
+    #[error("no answer within {0} s")]
+    AnswerTimeout(u64),
+    /// oned answered with another HTTP status than 200.
+    #[error("HTTP answer '{0}'")]
+    Status(hyper::StatusCode),
+    /// The client thread panicked.
+    #[error("the HTTP exchange panicked")]
+    Panicked,
+}
+
+/// Bound on connecting to oned.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Source of datastore and VM documents.
 pub trait OnedInfo: Send + Sync + Debug {
@@ -140,14 +177,14 @@ impl XmlRpc {
         let body = format!(
             "<?xml version=\"1.0\"?><methodCall><methodName>{method}</methodName><params>{params}</params></methodCall>"
         );
-        let unreachable = |m: String| OnedError::Unreachable {
+        let unreachable = |source: Transport| OnedError::Unreachable {
             endpoint: self.endpoint.clone(),
-            message: m,
+            source,
         };
         let rest = self
             .endpoint
             .strip_prefix("http://")
-            .ok_or_else(|| unreachable("only http:// endpoints are supported".into()))?;
+            .ok_or_else(|| unreachable(Transport::Scheme))?;
         let (hostport, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, "/RPC2"),
@@ -159,44 +196,14 @@ impl XmlRpc {
         };
         let addr = hostport
             .to_socket_addrs()
-            .map_err(|e| unreachable(e.to_string()))?
+            .map_err(|e| unreachable(e.into()))?
             .next()
-            .ok_or_else(|| unreachable("no address".into()))?;
-        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
-            .map_err(|e| unreachable(e.to_string()))?;
-        let _ = s.set_read_timeout(Some(self.timeout));
-        let _ = s.set_nodelay(true);
-        let req = format!(
-            "POST {path} HTTP/1.1\r\nHost: {hostport}\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        s.write_all(req.as_bytes())
-            .map_err(|e| unreachable(e.to_string()))?;
-        let mut raw = Vec::new();
-        s.read_to_end(&mut raw)
-            .map_err(|e| unreachable(e.to_string()))?;
-        let text = String::from_utf8_lossy(&raw);
-        let (head, body) = text
-            .split_once("\r\n\r\n")
-            .ok_or_else(|| unreachable("truncated HTTP answer".into()))?;
-        let status_ok = head
-            .lines()
-            .next()
-            .is_some_and(|l| l.split_whitespace().nth(1) == Some("200"));
-        if !status_ok {
-            return Err(unreachable(format!(
-                "HTTP answer '{}'",
-                head.lines().next().unwrap_or("")
-            )));
+            .ok_or_else(|| unreachable(Transport::NoAddress))?;
+        let (status, body) =
+            post_xml(addr, &hostport, path, body, self.timeout).map_err(unreachable)?;
+        if status != hyper::StatusCode::OK {
+            return Err(unreachable(Transport::Status(status)));
         }
-        let body = if head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked")
-        {
-            dechunk(body)
-        } else {
-            body.to_string()
-        };
         match xml::parse_xmlrpc_response(&body) {
             Ok(Ok(doc)) => Ok(doc),
             Ok(Err(message)) => Err(OnedError::Refused {
@@ -213,20 +220,46 @@ impl XmlRpc {
     }
 }
 
-fn dechunk(body: &str) -> String {
-    let mut out = String::new();
-    let mut rest = body;
-    while let Some((size, tail)) = rest.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if n == 0 || tail.len() < n {
-            break;
-        }
-        out.push_str(&tail[..n]);
-        rest = tail[n..].trim_start_matches("\r\n");
-    }
-    out
+/// One HTTP/1.1 POST of an XML-RPC `body` to oned with hyper: status and body text. Runs on
+/// its own thread and runtime, since [`OnedInfo`] is called from inside the driver's runtime.
+fn post_xml(
+    addr: SocketAddr,
+    host: &str,
+    path: &str,
+    body: String,
+    timeout: Duration,
+) -> Result<(hyper::StatusCode, String), Transport> {
+    let request = hyper::Request::post(path)
+        .header(hyper::header::HOST, host)
+        .header(hyper::header::CONTENT_TYPE, "text/xml")
+        .body(Full::new(Bytes::from(body)))?;
+    let exchange = async move {
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(addr))
+            .await
+            .map_err(|_| Transport::ConnectTimeout(CONNECT_TIMEOUT.as_secs()))??;
+        let _ = stream.set_nodelay(true);
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(conn);
+        let answer = sender.send_request(request).await?;
+        let status = answer.status();
+        let bytes = answer.into_body().collect().await?.to_bytes();
+        Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+    };
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async {
+                tokio::time::timeout(timeout, exchange)
+                    .await
+                    .map_err(|_| Transport::AnswerTimeout(timeout.as_secs()))?
+            })
+        })
+        .join()
+        .unwrap_or(Err(Transport::Panicked))
+    })
 }
 
 impl OnedInfo for XmlRpc {
@@ -274,7 +307,7 @@ impl Cli {
             .output()
             .map_err(|e| OnedError::Unreachable {
                 endpoint: tool.into(),
-                message: e.to_string(),
+                source: e.into(),
             })?;
         if !out.status.success() {
             return Err(OnedError::Refused {
@@ -312,10 +345,79 @@ mod tests {
     use super::*;
 
     #[test]
-    fn chunked_bodies() {
-        assert_eq!(
-            dechunk("5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"),
-            "hello world"
+    fn unreachable_oned_keeps_the_transport_error_as_source() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let rpc = XmlRpc {
+            endpoint: format!("http://127.0.0.1:{port}/RPC2"),
+            auth: Some("oneadmin:pw".into()),
+            auth_error: None,
+            timeout: Duration::from_secs(5),
+            ds_cache: Mutex::new(HashMap::new()),
+        };
+        let e = rpc.datastore(1).unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                OnedError::Unreachable {
+                    source: Transport::Io(_),
+                    ..
+                }
+            ),
+            "{e:?}"
         );
+        let text = linstor_common::error::chain(&e);
+        assert!(
+            text.starts_with(&format!(
+                "cannot reach oned at http://127.0.0.1:{port}/RPC2"
+            )) && text.to_lowercase().contains("refused"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn chunked_answers_are_read() {
+        use std::io::{Read as _, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let mut got = Vec::new();
+            while !String::from_utf8_lossy(&got).contains("</methodCall>") {
+                let n = s.read(&mut buf).unwrap();
+                assert!(n > 0, "request ended early");
+                got.extend_from_slice(&buf[..n]);
+            }
+            let doc = "<methodResponse><params><param><value><array><data><value><boolean>1</boolean></value><value><string>&lt;DATASTORE/&gt;</string></value></data></array></value></param></params></methodResponse>";
+            let (a, b) = doc.split_at(40);
+            write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{a}\r\n{:x}\r\n{b}\r\n0\r\n\r\n",
+                a.len(),
+                b.len()
+            )
+            .unwrap();
+            String::from_utf8_lossy(&got).into_owned()
+        });
+        let (status, body) = post_xml(
+            addr,
+            &addr.to_string(),
+            "/RPC2",
+            "<methodCall></methodCall>".into(),
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        let request = server.join().unwrap();
+        assert_eq!(status, hyper::StatusCode::OK);
+        assert_eq!(
+            xml::parse_xmlrpc_response(&body).unwrap(),
+            Ok("<DATASTORE/>".to_string())
+        );
+        assert!(request.starts_with("POST /RPC2 HTTP/1.1\r\n"), "{request}");
+        assert!(request.contains("content-type: text/xml"), "{request}");
     }
 }

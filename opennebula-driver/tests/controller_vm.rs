@@ -6,7 +6,7 @@ mod support;
 
 use std::sync::Arc;
 
-use linstor_common::config::{ClientConfig, Sources};
+use linstor_common::config::{ClientConfig, Overlay, Sources};
 use linstor_common::host::RealHost;
 use linstor_common::naming::Platform;
 use linstor_common::volume::{Storage, StorageConfig};
@@ -24,7 +24,9 @@ fn set_props(url: &str, rd: &str, props: &[(&str, &str)]) {
         client_conf: "/nonexistent/linstor-client.conf".into(),
         auth_json: "/nonexistent/auth.json".into(),
     };
-    let client = Client::new(ClientConfig::discover(Some(url), &sources).unwrap()).unwrap();
+    let client =
+        Client::new(ClientConfig::discover(&Overlay::controllers(Some(url)), &sources).unwrap())
+            .unwrap();
     let st = Storage::new(
         StorageConfig::new(Platform::OpenNebula, "frontend"),
         client,

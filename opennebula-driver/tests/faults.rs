@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use linstor_tests::faults::{self, Kill, Row, Step};
-use linstor_tests::sim::{FailKind, Fault};
+use linstor_tests::faults::{self, How, Kill, Row, Step};
+use linstor_tests::sim::Fault;
 use serde_json::{json, Value};
 use support::*;
 
@@ -289,16 +289,7 @@ fn end(h: &Harness) -> Value {
 /// Runs the op with the process killed at a step (or the step failed), returning the index of
 /// the call that was killed or failed; `None` when every call succeeded despite the failure.
 fn disturbed_run(h: &Harness, op_calls: &[Call], step: &Step, how: How) -> Option<usize> {
-    match how {
-        How::Kill { after } => faults::arm(&h.sim, step, after),
-        How::Fail(kind) => h.sim.inject(Fault::FailMatching {
-            method: step.method.clone(),
-            path_contains: step.path.clone(),
-            nth: step.nth,
-            kind,
-            execute: kind == FailKind::Garbage,
-        }),
-    }
+    faults::disturb(&h.sim, step, how);
     for (i, c) in op_calls.iter().enumerate() {
         let Call::Run {
             kind,
@@ -320,7 +311,7 @@ fn disturbed_run(h: &Harness, op_calls: &[Call], step: &Step, how: How) -> Optio
                 let out = child.wait_with_output().unwrap();
                 assert!(out.status.success(), "{c:?} before the step: {out:?}");
             }
-            How::Fail(_) => {
+            How::Fail(_) | How::KillHost { .. } => {
                 let t = Instant::now();
                 let r = h.run(kind, "linstor", action, &a, stdin);
                 assert!(t.elapsed() < BOUND, "{c:?} took {:?}", t.elapsed());
@@ -356,15 +347,34 @@ fn assert_clear_error(action: &str, r: &Run) {
     );
 }
 
-#[derive(Debug, Clone, Copy)]
-enum How {
-    Kill { after: bool },
-    Fail(FailKind),
+/// One try: a fresh harness prepared for `op` and the calls of `op`.
+struct Try {
+    h: Harness,
+    calls: Vec<Call>,
+}
+
+impl faults::Trial for Try {
+    fn sim(&self) -> &linstor_tests::sim::Sim {
+        &self.h.sim
+    }
+
+    fn disturbed(&mut self, step: &Step, how: How) -> Option<usize> {
+        disturbed_run(&self.h, &self.calls, step, how)
+    }
+
+    fn rerun(&mut self, from: usize, _how: How) -> bool {
+        run_ok(&self.h, &self.calls[from..]);
+        false
+    }
+
+    fn end(&self, _reference: &Value) -> Value {
+        end(&self.h)
+    }
 }
 
 #[test]
 fn every_step_of_every_operation_killed_or_failed() {
-    let mut tally: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut tally = faults::Tally::default();
     for op in OPS {
         let h = harness();
         prepare(&h, op);
@@ -379,56 +389,28 @@ fn every_step_of_every_operation_killed_or_failed() {
         let steps = faults::steps(&h.sim.mutations());
         assert!(!steps.is_empty(), "{} sends no change", op.name());
         drop(h);
-        let hows = [
-            ("killed before the step", How::Kill { after: false }),
-            ("killed after the step", How::Kill { after: true }),
-            ("step answered 500", How::Fail(FailKind::Status500)),
-            ("step answered garbage", How::Fail(FailKind::Garbage)),
-        ];
-        for (label, how) in hows {
-            for step in &steps {
-                eprintln!("try: {} {label} at {step}", op.name());
-                let t = Instant::now();
-                let h = harness();
-                prepare(&h, op);
-                let op_calls = calls(&h, op);
-                let before = h.sim.state();
-                let at = disturbed_run(&h, &op_calls, step, how);
-                let lost = faults::lost(&before, &h.sim.state(), op.deleting());
-                assert!(
-                    lost.is_empty(),
-                    "{} {label} at {step}: lost {lost:?}",
-                    op.name()
-                );
-                if let Some(at) = at {
-                    run_ok(&h, &op_calls[at..]);
-                }
-                assert_eq!(
-                    end(&h),
-                    reference,
-                    "{} {label} at {step}: re-run did not converge",
-                    op.name()
-                );
-                assert!(
-                    t.elapsed() < BOUND * 2,
-                    "{label} at {step}: {:?}",
-                    t.elapsed()
-                );
-                *tally.entry(label).or_default() += 1;
-            }
-        }
+        let cases = faults::CONTROLLER_HOWS.map(|(label, how)| (label, how, steps.as_slice()));
+        let fresh = || {
+            let h = harness();
+            prepare(&h, op);
+            let calls = calls(&h, op);
+            Try { h, calls }
+        };
+        faults::every_step(
+            op.name(),
+            &reference,
+            &cases,
+            op.deleting(),
+            BOUND * 2,
+            fresh,
+            &mut tally,
+        );
     }
-    for (label, tries) in tally {
-        faults::record(&Row {
-            frontend: "OpenNebula".into(),
-            case: format!(
-                "{label} (every step of cp, mkfs, clone, ln, premigrate/postmigrate, mvds, delete, rm)"
-            ),
-            tries,
-            survived: "every volume and diskful replica; re-run converged every time".into(),
-            lost: "nothing".into(),
-        });
-    }
+    tally.record(
+        "OpenNebula",
+        |label| format!("{label} (every step of cp, mkfs, clone, ln, premigrate/postmigrate, mvds, delete, rm)"),
+        |_| "every volume and diskful replica; re-run converged every time".into(),
+    );
 }
 
 #[test]

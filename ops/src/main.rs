@@ -16,14 +16,16 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use linstor_common::config::{ClientConfig, Sources};
-use linstor_common::doctor::{self, Check, DoctorConfig};
+use linstor_common::config::{ClientConfig, Overlay, Sources};
 use linstor_common::host::RealHost;
 use linstor_common::naming::Platform;
 use linstor_common::volume::{Storage, StorageConfig};
 use linstor_common::Client;
 use linstor_plugins_ops::adopt::{self, Owner};
-use linstor_plugins_ops::platform::{ConfigText, DOCKER_CONF, PVE_STORAGE_CFG};
+use linstor_plugins_ops::doctor::{self, Check, DoctorConfig};
+use linstor_plugins_ops::platform::{
+    ls_env, system_sources, ConfigText, DOCKER_CONF, PVE_STORAGE_CFG,
+};
 use linstor_plugins_ops::{resolve, PlatformFiles, Resolved, Settings};
 
 /// Operator tool of the LINSTOR plugins for Proxmox VE, OpenNebula and Docker.
@@ -280,13 +282,16 @@ async fn run_adopt(args: AdoptArgs) -> anyhow::Result<ExitCode> {
         }
     }
     opts.sizes = adopt::net_sizes(&res, &opts.sizes, &RealHost)?;
-    let client_cfg = ClientConfig::discover(args.controllers.as_deref(), &Sources::system())
-        .map(|mut c| {
-            c.request_timeout = Duration::from_secs(args.timeout.max(1));
-            c
-        })
-        .map_err(anyhow::Error::msg)
-        .context("invalid controller list")?;
+    let client_cfg = ClientConfig::discover(
+        &Overlay::controllers(args.controllers.as_deref()),
+        &Sources::system(),
+    )
+    .map(|mut c| {
+        c.request_timeout = Duration::from_secs(args.timeout.max(1));
+        c
+    })
+    .map_err(anyhow::Error::msg)
+    .context("invalid controller list")?;
     let client = Client::new(client_cfg).context("cannot set up the LINSTOR client")?;
     opts.net_interfaces = client
         .nodes()
@@ -433,23 +438,14 @@ fn setup(common: &CommonArgs, resource_group: Option<String>) -> anyhow::Result<
     let files = PlatformFiles {
         config: read_config(platform, common.config.as_deref()),
         hostname: hostname(),
+        sources: system_sources(platform),
+        env: ls_env(),
     };
     let resolved = resolve(&settings, &files);
-    let client = ClientConfig::discover(resolved.controllers.as_deref(), &Sources::system())
-        .map(|mut c| {
-            if resolved.ca_file.is_some() {
-                c.ca_file = resolved.ca_file.clone();
-            }
-            if resolved.client_cert.is_some() {
-                c.client_cert = resolved.client_cert.clone();
-            }
-            if resolved.client_key.is_some() {
-                c.client_key = resolved.client_key.clone();
-            }
-            c.request_timeout = Duration::from_secs(common.timeout.max(1));
-            c
-        })
-        .map_err(|e| e.to_string());
+    let client = resolved.client.clone().map(|mut c| {
+        c.request_timeout = Duration::from_secs(common.timeout.max(1));
+        c
+    });
     Ok(Setup {
         platform,
         resolved,
@@ -470,9 +466,9 @@ async fn run_doctor(args: DoctorArgs) -> anyhow::Result<ExitCode> {
         Ok(c) => c,
         Err(e) => {
             prior.push(Check::fail(
-                "controller list",
-                e,
-                "write controllers as host, host:port, http(s)://host:port, linstor://host or linstor+ssl://host, comma-separated",
+                "client configuration",
+                format!("the plugin would refuse it: {e}"),
+                "correct the setting named above; controllers are written as host, host:port, http(s)://host:port, linstor://host or linstor+ssl://host, comma-separated",
             ));
             ClientConfig {
                 controllers: Vec::new(),
@@ -505,7 +501,7 @@ async fn run_gc(args: GcArgs) -> anyhow::Result<ExitCode> {
     let client_cfg = s
         .client
         .map_err(anyhow::Error::msg)
-        .context("invalid controller list")?;
+        .context("invalid client configuration")?;
     let client = Client::new(client_cfg).context("cannot set up the LINSTOR client")?;
     let mut storage_cfg = StorageConfig::new(s.platform, s.resolved.node.clone());
     storage_cfg.controller_vm = s.resolved.controller_vm.clone();

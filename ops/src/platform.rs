@@ -1,21 +1,29 @@
-//! Each platform's plugin configuration, resolved into the controllers, node name and resource
-//! group the plugin uses on this host, plus `doctor`'s configuration checks.
+//! Each platform's plugin configuration, resolved into the client configuration (controllers,
+//! TLS files, token), node name and resource group the plugin uses on this host, plus `doctor`'s
+//! configuration checks. Each platform's settings are read with the plugin's own parser and
+//! turned into a client configuration by the plugin's own function, so `doctor` checks exactly
+//! what the plugin uses and rejects exactly what it rejects.
 //!
-//! - Proxmox VE: the `drbd:` stanza of `/etc/pve/storage.cfg` (`controller`, `resourcegroup`,
-//!   `searchdomain`, `controllervm`, `apica`/`apicrt`/`apikey`); node name = `hostname -s`
-//!   plus `.<searchdomain>`.
+//! - Proxmox VE: the `drbd:` stanza of `/etc/pve/storage.cfg`, read by
+//!   [`linstor_pve::StoreOptions::from_scfg`] as the Perl module hands it over; node name =
+//!   `hostname -s` plus `.<searchdomain>`.
 //! - OpenNebula: a datastore template (`KEY = "VALUE"` lines, as given to `onedatastore create`
-//!   or printed by `onedatastore show`): `LINSTOR_CONTROLLERS`/`LS_CONTROLLERS`,
-//!   `LINSTOR_RESOURCE_GROUP`/`RESOURCE_GROUP`; node name = hostname.
-//! - Docker: `[global]` of `/etc/linstor/docker-volume.conf`, read with the plugin's own parser
-//!   (so doctor rejects exactly what the plugin rejects); node name = hostname.
+//!   or printed by `onedatastore show`), read by [`linstor_one::attrs::DsConfig::from_template`];
+//!   node name = hostname.
+//! - Docker: `[global]` of `/etc/linstor/docker-volume.conf` and the `LS_*` environment, read by
+//!   [`linstor_docker_volume::options::FileConfig`]; node name = hostname.
+//!
+//! IO: only the files named by [`PlatformFiles::sources`] (linstor-client.conf, token file).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use linstor_common::doctor::Check;
+use crate::doctor::Check;
+use linstor_common::config::{ClientConfig, Sources};
 use linstor_common::naming::Platform;
 use linstor_docker_volume::options::FileConfig;
+use linstor_one::attrs::DsConfig;
+use linstor_pve::StoreOptions;
 
 /// Default Proxmox storage configuration.
 pub const PVE_STORAGE_CFG: &str = "/etc/pve/storage.cfg";
@@ -61,20 +69,33 @@ pub struct PlatformFiles {
     pub config: ConfigText,
     /// This host's name (`/proc/sys/kernel/hostname`).
     pub hostname: String,
+    /// Where the plugin discovers controllers and its token ([`system_sources`]).
+    pub sources: Sources,
+    /// The `LS_*` environment the plugin runs with (the Docker plugin reads it).
+    pub env: BTreeMap<String, String>,
+}
+
+/// The discovery sources the platform's plugin uses on this host.
+pub fn system_sources(platform: Platform) -> Sources {
+    match platform {
+        Platform::Proxmox => linstor_pve::exec::sources(),
+        Platform::OpenNebula | Platform::Docker => Sources::system(),
+    }
+}
+
+/// The `LS_*` variables of this process's environment.
+pub fn ls_env() -> BTreeMap<String, String> {
+    std::env::vars()
+        .filter(|(k, _)| k.starts_with("LS_"))
+        .collect()
 }
 
 /// What the plugin uses on this host.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Resolved {
-    /// Explicit controller list (highest priority in discovery); `None` leaves discovery to
-    /// `LS_CONTROLLERS`, `linstor-client.conf` and the default.
-    pub controllers: Option<String>,
-    /// CA file for HTTPS controllers.
-    pub ca_file: Option<PathBuf>,
-    /// Client certificate.
-    pub client_cert: Option<PathBuf>,
-    /// Client key.
-    pub client_key: Option<PathBuf>,
+    /// Controllers, TLS files and token, as the plugin's own function builds them; the error
+    /// says why the plugin would refuse its configuration.
+    pub client: Result<ClientConfig, String>,
     /// LINSTOR node name of this host.
     pub node: String,
     /// Where the node name came from.
@@ -87,6 +108,33 @@ pub struct Resolved {
     pub controller_vm: Option<String>,
     /// Configuration checks.
     pub checks: Vec<Check>,
+}
+
+impl Resolved {
+    fn new(client: Result<ClientConfig, String>) -> Self {
+        Self {
+            client,
+            node: String::new(),
+            node_source: String::new(),
+            resource_group: String::new(),
+            resource_group_source: String::new(),
+            controller_vm: None,
+            checks: Vec::new(),
+        }
+    }
+
+    /// The controllers as the summary line shows them.
+    fn controllers_text(&self) -> String {
+        match &self.client {
+            Ok(c) => c
+                .controllers
+                .iter()
+                .map(|c| c.base.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+            Err(_) => "(invalid)".into(),
+        }
+    }
 }
 
 /// One section of `storage.cfg`: `type: id` followed by indented `key value` lines.
@@ -178,18 +226,15 @@ const PVE_SNIPPET: &str = "drbd: linstor\n        content images,rootdir\n      
 
 /// Resolve the platform configuration and CLI overrides into what the plugin uses.
 pub fn resolve(settings: &Settings, files: &PlatformFiles) -> Resolved {
-    let mut r = match settings.platform {
-        Platform::Proxmox => resolve_proxmox(settings, files),
-        Platform::OpenNebula => resolve_opennebula(files),
-        Platform::Docker => resolve_docker(files),
-    };
-    if let Some(c) = settings
+    let controllers = settings
         .controllers
-        .clone()
-        .filter(|c| !c.trim().is_empty())
-    {
-        r.controllers = Some(c);
-    }
+        .as_deref()
+        .filter(|c| !c.trim().is_empty());
+    let mut r = match settings.platform {
+        Platform::Proxmox => resolve_proxmox(settings, controllers, files),
+        Platform::OpenNebula => resolve_opennebula(controllers, files),
+        Platform::Docker => resolve_docker(controllers, files),
+    };
     if let Some(n) = settings.node.clone() {
         r.node = n;
         r.node_source = "from --node".into();
@@ -212,20 +257,48 @@ pub fn resolve(settings: &Settings, files: &PlatformFiles) -> Resolved {
     r
 }
 
-fn resolve_proxmox(settings: &Settings, files: &PlatformFiles) -> Resolved {
+/// The options of a `storage.cfg` stanza as the Perl module hands them to the helper (`$scfg`).
+pub fn scfg(storage: &PveStorage) -> serde_json::Map<String, serde_json::Value> {
+    storage
+        .options
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect()
+}
+
+/// Proxmox storage options with `--controllers` in place of `controller`, and the plugin's
+/// client configuration for them.
+fn proxmox_client(
+    mut options: StoreOptions,
+    controllers: Option<&str>,
+    files: &PlatformFiles,
+) -> (StoreOptions, Result<ClientConfig, String>) {
+    if let Some(c) = controllers {
+        options.controller = Some(c.to_string());
+    }
+    let client =
+        linstor_pve::exec::client_config(&options, &files.sources).map_err(|e| e.to_string());
+    (options, client)
+}
+
+fn resolve_proxmox(
+    settings: &Settings,
+    controllers: Option<&str>,
+    files: &PlatformFiles,
+) -> Resolved {
     let short = files
         .hostname
         .split('.')
         .next()
         .unwrap_or(&files.hostname)
         .to_string();
+    let (defaults, client) = proxmox_client(StoreOptions::default(), controllers, files);
     let mut r = Resolved {
         node: short.clone(),
         node_source: "PVE node name (hostname -s)".into(),
-        resource_group: PVE_DEFAULT_RG.into(),
+        resource_group: defaults.resource_group,
         resource_group_source: "default of the plugin".into(),
-        controllers: Some("localhost".into()),
-        ..Default::default()
+        ..Resolved::new(client)
     };
     let (path, text) = match &files.config {
         ConfigText::Text(p, t) => (p, t),
@@ -309,56 +382,45 @@ fn resolve_proxmox(settings: &Settings, files: &PlatformFiles) -> Resolved {
             return r;
         }
     };
-    let o = &chosen.options;
-    let tls_ca = non_empty(o.get("apica")).map(PathBuf::from);
-    let cert = non_empty(o.get("apicrt")).map(PathBuf::from);
-    let key = non_empty(o.get("apikey")).map(PathBuf::from);
-    let https = tls_ca.is_some() || (cert.is_some() && key.is_some());
-    let hosts = non_empty(o.get("controller")).unwrap_or_else(|| "localhost".into());
-    r.controllers = Some(if https {
-        hosts
-            .split(',')
-            .map(str::trim)
-            .filter(|h| !h.is_empty())
-            .map(|h| {
-                if h.contains("://") {
-                    h.to_string()
-                } else {
-                    format!("linstor+ssl://{h}")
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(",")
-    } else {
-        hosts
-    });
-    r.ca_file = tls_ca;
-    r.client_cert = cert;
-    r.client_key = key;
-    r.controller_vm = non_empty(o.get("controllervm"));
-    if let Some(domain) = non_empty(o.get("searchdomain")) {
-        r.node = format!("{short}.{domain}");
+    let options = match StoreOptions::from_scfg(&scfg(chosen)) {
+        Ok(o) => o,
+        Err(e) => {
+            r.checks.push(Check::fail(
+                name,
+                format!("the plugin refuses storage '{}': {e}", chosen.id),
+                format!(
+                    "correct the option with `pvesm set {} --<option> <value>`",
+                    chosen.id
+                ),
+            ));
+            return r;
+        }
+    };
+    let (o, client) = proxmox_client(options, controllers, files);
+    r.client = client;
+    r.controller_vm = o.controller_vm.clone();
+    r.node = o.linstor_node(&short);
+    if let Some(domain) = &o.search_domain {
         r.node_source = format!("PVE node name + searchdomain '{domain}'");
     }
+    r.resource_group = o.resource_group.clone();
     let mut problems = Vec::new();
-    match non_empty(o.get("resourcegroup")) {
-        Some(rg) => {
-            r.resource_group = rg;
-            r.resource_group_source = format!("resourcegroup of storage '{}'", chosen.id);
-        }
-        None => problems.push(format!(
+    if non_empty(chosen.options.get("resourcegroup")).is_some() {
+        r.resource_group_source = format!("resourcegroup of storage '{}'", chosen.id);
+    } else {
+        problems.push(format!(
             "storage '{}' has no `resourcegroup` (mandatory; the default '{PVE_DEFAULT_RG}' is used)",
             chosen.id
-        )),
+        ));
     }
     let removed: Vec<&str> = ["redundancy", "storagepool"]
         .into_iter()
-        .filter(|k| o.contains_key(*k))
+        .filter(|k| chosen.options.contains_key(*k))
         .collect();
     let summary = format!(
         "drbd storage '{}': controllers {}, resource group '{}'",
         chosen.id,
-        r.controllers.as_deref().unwrap_or("localhost"),
+        r.controllers_text(),
         r.resource_group
     );
     if !problems.is_empty() {
@@ -386,40 +448,40 @@ fn resolve_proxmox(settings: &Settings, files: &PlatformFiles) -> Resolved {
     r
 }
 
-fn resolve_opennebula(files: &PlatformFiles) -> Resolved {
+fn resolve_opennebula(controllers: Option<&str>, files: &PlatformFiles) -> Resolved {
+    let template = match &files.config {
+        ConfigText::Text(_, text) => parse_one_template(text),
+        _ => BTreeMap::new(),
+    };
+    let mut ds = DsConfig::from_template(&template);
+    if let Some(c) = controllers {
+        ds.controllers = Some(c.to_string());
+    }
+    let client =
+        linstor_one::exec::client_config(&ds, &files.sources, None).map_err(|e| e.to_string());
     let mut r = Resolved {
         node: files.hostname.clone(),
         node_source: "hostname (OpenNebula host names must equal LINSTOR node names)".into(),
-        ..Default::default()
+        controller_vm: ds.controller_vm.clone(),
+        ..Resolved::new(client)
     };
     match &files.config {
-        ConfigText::Text(path, text) => {
-            let t = parse_one_template(text);
+        ConfigText::Text(path, _) => {
             let name = config_name(path);
-            r.controllers = non_empty(t.get("LINSTOR_CONTROLLERS"))
-                .or_else(|| non_empty(t.get("LS_CONTROLLERS")));
-            let either = |a: &str, b: &str| {
-                non_empty(t.get(a))
-                    .or_else(|| non_empty(t.get(b)))
-                    .map(PathBuf::from)
-            };
-            r.ca_file = either("LINSTOR_CAFILE", "LS_CAFILE");
-            r.client_cert = either("LINSTOR_CERTFILE", "LS_CERTFILE");
-            r.client_key = either("LINSTOR_KEYFILE", "LS_KEYFILE");
-            if let Some((key, rg)) = ["LINSTOR_RESOURCE_GROUP", "RESOURCE_GROUP"]
-                .iter()
-                .find_map(|k| non_empty(t.get(*k)).map(|v| (*k, v)))
-            {
-                r.resource_group = rg;
-                r.resource_group_source = format!("{key} of the datastore template");
+            if let Some(rg) = &ds.resource_group {
+                r.resource_group = rg.clone();
+                r.resource_group_source = "resource group of the datastore template".into();
             }
-            let mut warnings = Vec::new();
-            if let Some(dt) = t.get("DISK_TYPE").filter(|d| !d.eq_ignore_ascii_case("BLOCK")) {
+            let mut warnings = ds.warnings.clone();
+            if let Some(dt) = template
+                .get("DISK_TYPE")
+                .filter(|d| !d.eq_ignore_ascii_case("BLOCK"))
+            {
                 warnings.push(format!("DISK_TYPE is '{dt}' (QEMU needs BLOCK for DRBD devices)"));
             }
             let summary = format!(
                 "datastore template: controllers {}, resource group '{}'",
-                r.controllers.as_deref().unwrap_or("(LS_CONTROLLERS / linstor-client.conf / localhost)"),
+                r.controllers_text(),
                 r.resource_group
             );
             if warnings.is_empty() {
@@ -428,7 +490,7 @@ fn resolve_opennebula(files: &PlatformFiles) -> Resolved {
                 r.checks.push(Check::warn(
                     name,
                     format!("{summary}; {}", warnings.join("; ")),
-                    "`onedatastore update <id>` and set DISK_TYPE=\"BLOCK\"",
+                    "`onedatastore update <id>` and set DISK_TYPE=\"BLOCK\" and the attributes named",
                 ));
             }
         }
@@ -447,13 +509,18 @@ fn resolve_opennebula(files: &PlatformFiles) -> Resolved {
     r
 }
 
-fn resolve_docker(files: &PlatformFiles) -> Resolved {
+fn resolve_docker(controllers: Option<&str>, files: &PlatformFiles) -> Resolved {
+    let env = |k: &str| files.env.get(k).cloned();
+    let client = |conf: &FileConfig| {
+        conf.client_config(controllers, &env, &files.sources, None)
+            .map_err(|e| e.to_string())
+    };
     let mut r = Resolved {
         node: files.hostname.clone(),
         node_source: "hostname".into(),
         resource_group: DOCKER_DEFAULT_RG.into(),
         resource_group_source: "default of the plugin".into(),
-        ..Default::default()
+        ..Resolved::new(client(&FileConfig::default()))
     };
     let (path, text) = match &files.config {
         ConfigText::Text(p, t) => (p, t),
@@ -486,10 +553,7 @@ fn resolve_docker(files: &PlatformFiles) -> Resolved {
             return r;
         }
     };
-    r.controllers = non_empty(conf.client.get("controllers"));
-    r.ca_file = non_empty(conf.client.get("cafile")).map(PathBuf::from);
-    r.client_cert = non_empty(conf.client.get("certfile")).map(PathBuf::from);
-    r.client_key = non_empty(conf.client.get("keyfile")).map(PathBuf::from);
+    r.client = client(&conf);
     if let Some(rg) = non_empty(conf.defaults.0.get("resourcegroup")) {
         r.resource_group = rg;
         r.resource_group_source = "resourcegroup in docker-volume.conf".into();
@@ -498,9 +562,7 @@ fn resolve_docker(files: &PlatformFiles) -> Resolved {
         name,
         format!(
             "controllers {}, resource group '{}'",
-            r.controllers
-                .as_deref()
-                .unwrap_or("(LS_CONTROLLERS / linstor-client.conf / localhost)"),
+            r.controllers_text(),
             r.resource_group
         ),
     ));
@@ -510,7 +572,7 @@ fn resolve_docker(files: &PlatformFiles) -> Resolved {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use linstor_common::doctor::Status;
+    use crate::doctor::Status;
 
     fn settings(platform: Platform) -> Settings {
         Settings {
@@ -522,11 +584,33 @@ mod tests {
         }
     }
 
+    fn nowhere() -> Sources {
+        Sources {
+            ls_controllers: None,
+            ls_username: None,
+            ls_password: None,
+            client_conf: "/nonexistent/linstor-client.conf".into(),
+            auth_json: "/nonexistent/auth.json".into(),
+        }
+    }
+
     fn files(text: &str, path: &str) -> PlatformFiles {
         PlatformFiles {
             config: ConfigText::Text(PathBuf::from(path), text.to_string()),
             hostname: "pve1.example.com".into(),
+            sources: nowhere(),
+            env: BTreeMap::new(),
         }
+    }
+
+    fn controllers(r: &Resolved) -> Vec<&str> {
+        r.client
+            .as_ref()
+            .unwrap()
+            .controllers
+            .iter()
+            .map(|c| c.base.as_str())
+            .collect()
     }
 
     const STORAGE_CFG: &str = "dir: local\n\tpath /var/lib/vz\n\tcontent iso,vztmpl,backup\n\ndrbd: drbdstorage\n        content images,rootdir\n        controller 10.0.0.1,10.0.0.2\n        resourcegroup rg1\n        searchdomain example.com\n        controllervm 100\n";
@@ -537,7 +621,10 @@ mod tests {
             &settings(Platform::Proxmox),
             &files(STORAGE_CFG, PVE_STORAGE_CFG),
         );
-        assert_eq!(r.controllers.as_deref(), Some("10.0.0.1,10.0.0.2"));
+        assert_eq!(
+            controllers(&r),
+            ["http://10.0.0.1:3370", "http://10.0.0.2:3370"]
+        );
         assert_eq!(r.resource_group, "rg1");
         assert_eq!(r.node, "pve1.example.com");
         assert_eq!(r.controller_vm.as_deref(), Some("100"));
@@ -547,10 +634,13 @@ mod tests {
 
     #[test]
     fn proxmox_tls_options_switch_to_https_and_short_node_name_without_searchdomain() {
-        let cfg = "drbd: d\n\tcontroller c1\n\tresourcegroup g\n\tapica /etc/ca.pem\n";
+        let cfg = "drbd: d\n\tcontroller c1\n\tresourcegroup grp\n\tapica /etc/ca.pem\n";
         let r = resolve(&settings(Platform::Proxmox), &files(cfg, PVE_STORAGE_CFG));
-        assert_eq!(r.controllers.as_deref(), Some("linstor+ssl://c1"));
-        assert_eq!(r.ca_file, Some(PathBuf::from("/etc/ca.pem")));
+        assert_eq!(controllers(&r), ["https://c1:3371"]);
+        assert_eq!(
+            r.client.as_ref().unwrap().ca_file,
+            Some(PathBuf::from("/etc/ca.pem"))
+        );
         assert_eq!(r.node, "pve1");
     }
 
@@ -593,7 +683,7 @@ mod tests {
 
     #[test]
     fn proxmox_removed_options_warn() {
-        let cfg = "drbd: a\n\tresourcegroup g\n\tredundancy 2\n";
+        let cfg = "drbd: a\n\tresourcegroup grp\n\tredundancy 2\n";
         let r = resolve(&settings(Platform::Proxmox), &files(cfg, PVE_STORAGE_CFG));
         assert_eq!(r.checks[0].status, Status::Warn);
         assert!(r.checks[0]
@@ -601,6 +691,39 @@ mod tests {
             .as_deref()
             .unwrap()
             .contains("--delete redundancy"));
+    }
+
+    #[test]
+    fn proxmox_options_the_plugin_refuses_fail_with_the_plugins_reason() {
+        let cfg = "drbd: d\n\tcontroller c1\n\tresourcegroup grp\n\tpreferlocal maybe\n";
+        let r = resolve(&settings(Platform::Proxmox), &files(cfg, PVE_STORAGE_CFG));
+        assert_eq!(r.checks[0].status, Status::Fail, "{}", r.checks[0]);
+        assert!(
+            r.checks[0]
+                .detail
+                .contains("'preferlocal' is 'maybe': use yes or no"),
+            "{}",
+            r.checks[0]
+        );
+        let cfg = "drbd: d\n\tcontroller c1\n\tresourcegroup grp\n\tapicrt /c.pem\n";
+        let r = resolve(&settings(Platform::Proxmox), &files(cfg, PVE_STORAGE_CFG));
+        let err = r.client.unwrap_err();
+        assert!(
+            err.contains("'apicrt' and 'apikey' must be set together"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn opennebula_attributes_the_driver_ignores_are_warnings() {
+        let t = "LS_CONTROLLERS=\"c3\"\nRESOURCE_GROUP=\"un\"\nREPLICA_COUNT=\"two\"\n";
+        let r = resolve(&settings(Platform::OpenNebula), &files(t, "ds.txt"));
+        assert_eq!(r.checks[0].status, Status::Warn, "{}", r.checks[0]);
+        assert!(
+            r.checks[0].detail.contains("REPLICA_COUNT='two'"),
+            "{}",
+            r.checks[0]
+        );
     }
 
     #[test]
@@ -617,13 +740,13 @@ mod tests {
     fn opennebula_template_accepts_both_peers_attribute_names() {
         let lb = "NAME = \"linstor_images\"\nDS_MAD = linstor\nLINSTOR_CONTROLLERS = \"c1:3370,c2\"\nLINSTOR_RESOURCE_GROUP = \"OneRscGrp\"\nDISK_TYPE = \"BLOCK\"\n";
         let r = resolve(&settings(Platform::OpenNebula), &files(lb, "ds.txt"));
-        assert_eq!(r.controllers.as_deref(), Some("c1:3370,c2"));
+        assert_eq!(controllers(&r), ["http://c1:3370", "http://c2:3370"]);
         assert_eq!(r.resource_group, "OneRscGrp");
         assert_eq!(r.node, "pve1.example.com");
         assert_eq!(r.checks[0].status, Status::Ok);
         let un = "LS_CONTROLLERS=\"c3\"\nRESOURCE_GROUP=\"un\"\nDISK_TYPE=\"FILE\"\n";
         let r = resolve(&settings(Platform::OpenNebula), &files(un, "ds.txt"));
-        assert_eq!(r.controllers.as_deref(), Some("c3"));
+        assert_eq!(controllers(&r), ["http://c3:3370"]);
         assert_eq!(r.resource_group, "un");
         assert_eq!(r.checks[0].status, Status::Warn);
     }
@@ -633,6 +756,8 @@ mod tests {
         let f = PlatformFiles {
             config: ConfigText::None,
             hostname: "h1".into(),
+            sources: nowhere(),
+            env: BTreeMap::new(),
         };
         let r = resolve(&settings(Platform::OpenNebula), &f);
         let fail = r.checks.iter().find(|c| c.status == Status::Fail).unwrap();
@@ -651,7 +776,7 @@ mod tests {
     fn docker_conf_is_read_with_the_plugins_rules() {
         let conf = "[global]\nControllers = linstor://ctrl\nresource-group = dockergrp\nfs = xfs\n";
         let r = resolve(&settings(Platform::Docker), &files(conf, DOCKER_CONF));
-        assert_eq!(r.controllers.as_deref(), Some("linstor://ctrl"));
+        assert_eq!(controllers(&r), ["http://ctrl:3370"]);
         assert_eq!(r.resource_group, "dockergrp");
         assert_eq!(r.node, "pve1.example.com");
         assert_eq!(r.checks[0].status, Status::Ok, "{}", r.checks[0]);
@@ -673,7 +798,7 @@ mod tests {
         ] {
             let text = std::fs::read_to_string(dir.join(name)).unwrap();
             let r = resolve(&settings(Platform::OpenNebula), &files(&text, name));
-            assert!(r.controllers.is_some(), "{name}: no controllers");
+            assert!(!controllers(&r).is_empty(), "{name}: no controllers");
             assert_eq!(r.resource_group, "OneRscGrp", "{name}");
             assert!(
                 r.checks.iter().all(|c| c.status == Status::Ok),
@@ -690,7 +815,7 @@ mod tests {
         s.node = Some("other".into());
         s.resource_group = Some("rg9".into());
         let r = resolve(&s, &files("[global]\ncontrollers = c\n", DOCKER_CONF));
-        assert_eq!(r.controllers.as_deref(), Some("http://127.0.0.1:1"));
+        assert_eq!(controllers(&r), ["http://127.0.0.1:1"]);
         assert_eq!(r.node, "other");
         assert_eq!(r.node_source, "from --node");
         assert_eq!(r.resource_group, "rg9");

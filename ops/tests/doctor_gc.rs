@@ -193,6 +193,17 @@ async fn missing_resource_group_is_reported_with_fix() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_configuration_the_plugin_refuses_is_a_failure_with_its_reason() {
+    let env = Env::start().await;
+    let (ok, out) = env.doctor(&["--controllers", "ftp://ctrl"]).await;
+    assert!(!ok, "{out}");
+    let b = block(&out, "[FAIL] client configuration");
+    assert!(b.contains("the plugin would refuse it"), "{b}");
+    assert!(b.contains("unknown scheme 'ftp://'"), "{b}");
+    assert!(b.contains("linstor+ssl://host"), "{b}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_controller_is_reported_each_on_its_own() {
     let env = Env::start().await;
     let closed = {

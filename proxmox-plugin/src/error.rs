@@ -10,6 +10,9 @@ pub enum PveError {
     /// The request from the Perl module (or the storage configuration) is invalid.
     #[error("{0}")]
     Input(String),
+    /// The document from the Perl module is not JSON.
+    #[error("input is not a JSON document")]
+    Json(#[source] serde_json::Error),
     /// The storage layer failed.
     #[error(transparent)]
     Linstor(#[from] Error),
@@ -54,6 +57,7 @@ impl From<&PveError> for Failure {
     fn from(e: &PveError) -> Self {
         match e {
             PveError::Input(m) => Failure::new("input", EXIT_INPUT, m.clone()),
+            PveError::Json(_) => Failure::new("input", EXIT_INPUT, linstor_common::error::chain(e)),
             PveError::Deadline { .. } => Failure::new("timeout", EXIT_UNREACHABLE, e.to_string()),
             PveError::Linstor(err) => from_linstor(err),
         }
@@ -61,12 +65,12 @@ impl From<&PveError> for Failure {
 }
 
 fn from_linstor(err: &Error) -> Failure {
-    let msg = err.to_string();
+    let msg = linstor_common::error::chain(err);
     match err {
         Error::Connection { .. } => Failure::new(
             "unreachable",
             EXIT_UNREACHABLE,
-            format!("{msg}; check that linstor-controller runs and that the storage's 'controller' option lists it"),
+            format!("{err}; check that linstor-controller runs and that the storage's 'controller' option lists it"),
         ),
         Error::Tls { .. } => Failure::new(
             "tls",
@@ -89,8 +93,10 @@ fn from_linstor(err: &Error) -> Failure {
         Error::Protocol { .. } => Failure::new("protocol", EXIT_OTHER, msg),
         Error::InvalidInput(_) => Failure::new("input", EXIT_INPUT, msg),
         Error::Config(_) => Failure::new("config", EXIT_INPUT, msg),
+        Error::ConfigSource { .. } => Failure::new("config", EXIT_INPUT, msg),
         Error::Unsupported(_) => Failure::new("unsupported", EXIT_INPUT, msg),
         Error::Host { .. } => Failure::new("host", EXIT_OTHER, msg),
+        Error::HostIo { .. } => Failure::new("host", EXIT_OTHER, msg),
         Error::DeviceTimeout { .. } => Failure::new("host", EXIT_OTHER, msg),
         Error::State { .. } => Failure::new("state", EXIT_OTHER, msg),
     }
@@ -129,7 +135,7 @@ mod tests {
     fn unreachable_names_the_controllers_and_the_fix() {
         let f = Failure::from(&PveError::Linstor(Error::Connection {
             tried: vec!["http://a:3370".into(), "http://b:3370".into()],
-            last_error: "refused".into(),
+            source: None,
         }));
         assert_eq!((f.kind, f.exit_code), ("unreachable", 5));
         assert!(f.message.contains("http://a:3370, http://b:3370"));

@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 use tracing::Instrument;
 
 use crate::error::PveError;
-use crate::options::TwoPrimariesMode;
+use crate::options::{StoreOptions, TwoPrimariesMode};
 use crate::request::{Action, Context, Request};
 
 /// Default directory of the status cache and the last good controller.
@@ -37,7 +37,9 @@ fn cache_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(CACHE_DIR))
 }
 
-fn sources() -> Sources {
+/// Where the helper discovers controllers and finds the token file: the system's, with
+/// `LINSTOR_PVE_AUTH_JSON` naming another token file.
+pub fn sources() -> Sources {
     let mut s = Sources::system();
     if let Some(p) = std::env::var_os("LINSTOR_PVE_AUTH_JSON") {
         s.auth_json = PathBuf::from(p);
@@ -45,18 +47,17 @@ fn sources() -> Sources {
     s
 }
 
-/// Build the storage layer for a request. `quick` shortens connect and request timeouts (status).
-pub fn storage(ctx: &Context, quick: bool) -> Result<Storage, PveError> {
-    let o = &ctx.options;
-    let src = sources();
-    let token = read_token_file(&src.auth_json)?.is_some();
+/// The client configuration of a storage: its options laid over discovery from `src`. A bearer
+/// token is never sent over plain HTTP; with a token or basic-auth credentials (`LS_USERNAME`),
+/// bare controller hosts are reached over HTTPS.
+pub fn client_config(o: &StoreOptions, src: &Sources) -> Result<ClientConfig, PveError> {
     let basic = src
         .ls_username
         .as_deref()
         .is_some_and(|u| !u.trim().is_empty());
-    let list = o.controller_list(o.tls() || token || basic);
-    let mut cc = ClientConfig::discover(list.as_deref(), &src)?;
-    if token {
+    let overlay = o.client_overlay(read_token_file(&src.auth_json)?, basic)?;
+    let cc = ClientConfig::discover(&overlay, src)?;
+    if cc.token.is_some() {
         if let Some(plain) = cc.controllers.iter().find(|c| !c.is_https()) {
             return Err(PveError::Input(format!(
                 "refusing to send the token of {} to {} over plain http: list the controller as https:// (or drop the scheme so https on port 3371 is used)",
@@ -65,21 +66,13 @@ pub fn storage(ctx: &Context, quick: bool) -> Result<Storage, PveError> {
             )));
         }
     }
-    if let Some(ca) = &o.api_ca {
-        cc.ca_file = Some(PathBuf::from(ca));
-    }
-    match (&o.api_crt, &o.api_key) {
-        (Some(c), Some(k)) => {
-            cc.client_cert = Some(PathBuf::from(c));
-            cc.client_key = Some(PathBuf::from(k));
-        }
-        (None, None) => {}
-        _ => {
-            return Err(PveError::Input(
-                "storage options 'apicrt' and 'apikey' must be set together".into(),
-            ))
-        }
-    }
+    Ok(cc)
+}
+
+/// Build the storage layer for a request. `quick` shortens connect and request timeouts (status).
+pub fn storage(ctx: &Context, quick: bool) -> Result<Storage, PveError> {
+    let o = &ctx.options;
+    let mut cc = client_config(o, &sources())?;
     let dir = cache_dir();
     if quick {
         cc.connect_timeout = Duration::from_millis(500);

@@ -1,6 +1,7 @@
 //! The `drbd:` storage.cfg options of `linstor-proxmox` (plus `controllervm`), parsed from the
 //! `$scfg` hash the Perl module passes on, with the peer's defaults.
 
+use linstor_common::config::Overlay;
 use serde_json::{Map, Value};
 
 use crate::error::PveError;
@@ -171,6 +172,33 @@ impl StoreOptions {
                 .collect::<Vec<_>>()
                 .join(","),
         )
+    }
+
+    /// The client settings of this storage for [`linstor_common::config::ClientConfig::discover`]:
+    /// `controller` (bare hosts mean HTTPS on 3371 when TLS, a bearer `token` or `basic_auth` is configured),
+    /// `apica`, and `apicrt` with `apikey`, which must be set together.
+    pub fn client_overlay(
+        &self,
+        token: Option<String>,
+        basic_auth: bool,
+    ) -> Result<Overlay, PveError> {
+        let (client_cert, client_key) = match (&self.api_crt, &self.api_key) {
+            (Some(c), Some(k)) => (Some(c.into()), Some(k.into())),
+            (None, None) => (None, None),
+            _ => {
+                return Err(PveError::Input(
+                    "storage options 'apicrt' and 'apikey' must be set together".into(),
+                ))
+            }
+        };
+        Ok(Overlay {
+            controllers: self.controller_list(self.tls() || token.is_some() || basic_auth),
+            ca_file: self.api_ca.as_ref().map(Into::into),
+            client_cert,
+            client_key,
+            token,
+            ..Overlay::default()
+        })
     }
 
     /// LINSTOR node name for a PVE node name: `<node>.<searchdomain>` when a search domain is

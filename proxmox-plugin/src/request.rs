@@ -337,8 +337,7 @@ fn action(method: &str, a: &Args<'_>) -> Result<Action, PveError> {
 
 /// Parse one invocation: the method (first argument) and the JSON document (stdin).
 pub fn parse(method: &str, input: &[u8]) -> Result<Request, PveError> {
-    let doc: Value = serde_json::from_slice(input)
-        .map_err(|e| PveError::Input(format!("input is not a JSON document: {e}")))?;
+    let doc: Value = serde_json::from_slice(input).map_err(PveError::Json)?;
     let Some(doc) = doc.as_object() else {
         return Err(PveError::Input("input must be a JSON object".into()));
     };

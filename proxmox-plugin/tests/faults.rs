@@ -8,14 +8,13 @@
 //! diskful replica or volume lost, and that re-running converges to the end state of an
 //! undisturbed run. Counts go to the reliability summary.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use linstor_tests::faults::{self, Kill, Row, Step};
-use linstor_tests::sim::{Backing, BlockingSim, FailKind, Fault, Sim, SimConfig};
+use linstor_tests::faults::{self, How, Kill, Row, Step};
+use linstor_tests::sim::{Backing, BlockingSim, Fault, Sim, SimConfig};
 use serde_json::{json, Value};
 
 const VOL: &str = "pm-1234abcd_100";
@@ -225,12 +224,6 @@ fn end(h: &H) -> Value {
     faults::end_state(&h.sim.state())
 }
 
-#[derive(Debug, Clone, Copy)]
-enum How {
-    Kill { after: bool },
-    Fail(FailKind),
-}
-
 fn assert_clear_error(method: &str, r: &Out) {
     assert!(!r.stderr.contains("panicked"), "{r:?}");
     let v: Value = serde_json::from_str(r.stdout.trim())
@@ -244,16 +237,7 @@ fn assert_clear_error(method: &str, r: &Out) {
 }
 
 fn disturbed_run(h: &H, calls: &[Call], step: &Step, how: How) -> Option<usize> {
-    match how {
-        How::Kill { after } => faults::arm(&h.sim, step, after),
-        How::Fail(kind) => h.sim.inject(Fault::FailMatching {
-            method: step.method.clone(),
-            path_contains: step.path.clone(),
-            nth: step.nth,
-            kind,
-            execute: kind == FailKind::Garbage,
-        }),
-    }
+    faults::disturb(&h.sim, step, how);
     for (i, c) in calls.iter().enumerate() {
         if matches!(c, Call::InUse(..)) {
             h.exec(c);
@@ -269,7 +253,7 @@ fn disturbed_run(h: &H, calls: &[Call], step: &Step, how: How) -> Option<usize> 
                 let out = child.wait_with_output().unwrap();
                 assert!(out.status.success(), "{c:?} before the step: {out:?}");
             }
-            How::Fail(_) => {
+            How::Fail(_) | How::KillHost { .. } => {
                 let t = Instant::now();
                 let r = h.call(c);
                 assert!(t.elapsed() < BOUND, "{c:?} took {:?}", t.elapsed());
@@ -306,10 +290,33 @@ fn rerun(h: &H, calls: &[Call]) -> bool {
     exists
 }
 
+/// One try: a fresh harness prepared for `op` and the calls of `op`.
+struct Try {
+    h: H,
+    calls: Vec<Call>,
+}
+
+impl faults::Trial for Try {
+    fn sim(&self) -> &Sim {
+        &self.h.sim
+    }
+
+    fn disturbed(&mut self, step: &Step, how: How) -> Option<usize> {
+        disturbed_run(&self.h, &self.calls, step, how)
+    }
+
+    fn rerun(&mut self, from: usize, _how: How) -> bool {
+        rerun(&self.h, &self.calls[from..])
+    }
+
+    fn end(&self, _reference: &Value) -> Value {
+        end(&self.h)
+    }
+}
+
 #[test]
 fn every_step_of_every_operation_killed_or_failed() {
-    let mut tally: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut exists: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut tally = faults::Tally::default();
     for op in OPS {
         let mut h = harness();
         prepare(&mut h, op);
@@ -319,62 +326,34 @@ fn every_step_of_every_operation_killed_or_failed() {
         let steps = faults::steps(&h.sim.mutations());
         assert!(!steps.is_empty(), "{} sends no change", op.name());
         drop(h);
-        let hows = [
-            ("killed before the step", How::Kill { after: false }),
-            ("killed after the step", How::Kill { after: true }),
-            ("step answered 500", How::Fail(FailKind::Status500)),
-            ("step answered garbage", How::Fail(FailKind::Garbage)),
-        ];
-        for (label, how) in hows {
-            for step in &steps {
-                eprintln!("try: {} {label} at {step}", op.name());
-                let t = Instant::now();
-                let mut h = harness();
-                prepare(&mut h, op);
-                let calls = op.calls();
-                let before = h.sim.state();
-                let at = disturbed_run(&h, &calls, step, how);
-                let deleting = (op == Op::Delete).then_some(RD);
-                let lost = faults::lost(&before, &h.sim.state(), deleting);
-                assert!(
-                    lost.is_empty(),
-                    "{} {label} at {step}: lost {lost:?}",
-                    op.name()
-                );
-                if let Some(at) = at {
-                    if rerun(&h, &calls[at..]) {
-                        *exists.entry(label).or_default() += 1;
-                    }
-                }
-                assert_eq!(
-                    end(&h),
-                    reference,
-                    "{} {label} at {step}: re-run did not converge",
-                    op.name()
-                );
-                assert!(
-                    t.elapsed() < BOUND * 2,
-                    "{label} at {step}: {:?}",
-                    t.elapsed()
-                );
-                *tally.entry(label).or_default() += 1;
+        let cases = faults::CONTROLLER_HOWS.map(|(label, how)| (label, how, steps.as_slice()));
+        let fresh = || {
+            let mut h = harness();
+            prepare(&mut h, op);
+            Try {
+                h,
+                calls: op.calls(),
             }
-        }
+        };
+        let deleting = (op == Op::Delete).then_some(RD);
+        faults::every_step(
+            op.name(),
+            &reference,
+            &cases,
+            deleting,
+            BOUND * 2,
+            fresh,
+            &mut tally,
+        );
     }
-    for (label, tries) in tally {
-        faults::record(&Row {
-            frontend: "Proxmox VE".into(),
-            case: format!(
-                "{label} (every step of alloc, activate, migration activate/deactivate, deactivate, free)"
-            ),
-            tries,
-            survived: match exists.get(label) {
-                Some(n) => format!("every volume and diskful replica; re-run converged every time ({n} re-run alloc_image answered 'already exists' for the volume the interrupted run had completed)"),
-                None => "every volume and diskful replica; re-run converged every time".into(),
-            },
-            lost: "nothing".into(),
-        });
-    }
+    tally.record(
+        "Proxmox VE",
+        |label| format!("{label} (every step of alloc, activate, migration activate/deactivate, deactivate, free)"),
+        |exists| match exists {
+            Some(n) => format!("every volume and diskful replica; re-run converged every time ({n} re-run alloc_image answered 'already exists' for the volume the interrupted run had completed)"),
+            None => "every volume and diskful replica; re-run converged every time".into(),
+        },
+    );
 }
 
 #[test]

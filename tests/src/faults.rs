@@ -1,7 +1,8 @@
 //! Shared pieces of the fault suites of the three frontends: the steps of an operation as the
-//! simulator saw them, killing a frontend process exactly at one step, the invariants every
-//! case asserts (no diskful replica removed, no volume lost, same end state after a re-run),
-//! and the tally that fills `RELIABILITY.md`.
+//! simulator saw them, killing a frontend process exactly at one step, the loop that disturbs
+//! every step of an operation ([`every_step`], each suite supplying a [`Trial`]), the
+//! invariants every case asserts (no diskful replica removed, no volume lost, same end state
+//! after a re-run), and the tally that fills `RELIABILITY.md`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::sim::{Fault, Sim};
+use crate::sim::{FailKind, Fault, Sim};
 
 /// One mutating request of an operation: the `nth` request with this method and path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +85,139 @@ pub fn kill_when_held(sim: &Sim, child: &mut Child, bound: Duration) -> Kill {
             "the operation neither reached the armed step nor ended within {bound:?}"
         );
         std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// How a step is disturbed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum How {
+    /// The frontend is killed while the controller holds the step, before or after carrying
+    /// it out.
+    Kill { after: bool },
+    /// The controller answers the step with this failure (garbage after carrying it out).
+    Fail(FailKind),
+    /// The frontend is killed at a host command, before or after it runs (armed by the suite).
+    KillHost { after: bool },
+}
+
+/// The controller-side disturbances every suite applies at every step, with their labels.
+pub const CONTROLLER_HOWS: [(&str, How); 4] = [
+    ("killed before the step", How::Kill { after: false }),
+    ("killed after the step", How::Kill { after: true }),
+    ("step answered 500", How::Fail(FailKind::Status500)),
+    ("step answered garbage", How::Fail(FailKind::Garbage)),
+];
+
+/// Arms a controller-side `how` at `step` (host-side ones are armed by the suite).
+pub fn disturb(sim: &Sim, step: &Step, how: How) {
+    match how {
+        How::Kill { after } => arm(sim, step, after),
+        How::Fail(kind) => sim.inject(Fault::FailMatching {
+            method: step.method.clone(),
+            path_contains: step.path.clone(),
+            nth: step.nth,
+            kind,
+            execute: kind == FailKind::Garbage,
+        }),
+        How::KillHost { .. } => {}
+    }
+}
+
+/// One try of a frontend operation with one step disturbed, on a fresh harness prepared for it.
+pub trait Trial {
+    /// The simulator of this try.
+    fn sim(&self) -> &Sim;
+    /// Runs the operation's calls with `how` at `step`: the index of the call that was killed
+    /// at the step or answered an error (which the suite checks is clear), `None` when every
+    /// call succeeded.
+    fn disturbed(&mut self, step: &Step, how: How) -> Option<usize>;
+    /// Completes a disturbed operation by running its calls again from `from`; true when the
+    /// re-run took a path the reliability row mentions.
+    fn rerun(&mut self, from: usize, how: How) -> bool;
+    /// After an operation that succeeded despite the disturbance: true when it needed a
+    /// recovery (which the row mentions) to reach `reference`.
+    fn undisturbed(&mut self, _reference: &Value) -> bool {
+        false
+    }
+    /// The end state compared with the undisturbed run's.
+    fn end(&self, reference: &Value) -> Value;
+    /// Extra text for a failed comparison (e.g. the frontend's log).
+    fn context(&self) -> String {
+        String::new()
+    }
+}
+
+/// Tries per disturbance label, and how many of them took the path [`Trial::rerun`] or
+/// [`Trial::undisturbed`] reported.
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub tries: BTreeMap<&'static str, u64>,
+    pub noted: BTreeMap<&'static str, u64>,
+}
+
+impl Tally {
+    /// Records one reliability row per label: nothing lost (a loss fails the suite), the case
+    /// text from `case`, what survived from `survived` given how many tries were noted.
+    pub fn record(
+        self,
+        frontend: &str,
+        case: impl Fn(&str) -> String,
+        survived: impl Fn(Option<u64>) -> String,
+    ) {
+        for (label, tries) in self.tries {
+            record(&Row {
+                frontend: frontend.into(),
+                case: case(label),
+                tries,
+                survived: survived(self.noted.get(label).copied()),
+                lost: "nothing".into(),
+            });
+        }
+    }
+}
+
+/// The kill-at-every-step loop of operation `op`: for every disturbance and each of its steps
+/// a fresh trial from `fresh`, asserting that nothing but `deleting` was lost, that finishing
+/// the operation converges to `reference` (the end state of an undisturbed run) and that each
+/// try ends within `bound`.
+pub fn every_step<T: Trial>(
+    op: &str,
+    reference: &Value,
+    cases: &[(&'static str, How, &[Step])],
+    deleting: Option<&str>,
+    bound: Duration,
+    mut fresh: impl FnMut() -> T,
+    tally: &mut Tally,
+) {
+    for (label, how, steps) in cases {
+        for step in *steps {
+            eprintln!("try: {op} {label} at {step}");
+            let t = Instant::now();
+            let mut trial = fresh();
+            let before = trial.sim().state();
+            let disturbed = trial.disturbed(step, *how);
+            let lost = lost(&before, &trial.sim().state(), deleting);
+            assert!(lost.is_empty(), "{op} {label} at {step}: lost {lost:?}");
+            let noted = match disturbed {
+                Some(from) => trial.rerun(from, *how),
+                None => trial.undisturbed(reference),
+            };
+            if noted {
+                *tally.noted.entry(label).or_default() += 1;
+            }
+            assert_eq!(
+                &trial.end(reference),
+                reference,
+                "{op} {label} at {step}: re-run did not converge\n{}",
+                trial.context()
+            );
+            assert!(
+                t.elapsed() < bound,
+                "{op} {label} at {step}: {:?}",
+                t.elapsed()
+            );
+            *tally.tries.entry(label).or_default() += 1;
+        }
     }
 }
 

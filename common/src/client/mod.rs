@@ -86,7 +86,12 @@ impl Client {
         Ok(resp)
     }
 
-    fn protocol(resp: &RawResponse, request: &str, problem: impl std::fmt::Display) -> Error {
+    fn protocol(
+        resp: &RawResponse,
+        request: &str,
+        problem: impl std::fmt::Display,
+        source: Option<crate::error::Cause>,
+    ) -> Error {
         let head: String = String::from_utf8_lossy(&resp.body)
             .chars()
             .take(120)
@@ -96,18 +101,20 @@ impl Client {
             request: request.to_string(),
             status: resp.status,
             problem: format!("{problem}; body starts with {head:?}"),
+            source,
         }
     }
 
     fn decode<T: DeserializeOwned>(resp: &RawResponse, request: &str) -> Result<T> {
-        serde_json::from_slice(&resp.body).map_err(|e| Self::protocol(resp, request, e))
+        serde_json::from_slice(&resp.body)
+            .map_err(|e| Self::protocol(resp, request, "not the documented JSON", Some(e.into())))
     }
 
     /// Turn an error reply into a typed error.
     fn failure(resp: &RawResponse, request: &str, what: &str) -> Error {
         let reports: Vec<ApiCallRc> = serde_json::from_slice(&resp.body).unwrap_or_default();
         if reports.is_empty() && resp.status != 404 {
-            return Self::protocol(resp, request, "error reply without ApiCallRc entries");
+            return Self::protocol(resp, request, "error reply without ApiCallRc entries", None);
         }
         let first_error = reports.iter().find(|rc| rc.is_error());
         let what = what.to_string();
@@ -779,7 +786,12 @@ impl Client {
                 Err(Self::failure(&as_list, &request, &what))
             }
             Err(_) if resp.status >= 400 => Err(Self::failure(&resp, &request, &what)),
-            Err(e) => Err(Self::protocol(&resp, &request, e)),
+            Err(e) => Err(Self::protocol(
+                &resp,
+                &request,
+                "not the documented JSON",
+                Some(e.into()),
+            )),
         }
     }
 

@@ -56,8 +56,10 @@ pub struct Transport {
 }
 
 fn read_file(path: &std::path::Path, what: &str) -> Result<Vec<u8>> {
-    std::fs::read(path)
-        .map_err(|e| Error::Config(format!("cannot read {what} {}: {e}", path.display())))
+    std::fs::read(path).map_err(|e| Error::ConfigSource {
+        what: format!("cannot read {what} {}", path.display()),
+        source: e.into(),
+    })
 }
 
 impl Transport {
@@ -94,12 +96,11 @@ impl Transport {
         }
         if let Some(ca) = &config.ca_file {
             let pem = read_file(ca, "CA file")?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                Error::Config(format!(
-                    "CA file {} is not a PEM certificate: {e}",
-                    ca.display()
-                ))
-            })?;
+            let certs =
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| Error::ConfigSource {
+                    what: format!("CA file {} is not a PEM certificate", ca.display()),
+                    source: e.into(),
+                })?;
             if certs.is_empty() {
                 return Err(Error::Config(format!(
                     "CA file {} holds no PEM certificate",
@@ -116,13 +117,15 @@ impl Transport {
                 let mut pem = read_file(cert, "client certificate")?;
                 pem.push(b'\n');
                 pem.extend(read_file(key, "client key")?);
-                let identity = reqwest::Identity::from_pem(&pem).map_err(|e| {
-                    Error::Config(format!(
-                        "client certificate {} / key {} unusable: {e}",
-                        cert.display(),
-                        key.display()
-                    ))
-                })?;
+                let identity =
+                    reqwest::Identity::from_pem(&pem).map_err(|e| Error::ConfigSource {
+                        what: format!(
+                            "client certificate {} / key {} unusable",
+                            cert.display(),
+                            key.display()
+                        ),
+                        source: e.into(),
+                    })?;
                 builder = builder.identity(identity);
             }
             (None, None) => {}
@@ -135,9 +138,10 @@ impl Transport {
         if config.insecure {
             builder = builder.danger_accept_invalid_certs(true);
         }
-        let http = builder
-            .build()
-            .map_err(|e| Error::Config(format!("cannot build HTTP client: {e}")))?;
+        let http = builder.build().map_err(|e| Error::ConfigSource {
+            what: "cannot build HTTP client".into(),
+            source: e.into(),
+        })?;
         let last_good_file = config
             .state_dir
             .as_ref()
@@ -194,7 +198,7 @@ impl Transport {
         let start = self.inner.preferred.load(Ordering::Relaxed) % n;
         let timeout = timeout.unwrap_or(self.inner.request_timeout);
         let mut tried = Vec::with_capacity(n);
-        let mut last_error = String::new();
+        let mut last_error: Option<reqwest::Error> = None;
         let mut tls_failure: Option<(String, String)> = None;
         for i in 0..n {
             let idx = (start + i) % n;
@@ -230,7 +234,8 @@ impl Transport {
                                 controller: ctrl.base.clone(),
                                 request: format!("{method} {path_and_query}"),
                                 status,
-                                problem: format!("body could not be read: {e}"),
+                                problem: "body could not be read".into(),
+                                source: Some(e.into()),
                             })
                         }
                     };
@@ -245,11 +250,11 @@ impl Transport {
                     let chain = error_chain(&e);
                     tracing::debug!(controller = %ctrl.base, error = %chain, "TLS handshake failed");
                     tls_failure = tls_problem(&chain).map(|p| (ctrl.base.clone(), p));
-                    last_error = chain;
+                    last_error = Some(e);
                 }
                 Err(e) if e.is_connect() => {
                     tracing::debug!(controller = %ctrl.base, error = %e, "controller unreachable");
-                    last_error = error_chain(&e);
+                    last_error = Some(e);
                 }
                 Err(e) if e.is_timeout() => {
                     return Err(Error::Timeout {
@@ -259,17 +264,15 @@ impl Transport {
                 }
                 Err(e) if method == Method::GET => {
                     tracing::debug!(controller = %ctrl.base, error = %e, "connection broke; GET is safe to retry elsewhere");
-                    last_error = error_chain(&e);
+                    last_error = Some(e);
                 }
                 Err(e) => {
                     return Err(Error::Protocol {
                         controller: ctrl.base.clone(),
                         request: format!("{method} {path_and_query}"),
                         status: 0,
-                        problem: format!(
-                            "connection broke before a complete answer: {}",
-                            error_chain(&e)
-                        ),
+                        problem: "connection broke before a complete answer".into(),
+                        source: Some(e.into()),
                     })
                 }
             }
@@ -280,7 +283,10 @@ impl Transport {
                 problem,
             });
         }
-        Err(Error::Connection { tried, last_error })
+        Err(Error::Connection {
+            tried,
+            source: last_error,
+        })
     }
 }
 
@@ -317,16 +323,7 @@ pub(crate) fn tls_problem(chain: &str) -> Option<String> {
     Some(format!("{fix} ({detail})"))
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        cur = s.source();
-    }
-    out
-}
+use crate::error::chain as error_chain;
 
 #[cfg(test)]
 mod tests {

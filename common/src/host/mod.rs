@@ -47,9 +47,9 @@ fn run(program: &str, args: &[&std::ffi::OsStr]) -> Result<String> {
     let out = Command::new(program)
         .args(args)
         .output()
-        .map_err(|e| Error::Host {
-            op: op.clone(),
-            message: format!("cannot run {program}: {e}"),
+        .map_err(|e| Error::HostIo {
+            op: format!("cannot run {program} ({op})"),
+            source: e,
         })?;
     if !out.status.success() {
         return Err(Error::Host {
@@ -130,9 +130,9 @@ impl HostOps for RealHost {
             .args(["-p", "-o", "value", "-s", "TYPE"])
             .arg(device)
             .output()
-            .map_err(|e| Error::Host {
+            .map_err(|e| Error::HostIo {
                 op: format!("blkid {}", device.display()),
-                message: e.to_string(),
+                source: e,
             })?;
         match out.status.code() {
             Some(0) => {
@@ -159,9 +159,9 @@ impl HostOps for RealHost {
     }
 
     fn mount(&self, device: &Path, target: &Path, fstype: &str, opts: &[String]) -> Result<()> {
-        std::fs::create_dir_all(target).map_err(|e| Error::Host {
+        std::fs::create_dir_all(target).map_err(|e| Error::HostIo {
             op: format!("mkdir {}", target.display()),
-            message: e.to_string(),
+            source: e,
         })?;
         let joined = opts.join(",");
         let mut args: Vec<&std::ffi::OsStr> = vec!["-t".as_ref(), fstype.as_ref()];
@@ -179,9 +179,9 @@ impl HostOps for RealHost {
     }
 
     fn is_mounted(&self, target: &Path) -> Result<bool> {
-        let mounts = std::fs::read_to_string("/proc/self/mounts").map_err(|e| Error::Host {
+        let mounts = std::fs::read_to_string("/proc/self/mounts").map_err(|e| Error::HostIo {
             op: "read /proc/self/mounts".into(),
-            message: e.to_string(),
+            source: e,
         })?;
         let canon = target
             .canonicalize()

@@ -45,15 +45,6 @@ pub fn is_volume(rd_name: &str, props: &Props, docker: &str) -> bool {
     }
 }
 
-fn fnv1a64(data: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in data {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
-}
-
 /// Why a Docker volume name cannot be used at all.
 pub fn validate_docker_name(name: &str) -> crate::Result<()> {
     if name.is_empty() {
@@ -78,20 +69,10 @@ pub fn resource_name(docker: &str) -> crate::Result<String> {
     if super::validate_resource_name(docker).is_ok() {
         return Ok(docker.to_string());
     }
-    let readable: String = docker
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .take(28)
-        .collect();
+    let readable: String = super::sanitize_name(docker).chars().take(28).collect();
     Ok(format!(
         "{DERIVED_PREFIX}{readable}-{:012x}",
-        fnv1a64(docker.as_bytes()) >> 16
+        super::fnv1a_64(docker.as_bytes()) >> 16
     ))
 }
 

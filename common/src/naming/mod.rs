@@ -4,8 +4,49 @@ pub mod docker;
 pub mod opennebula;
 pub mod proxmox;
 
+use std::path::{Path, PathBuf};
+
 use crate::api::ResourceDefinition;
 use crate::error::{Error, Result};
+
+/// Directory of the udev links of DRBD devices, relative to the device root (`/dev`).
+pub const BY_RES: &str = "drbd/by-res";
+
+/// Device of volume `volume` of resource `rd` under `dev_root` (normally `/dev`):
+/// `<dev_root>/drbd/by-res/<rd>/<volume>`, the link drbd-utils' udev rules make.
+pub fn device_path(dev_root: &Path, rd: &str, volume: u32) -> PathBuf {
+    dev_root.join(BY_RES).join(rd).join(volume.to_string())
+}
+
+/// 64-bit FNV-1a of `data`. Names and cache files are derived from it: its values must never
+/// change.
+pub fn fnv1a_64(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// 32-bit FNV-1a of `data`; see [`fnv1a_64`].
+pub fn fnv1a_32(data: &[u8]) -> u32 {
+    data.iter().fold(0x811c_9dc5, |h, b| {
+        (h ^ u32::from(*b)).wrapping_mul(0x0100_0193)
+    })
+}
+
+/// `text` with every character LINSTOR names do not allow (anything but ASCII letters, digits,
+/// `_` and `-`) replaced by `-`. Only the characters: length, first character and reserved
+/// names are the caller's to check.
+pub fn sanitize_name(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
 
 /// The frontend a volume belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -192,6 +233,25 @@ pub fn parse_size(text: &str, default_unit: u64) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fnv1a_keeps_the_published_test_vectors() {
+        assert_eq!(fnv1a_32(b""), 0x811c_9dc5);
+        assert_eq!(fnv1a_32(b"a"), 0xe40c_292c);
+        assert_eq!(fnv1a_32(b"foobar"), 0xbf9c_f968);
+        assert_eq!(fnv1a_64(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a_64(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a_64(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    #[test]
+    fn sanitized_names_keep_allowed_characters_and_dash_the_rest() {
+        assert_eq!(sanitize_name("my.vol/ä_1-x"), "my-vol--_1-x");
+        assert_eq!(
+            device_path(Path::new("/dev"), "rd1", 0),
+            Path::new("/dev/drbd/by-res/rd1/0")
+        );
+    }
 
     #[test]
     fn resource_name_rules() {

@@ -74,7 +74,9 @@ impl Scheme {
     /// The image SOURCE oned stores for an RD.
     pub fn source(self, rd: &str) -> String {
         match self {
-            Scheme::Un => format!("/dev/drbd/by-res/{rd}/0"),
+            Scheme::Un => super::device_path(std::path::Path::new("/dev"), rd, 0)
+                .display()
+                .to_string(),
             Scheme::Linbit => rd.to_string(),
         }
     }
@@ -126,7 +128,11 @@ pub fn rd_from_source(source: &str) -> Option<&str> {
         Some((host, rest)) if !host.contains('/') => rest,
         _ => s,
     };
-    if let Some(rest) = s.strip_prefix("/dev/drbd/by-res/") {
+    if let Some(rest) = s
+        .strip_prefix("/dev/")
+        .and_then(|r| r.strip_prefix(super::BY_RES))
+        .and_then(|r| r.strip_prefix('/'))
+    {
         let (rd, vol) = rest.split_once('/').unwrap_or((rest, "0"));
         let vol = vol.trim_end_matches('/');
         return (!rd.is_empty() && !vol.is_empty() && vol.bytes().all(|b| b.is_ascii_digit()))

@@ -251,12 +251,6 @@ pub fn validate_pve_snapshot(snap: &str) -> Result<()> {
     }
 }
 
-fn fnv1a32(text: &str) -> u32 {
-    text.bytes().fold(0x811c_9dc5, |h, b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    })
-}
-
 /// LINSTOR snapshot name of PVE snapshot `snap` of `rd`: `snap_<rd>_<snap>` as
 /// `linstor-proxmox` names it, or, when that exceeds LINSTOR's 48 characters, its first 34
 /// characters after `snap_` plus `_` and 8 hex digits of a hash of the full name. The same
@@ -267,7 +261,11 @@ pub fn snapshot_name(rd: &str, snap: &str) -> String {
         return full;
     }
     let body = format!("{rd}_{snap}");
-    format!("snap_{}_{:08x}", &body[..34], fnv1a32(&full))
+    format!(
+        "snap_{}_{:08x}",
+        &body[..34],
+        super::fnv1a_32(full.as_bytes())
+    )
 }
 
 /// The PVE snapshot name of a LINSTOR snapshot of `rd`: from `Aux/pm/snapname`, else by

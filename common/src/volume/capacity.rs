@@ -35,16 +35,10 @@ fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
-fn fnv1a(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
 impl Storage {
     fn capacity_file(&self, rg: &str) -> Option<PathBuf> {
         let dir = self.cfg.cache_dir.as_ref()?;
-        let cluster = fnv1a(&self.client.controllers().join(","));
+        let cluster = crate::naming::fnv1a_64(self.client.controllers().join(",").as_bytes());
         Some(dir.join(format!("capacity-{cluster:016x}-{rg}.json")))
     }
 
@@ -62,7 +56,7 @@ impl Storage {
         };
         let err = |e: std::io::Error| Error::State {
             path: file.clone(),
-            message: e.to_string(),
+            source: e.into(),
         };
         if let Some(dir) = file.parent() {
             std::fs::create_dir_all(dir).map_err(err)?;
@@ -70,7 +64,7 @@ impl Storage {
         let tmp = file.with_extension(format!("tmp{}", std::process::id()));
         let body = serde_json::to_vec(cap).map_err(|e| Error::State {
             path: file.clone(),
-            message: e.to_string(),
+            source: e.into(),
         })?;
         std::fs::write(&tmp, body).map_err(err)?;
         std::fs::rename(&tmp, &file).map_err(err)

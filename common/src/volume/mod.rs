@@ -276,12 +276,7 @@ impl Storage {
 
     /// Local device path of a volume; needs no network.
     pub fn device_path(&self, rd: &str, volume: u32) -> PathBuf {
-        self.cfg
-            .dev_root
-            .join("drbd")
-            .join("by-res")
-            .join(rd)
-            .join(volume.to_string())
+        crate::naming::device_path(&self.cfg.dev_root, rd, volume)
     }
 
     /// True when `vm_id` is the configured controller VM, whose volumes are never deleted

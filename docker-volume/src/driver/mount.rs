@@ -114,9 +114,9 @@ impl Driver {
                 if let Err(e) = h.grow_fs(&d, &t, &fstype) {
                     tracing::warn!(error = %e, "cannot grow the filesystem to the volume size");
                 }
-                std::fs::create_dir_all(t.join("data")).map_err(|e| Error::Host {
+                std::fs::create_dir_all(t.join("data")).map_err(|e| Error::HostIo {
                     op: format!("mkdir {}", t.join("data").display()),
-                    message: e.to_string(),
+                    source: e,
                 })
             })
             .await;

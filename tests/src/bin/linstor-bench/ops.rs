@@ -2,8 +2,6 @@
 //! platform invokes them, and the same LINSTOR work through python-linstor.
 
 use std::collections::HashMap;
-use std::io::{Read as _, Write as _};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -11,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use base64::Engine as _;
+use http_body_util::BodyExt as _;
 use linstor_tests::sim::Sim;
 use serde_json::{json, Value};
 
@@ -539,6 +538,7 @@ pub struct Docker<'a> {
     b: &'a Bench<'a>,
     child: Child,
     socket: PathBuf,
+    rt: tokio::runtime::Runtime,
 }
 
 impl Drop for Docker<'_> {
@@ -575,7 +575,16 @@ impl<'a> Docker<'a> {
             .stderr(Stdio::inherit())
             .spawn()
             .context("start linstor-docker-volume")?;
-        let d = Docker { b, child, socket };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("HTTP client runtime")?;
+        let d = Docker {
+            b,
+            child,
+            socket,
+            rt,
+        };
         let deadline = Instant::now() + Duration::from_secs(10);
         while d.post("/VolumeDriver.Capabilities", "{}").is_err() {
             if Instant::now() > deadline {
@@ -607,26 +616,12 @@ impl<'a> Docker<'a> {
     }
 
     pub fn post(&self, path: &str, body: &str) -> anyhow::Result<Value> {
-        let mut st = UnixStream::connect(&self.socket)?;
-        write!(
-            st,
-            "POST {path} HTTP/1.1\r\nHost: plugin.moby.localhost\r\nContent-Type: application/vnd.docker.plugins.v1+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )?;
-        let mut out = String::new();
-        st.read_to_string(&mut out)?;
-        let (head, payload) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
-        let payload = if head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked")
-        {
-            dechunk(payload)
-        } else {
-            payload.to_string()
-        };
+        let (status, payload) =
+            self.rt
+                .block_on(post_unix(&self.socket, path, body.to_string()))?;
         let v: Value = serde_json::from_str(&payload).unwrap_or(Value::Null);
-        if !head.starts_with("HTTP/1.1 200") || v["Err"].as_str().is_some_and(|e| !e.is_empty()) {
-            bail!("{path} {body}: {head} {payload}");
+        if status != hyper::StatusCode::OK || v["Err"].as_str().is_some_and(|e| !e.is_empty()) {
+            bail!("{path} {body}: HTTP {status} {payload}");
         }
         Ok(v)
     }
@@ -754,18 +749,25 @@ impl<'a> Docker<'a> {
     }
 }
 
-fn dechunk(s: &str) -> String {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some((len, tail)) = rest.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(len.trim(), 16) else {
-            break;
-        };
-        if n == 0 || tail.len() < n {
-            break;
-        }
-        out.push_str(&tail[..n]);
-        rest = tail[n..].trim_start_matches("\r\n");
-    }
-    out
+/// One POST to the plugin's unix socket as dockerd sends it: status and body text.
+async fn post_unix(
+    socket: &Path,
+    path: &str,
+    body: String,
+) -> anyhow::Result<(hyper::StatusCode, String)> {
+    let stream = tokio::net::UnixStream::connect(socket).await?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    let request = hyper::Request::post(path)
+        .header(hyper::header::HOST, "plugin.moby.localhost")
+        .header(
+            hyper::header::CONTENT_TYPE,
+            "application/vnd.docker.plugins.v1+json",
+        )
+        .body(http_body_util::Full::new(hyper::body::Bytes::from(body)))?;
+    let answer = sender.send_request(request).await?;
+    let status = answer.status();
+    let bytes = answer.into_body().collect().await?.to_bytes();
+    Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
 }

@@ -6,10 +6,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::client::Client;
-use crate::config::ClientConfig;
-use crate::error::Error;
-use crate::naming::Platform;
+use linstor_common::client::Client;
+use linstor_common::config::ClientConfig;
+use linstor_common::error::{chain, Error};
+use linstor_common::naming::Platform;
 
 /// Outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -258,8 +258,11 @@ fn controller_fix(platform: Platform) -> &'static str {
 
 fn describe_error(e: &Error) -> String {
     match e {
-        Error::Connection { last_error, .. } => format!("not reachable: {last_error}"),
-        other => other.to_string(),
+        Error::Connection {
+            source: Some(cause),
+            ..
+        } => format!("not reachable: {}", chain(cause)),
+        other => chain(other),
     }
 }
 
@@ -440,7 +443,7 @@ const UDEV_FIX: &str = "the by-res links come from the udev rules of drbd-utils 
 pub async fn check_by_res(cfg: &DoctorConfig, client: &Client) -> Check {
     let name = format!(
         "udev links {}",
-        cfg.dev_root.join("drbd").join("by-res").display()
+        cfg.dev_root.join(linstor_common::naming::BY_RES).display()
     );
     let resources = match client.view_resources(&[], &[&cfg.node], &[]).await {
         Ok(r) => r,
@@ -470,12 +473,7 @@ pub async fn check_by_res(cfg: &DoctorConfig, client: &Client) -> Check {
         };
         for nr in numbers {
             seen += 1;
-            let link = cfg
-                .dev_root
-                .join("drbd")
-                .join("by-res")
-                .join(&r.resource.name)
-                .join(nr.to_string());
+            let link = linstor_common::naming::device_path(&cfg.dev_root, &r.resource.name, nr);
             if std::fs::symlink_metadata(&link).is_err() {
                 missing.push(link.display().to_string());
             } else if std::fs::metadata(&link).is_err() {
