@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
-use super::backing::Backend;
+use super::backing::{Backend, Backing};
 use super::model::*;
 use super::rc::*;
 use super::render::non_empty;
@@ -16,6 +16,9 @@ pub const DFLT_RG: &str = "DfltRscGrp";
 /// The controller version the simulator reports unless told otherwise.
 pub const DEFAULT_VERSION: &str = "1.34.0";
 pub(crate) const MAX_VLM_KIB: i64 = 1 << 40;
+
+/// `Resp::status` of a request that gets no answer; the server holds the connection.
+pub const NO_ANSWER: u16 = 0;
 
 /// A handler's answer before it is written to the wire.
 #[derive(Debug, Clone)]
@@ -40,6 +43,11 @@ impl Resp {
             body: Some(entries_json(e)),
             headers: vec![],
         }
+    }
+
+    /// No HTTP answer at all: the real controller never resumes the request.
+    pub fn no_answer() -> Resp {
+        Resp::empty(NO_ANSWER)
     }
 
     pub fn empty(status: u16) -> Resp {
@@ -87,15 +95,21 @@ pub fn key(s: &str) -> String {
     s.to_ascii_uppercase()
 }
 
-pub(crate) fn parse<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, Fail> {
-    if body.iter().all(|b| b.is_ascii_whitespace()) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(body).map_err(|e| {
+/// Reads a mandatory request body the way the controller's Jackson mapper does.
+pub(crate) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Fail> {
+    super::lenient::from_slice(body).map_err(|e| {
         Box::new(
             Entry::new(API_CALL_PARSE_ERROR, "Unable to parse input json.").details(e.to_string()),
         )
     })
+}
+
+/// Reads an optional body (`RequestHelper.parseJsonOrDefault`): empty means the defaults.
+pub(crate) fn parse_or_default<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, Fail> {
+    if body.iter().all(|b| b.is_ascii_whitespace()) {
+        return Ok(T::default());
+    }
+    parse(body)
 }
 
 pub fn uuid() -> String {
@@ -127,6 +141,8 @@ pub struct Core {
     pub report_seq: u64,
 }
 
+/// Answer of an asynchronous endpoint: a body that does not parse gives 500, like every
+/// other error outside the not-found and access-denied ranges (reference §1.2).
 pub(crate) fn ctx_reply(op: u64, obj: u64, ok: u16, r: MR) -> Resp {
     match r {
         Ok(es) => {
@@ -134,15 +150,20 @@ pub(crate) fn ctx_reply(op: u64, obj: u64, ok: u16, r: MR) -> Resp {
             Resp::entries(status_for(&es, ok), &es)
         }
         Err(e) => {
-            let parse = e.ret_code == API_CALL_PARSE_ERROR;
             let e = e.with_context(op, obj);
-            let st = if parse {
-                400
-            } else {
-                status_for(std::slice::from_ref(&e), ok)
-            };
-            Resp::entries(st, &[e])
+            Resp::entries(status_for(std::slice::from_ref(&e), ok), &[e])
         }
+    }
+}
+
+/// Answer of a synchronous endpoint (`RequestHelper.doInScope`): a body that does not parse
+/// gives 400.
+pub(crate) fn ctx_reply_sync(op: u64, obj: u64, ok: u16, r: MR) -> Resp {
+    match r {
+        Err(e) if e.ret_code == API_CALL_PARSE_ERROR => {
+            Resp::entries(400, &[e.with_context(op, obj)])
+        }
+        r => ctx_reply(op, obj, ok, r),
     }
 }
 
@@ -463,6 +484,9 @@ impl Core {
     /// Re-creates symlinks and loop devices after loading persisted state.
     pub fn reattach_all(&mut self) {
         let be = self.be.clone();
+        if be.mode == Backing::Loop {
+            be.detach_stale();
+        }
         for rd in self.st.rds.values_mut() {
             for vd in rd.vds.values() {
                 let _ = be.ensure_volume(&rd.name, vd.nr, vd.size_kib);
@@ -496,6 +520,9 @@ impl Core {
                 }
                 r.loops.clear();
             }
+        }
+        if be.mode == Backing::Loop {
+            be.detach_stale();
         }
     }
 

@@ -5,6 +5,7 @@ pub mod backing;
 pub mod core;
 pub mod drbd;
 mod handlers;
+pub mod lenient;
 pub mod model;
 pub mod placement;
 pub mod rc;
@@ -198,6 +199,9 @@ impl Sim {
             dev_dir: dev_dir.clone(),
             data_dir: data_dir.clone(),
         };
+        if be.mode == Backing::Loop {
+            be.detach_stale();
+        }
         let mut core = Core::new(
             be,
             &cfg.nodes,

@@ -153,6 +153,7 @@ pub struct SelectFilter {
     pub diskless_on_remaining: Option<bool>,
     pub diskless_type: Option<String>,
     pub overprovision: Option<f64>,
+    pub port_count: Option<i64>,
 }
 
 impl SelectFilter {
@@ -177,7 +178,8 @@ impl SelectFilter {
             provider_list,
             diskless_on_remaining,
             diskless_type,
-            overprovision
+            overprovision,
+            port_count
         )
     }
 
@@ -243,6 +245,8 @@ pub struct RgModify {
     pub delete_namespaces: Vec<String>,
     pub select_filter: Option<SelectFilter>,
     pub peer_slots: Option<i64>,
+    pub snap_names: Vec<String>,
+    pub copy_all_snaps: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -392,6 +396,8 @@ pub struct Autoplace {
     pub diskless_on_remaining: Option<bool>,
     pub layer_list: Option<Vec<String>>,
     pub select_filter: Option<SelectFilter>,
+    pub snap_names: Vec<String>,
+    pub copy_all_snaps: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -432,6 +438,7 @@ pub struct CloneReq {
     pub resource_group: Option<String>,
     pub override_props: Props,
     pub delete_props: Vec<String>,
+    pub delete_namespaces: Vec<String>,
     pub layer_list: Vec<String>,
     pub volume_passphrases: Vec<String>,
 }

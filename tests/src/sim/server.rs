@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use super::core::{Core, Req, Resp};
+use super::core::{Core, Req, Resp, NO_ANSWER};
 use super::rc::{entries_json, Entry, FAIL_ACC_DENIED_COMMAND, FAIL_UNKNOWN_ERROR};
 use super::routes::{match_route, RouteMatch};
 use super::{FailKind, Fault};
@@ -216,6 +216,10 @@ impl Faults {
         None
     }
 }
+
+/// How long a request the real controller would never answer is held before the
+/// connection is closed (clients give up long before).
+const NO_ANSWER_HOLD: Duration = Duration::from_secs(600);
 
 /// State shared by all connections.
 #[derive(Debug)]
@@ -439,6 +443,12 @@ async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Result<Response<SimB
             })
         }
     };
+    if resp.status == NO_ANSWER {
+        tokio::time::sleep(NO_ANSWER_HOLD).await;
+        return Err(io::Error::other(
+            "request never answered, as the real controller",
+        ));
+    }
     let resp = to_response(resp);
     sh.busy_us
         .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);

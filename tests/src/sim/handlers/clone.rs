@@ -26,9 +26,11 @@ impl Core {
                 }),
             )
         };
-        let b: CloneReq = match parse(req.body) {
-            Ok(b) => b,
-            Err(e) => return body("__invalid_name__", &[*e], 500),
+        if let Err(e) = self.rd_ref(&src) {
+            return Resp::entries(404, &[*e]);
+        }
+        let Ok(b) = parse::<CloneReq>(req.body) else {
+            return Resp::no_answer();
         };
         let shown = b
             .name
@@ -66,7 +68,12 @@ impl Core {
                 .rds
                 .get_mut(&ck)
                 .ok_or_else(|| fail(FAIL_UNKNOWN_ERROR, "lost"))?;
-            let r = modify_props(&mut rd.props, &b.override_props, &b.delete_props, &[]);
+            let r = modify_props(
+                &mut rd.props,
+                &b.override_props,
+                &b.delete_props,
+                &b.delete_namespaces,
+            );
             rd.props.insert("cloned-from".into(), s.name.clone());
             rd.flags.push("CLONING".into());
             r

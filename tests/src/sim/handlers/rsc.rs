@@ -339,7 +339,7 @@ impl Core {
                 format!("Unsupported layer stack {:?}", b.layer_list),
             ));
         }
-        let diskless = b
+        let flagged = b
             .resource
             .flags
             .iter()
@@ -347,6 +347,22 @@ impl Core {
             || b.drbd_client == Some(true);
         let mut props = Props::new();
         modify_props(&mut props, &b.resource.props, &[], &[])?;
+        let diskless_pool = props
+            .get("StorPoolName")
+            .filter(|p| p.eq_ignore_ascii_case(DISKLESS_POOL))
+            .cloned();
+        let diskless = flagged || diskless_pool.is_some();
+        if let (false, Some(p)) = (flagged, &diskless_pool) {
+            out.push(
+                Entry::new(
+                    MASK_WARN | OBJ_STOR_POOL,
+                    "Resource will be automatically flagged as drbd diskless",
+                )
+                .cause(format!(
+                    "Used storage pool '{p}' is diskless, but resource was not flagged drbd diskless"
+                )),
+            );
+        }
         let rd = self
             .st
             .rds
@@ -377,6 +393,7 @@ impl Core {
             return Ok(false);
         }
         let pool = if diskless {
+            props.remove("StorPoolName");
             DISKLESS_POOL.to_string()
         } else {
             let p = props

@@ -204,7 +204,7 @@ impl Core {
     }
 
     pub(crate) fn snap_rollback(&mut self, req: &Req<'_>) -> MR {
-        let _b: Rollback = parse(req.body)?;
+        let _b: Rollback = parse_or_default(req.body)?;
         let (name, snap) = self.snap_lookup(&req.p[0], &req.p[1])?;
         let rd = self.rd_ref(&name)?;
         for r in rd.rscs.values() {
