@@ -15,6 +15,8 @@ pub const DISKLESS_POOL: &str = "DfltDisklessStorPool";
 pub const DFLT_RG: &str = "DfltRscGrp";
 /// The controller version the simulator reports unless told otherwise.
 pub const DEFAULT_VERSION: &str = "1.34.0";
+/// Resync time of a new replica unless told otherwise: small, so suites stay fast.
+pub const DEFAULT_RESYNC_MS: u64 = 20;
 pub(crate) const MAX_VLM_KIB: i64 = 1 << 40;
 
 /// `Resp::status` of a request that gets no answer; the server holds the connection.
@@ -112,6 +114,13 @@ pub(crate) fn parse_or_default<T: DeserializeOwned + Default>(body: &[u8]) -> Re
     parse(body)
 }
 
+/// `1.31.1` (or `1.34.0-rc.1`) as a comparable triple.
+pub fn parse_version(v: &str) -> Option<(u32, u32, u32)> {
+    let core = v.split(['-', '+']).next()?;
+    let mut it = core.split('.').map(|p| p.parse::<u32>().ok());
+    Some((it.next()??, it.next()??, it.next().flatten().unwrap_or(0)))
+}
+
 pub fn uuid() -> String {
     uuid::Uuid::new_v4().to_string()
 }
@@ -139,6 +148,12 @@ pub struct Core {
     pub version: String,
     pub reports: Vec<super::handlers::ErrReport>,
     pub report_seq: u64,
+    /// Time a new replica that must sync from a peer stays `SyncTarget`.
+    pub resync_ms: u64,
+    /// Time a satellite takes to deploy a new resource (disk `Inconsistent` meanwhile).
+    pub deploy_delay_ms: u64,
+    /// Sequence number of the request being handled.
+    pub req_seq: u64,
 }
 
 /// Answer of an asynchronous endpoint: a body that does not parse gives 500, like every
@@ -389,6 +404,9 @@ impl Core {
             version: DEFAULT_VERSION.into(),
             reports: vec![],
             report_seq: 0,
+            resync_ms: DEFAULT_RESYNC_MS,
+            deploy_delay_ms: 0,
+            req_seq: 1,
         };
         core.normalize();
         core
@@ -526,6 +544,11 @@ impl Core {
         }
     }
 
+    /// True when the emulated controller is at least `want` (`major.minor.patch`).
+    pub fn version_at_least(&self, want: (u32, u32, u32)) -> bool {
+        parse_version(&self.version).is_some_and(|v| v >= want)
+    }
+
     /// What `GET /v1/controller/version` answers.
     pub fn version_json(&self) -> Value {
         json!({"version": self.version, "git_hash": "simulated", "build_time": "2026-06-02T00:00:00+00:00", "rest_api_version": "1.28.0"})
@@ -539,6 +562,7 @@ impl Core {
             .find(|r| r.method == method && r.pattern == pat)
         {
             Some(r) => {
+                self.req_seq += 1;
                 let mut resp = (r.handler)(self, req);
                 self.add_error_report(&format!("{method} {pat}"), &mut resp);
                 resp
@@ -600,4 +624,5 @@ pub(crate) struct NewRsc {
     pub(crate) props: Props,
     pub(crate) node_id: Option<u32>,
     pub(crate) port: Option<u32>,
+    pub(crate) client: bool,
 }

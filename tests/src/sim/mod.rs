@@ -55,6 +55,13 @@ pub struct SimConfig {
     pub latency: Duration,
     /// Node properties (e.g. `Aux/site`) for `replicas_on_same` / `replicas_on_different`.
     pub node_props: BTreeMap<String, BTreeMap<String, String>>,
+    /// Controller version to report and emulate (behaviour that changed between releases
+    /// follows it), e.g. `1.31.1`.
+    pub version: String,
+    /// Time a replica added to a definition that already has data stays `SyncTarget`.
+    pub resync: Duration,
+    /// Time a satellite takes to deploy a new resource (its disk is `Inconsistent` until then).
+    pub deploy_delay: Duration,
 }
 
 impl Default for SimConfig {
@@ -73,6 +80,9 @@ impl Default for SimConfig {
             clone_delay: Duration::from_millis(200),
             latency: Duration::ZERO,
             node_props: BTreeMap::new(),
+            version: core::DEFAULT_VERSION.into(),
+            resync: Duration::from_millis(core::DEFAULT_RESYNC_MS),
+            deploy_delay: Duration::ZERO,
         }
     }
 }
@@ -209,6 +219,15 @@ impl Sim {
             cfg.pool_size_gib * 1024 * 1024,
             cfg.clone_delay.as_millis() as u64,
         );
+        if core::parse_version(&cfg.version).is_none() {
+            anyhow::bail!(
+                "invalid controller version '{}': give major.minor.patch, e.g. 1.31.1",
+                cfg.version
+            );
+        }
+        core.version = cfg.version.clone();
+        core.resync_ms = cfg.resync.as_millis() as u64;
+        core.deploy_delay_ms = cfg.deploy_delay.as_millis() as u64;
         if let Some(sf) = &cfg.state_file {
             if sf.exists() {
                 let data = std::fs::read(sf).with_context(|| format!("read {}", sf.display()))?;

@@ -107,9 +107,24 @@ pub struct RscSt {
     pub loops: BTreeMap<u32, String>,
     /// Peer slots fixed at creation (`PeerSlotsNewResource`, else the definition's).
     pub peer_slots: Option<u32>,
+    /// When the satellite finished deploying it (ms since the epoch); before that the disk
+    /// is `Inconsistent`.
+    pub deployed_ms: i64,
+    /// When its disk became `UpToDate` (a resync from a peer ends here).
+    pub synced_ms: i64,
+    /// Sequence number of the request that created it (replicas created by one request
+    /// share the day-0 generation and skip the initial sync).
+    pub created_req: u64,
+    /// A DRBD client (`drbd_client`, make-available since 1.34): diskless without a quorum vote.
+    pub drbd_client: bool,
 }
 
 impl RscSt {
+    /// Marked for deletion and waiting for its node (or a peer) to come back.
+    pub fn is_deleting(&self) -> bool {
+        self.flags.iter().any(|f| f == "DELETE" || f == "DRBD_DELETE")
+    }
+
     pub fn is_diskless(&self) -> bool {
         self.flags
             .iter()
@@ -131,6 +146,8 @@ pub struct SnapSt {
     pub props: Props,
     pub rd_props: Props,
     pub create_ts: i64,
+    /// Creation order (several snapshots can share a millisecond).
+    pub seq: u64,
 }
 
 /// `AutoSelectFilter` as accepted and stored; absent fields stay `None`.

@@ -20,6 +20,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::core::{Core, Req, Resp, NO_ANSWER};
+use super::drbd::RoleError;
 use super::rc::{entries_json, Entry, FAIL_ACC_DENIED_COMMAND, FAIL_UNKNOWN_ERROR};
 use super::routes::{match_route, RouteMatch};
 use super::{FailKind, Fault};
@@ -563,15 +564,23 @@ async fn control(sh: &Arc<Shared>, method: &str, path: &str, body: &[u8]) -> Res
                 return bad("need resource, node, in_use");
             };
             let mut core = lock(&sh.core);
-            if core.set_in_use(r, n, u) {
-                sh.save(&core);
-                ok
+            let res = if u {
+                core.promote(r, n)
+            } else if core.set_in_use(r, n, false) {
+                Ok(())
             } else {
-                Resp {
-                    status: 404,
-                    body: Some(json!({"error": "no such resource"})),
-                    headers: vec![],
+                Err(RoleError::NoResource)
+            };
+            match res {
+                Ok(()) => {
+                    sh.save(&core);
+                    ok
                 }
+                Err(e) => Resp {
+                    status: if e == RoleError::NoResource { 404 } else { 409 },
+                    body: Some(json!({"error": e.to_string()})),
+                    headers: vec![],
+                },
             }
         }
         ("POST", "/sim/node-online") => {

@@ -57,6 +57,12 @@ impl Core {
                 format!("Resource definition '{}' is still being cloned.", s.name),
             ));
         }
+        if !self.all_up_to_date(&s) {
+            return Err(fail(
+                FAIL_NOT_ALL_UPTODATE,
+                "Cannot clone resource-definition, because we have a non-UpToDate DRBD device.",
+            ));
+        }
         let rg = b.resource_group.clone().unwrap_or_else(|| s.rg.clone());
         let mut props = s.props.clone();
         props.retain(|k, _| k != "cloned-from");
