@@ -94,9 +94,10 @@ impl Core {
             .values()
             .filter(|r| !r.is_diskless() && !r.is_deleting())
             .count();
-        let other_diskless = rd.rscs.values().any(|r| {
-            r.is_diskless() && !r.is_tiebreaker() && !r.drbd_client && !r.is_deleting()
-        });
+        let other_diskless = rd
+            .rscs
+            .values()
+            .any(|r| r.is_diskless() && !r.is_tiebreaker() && !r.drbd_client && !r.is_deleting());
         let tb: Option<String> = rd
             .rscs
             .iter()
@@ -198,7 +199,9 @@ impl Core {
             return Err(RoleError::NodeOffline);
         }
         if let Some(p) = rd.rscs.values().find(|p| {
-            p.node != r.node && self.rsc_in_use_raw(rd, p) && !self.two_primaries_allowed(rd, &r.node, &p.node)
+            p.node != r.node
+                && self.rsc_in_use_raw(rd, p)
+                && !self.two_primaries_allowed(rd, &r.node, &p.node)
         }) {
             return Err(RoleError::Refused(format!(
                 "{}: State change failed: (-1) Multiple primaries not allowed by config (Primary on '{}')",
@@ -216,7 +219,11 @@ impl Core {
                 rd.name
             )));
         }
-        let rd = self.st.rds.get_mut(&key(rsc)).ok_or(RoleError::NoResource)?;
+        let rd = self
+            .st
+            .rds
+            .get_mut(&key(rsc))
+            .ok_or(RoleError::NoResource)?;
         let r = rd.rscs.get_mut(&key(node)).ok_or(RoleError::NoResource)?;
         r.forced_in_use = true;
         if r.is_tiebreaker() {

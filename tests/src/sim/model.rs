@@ -122,7 +122,9 @@ pub struct RscSt {
 impl RscSt {
     /// Marked for deletion and waiting for its node (or a peer) to come back.
     pub fn is_deleting(&self) -> bool {
-        self.flags.iter().any(|f| f == "DELETE" || f == "DRBD_DELETE")
+        self.flags
+            .iter()
+            .any(|f| f == "DELETE" || f == "DRBD_DELETE")
     }
 
     pub fn is_diskless(&self) -> bool {

@@ -325,7 +325,9 @@ impl Core {
                 let peer_ds = self.disk_state(peer);
                 let st = match (&peer_ds, ds.starts_with("SyncTarget")) {
                     (None, _) => json!({"replication_state": "Off"}),
-                    (Some(_), true) if !peer.is_diskless() => json!({"replication_state": "SyncTarget"}),
+                    (Some(_), true) if !peer.is_diskless() => {
+                        json!({"replication_state": "SyncTarget"})
+                    }
                     (Some(p), _) if p.starts_with("SyncTarget") && !diskless => {
                         json!({"replication_state": "SyncSource"})
                     }

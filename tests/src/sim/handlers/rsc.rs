@@ -178,7 +178,9 @@ impl Core {
                 .ok_or_else(|| fail(FAIL_POOL_EXHAUSTED_NODE_ID, "No free node id available"))?,
         };
         let id = uuid();
-        let diskful_new = !flags.iter().any(|f| f == "DISKLESS" || f == "DRBD_DISKLESS");
+        let diskful_new = !flags
+            .iter()
+            .any(|f| f == "DISKLESS" || f == "DRBD_DISKLESS");
         let syncs = diskful_new
             && rd
                 .rscs
@@ -641,15 +643,21 @@ impl Core {
                 }
             }
             out.push(
-                Entry::new(DELETED, format!("Node: {nname}, Resource: {name} preparing for deletion."))
-                    .obj("RscDfn", &name)
-                    .obj("Node", &nname),
+                Entry::new(
+                    DELETED,
+                    format!("Node: {nname}, Resource: {name} preparing for deletion."),
+                )
+                .obj("RscDfn", &name)
+                .obj("Node", &nname),
             );
             out.push(not_connected());
             out.push(
-                Entry::new(DELETED, format!("Node: {nname}, Resource: {name} marked for deletion."))
-                    .obj("RscDfn", &name)
-                    .obj("Node", &nname),
+                Entry::new(
+                    DELETED,
+                    format!("Node: {nname}, Resource: {name} marked for deletion."),
+                )
+                .obj("RscDfn", &name)
+                .obj("Node", &nname),
             );
             out.push(not_connected());
             return Ok(out);
@@ -662,8 +670,11 @@ impl Core {
             .collect();
         for p in offline_peers {
             out.push(
-                Entry::new(WARN_NOT_CONNECTED, format!("No active connection to satellite '{p}'"))
-                    .obj("Node", p),
+                Entry::new(
+                    WARN_NOT_CONNECTED,
+                    format!("No active connection to satellite '{p}'"),
+                )
+                .obj("Node", p),
             );
         }
         self.drop_resource(&rk, &nk);
@@ -725,7 +736,11 @@ impl Core {
         }
         let has_diskful_peer = rd.rscs.values().any(|r| !r.is_diskless());
         if !self.node_online(&node) {
-            let kind = if !b.diskful && has_diskful_peer { "diskless" } else { "diskful" };
+            let kind = if !b.diskful && has_diskful_peer {
+                "diskless"
+            } else {
+                "diskful"
+            };
             return Err(Box::new(
                 Entry::new(
                     FAIL_NOT_FOUND_STOR_POOL,
