@@ -129,7 +129,26 @@ pub enum Fault {
         nth: u32,
         after_execute: bool,
     },
-    /// Remove all faults (the log of mutating requests is kept).
+    /// Accept the connection, read the request, never answer: matching requests (all when
+    /// both filters are `None`) are held until the fault is cleared or `max` has passed,
+    /// then the connection closes.
+    Hang {
+        method: Option<String>,
+        path_contains: Option<String>,
+        max: Duration,
+    },
+    /// New connections never complete: accepted by the kernel, then nothing is read or
+    /// written (no TLS handshake either) until cleared or `max` has passed.
+    Blackhole { max: Duration },
+    /// Matching answers send their headers (with the full `Content-Length`) and the first
+    /// byte of the body, then stall until cleared or `max` has passed, then the connection
+    /// closes.
+    Drip {
+        method: Option<String>,
+        path_contains: Option<String>,
+        max: Duration,
+    },
+    /// Remove all faults (the log of mutating requests is kept); held connections close.
     Clear,
 }
 
