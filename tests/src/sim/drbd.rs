@@ -48,6 +48,7 @@ impl Core {
                 be.detach(&r.node, &name, *nr, r.loops.get(nr).map(String::as_str));
             }
             r.loops.clear();
+            r.drbd_client = false;
             r.flags = vec![
                 "DISKLESS".into(),
                 "DRBD_DISKLESS".into(),

@@ -617,7 +617,25 @@ impl Core {
             ));
             return Ok(out);
         }
-        if r.is_diskless() && wanted && diskful >= 2 && diskful % 2 == 0 && diskless == 1 {
+        let has_tb = rd.rscs.values().any(|x| x.is_tiebreaker());
+        let other_voters = rd
+            .rscs
+            .values()
+            .filter(|x| {
+                x.node != nname
+                    && x.is_diskless()
+                    && !x.is_tiebreaker()
+                    && !x.drbd_client
+                    && !x.is_deleting()
+            })
+            .count();
+        if r.is_diskless()
+            && !has_tb
+            && wanted
+            && diskful >= 2
+            && diskful % 2 == 0
+            && other_voters == 0
+        {
             self.set_tiebreaker(&rk, &nk, true);
             out.push(
                 Entry::new(
