@@ -146,6 +146,12 @@ async fn new_replica_syncs_before_it_is_up_to_date() {
             "replicas of a new thin definition skip the initial sync"
         );
     }
+    assert_eq!(
+        open(&api, "rs", &d[0], true).await.0,
+        200,
+        "data gets written"
+    );
+    assert_eq!(open(&api, "rs", &d[0], false).await.0, 200);
     let third = ["n1", "n2", "n3"]
         .into_iter()
         .find(|n| !d.iter().any(|x| x == n))

@@ -70,12 +70,13 @@ impl Core {
         let pool = self.pool_name.clone();
         if let Some(rd) = self.st.rds.get_mut(rk) {
             let name = rd.name.clone();
+            let written = rd.written;
             if let Some(r) = rd.rscs.get_mut(nk) {
                 r.flags.clear();
                 r.drbd_client = false;
                 r.pool = pool;
                 r.deployed_ms = now_ms() + self.deploy_delay_ms as i64;
-                r.synced_ms = r.deployed_ms + self.resync_ms as i64;
+                r.synced_ms = r.deployed_ms + if written { self.resync_ms as i64 } else { 0 };
                 out.push(
                     Entry::new(MODIFIED, format!("Successfully toggled disk on resource '{name}' on node '{}' to diskful", r.node))
                         .obj("RscDfn", &name)
@@ -225,6 +226,7 @@ impl Core {
             .rds
             .get_mut(&key(rsc))
             .ok_or(RoleError::NoResource)?;
+        rd.written = true;
         let r = rd.rscs.get_mut(&key(node)).ok_or(RoleError::NoResource)?;
         r.forced_in_use = true;
         if r.is_tiebreaker() {

@@ -79,6 +79,9 @@ pub struct RdSt {
     pub port: Option<u32>,
     /// `drbd_peer_slots` of the definition.
     pub peer_slots: Option<u32>,
+    /// Some resource has been Primary: there is data, so a new replica must sync (on thin
+    /// pools replicas added before that share the day-0 generation and skip the sync).
+    pub written: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -112,9 +115,6 @@ pub struct RscSt {
     pub deployed_ms: i64,
     /// When its disk became `UpToDate` (a resync from a peer ends here).
     pub synced_ms: i64,
-    /// Sequence number of the request that created it (replicas created by one request
-    /// share the day-0 generation and skip the initial sync).
-    pub created_req: u64,
     /// A DRBD client (`drbd_client`, make-available since 1.34): diskless without a quorum vote.
     pub drbd_client: bool,
 }

@@ -181,11 +181,7 @@ impl Core {
         let diskful_new = !flags
             .iter()
             .any(|f| f == "DISKLESS" || f == "DRBD_DISKLESS");
-        let syncs = diskful_new
-            && rd
-                .rscs
-                .values()
-                .any(|p| !p.is_diskless() && p.created_req < self.req_seq);
+        let syncs = diskful_new && rd.written && rd.rscs.values().any(|p| !p.is_diskless());
         let deployed_ms = now_ms() + self.deploy_delay_ms as i64;
         let synced_ms = deployed_ms + if syncs { self.resync_ms as i64 } else { 0 };
         let mut r = RscSt {
@@ -202,7 +198,6 @@ impl Core {
             peer_slots,
             deployed_ms,
             synced_ms,
-            created_req: self.req_seq,
             drbd_client: client,
         };
         let name = rd.name.clone();
