@@ -118,6 +118,26 @@ pub struct ControllerVersion {
     pub rest_api_version: String,
 }
 
+impl ControllerVersion {
+    /// `major.minor.patch` of [`ControllerVersion::version`] (`1.34.0-rc.1` counts as 1.34.0).
+    pub fn triple(&self) -> Option<(u32, u32, u32)> {
+        let core = self.version.split(['-', '+']).next()?;
+        let mut it = core.split('.').map(|p| p.trim().parse::<u32>().ok());
+        Some((it.next()??, it.next()??, it.next().flatten().unwrap_or(0)))
+    }
+
+    /// True when the controller is at least `major.minor.patch`; false when its version
+    /// cannot be read.
+    pub fn at_least(&self, major: u32, minor: u32, patch: u32) -> bool {
+        self.triple().is_some_and(|v| v >= (major, minor, patch))
+    }
+
+    /// Rollback to any snapshot, not only the newest: LINSTOR 1.31.2 and later.
+    pub fn rolls_back_to_any_snapshot(&self) -> bool {
+        self.at_least(1, 31, 2)
+    }
+}
+
 /// A network interface of a node.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]

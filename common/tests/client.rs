@@ -180,17 +180,20 @@ async fn every_endpoint_round_trip() {
         converted.is_diskless() && !converted.is_tiebreaker(),
         "{converted:?}"
     );
-    let taken_over = c.resource_delete("vol1", &tb).await.unwrap();
     assert!(
-        taken_over.0.iter().any(ApiCallRc::is_info),
-        "{taken_over:?}"
+        c.resource("vol1", free)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_tiebreaker(),
+        "the diskless deleted on '{free}' was taken over as the tie-breaker"
     );
-    assert!(c
-        .resource("vol1", &tb)
-        .await
-        .unwrap()
-        .unwrap()
-        .is_tiebreaker());
+    let deleted = c.resource_delete("vol1", &tb).await.unwrap();
+    assert!(!deleted.0.iter().any(ApiCallRc::is_error), "{deleted:?}");
+    assert!(
+        c.resource("vol1", &tb).await.unwrap().is_none(),
+        "make-available made a DRBD client (1.34), which has no vote: deleted, not taken over"
+    );
     let ap = c
         .autoplace("vol1", &AutoSelectFilter::default())
         .await

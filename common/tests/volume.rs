@@ -22,9 +22,15 @@ struct Env {
 }
 
 async fn env(nodes: &[&str]) -> Env {
+    env_version(nodes, linstor_tests::sim::core::DEFAULT_VERSION).await
+}
+
+/// A simulator emulating controller `version`.
+async fn env_version(nodes: &[&str], version: &str) -> Env {
     let sim = Sim::start(SimConfig {
         nodes: nodes.iter().map(|n| n.to_string()).collect(),
         clone_delay: Duration::from_millis(50),
+        version: version.into(),
         ..Default::default()
     })
     .await
@@ -451,9 +457,65 @@ async fn resize_grows_and_refuses_shrink() {
     );
 }
 
+/// Two snapshots `s1` then `s2` of a new volume `rd`.
+async fn two_snapshots(s: &Storage, rd: &str) {
+    s.create(&pm_spec(rd, "100")).await.unwrap();
+    for n in ["s1", "s2"] {
+        s.snapshot_create(rd, n, Props::new()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn rollback_to_an_older_snapshot_follows_the_controller_version() {
+    let e = env_version(&["n1", "n2", "n3"], "1.34.0").await;
+    let s = e.storage("n1");
+    two_snapshots(&s, "pm-0000bbb1").await;
+    assert!(s
+        .snapshot_rollback_blockers("pm-0000bbb1", "s1")
+        .await
+        .unwrap()
+        .is_empty());
+    s.snapshot_rollback("pm-0000bbb1", "s1").await.unwrap();
+    assert_eq!(
+        s.snapshot_list("pm-0000bbb1").await.unwrap().len(),
+        2,
+        "rolling back keeps the newer snapshot"
+    );
+
+    let e = env_version(&["n1", "n2", "n3"], "1.31.1").await;
+    let s = e.storage("n1");
+    two_snapshots(&s, "pm-0000bbb2").await;
+    let err = s.snapshot_rollback("pm-0000bbb2", "s1").await.unwrap_err();
+    assert!(matches!(err, Error::Unsupported(_)));
+    assert!(
+        err.to_string()
+            .contains("LINSTOR 1.31.1 rolls back only to the newest snapshot")
+            && err.to_string().contains("s2"),
+        "{err}"
+    );
+    s.snapshot_rollback("pm-0000bbb2", "s2").await.unwrap();
+    let version_reads = || {
+        e.sim
+            .stats()
+            .get("GET /v1/controller/version")
+            .copied()
+            .unwrap_or(0)
+    };
+    let before = version_reads();
+    assert!(before >= 1);
+    s.snapshot_rollback("pm-0000bbb2", "s2").await.unwrap();
+    let _ = s.snapshot_rollback("pm-0000bbb2", "s1").await;
+    assert_eq!(
+        version_reads(),
+        before,
+        "the version is read once per client"
+    );
+}
+
 #[tokio::test]
 async fn snapshots_rollback_newest_only_restore_and_clone() {
-    let e = env(&["n1", "n2", "n3"]).await;
+    let e = env_version(&["n1", "n2", "n3"], "1.31.1").await;
     let s = e.storage("n1");
     s.create(&pm_spec("pm-0000aaae", "100")).await.unwrap();
     s.snapshot_create("pm-0000aaae", "s1", Props::new())

@@ -464,7 +464,7 @@ fn every_action_in_every_input_form() {
         );
     }
     t.case(
-        "snap_revert to an older snapshot (LINSTOR: newest only)",
+        "snap_revert to an older snapshot",
         "datastore",
         "snap_revert",
         &["5"],

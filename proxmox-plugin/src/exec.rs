@@ -493,17 +493,16 @@ async fn deactivate(
 
 async fn rollback_blockers(st: &Storage, vol: &Volname, snap: &str) -> Result<Value, PveError> {
     let name = proxmox::snapshot_name(&vol.rd, snap);
-    let snaps = st.snapshot_list(&vol.rd).await?;
-    let Some(pos) = snaps
-        .iter()
-        .position(|s| s.name.eq_ignore_ascii_case(&name))
-    else {
-        return Err(not_found(format!(
-            "snapshot '{snap}' of volume '{}'",
-            vol.volname()
-        )));
+    let newer = match st.snapshot_rollback_blockers(&vol.rd, &name).await {
+        Err(Error::NotFound { .. }) => {
+            return Err(not_found(format!(
+                "snapshot '{snap}' of volume '{}'",
+                vol.volname()
+            )))
+        }
+        r => r?,
     };
-    let blockers: Vec<String> = snaps[pos + 1..]
+    let blockers: Vec<String> = newer
         .iter()
         .map(|s| {
             let prop = s.props.get(SNAPNAME_PROP).map(String::as_str);

@@ -18,27 +18,38 @@ cargo build --quiet -p linstor-tests --bin linstor-sim
 sim_bin="$CARGO_TARGET_DIR/debug/linstor-sim"
 
 work="$(mktemp -d)"
-out="$work/sim.out"
-"$sim_bin" --listen 127.0.0.1:0 --data-dir "$work/data" --backing file >"$out" 2>"$work/sim.err" &
-sim_pid=$!
+pids=()
 cleanup() {
-    kill "$sim_pid" 2>/dev/null || true
-    wait "$sim_pid" 2>/dev/null || true
+    for p in "${pids[@]}"; do
+        kill "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
     rm -rf "$work"
 }
 trap cleanup EXIT
 
-url=""
-for _ in $(seq 1 100); do
-    url="$(head -n1 "$out" 2>/dev/null | sed -n 's/^listening on //p')"
-    [ -n "$url" ] && break
-    sleep 0.1
-done
-if [ -z "$url" ]; then
-    echo "simulator did not start:" >&2
-    cat "$work/sim.err" >&2
+# start_sim NAME ARGS...: starts a simulator, sets $url to its address.
+start_sim() {
+    local name=$1
+    shift
+    "$sim_bin" --listen 127.0.0.1:0 --data-dir "$work/$name" --backing file "$@" \
+        >"$work/$name.out" 2>"$work/$name.err" &
+    pids+=($!)
+    url=""
+    for _ in $(seq 1 100); do
+        url="$(head -n1 "$work/$name.out" 2>/dev/null | sed -n 's/^listening on //p')"
+        [ -n "$url" ] && return 0
+        sleep 0.1
+    done
+    echo "simulator $name did not start:" >&2
+    cat "$work/$name.err" >&2
     echo "0 passed, 1 failed"
     exit 1
-fi
+}
 
-"$venv/bin/python" "$here/test_python_linstor.py" "$url" "$spec"
+start_sim current --nodes n1,n2,n3,n4
+url_current=$url
+start_sim old --version 1.31.1
+url_old=$url
+
+"$venv/bin/python" "$here/test_python_linstor.py" "$url_current" "$spec" "$url_old"

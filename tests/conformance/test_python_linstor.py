@@ -1,6 +1,7 @@
 """Drive linstor-sim with python-linstor and validate raw replies against the OpenAPI spec.
 
-Usage: test_python_linstor.py URL SPEC_PATH
+Usage: test_python_linstor.py URL SPEC_PATH [URL_1_31_1]
+URL_1_31_1 is a simulator emulating LINSTOR 1.31.1 (rollback only to the newest snapshot).
 Prints one line per check and a final "N passed, N failed"; exits non-zero on failure.
 """
 
@@ -13,6 +14,7 @@ import urllib.request
 import linstor
 
 URL, SPEC = sys.argv[1], sys.argv[2]
+URL_OLD = sys.argv[3] if len(sys.argv) > 3 else None
 passed = 0
 failed = 0
 
@@ -27,9 +29,9 @@ def check(name, ok, detail=""):
         print(f"FAIL {name} {detail}")
 
 
-def raw(method, path, body=None):
+def raw(method, path, body=None, base=None):
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(URL + path, data=data, method=method)
+    req = urllib.request.Request((base or URL) + path, data=data, method=method)
     if data is not None:
         req.add_header("Content-Type", "application/json")
     try:
@@ -174,6 +176,105 @@ validate("query-all-size-info", "/v1/queries/resource-groups/query-all-size-info
 st, body = raw("PUT", "/v1/resource-definitions/spec_rsc/volume-definitions/0", {"size_kib": 131072})
 check("resize 200", st == 200)
 validate("resize", "/v1/resource-definitions/{resource}/volume-definitions/{volume_number}", "put", st, body)
+
+# ---------------------------------------------------------------- the issue-20 strictness checks
+FAIL_IN_USE = 997
+FAIL_EXISTS_SNAPSHOT_DFN = 514
+
+
+def code_of(reply):
+    return reply.ret_code & 0x7FFF if reply is not None else None
+
+
+def first_error(replies):
+    return next((r for r in replies if r.is_error()), None)
+
+
+# As the official CLI sends `linstor rg create ... --place-count 2`: the count as a string.
+st, body = raw("POST", "/v1/resource-groups", {"name": "str_rg", "select_filter": {"place_count": "2"}})
+check("rg create with place_count as a string 201", st == 201, str(body))
+st, body = raw("PUT", "/v1/resource-groups/str_rg", {"select_filter": {"place_count": "2"}})
+check("rg modify with place_count as a string 200", st == 200, str(body))
+st, body = raw("POST", "/v1/resource-groups/str_rg/query-size-info", {"select_filter": {"place_count": "2"}})
+check("query-size-info with place_count as a string 200", st == 200, str(body))
+st, body = raw("POST", "/v1/resource-groups/str_rg/spawn",
+               {"resource_definition_name": "num_rsc", "volume_sizes": ["65536"],
+                "resource_definition_props": {"Aux/pm/vmid": 101}})
+check("spawn with a numeric property value 201", st == 201, str(body))
+
+with linstor.Linstor(URL) as lin:
+    rds = lin.resource_dfn_list(filter_by_resource_definitions=["num_rsc"])
+    props = rds[0].resource_definitions[0].properties if rds and rds[0].resource_definitions else {}
+    check("numeric property value stored as a string", props.get("Aux/pm/vmid") == "101", str(props))
+
+    qsi = lin.resource_group_query_size_info("str_rg")
+    check("resource_group_query_size_info", qsi.space_info.max_vlm_size_in_kib > 0,
+          str(qsi.space_info.max_vlm_size_in_kib))
+
+    # Diskless through a DISKLESS pool (linstor resource create n r -s DfltDisklessStorPool).
+    rsc = lin.resource_list(filter_by_resources=["num_rsc"])
+    held = {r.node_name for r in rsc[0].resources}
+    diskful = sorted(r.node_name for r in rsc[0].resources if "DISKLESS" not in r.flags)
+    free = next((n for n in nodes if n not in held), None)
+    tb = next((r.node_name for r in rsc[0].resources if "TIE_BREAKER" in r.flags), None)
+    check("a node without the resource and a tie-breaker node to try", free is not None and tb is not None,
+          f"free={free} tie-breaker={tb}")
+    for node in [n for n in (free, tb) if n]:
+        replies = lin.resource_create([linstor.ResourceData(node, "num_rsc", storage_pool="DfltDisklessStorPool")])
+        no_error(f"diskless create via the DISKLESS pool on {node}", replies)
+        r = lin.resource_list(filter_by_resources=["num_rsc"], filter_by_nodes=[node])[0].resources[0]
+        check(f"diskless on {node}, not a tie-breaker", "DRBD_DISKLESS" in r.flags and "TIE_BREAKER" not in r.flags,
+              str(r.flags))
+
+    # Resource connections: 404 unless both nodes hold the resource; props kept.
+    a, b = diskful[0], diskful[1]
+    no_error("resource_conn_modify", lin.resource_conn_modify(
+        "num_rsc", a, b, {"DrbdOptions/Net/allow-two-primaries": "yes"}, []))
+    conn = lin.resource_conn_node_list_raise("num_rsc", a, b)
+    check("resource connection props", conn.properties.get("DrbdOptions/Net/allow-two-primaries") == "yes",
+          str(conn.properties))
+    conns = lin.resource_conn_list_raise("num_rsc")
+    check("resource_conn_list", len(conns.resource_connections) >= 1, str(conns.resource_connections))
+    st, body = raw("GET", f"/v1/resource-definitions/num_rsc/resource-connections/{a}/{a}")
+    check("resource connection of a node with itself 404", st == 404, str(body))
+
+    # Snapshots: two, list, rollback to the older one (allowed since 1.31.2), delete.
+    for s in ("snap_a", "snap_b"):
+        no_error(f"snapshot_create {s}", lin.snapshot_create(diskful, "num_rsc", s))
+    names = [s.snapshot_name for s in lin.snapshot_dfn_list()[0].snapshots]
+    check("snapshot_dfn_list lists both", {"snap_a", "snap_b"} <= set(names), str(names))
+    no_error("snapshot_rollback to the older snapshot (1.34)", lin.snapshot_rollback("num_rsc", "snap_a"))
+    for s in ("snap_a", "snap_b"):
+        no_error(f"snapshot_delete {s}", lin.snapshot_delete("num_rsc", s))
+    names = [s.snapshot_name for s in lin.snapshot_dfn_list()[0].snapshots]
+    check("snapshots gone", not {"snap_a", "snap_b"} & set(names), str(names))
+
+    # Delete of a resource that is in use (Primary) is refused with FAIL_IN_USE.
+    st, body = raw("POST", "/sim/in-use", {"resource": "num_rsc", "node": a, "in_use": True})
+    check("opened on a node (Primary)", st == 200, str(body))
+    err = first_error(lin.resource_delete(a, "num_rsc"))
+    check("resource delete refused while Primary", code_of(err) == FAIL_IN_USE,
+          str(err) if err else "no error")
+    raw("POST", "/sim/in-use", {"resource": "num_rsc", "node": a, "in_use": False})
+    no_error("resource delete once closed", lin.resource_delete(a, "num_rsc"))
+
+if URL_OLD:
+    with linstor.Linstor(URL_OLD) as lin:
+        check("emulated 1.31.1 reports it", lin.controller_version().version == "1.31.1")
+        no_error("1.31.1 resource_group_create", lin.resource_group_create("old_rg", place_count=2))
+        no_error("1.31.1 spawn", lin.resource_group_spawn("old_rg", "old_rsc", [65536]))
+        rsc = lin.resource_list(filter_by_resources=["old_rsc"])
+        dfl = [r.node_name for r in rsc[0].resources if "DISKLESS" not in r.flags]
+        for s in ("snap_a", "snap_b"):
+            no_error(f"1.31.1 snapshot_create {s}", lin.snapshot_create(dfl, "old_rsc", s))
+        err = first_error(lin.snapshot_rollback("old_rsc", "snap_a"))
+        check("1.31.1 rollback to the older snapshot refused",
+              code_of(err) == FAIL_EXISTS_SNAPSHOT_DFN
+              and "only allowed with the most recent snapshot" in err.message,
+              str(err) if err else "no error")
+        no_error("1.31.1 rollback to the newest snapshot", lin.snapshot_rollback("old_rsc", "snap_b"))
+else:
+    check("second simulator emulating 1.31.1 given", False, "run.sh passes its URL as the third argument")
 
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

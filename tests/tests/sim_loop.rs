@@ -105,3 +105,76 @@ async fn loop_devices_share_data_and_report_in_use() {
     );
     sim.stop().await;
 }
+
+/// Loop devices whose backing file lies under `dir`, as `losetup -a` shows them.
+fn loops_under(dir: &std::path::Path) -> Vec<String> {
+    let dir = std::fs::canonicalize(dir).unwrap();
+    let out = Command::new("losetup").arg("-a").output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(dir.to_str().unwrap()))
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test]
+async fn loop_devices_left_behind_are_detached_on_next_start() {
+    if !loop_usable() {
+        println!("skipped: loop backing needs root and losetup");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("leaked.img");
+    std::fs::write(&file, vec![0u8; 1 << 20]).unwrap();
+    let out = Command::new("losetup")
+        .args(["--find", "--show"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(loops_under(dir.path()).len(), 1);
+    let sim = Sim::start(SimConfig {
+        backing: Backing::Loop,
+        data_dir: Some(dir.path().to_path_buf()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(loops_under(dir.path()), Vec::<String>::new());
+    let api = Api::new(&sim.url());
+    assert_eq!(api.spawn("rgs", "lk", 4096, 2).await.0, 201);
+    assert_eq!(loops_under(dir.path()).len(), 2);
+    sim.stop().await;
+    assert_eq!(loops_under(dir.path()), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn sigterm_detaches_every_loop_device() {
+    if !loop_usable() {
+        println!("skipped: loop backing needs root and losetup");
+        return;
+    }
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_linstor-sim"))
+        .args(["--listen", "127.0.0.1:0", "--backing", "loop", "--data-dir"])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let url = first.trim_start_matches("listening on ").to_string();
+    let api = Api::new(&url);
+    assert_eq!(api.spawn("rgt", "tv", 4096, 2).await.0, 201);
+    assert_eq!(api.spawn("rgt", "tw", 4096, 2).await.0, 201);
+    assert_eq!(loops_under(dir.path()).len(), 4);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let st = child.wait().unwrap();
+    assert!(st.success(), "{st}");
+    assert_eq!(loops_under(dir.path()), Vec::<String>::new());
+}

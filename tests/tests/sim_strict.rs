@@ -247,3 +247,283 @@ async fn error_reports_and_space_report() {
         "The SpaceTracking service is not installed."
     );
 }
+
+/// Sends `body` as is (no JSON encoding), with a short client timeout.
+async fn raw(
+    api: &Api,
+    m: reqwest::Method,
+    path: &str,
+    body: &str,
+) -> Result<(u16, serde_json::Value), reqwest::Error> {
+    let resp = api
+        .c
+        .request(m, format!("{}{}", api.base, path))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .timeout(std::time::Duration::from_secs(2))
+        .send()
+        .await?;
+    let st = resp.status().as_u16();
+    let v = resp.json().await.unwrap_or(serde_json::Value::Null);
+    Ok((st, v))
+}
+
+#[tokio::test]
+async fn numeric_strings_and_scalar_props_are_coerced_like_jackson() {
+    let (_sim, api) = sim3().await;
+    let (st, v) = api
+        .post(
+            "/v1/resource-groups",
+            json!({"name": "cg", "select_filter": {"place_count": "2", "port_count": 1}}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    let (_, v) = api.get("/v1/resource-groups/cg").await;
+    assert_eq!(v["select_filter"]["place_count"], 2);
+    let (st, v) = api
+        .put(
+            "/v1/resource-groups/cg",
+            json!({"select_filter": {"place_count": " 3 "}, "snap_names": [], "copy_all_snaps": false}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let (_, v) = api.get("/v1/resource-groups/cg").await;
+    assert_eq!(v["select_filter"]["place_count"], 3);
+    let (st, v) = api
+        .post(
+            "/v1/resource-groups/cg/query-size-info",
+            json!({"select_filter": {"place_count": "2"}}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert!(v["space_info"]["max_vlm_size_in_kib"].as_u64().unwrap() > 0);
+    let (st, v) = api
+        .post(
+            "/v1/resource-groups/cg/spawn",
+            json!({"resource_definition_name": "vm-101-cloudinit", "volume_sizes": ["4096"],
+                   "select_filter": {"place_count": "2"},
+                   "resource_definition_props": {"Aux/pm/vmid": 101, "Aux/flag": true, "Aux/f": 2.5}}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    let (_, v) = api.get("/v1/resource-definitions/vm-101-cloudinit").await;
+    assert_eq!(v["props"]["Aux/pm/vmid"], "101");
+    assert_eq!(v["props"]["Aux/flag"], "true");
+    assert_eq!(v["props"]["Aux/f"], "2.5");
+    let (st, v) = api
+        .post(
+            "/v1/resource-definitions",
+            json!({"resource_definition": {"name": "num1", "props": {"Aux/pm/vmid": 7}}}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    let (st, v) = api
+        .post(
+            "/v1/resource-definitions/num1/volume-definitions",
+            json!({"volume_definition": {"size_kib": "1024.9"}}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let (_, v) = api
+        .get("/v1/resource-definitions/num1/volume-definitions/0")
+        .await;
+    assert_eq!(v["size_kib"], 1024);
+    for bad in [json!("two"), json!(true), json!([2])] {
+        let (st, v) = api
+            .post(
+                "/v1/resource-groups",
+                json!({"name": "cg2", "select_filter": {"place_count": bad}}),
+            )
+            .await;
+        assert_eq!((st, first_code(&v)), (400, API_CALL_PARSE_ERROR), "{v}");
+    }
+    let (st, v) = api
+        .post(
+            "/v1/resource-definitions",
+            json!({"resource_definition": {"name": "num2", "props": {"Aux/x": {"a": 1}}}}),
+        )
+        .await;
+    assert_eq!((st, first_code(&v)), (400, API_CALL_PARSE_ERROR), "{v}");
+}
+
+#[tokio::test]
+async fn spec_fields_are_accepted() {
+    let (_sim, api) = sim3().await;
+    assert_eq!(api.spawn("DfltRscGrp", "sf1", 1024, 2).await.0, 201);
+    let (st, v) = api
+        .post(
+            "/v1/resource-definitions",
+            json!({"resource_definition": {"name": "sf2"}}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    let (st, v) = api
+        .post(
+            "/v1/resource-definitions/sf2/volume-definitions",
+            json!({"volume_definition": {"size_kib": 1024}}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = api
+        .post(
+            "/v1/resource-definitions/sf2/autoplace",
+            json!({"select_filter": {"place_count": 2, "port_count": 1}, "snap_names": [], "copy_all_snaps": false}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    let (st, v) = api
+        .post(
+            "/v1/resource-definitions/sf1/clone",
+            json!({"name": "sf1c", "delete_namespaces": ["Aux/none"]}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(v["clone_name"], "sf1c");
+}
+
+#[tokio::test]
+async fn unparsable_json_status_depends_on_the_endpoint() {
+    let (_sim, api) = sim3().await;
+    use reqwest::Method;
+    assert_eq!(api.spawn("DfltRscGrp", "pj", 1024, 2).await.0, 201);
+    for (m, path, want) in [
+        (Method::POST, "/v1/resource-definitions", 400),
+        (Method::POST, "/v1/resource-groups", 400),
+        (
+            Method::POST,
+            "/v1/resource-definitions/pj/snapshot-restore-volume-definition/s1",
+            400,
+        ),
+        (Method::POST, "/v1/resource-definitions/pj/resources", 500),
+        (
+            Method::POST,
+            "/v1/resource-definitions/pj/resources/n1/make-available",
+            500,
+        ),
+        (Method::POST, "/v1/resource-definitions/pj/autoplace", 500),
+        (Method::POST, "/v1/resource-groups/DfltRscGrp/spawn", 500),
+        (Method::POST, "/v1/resource-definitions/pj/snapshots", 500),
+        (Method::PUT, "/v1/resource-definitions/pj", 500),
+        (Method::PUT, "/v1/resource-groups/DfltRscGrp", 500),
+        (Method::POST, "/v1/controller/properties", 500),
+        (
+            Method::POST,
+            "/v1/resource-groups/DfltRscGrp/query-size-info",
+            500,
+        ),
+    ] {
+        let (st, v) = raw(&api, m.clone(), path, "{\"x\": ").await.unwrap();
+        assert_eq!(st, want, "{m} {path}: {v}");
+        assert_eq!(
+            first_code(&v) & (MASK_ERROR | 0x0FFF_FFFF_FFFF_FFFF),
+            API_CALL_PARSE_ERROR
+        );
+    }
+    let (st, _) = raw(
+        &api,
+        Method::POST,
+        "/v1/resource-definitions/pj/snapshot-rollback/none",
+        "",
+    )
+    .await
+    .unwrap();
+    assert_eq!(st, 404, "empty body means defaults on rollback");
+    let (st, v) = raw(&api, Method::POST, "/v1/resource-definitions", "")
+        .await
+        .unwrap();
+    assert_eq!(
+        (st, first_code(&v)),
+        (400, API_CALL_PARSE_ERROR),
+        "a mandatory body"
+    );
+    let (st, _) = raw(
+        &api,
+        Method::POST,
+        "/v1/resource-definitions",
+        "{\"resource_definition\": {\"name\": \"tg1\"}} trailing",
+    )
+    .await
+    .unwrap();
+    assert_eq!(st, 201, "trailing text after the document is ignored");
+    let e = raw(
+        &api,
+        Method::POST,
+        "/v1/resource-definitions/pj/clone",
+        "{bad",
+    )
+    .await
+    .expect_err("a clone with a body that does not parse gets no answer");
+    assert!(e.is_timeout(), "{e}");
+    let (st, v) = raw(
+        &api,
+        Method::POST,
+        "/v1/resource-definitions/nosuch/clone",
+        "{}",
+    )
+    .await
+    .unwrap();
+    assert_eq!((st, code(&v)), (404, 301 | MASK_ERROR), "{v}");
+    assert!(v.is_array());
+}
+
+#[tokio::test]
+async fn diskless_follows_the_pool_kind_and_tiebreaker_stays_diskless() {
+    let (_sim, api) = sim3().await;
+    assert_eq!(api.spawn("DfltRscGrp", "dl", 1024, 2).await.0, 201);
+    let nodes = api.nodes_of("dl").await;
+    assert_eq!(nodes.len(), 3, "two diskful and a tie-breaker");
+    let mut tb = None;
+    for n in &nodes {
+        if api.flags("dl", n).await.iter().any(|f| f == "TIE_BREAKER") {
+            tb = Some(n.clone());
+        }
+    }
+    let tb = tb.expect("a tie-breaker");
+    let (st, v) = api
+        .post(
+            &format!("/v1/resource-definitions/dl/resources/{tb}"),
+            json!({"resource": {"props": {"StorPoolName": "DfltDisklessStorPool"}}}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    let f = api.flags("dl", &tb).await;
+    assert!(f.contains(&"DRBD_DISKLESS".to_string()), "{f:?}");
+    assert!(!f.contains(&"TIE_BREAKER".to_string()), "{f:?}");
+    assert_eq!(api.nodes_of("dl").await.len(), 3);
+    let (st, v) = api
+        .post(
+            "/v1/resource-definitions",
+            json!({"resource_definition": {"name": "dl2"}}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    api.post(
+        "/v1/resource-definitions/dl2/volume-definitions",
+        json!({"volume_definition": {"size_kib": 1024}}),
+    )
+    .await;
+    api.post(
+        "/v1/resource-definitions/dl2/resources/n1",
+        json!({"resource": {}}),
+    )
+    .await;
+    let (st, v) = api
+        .post(
+            "/v1/resource-definitions/dl2/resources/n2",
+            json!({"resource": {"props": {"StorPoolName": "DfltDisklessStorPool"}}}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    assert!(
+        v.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| rc(e) & MASK_ERROR == MASK_WARN
+                && e["message"] == "Resource will be automatically flagged as drbd diskless"),
+        "{v}"
+    );
+    let f = api.flags("dl2", "n2").await;
+    assert!(f.contains(&"DRBD_DISKLESS".to_string()), "{f:?}");
+    let (_, r) = api.rsc("dl2", "n2").await;
+    assert_eq!(r["props"]["StorPoolName"], "DfltDisklessStorPool");
+}

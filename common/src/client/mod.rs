@@ -2,6 +2,7 @@
 
 pub mod transport;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
@@ -22,6 +23,8 @@ pub const LONG_CALL: Duration = Duration::from_secs(120);
 #[derive(Debug, Clone)]
 pub struct Client {
     transport: Transport,
+    /// `GET /v1/controller/version`, read once and shared by the clones of this client.
+    version: Arc<tokio::sync::OnceCell<ControllerVersion>>,
 }
 
 /// Percent-encode one path segment (no safe characters, as python-linstor does).
@@ -60,6 +63,7 @@ impl Client {
     pub fn new(config: ClientConfig) -> Result<Self> {
         Ok(Self {
             transport: Transport::new(config)?,
+            version: Arc::default(),
         })
     }
 
@@ -192,6 +196,12 @@ impl Client {
     pub async fn version(&self) -> Result<ControllerVersion> {
         self.get("/v1/controller/version", "controller version")
             .await
+    }
+
+    /// The controller version, read on first use and then cached (behaviour that changed
+    /// between releases follows it).
+    pub async fn version_cached(&self) -> Result<&ControllerVersion> {
+        self.version.get_or_try_init(|| self.version()).await
     }
 
     /// `POST /v1/controller/properties`.

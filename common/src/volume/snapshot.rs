@@ -1,4 +1,4 @@
-//! Snapshots: create, list, delete, rollback (newest only), restore into a new volume, clone.
+//! Snapshots: create, list, delete, rollback (to any snapshot where the controller allows it), restore into a new volume, clone.
 
 use std::time::{Duration, Instant};
 
@@ -101,20 +101,43 @@ impl Storage {
         Ok(())
     }
 
-    /// Roll back to a snapshot. LINSTOR rolls back only to the newest one; an older one is
-    /// refused with the names of the newer snapshots.
-    #[instrument(skip(self), fields(volume = %rd))]
-    pub async fn snapshot_rollback(&self, rd: &str, snap: &str) -> Result<()> {
+    /// The snapshots that keep `rd` from rolling back to `snap`: the newer ones on
+    /// controllers before 1.31.2 (which roll back only to the newest), none on later ones
+    /// (the controller version is read once per client).
+    pub async fn snapshot_rollback_blockers(
+        &self,
+        rd: &str,
+        snap: &str,
+    ) -> Result<Vec<SnapshotInfo>> {
         naming::validate_snapshot_name(snap)?;
-        let snaps = self.snapshot_list(rd).await?;
+        let mut snaps = self.snapshot_list(rd).await?;
         let Some(pos) = snaps.iter().position(|s| s.name.eq_ignore_ascii_case(snap)) else {
             return Err(not_found(format!("snapshot '{snap}' of volume '{rd}'")));
         };
-        let newer: Vec<&str> = snaps[pos + 1..].iter().map(|s| s.name.as_str()).collect();
+        if pos + 1 == snaps.len()
+            || self
+                .client
+                .version_cached()
+                .await?
+                .rolls_back_to_any_snapshot()
+        {
+            return Ok(vec![]);
+        }
+        Ok(snaps.split_off(pos + 1))
+    }
+
+    /// Roll back to a snapshot. Controllers before 1.31.2 roll back only to the newest one;
+    /// with those an older one is refused with the names of the newer snapshots.
+    #[instrument(skip(self), fields(volume = %rd))]
+    pub async fn snapshot_rollback(&self, rd: &str, snap: &str) -> Result<()> {
+        let newer = self.snapshot_rollback_blockers(rd, snap).await?;
         if !newer.is_empty() {
+            let v = self.client.version_cached().await?;
+            let names: Vec<&str> = newer.iter().map(|s| s.name.as_str()).collect();
             return Err(Error::Unsupported(format!(
-                "cannot roll back volume '{rd}' to snapshot '{snap}': LINSTOR rolls back only to the newest snapshot, and newer ones exist ({}); delete them first",
-                newer.join(", ")
+                "cannot roll back volume '{rd}' to snapshot '{snap}': LINSTOR {} rolls back only to the newest snapshot (any snapshot since 1.31.2), and newer ones exist ({}); delete them first or upgrade the controller",
+                v.version,
+                names.join(", ")
             )));
         }
         self.client.snapshot_rollback(rd, snap).await?;

@@ -137,12 +137,18 @@ pub struct Harness {
 
 impl Harness {
     pub fn new(nodes: &[&str]) -> Harness {
+        Harness::with_version(nodes, linstor_tests::sim::core::DEFAULT_VERSION)
+    }
+
+    /// A harness whose simulator emulates LINSTOR `version`.
+    pub fn with_version(nodes: &[&str], version: &str) -> Harness {
         let tmp = tempfile::tempdir().unwrap();
         let sim = Sim::start_blocking(SimConfig {
             nodes: nodes.iter().map(|s| s.to_string()).collect(),
             backing: Backing::File,
             data_dir: Some(tmp.path().join("sim")),
             clone_delay: std::time::Duration::from_millis(20),
+            version: version.into(),
             ..Default::default()
         })
         .unwrap();

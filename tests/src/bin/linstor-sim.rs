@@ -56,6 +56,16 @@ struct Args {
     /// Delay added to every API answer.
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
+    /// Controller version to report and emulate (e.g. 1.31.1: rollback only to the newest
+    /// snapshot; before 1.34 make-available creates a voting diskless, not a DRBD client).
+    #[arg(long = "version", default_value = linstor_tests::sim::core::DEFAULT_VERSION)]
+    controller_version: String,
+    /// Time a replica added to a definition with data stays SyncTarget.
+    #[arg(long, default_value_t = linstor_tests::sim::core::DEFAULT_RESYNC_MS)]
+    resync_ms: u64,
+    /// Time a satellite takes to deploy a new resource (disk Inconsistent until then).
+    #[arg(long, default_value_t = 0)]
+    deploy_delay_ms: u64,
 }
 
 #[tokio::main]
@@ -89,6 +99,9 @@ async fn main() -> anyhow::Result<()> {
         basic_auth,
         clone_delay: Duration::from_millis(a.clone_delay_ms),
         latency: Duration::from_millis(a.latency_ms),
+        version: a.controller_version,
+        resync: Duration::from_millis(a.resync_ms),
+        deploy_delay: Duration::from_millis(a.deploy_delay_ms),
         ..Default::default()
     })
     .await?;

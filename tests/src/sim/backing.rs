@@ -151,6 +151,36 @@ impl Backend {
         Ok(lo)
     }
 
+    /// Detaches every loop device whose backing file lies under this simulator's data
+    /// directory: those a previous run left behind (killed, or a device lost from the state)
+    /// and, at shutdown, any the state no longer names. Returns the devices detached.
+    pub fn detach_stale(&self) -> Vec<String> {
+        let Ok(root) = fs::canonicalize(&self.data_dir) else {
+            return vec![];
+        };
+        let Ok(entries) = fs::read_dir("/sys/block") else {
+            return vec![];
+        };
+        let mut out = vec![];
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !name.starts_with("loop") {
+                continue;
+            }
+            let Ok(bf) = fs::read_to_string(e.path().join("loop/backing_file")) else {
+                continue;
+            };
+            let bf = bf.trim().trim_end_matches(" (deleted)");
+            if Path::new(bf).starts_with(&root) {
+                let dev = format!("/dev/{name}");
+                if run(Command::new("losetup").arg("-d").arg(&dev)).is_ok() {
+                    out.push(dev);
+                }
+            }
+        }
+        out
+    }
+
     /// Removes the symlink and detaches the loop device of one volume on one node.
     pub fn detach(&self, node: &str, rsc: &str, vnr: u32, lo: Option<&str>) {
         let link = self.link_path(node, rsc, vnr);

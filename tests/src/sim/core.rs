@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
-use super::backing::Backend;
+use super::backing::{Backend, Backing};
 use super::model::*;
 use super::rc::*;
 use super::render::non_empty;
@@ -15,7 +15,12 @@ pub const DISKLESS_POOL: &str = "DfltDisklessStorPool";
 pub const DFLT_RG: &str = "DfltRscGrp";
 /// The controller version the simulator reports unless told otherwise.
 pub const DEFAULT_VERSION: &str = "1.34.0";
+/// Resync time of a new replica unless told otherwise: small, so suites stay fast.
+pub const DEFAULT_RESYNC_MS: u64 = 20;
 pub(crate) const MAX_VLM_KIB: i64 = 1 << 40;
+
+/// `Resp::status` of a request that gets no answer; the server holds the connection.
+pub const NO_ANSWER: u16 = 0;
 
 /// A handler's answer before it is written to the wire.
 #[derive(Debug, Clone)]
@@ -40,6 +45,11 @@ impl Resp {
             body: Some(entries_json(e)),
             headers: vec![],
         }
+    }
+
+    /// No HTTP answer at all: the real controller never resumes the request.
+    pub fn no_answer() -> Resp {
+        Resp::empty(NO_ANSWER)
     }
 
     pub fn empty(status: u16) -> Resp {
@@ -87,15 +97,28 @@ pub fn key(s: &str) -> String {
     s.to_ascii_uppercase()
 }
 
-pub(crate) fn parse<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, Fail> {
-    if body.iter().all(|b| b.is_ascii_whitespace()) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(body).map_err(|e| {
+/// Reads a mandatory request body the way the controller's Jackson mapper does.
+pub(crate) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Fail> {
+    super::lenient::from_slice(body).map_err(|e| {
         Box::new(
             Entry::new(API_CALL_PARSE_ERROR, "Unable to parse input json.").details(e.to_string()),
         )
     })
+}
+
+/// Reads an optional body (`RequestHelper.parseJsonOrDefault`): empty means the defaults.
+pub(crate) fn parse_or_default<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, Fail> {
+    if body.iter().all(|b| b.is_ascii_whitespace()) {
+        return Ok(T::default());
+    }
+    parse(body)
+}
+
+/// `1.31.1` (or `1.34.0-rc.1`) as a comparable triple.
+pub fn parse_version(v: &str) -> Option<(u32, u32, u32)> {
+    let core = v.split(['-', '+']).next()?;
+    let mut it = core.split('.').map(|p| p.parse::<u32>().ok());
+    Some((it.next()??, it.next()??, it.next().flatten().unwrap_or(0)))
 }
 
 pub fn uuid() -> String {
@@ -125,8 +148,16 @@ pub struct Core {
     pub version: String,
     pub reports: Vec<super::handlers::ErrReport>,
     pub report_seq: u64,
+    /// Time a new replica that must sync from a peer stays `SyncTarget`.
+    pub resync_ms: u64,
+    /// Time a satellite takes to deploy a new resource (disk `Inconsistent` meanwhile).
+    pub deploy_delay_ms: u64,
+    /// Sequence number of the request being handled.
+    pub req_seq: u64,
 }
 
+/// Answer of an asynchronous endpoint: a body that does not parse gives 500, like every
+/// other error outside the not-found and access-denied ranges (reference §1.2).
 pub(crate) fn ctx_reply(op: u64, obj: u64, ok: u16, r: MR) -> Resp {
     match r {
         Ok(es) => {
@@ -134,15 +165,20 @@ pub(crate) fn ctx_reply(op: u64, obj: u64, ok: u16, r: MR) -> Resp {
             Resp::entries(status_for(&es, ok), &es)
         }
         Err(e) => {
-            let parse = e.ret_code == API_CALL_PARSE_ERROR;
             let e = e.with_context(op, obj);
-            let st = if parse {
-                400
-            } else {
-                status_for(std::slice::from_ref(&e), ok)
-            };
-            Resp::entries(st, &[e])
+            Resp::entries(status_for(std::slice::from_ref(&e), ok), &[e])
         }
+    }
+}
+
+/// Answer of a synchronous endpoint (`RequestHelper.doInScope`): a body that does not parse
+/// gives 400.
+pub(crate) fn ctx_reply_sync(op: u64, obj: u64, ok: u16, r: MR) -> Resp {
+    match r {
+        Err(e) if e.ret_code == API_CALL_PARSE_ERROR => {
+            Resp::entries(400, &[e.with_context(op, obj)])
+        }
+        r => ctx_reply(op, obj, ok, r),
     }
 }
 
@@ -386,6 +422,9 @@ impl Core {
             version: DEFAULT_VERSION.into(),
             reports: vec![],
             report_seq: 0,
+            resync_ms: DEFAULT_RESYNC_MS,
+            deploy_delay_ms: 0,
+            req_seq: 1,
         };
         core.normalize();
         core
@@ -481,6 +520,9 @@ impl Core {
     /// Re-creates symlinks and loop devices after loading persisted state.
     pub fn reattach_all(&mut self) {
         let be = self.be.clone();
+        if be.mode == Backing::Loop {
+            be.detach_stale();
+        }
         for rd in self.st.rds.values_mut() {
             for vd in rd.vds.values() {
                 let _ = be.ensure_volume(&rd.name, vd.nr, vd.size_kib);
@@ -515,6 +557,14 @@ impl Core {
                 r.loops.clear();
             }
         }
+        if be.mode == Backing::Loop {
+            be.detach_stale();
+        }
+    }
+
+    /// True when the emulated controller is at least `want` (`major.minor.patch`).
+    pub fn version_at_least(&self, want: (u32, u32, u32)) -> bool {
+        parse_version(&self.version).is_some_and(|v| v >= want)
     }
 
     /// What `GET /v1/controller/version` answers.
@@ -530,6 +580,7 @@ impl Core {
             .find(|r| r.method == method && r.pattern == pat)
         {
             Some(r) => {
+                self.req_seq += 1;
                 let mut resp = (r.handler)(self, req);
                 self.add_error_report(&format!("{method} {pat}"), &mut resp);
                 resp
@@ -591,4 +642,5 @@ pub(crate) struct NewRsc {
     pub(crate) props: Props,
     pub(crate) node_id: Option<u32>,
     pub(crate) port: Option<u32>,
+    pub(crate) client: bool,
 }

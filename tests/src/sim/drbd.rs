@@ -48,6 +48,7 @@ impl Core {
                 be.detach(&r.node, &name, *nr, r.loops.get(nr).map(String::as_str));
             }
             r.loops.clear();
+            r.drbd_client = false;
             r.flags = vec![
                 "DISKLESS".into(),
                 "DRBD_DISKLESS".into(),
@@ -69,9 +70,13 @@ impl Core {
         let pool = self.pool_name.clone();
         if let Some(rd) = self.st.rds.get_mut(rk) {
             let name = rd.name.clone();
+            let written = rd.written;
             if let Some(r) = rd.rscs.get_mut(nk) {
                 r.flags.clear();
+                r.drbd_client = false;
                 r.pool = pool;
+                r.deployed_ms = now_ms() + self.deploy_delay_ms as i64;
+                r.synced_ms = r.deployed_ms + if written { self.resync_ms as i64 } else { 0 };
                 out.push(
                     Entry::new(MODIFIED, format!("Successfully toggled disk on resource '{name}' on node '{}' to diskful", r.node))
                         .obj("RscDfn", &name)
@@ -86,11 +91,15 @@ impl Core {
         let Some(rd) = self.st.rds.get(rk) else {
             return;
         };
-        let diskful = rd.rscs.values().filter(|r| !r.is_diskless()).count();
+        let diskful = rd
+            .rscs
+            .values()
+            .filter(|r| !r.is_diskless() && !r.is_deleting())
+            .count();
         let other_diskless = rd
             .rscs
             .values()
-            .any(|r| r.is_diskless() && !r.is_tiebreaker());
+            .any(|r| r.is_diskless() && !r.is_tiebreaker() && !r.drbd_client && !r.is_deleting());
         let tb: Option<String> = rd
             .rscs
             .iter()
@@ -138,7 +147,100 @@ impl Core {
         }
     }
 
+    /// DRBD's local disk state of `r` as the satellite reports it; `None` while its node is
+    /// offline (no state is known then).
+    pub fn disk_state(&self, r: &RscSt) -> Option<String> {
+        if !self.node_online(&r.node) {
+            return None;
+        }
+        if r.is_diskless() {
+            return Some("Diskless".into());
+        }
+        let now = now_ms();
+        if now < r.deployed_ms {
+            return Some("Inconsistent".into());
+        }
+        if now < r.synced_ms {
+            let pct = (now - r.deployed_ms) as f64 * 100.0 / (r.synced_ms - r.deployed_ms) as f64;
+            return Some(format!("SyncTarget({pct:.2}%)"));
+        }
+        Some("UpToDate".into())
+    }
+
+    /// True when the disk of `r` is known to be `UpToDate`.
+    pub fn up_to_date(&self, r: &RscSt) -> bool {
+        self.disk_state(r).as_deref() == Some("UpToDate")
+    }
+
+    /// Every diskful resource of `rd` reports `UpToDate` (an offline one reports nothing,
+    /// which counts as not UpToDate: `SatelliteResourceStateDrbdUtils.allVolumesUpToDate`).
+    pub fn all_up_to_date(&self, rd: &RdSt) -> bool {
+        rd.rscs
+            .values()
+            .filter(|r| !r.is_diskless() && !r.is_deleting())
+            .all(|r| self.up_to_date(r))
+    }
+
+    /// `DrbdOptions/Net/allow-two-primaries` for the connection between two nodes:
+    /// resource connection, then definition, group and controller.
+    pub fn two_primaries_allowed(&self, rd: &RdSt, a: &str, b: &str) -> bool {
+        const K: &str = "DrbdOptions/Net/allow-two-primaries";
+        rd.conns
+            .get(&Self::conn_key(a, b))
+            .and_then(|p| p.get(K).cloned())
+            .or_else(|| self.eff_prop(rd, K))
+            .is_some_and(|v| v.eq_ignore_ascii_case("yes"))
+    }
+
+    /// Opens the device on `node` for writing, as auto-promote does: the resource becomes
+    /// Primary there, or the state change fails with DRBD's message.
+    pub fn promote(&mut self, rsc: &str, node: &str) -> Result<(), RoleError> {
+        let rd = self.st.rds.get(&key(rsc)).ok_or(RoleError::NoResource)?;
+        let r = rd.rscs.get(&key(node)).ok_or(RoleError::NoResource)?;
+        if !self.node_online(&r.node) {
+            return Err(RoleError::NodeOffline);
+        }
+        if let Some(p) = rd.rscs.values().find(|p| {
+            p.node != r.node
+                && self.rsc_in_use_raw(rd, p)
+                && !self.two_primaries_allowed(rd, &r.node, &p.node)
+        }) {
+            return Err(RoleError::Refused(format!(
+                "{}: State change failed: (-1) Multiple primaries not allowed by config (Primary on '{}')",
+                rd.name, p.node
+            )));
+        }
+        let data = self.up_to_date(r)
+            || rd
+                .rscs
+                .values()
+                .any(|p| p.node != r.node && !p.is_diskless() && self.up_to_date(p));
+        if !data {
+            return Err(RoleError::Refused(format!(
+                "{}: State change failed: (-2) Need access to UpToDate data",
+                rd.name
+            )));
+        }
+        let rd = self
+            .st
+            .rds
+            .get_mut(&key(rsc))
+            .ok_or(RoleError::NoResource)?;
+        rd.written = true;
+        let r = rd.rscs.get_mut(&key(node)).ok_or(RoleError::NoResource)?;
+        r.forced_in_use = true;
+        if r.is_tiebreaker() {
+            r.flags.retain(|f| f != "TIE_BREAKER");
+        }
+        Ok(())
+    }
+
+    /// Sets or clears "opened on node N" (Primary). False when there is no such resource
+    /// or DRBD refuses the promotion (see [`Core::promote`]).
     pub fn set_in_use(&mut self, rsc: &str, node: &str, on: bool) -> bool {
+        if on {
+            return self.promote(rsc, node).is_ok();
+        }
         match self
             .st
             .rds
@@ -146,20 +248,89 @@ impl Core {
             .and_then(|rd| rd.rscs.get_mut(&key(node)))
         {
             Some(r) => {
-                r.forced_in_use = on;
+                r.forced_in_use = false;
                 true
             }
             None => false,
         }
     }
 
+    /// Takes a satellite offline or back online; coming back finishes the deletions that
+    /// waited for it (`resourceDefinitionConnected`). An offline node loses its roles.
     pub fn set_node_online(&mut self, node: &str, on: bool) -> bool {
-        match self.st.nodes.get_mut(&key(node)) {
-            Some(n) => {
-                n.online = on;
-                true
+        let Some(n) = self.st.nodes.get_mut(&key(node)) else {
+            return false;
+        };
+        n.online = on;
+        let nk = key(node);
+        if !on {
+            for rd in self.st.rds.values_mut() {
+                if let Some(r) = rd.rscs.get_mut(&nk) {
+                    r.forced_in_use = false;
+                }
             }
-            None => false,
+            return true;
+        }
+        self.finish_pending_deletes();
+        true
+    }
+
+    /// Deletes resources and definitions marked for deletion once all their nodes are online.
+    pub(crate) fn finish_pending_deletes(&mut self) {
+        let ready: Vec<String> = self
+            .st
+            .rds
+            .iter()
+            .filter(|(_, rd)| {
+                (rd.flags.iter().any(|f| f == "DELETE") || rd.rscs.values().any(RscSt::is_deleting))
+                    && rd.rscs.values().all(|r| self.node_online(&r.node))
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for rk in ready {
+            let (gone, rd_gone): (Vec<String>, bool) = match self.st.rds.get(&rk) {
+                Some(rd) => (
+                    rd.rscs
+                        .iter()
+                        .filter(|(_, r)| r.is_deleting() || rd.flags.iter().any(|f| f == "DELETE"))
+                        .map(|(k, _)| k.clone())
+                        .collect(),
+                    rd.flags.iter().any(|f| f == "DELETE"),
+                ),
+                None => continue,
+            };
+            for nk in gone {
+                self.drop_resource(&rk, &nk);
+            }
+            if rd_gone {
+                if let Some(rd) = self.st.rds.remove(&rk) {
+                    for vd in rd.vds.values() {
+                        self.be.remove_volume(&rd.name, vd.nr);
+                    }
+                }
+            } else {
+                let mut out = vec![];
+                self.sync_tiebreaker(&rk, &mut out);
+            }
+        }
+    }
+}
+
+/// Why a resource could not become Primary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoleError {
+    NoResource,
+    NodeOffline,
+    /// DRBD refused the state change; the message is drbdsetup's.
+    Refused(String),
+}
+
+impl std::fmt::Display for RoleError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RoleError::NoResource => f.write_str("no such resource"),
+            RoleError::NodeOffline => f.write_str("the node is offline"),
+            RoleError::Refused(m) => f.write_str(m),
         }
     }
 }

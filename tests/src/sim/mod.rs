@@ -5,6 +5,7 @@ pub mod backing;
 pub mod core;
 pub mod drbd;
 mod handlers;
+pub mod lenient;
 pub mod model;
 pub mod placement;
 pub mod rc;
@@ -56,6 +57,13 @@ pub struct SimConfig {
     pub latency: Duration,
     /// Node properties (e.g. `Aux/site`) for `replicas_on_same` / `replicas_on_different`.
     pub node_props: BTreeMap<String, BTreeMap<String, String>>,
+    /// Controller version to report and emulate (behaviour that changed between releases
+    /// follows it), e.g. `1.31.1`.
+    pub version: String,
+    /// Time a replica added to a definition that already has data stays `SyncTarget`.
+    pub resync: Duration,
+    /// Time a satellite takes to deploy a new resource (its disk is `Inconsistent` until then).
+    pub deploy_delay: Duration,
 }
 
 impl Default for SimConfig {
@@ -75,6 +83,9 @@ impl Default for SimConfig {
             clone_delay: Duration::from_millis(200),
             latency: Duration::ZERO,
             node_props: BTreeMap::new(),
+            version: core::DEFAULT_VERSION.into(),
+            resync: Duration::from_millis(core::DEFAULT_RESYNC_MS),
+            deploy_delay: Duration::ZERO,
         }
     }
 }
@@ -121,7 +132,26 @@ pub enum Fault {
         nth: u32,
         after_execute: bool,
     },
-    /// Remove all faults (the log of mutating requests is kept).
+    /// Accept the connection, read the request, never answer: matching requests (all when
+    /// both filters are `None`) are held until the fault is cleared or `max` has passed,
+    /// then the connection closes.
+    Hang {
+        method: Option<String>,
+        path_contains: Option<String>,
+        max: Duration,
+    },
+    /// New connections never complete: accepted by the kernel, then nothing is read or
+    /// written (no TLS handshake either) until cleared or `max` has passed.
+    Blackhole { max: Duration },
+    /// Matching answers send their headers (with the full `Content-Length`) and the first
+    /// byte of the body, then stall until cleared or `max` has passed, then the connection
+    /// closes.
+    Drip {
+        method: Option<String>,
+        path_contains: Option<String>,
+        max: Duration,
+    },
+    /// Remove all faults (the log of mutating requests is kept); held connections close.
     Clear,
 }
 
@@ -201,6 +231,9 @@ impl Sim {
             dev_dir: dev_dir.clone(),
             data_dir: data_dir.clone(),
         };
+        if be.mode == Backing::Loop {
+            be.detach_stale();
+        }
         let mut core = Core::new(
             be,
             &cfg.nodes,
@@ -208,6 +241,15 @@ impl Sim {
             cfg.pool_size_gib * 1024 * 1024,
             cfg.clone_delay.as_millis() as u64,
         );
+        if core::parse_version(&cfg.version).is_none() {
+            anyhow::bail!(
+                "invalid controller version '{}': give major.minor.patch, e.g. 1.31.1",
+                cfg.version
+            );
+        }
+        core.version = cfg.version.clone();
+        core.resync_ms = cfg.resync.as_millis() as u64;
+        core.deploy_delay_ms = cfg.deploy_delay.as_millis() as u64;
         if let Some(sf) = &cfg.state_file {
             if sf.exists() {
                 let data = std::fs::read(sf).with_context(|| format!("read {}", sf.display()))?;

@@ -79,6 +79,9 @@ pub struct RdSt {
     pub port: Option<u32>,
     /// `drbd_peer_slots` of the definition.
     pub peer_slots: Option<u32>,
+    /// Some resource has been Primary: there is data, so a new replica must sync (on thin
+    /// pools replicas added before that share the day-0 generation and skip the sync).
+    pub written: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -107,9 +110,23 @@ pub struct RscSt {
     pub loops: BTreeMap<u32, String>,
     /// Peer slots fixed at creation (`PeerSlotsNewResource`, else the definition's).
     pub peer_slots: Option<u32>,
+    /// When the satellite finished deploying it (ms since the epoch); before that the disk
+    /// is `Inconsistent`.
+    pub deployed_ms: i64,
+    /// When its disk became `UpToDate` (a resync from a peer ends here).
+    pub synced_ms: i64,
+    /// A DRBD client (`drbd_client`, make-available since 1.34): diskless without a quorum vote.
+    pub drbd_client: bool,
 }
 
 impl RscSt {
+    /// Marked for deletion and waiting for its node (or a peer) to come back.
+    pub fn is_deleting(&self) -> bool {
+        self.flags
+            .iter()
+            .any(|f| f == "DELETE" || f == "DRBD_DELETE")
+    }
+
     pub fn is_diskless(&self) -> bool {
         self.flags
             .iter()
@@ -131,6 +148,8 @@ pub struct SnapSt {
     pub props: Props,
     pub rd_props: Props,
     pub create_ts: i64,
+    /// Creation order (several snapshots can share a millisecond).
+    pub seq: u64,
 }
 
 /// `AutoSelectFilter` as accepted and stored; absent fields stay `None`.
@@ -153,6 +172,7 @@ pub struct SelectFilter {
     pub diskless_on_remaining: Option<bool>,
     pub diskless_type: Option<String>,
     pub overprovision: Option<f64>,
+    pub port_count: Option<i64>,
 }
 
 impl SelectFilter {
@@ -177,7 +197,8 @@ impl SelectFilter {
             provider_list,
             diskless_on_remaining,
             diskless_type,
-            overprovision
+            overprovision,
+            port_count
         )
     }
 
@@ -243,6 +264,8 @@ pub struct RgModify {
     pub delete_namespaces: Vec<String>,
     pub select_filter: Option<SelectFilter>,
     pub peer_slots: Option<i64>,
+    pub snap_names: Vec<String>,
+    pub copy_all_snaps: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -392,6 +415,8 @@ pub struct Autoplace {
     pub diskless_on_remaining: Option<bool>,
     pub layer_list: Option<Vec<String>>,
     pub select_filter: Option<SelectFilter>,
+    pub snap_names: Vec<String>,
+    pub copy_all_snaps: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -432,6 +457,7 @@ pub struct CloneReq {
     pub resource_group: Option<String>,
     pub override_props: Props,
     pub delete_props: Vec<String>,
+    pub delete_namespaces: Vec<String>,
     pub layer_list: Vec<String>,
     pub volume_passphrases: Vec<String>,
 }

@@ -197,8 +197,8 @@ impl Core {
                     "allocated_size_kib": if r.is_diskless() { 0 } else { vd.size_kib + meta_kib(vd.size_kib) },
                     "usable_size_kib": vd.size_kib,
                 });
-                if self.node_online(&r.node) {
-                    v["disk_state"] = json!(if r.is_diskless() { "Diskless" } else { "UpToDate" });
+                if let Some(ds) = self.disk_state(r) {
+                    v["disk_state"] = json!(ds);
                 }
                 v
             })
@@ -240,7 +240,7 @@ impl Core {
             "peer_slots": r.peer_slots.unwrap_or(7),
             "al_stripes": 1,
             "al_size": 32,
-            "flags": ["INITIALIZED"],
+            "flags": if r.drbd_client { json!(["INITIALIZED", "CLIENT"]) } else { json!(["INITIALIZED"]) },
             "drbd_volumes": self.drbd_vols(rd, r),
             "connections": conns,
         });
@@ -283,7 +283,6 @@ impl Core {
     }
 
     pub fn vlm_json(&self, rd: &RdSt, r: &RscSt, vd: &VdSt) -> Value {
-        let online = self.node_online(&r.node);
         let diskless = r.is_diskless();
         let by_res = format!("/dev/drbd/by-res/{}/{}", rd.name, vd.nr);
         let mut p = Props::new();
@@ -320,18 +319,24 @@ impl Core {
             ],
             "uuid": vd.uuid,
         });
-        if online {
+        if let Some(ds) = self.disk_state(r) {
             let mut reps = Map::new();
             for peer in rd.rscs.values().filter(|p| p.node != r.node) {
-                let st = if self.node_online(&peer.node) {
-                    "Established"
-                } else {
-                    "Off"
+                let peer_ds = self.disk_state(peer);
+                let st = match (&peer_ds, ds.starts_with("SyncTarget")) {
+                    (None, _) => json!({"replication_state": "Off"}),
+                    (Some(_), true) if !peer.is_diskless() => {
+                        json!({"replication_state": "SyncTarget"})
+                    }
+                    (Some(p), _) if p.starts_with("SyncTarget") && !diskless => {
+                        json!({"replication_state": "SyncSource"})
+                    }
+                    _ => json!({"replication_state": "Established"}),
                 };
-                reps.insert(peer.node.clone(), json!({"replication_state": st}));
+                reps.insert(peer.node.clone(), st);
             }
             v["state"] = json!({
-                "disk_state": if diskless { "Diskless" } else { "UpToDate" },
+                "disk_state": ds,
                 "replication_states": reps,
             });
         }

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::core::{ctx_reply, get_reply, Core, Req, Resp};
+use super::core::{ctx_reply, ctx_reply_sync, get_reply, Core, Req, Resp};
 use super::rc::*;
 
 /// What a route runs: the controller state and the request, giving the answer.
@@ -106,7 +106,7 @@ pub static ROUTES: &[Route] = &[
         )))
     }),
     r("POST", "/v1/resource-groups", |c, q| {
-        ctx_reply(CRT, OBJ_RSC_GRP, 201, c.rg_create(q))
+        ctx_reply_sync(CRT, OBJ_RSC_GRP, 201, c.rg_create(q))
     }),
     r("GET", "/v1/resource-groups/{rg}", |c, q| {
         get_reply(c.rg_ref(&q.p[0]).map(|g| c.rg_json(g)))
@@ -157,7 +157,7 @@ pub static ROUTES: &[Route] = &[
         get_reply(Ok(c.rd_list(q)))
     }),
     r("POST", "/v1/resource-definitions", |c, q| {
-        ctx_reply(CRT, OBJ_RSC_DFN, 201, c.rd_create(q))
+        ctx_reply_sync(CRT, OBJ_RSC_DFN, 201, c.rd_create(q))
     }),
     r("GET", RD, |c, q| {
         get_reply(
@@ -276,7 +276,7 @@ pub static ROUTES: &[Route] = &[
     r(
         "POST",
         "/v1/resource-definitions/{rd}/snapshot-restore-volume-definition/{snap}",
-        |c, q| ctx_reply(CRT, OBJ_VLM_DFN, 200, c.snap_restore_vd(q)),
+        |c, q| ctx_reply_sync(CRT, OBJ_VLM_DFN, 200, c.snap_restore_vd(q)),
     ),
     r(
         "POST",

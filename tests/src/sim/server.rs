@@ -2,6 +2,7 @@
 //! request statistics, state persistence and the `/sim/` control routes.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -19,7 +20,8 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use super::core::{Core, Req, Resp};
+use super::core::{Core, Req, Resp, NO_ANSWER};
+use super::drbd::RoleError;
 use super::rc::{
     entries_json, Entry, FAIL_ACC_DENIED_COMMAND, FAIL_INVLD_ENCRYPT_TYPE, FAIL_SIGN_IN,
     FAIL_SIGN_IN_MISSING_CREDENTIALS, FAIL_UNKNOWN_ERROR,
@@ -27,11 +29,27 @@ use super::rc::{
 use super::routes::{match_route, RouteMatch};
 use super::{FailKind, Fault};
 
-/// Response body: either complete, or cut off after half of it (a `Truncated` fault).
-#[derive(Debug)]
+/// Response body: complete, cut off after half of it (a `Truncated` fault), or one byte
+/// followed by a stall (a `Drip` fault; the future ends the stall).
 pub enum SimBody {
     Full(Option<Bytes>),
     Truncated(Option<Bytes>, u64, bool),
+    Stall(Option<Bytes>, u64, Pin<Box<dyn Future<Output = ()> + Send>>),
+}
+
+impl std::fmt::Debug for SimBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SimBody::Full(b) => f.debug_tuple("Full").field(b).finish(),
+            SimBody::Truncated(b, n, x) => f
+                .debug_tuple("Truncated")
+                .field(b)
+                .field(n)
+                .field(x)
+                .finish(),
+            SimBody::Stall(b, n, _) => f.debug_tuple("Stall").field(b).field(n).finish(),
+        }
+    }
 }
 
 impl Body for SimBody {
@@ -58,6 +76,15 @@ impl Body for SimBody {
                 }
                 None => Poll::Ready(Some(Err(io::Error::other("truncated by fault injection")))),
             },
+            SimBody::Stall(b, _, until) => match b.take() {
+                Some(b) => Poll::Ready(Some(Ok(Frame::data(b)))),
+                None => match until.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Some(Err(io::Error::other(
+                        "stalled body dropped by fault injection",
+                    )))),
+                    Poll::Pending => Poll::Pending,
+                },
+            },
         }
     }
 
@@ -68,7 +95,9 @@ impl Body for SimBody {
     fn size_hint(&self) -> SizeHint {
         match self {
             SimBody::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
-            SimBody::Truncated(_, full, _) => SizeHint::with_exact(*full),
+            SimBody::Truncated(_, full, _) | SimBody::Stall(_, full, _) => {
+                SizeHint::with_exact(*full)
+            }
         }
     }
 }
@@ -112,6 +141,31 @@ pub struct Faults {
     gate: Option<watch::Sender<Release>>,
     pub held: Option<String>,
     pub mutations: Vec<String>,
+    hang: Option<NetFault>,
+    drip: Option<NetFault>,
+    blackhole: Option<Duration>,
+    /// Wakes every connection a hang, drip or blackhole holds when the faults are cleared.
+    cleared: Arc<tokio::sync::Notify>,
+}
+
+/// A hang or drip: which requests (all when both filters are `None`), and for how long.
+#[derive(Debug, Clone)]
+struct NetFault {
+    method: Option<String>,
+    path_contains: Option<String>,
+    max: Duration,
+}
+
+impl NetFault {
+    fn matches(&self, method: &str, path: &str) -> bool {
+        self.method
+            .as_deref()
+            .is_none_or(|m| m.eq_ignore_ascii_case(method))
+            && self
+                .path_contains
+                .as_deref()
+                .is_none_or(|p| path.contains(p))
+    }
 }
 
 impl Faults {
@@ -151,8 +205,32 @@ impl Faults {
                     after_execute,
                 });
             }
+            Fault::Hang {
+                method,
+                path_contains,
+                max,
+            } => {
+                self.hang = Some(NetFault {
+                    method,
+                    path_contains,
+                    max,
+                })
+            }
+            Fault::Drip {
+                method,
+                path_contains,
+                max,
+            } => {
+                self.drip = Some(NetFault {
+                    method,
+                    path_contains,
+                    max,
+                })
+            }
+            Fault::Blackhole { max } => self.blackhole = Some(max),
             Fault::Clear => {
                 self.release(true);
+                self.cleared.notify_waiters();
                 let mutations = std::mem::take(&mut self.mutations);
                 *self = Faults::default();
                 self.mutations = mutations;
@@ -197,6 +275,34 @@ impl Faults {
         Some((after, rx))
     }
 
+    /// How long a matching request is held without an answer, if a hang applies.
+    fn check_hang(&self, method: &str, path: &str) -> Option<Duration> {
+        self.hang
+            .as_ref()
+            .filter(|h| h.matches(method, path))
+            .map(|h| h.max)
+    }
+
+    /// How long a matching answer's body stalls, if a drip applies.
+    fn check_drip(&self, method: &str, path: &str) -> Option<Duration> {
+        self.drip
+            .as_ref()
+            .filter(|h| h.matches(method, path))
+            .map(|h| h.max)
+    }
+
+    /// A future that ends after `max` or when the faults are cleared.
+    fn hold(&self, max: Duration) -> impl Future<Output = ()> + Send + 'static {
+        let n = self.cleared.clone();
+        async move {
+            let cleared = n.notified();
+            tokio::select! {
+                _ = tokio::time::sleep(max) => {}
+                _ = cleared => {}
+            }
+        }
+    }
+
     /// Decides whether this request fails; `(kind, execute_first)`.
     fn check(&mut self, method: &str, path: &str) -> Option<(FailKind, bool)> {
         let mut hit = None;
@@ -219,6 +325,13 @@ impl Faults {
         None
     }
 }
+
+/// Bound of a hang, drip or blackhole set through `/sim/fault` without `max_ms`.
+const DEFAULT_NET_FAULT_MS: u64 = 60_000;
+
+/// How long a request the real controller would never answer is held before the
+/// connection is closed (clients give up long before).
+const NO_ANSWER_HOLD: Duration = Duration::from_secs(600);
 
 /// State shared by all connections.
 #[derive(Debug)]
@@ -444,6 +557,16 @@ async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Result<Response<SimB
             }
         }
     }
+    let hang = {
+        let f = lock(&sh.faults);
+        f.check_hang(&method, &path).map(|max| f.hold(max))
+    };
+    if let Some(h) = hang {
+        h.await;
+        return Err(io::Error::other(
+            "request held without answer by fault injection",
+        ));
+    }
     let (latency, fault, pause) = {
         let mut f = lock(&sh.faults);
         let pause = f.check_pause(&method, &path);
@@ -508,6 +631,12 @@ async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Result<Response<SimB
             })
         }
     };
+    if resp.status == NO_ANSWER {
+        tokio::time::sleep(NO_ANSWER_HOLD).await;
+        return Err(io::Error::other(
+            "request never answered, as the real controller",
+        ));
+    }
     let resp = to_response(resp);
     sh.busy_us
         .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
@@ -521,7 +650,29 @@ async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Result<Response<SimB
     if let Some((kind, true)) = fault {
         return fault_response(kind, Some(resp));
     }
+    let drip = {
+        let f = lock(&sh.faults);
+        f.check_drip(&method, &path).map(|max| f.hold(max))
+    };
+    if let Some(until) = drip {
+        return Ok(stall(resp, until).await);
+    }
     Ok(resp)
+}
+
+/// The same answer, but its body stops after the first byte until `until` ends.
+async fn stall(
+    resp: Response<SimBody>,
+    until: impl Future<Output = ()> + Send + 'static,
+) -> Response<SimBody> {
+    let (parts, body) = resp.into_parts();
+    let bytes = match body {
+        SimBody::Full(b) => b.unwrap_or_default(),
+        SimBody::Truncated(b, _, _) | SimBody::Stall(b, _, _) => b.unwrap_or_default(),
+    };
+    let full = bytes.len() as u64;
+    let first = (!bytes.is_empty()).then(|| bytes.slice(..1));
+    Response::from_parts(parts, SimBody::Stall(first, full.max(1), Box::pin(until)))
 }
 
 /// Reports the request as held, then waits until the pause is released; a dropped gate
@@ -567,6 +718,38 @@ fn fault_from_json(v: &Value) -> Option<Fault> {
                 .and_then(Value::as_bool)
                 .unwrap_or(false),
         });
+    }
+    let net = |f: &Value| {
+        (
+            f.get("method").and_then(Value::as_str).map(str::to_string),
+            f.get("path_contains")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            Duration::from_millis(
+                f.get("max_ms")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(DEFAULT_NET_FAULT_MS),
+            ),
+        )
+    };
+    if let Some(f) = v.get("hang") {
+        let (method, path_contains, max) = net(f);
+        return Some(Fault::Hang {
+            method,
+            path_contains,
+            max,
+        });
+    }
+    if let Some(f) = v.get("drip") {
+        let (method, path_contains, max) = net(f);
+        return Some(Fault::Drip {
+            method,
+            path_contains,
+            max,
+        });
+    }
+    if let Some(f) = v.get("blackhole") {
+        return Some(Fault::Blackhole { max: net(f).2 });
     }
     if let Some(f) = v.get("fail_matching") {
         return Some(Fault::FailMatching {
@@ -622,15 +805,23 @@ async fn control(sh: &Arc<Shared>, method: &str, path: &str, body: &[u8]) -> Res
                 return bad("need resource, node, in_use");
             };
             let mut core = lock(&sh.core);
-            if core.set_in_use(r, n, u) {
-                sh.save(&core);
-                ok
+            let res = if u {
+                core.promote(r, n)
+            } else if core.set_in_use(r, n, false) {
+                Ok(())
             } else {
-                Resp {
-                    status: 404,
-                    body: Some(json!({"error": "no such resource"})),
-                    headers: vec![],
+                Err(RoleError::NoResource)
+            };
+            match res {
+                Ok(()) => {
+                    sh.save(&core);
+                    ok
                 }
+                Err(e) => Resp {
+                    status: if e == RoleError::NoResource { 404 } else { 409 },
+                    body: Some(json!({"error": e.to_string()})),
+                    headers: vec![],
+                },
             }
         }
         ("POST", "/sim/node-online") => {
@@ -718,6 +909,17 @@ pub async fn accept_loop(
                     r = l.accept() => {
                         let Ok((s, _)) = r else { continue };
                         let _ = s.set_nodelay(true);
+                        let hole = {
+                            let f = lock(&sh.faults);
+                            f.blackhole.map(|max| f.hold(max))
+                        };
+                        if let Some(h) = hole {
+                            tokio::spawn(async move {
+                                h.await;
+                                drop(s);
+                            });
+                            continue;
+                        }
                         let sh = sh.clone();
                         let tls = tls.clone();
                         tokio::spawn(async move {

@@ -26,9 +26,11 @@ impl Core {
                 }),
             )
         };
-        let b: CloneReq = match parse(req.body) {
-            Ok(b) => b,
-            Err(e) => return body("__invalid_name__", &[*e], 500),
+        if let Err(e) = self.rd_ref(&src) {
+            return Resp::entries(404, &[*e]);
+        }
+        let Ok(b) = parse::<CloneReq>(req.body) else {
+            return Resp::no_answer();
         };
         let shown = b
             .name
@@ -55,6 +57,12 @@ impl Core {
                 format!("Resource definition '{}' is still being cloned.", s.name),
             ));
         }
+        if !self.all_up_to_date(&s) {
+            return Err(fail(
+                FAIL_NOT_ALL_UPTODATE,
+                "Cannot clone resource-definition, because we have a non-UpToDate DRBD device.",
+            ));
+        }
         let rg = b.resource_group.clone().unwrap_or_else(|| s.rg.clone());
         let mut props = s.props.clone();
         props.retain(|k, _| k != "cloned-from");
@@ -66,7 +74,12 @@ impl Core {
                 .rds
                 .get_mut(&ck)
                 .ok_or_else(|| fail(FAIL_UNKNOWN_ERROR, "lost"))?;
-            let r = modify_props(&mut rd.props, &b.override_props, &b.delete_props, &[]);
+            let r = modify_props(
+                &mut rd.props,
+                &b.override_props,
+                &b.delete_props,
+                &b.delete_namespaces,
+            );
             rd.props.insert("cloned-from".into(), s.name.clone());
             rd.flags.push("CLONING".into());
             r

@@ -187,12 +187,52 @@ impl Core {
         }
         if let Some(node) = self.in_use_nodes(rd).first() {
             return Err(Box::new(
-                Entry::new(FAIL_IN_USE, format!("Resource '{name}' is still in use."))
-                    .cause(format!("Resource is mounted/in use on node '{node}'."))
-                    .obj("RscDfn", &name),
+                Entry::new(
+                    FAIL_IN_USE,
+                    format!("Resource '{name}' on node '{node}' is still in use."),
+                )
+                .cause("Resource is mounted/in use.")
+                .correction(format!("Un-mount resource '{name}' on the node '{node}'."))
+                .obj("RscDfn", &name),
             ));
         }
         let rk = key(&name);
+        let offline: Vec<String> = rd
+            .rscs
+            .values()
+            .filter(|r| !self.node_online(&r.node))
+            .map(|r| r.node.clone())
+            .collect();
+        if !offline.is_empty() {
+            let rd = self
+                .st
+                .rds
+                .get_mut(&rk)
+                .ok_or_else(|| fail(FAIL_UNKNOWN_ERROR, "lost"))?;
+            if !rd.flags.iter().any(|f| f == "DELETE") {
+                rd.flags.push("DELETE".into());
+            }
+            for r in rd.rscs.values_mut() {
+                for f in ["DRBD_DELETE", "DELETE"] {
+                    if !r.flags.iter().any(|x| x == f) {
+                        r.flags.push(f.into());
+                    }
+                }
+            }
+            let mut out = vec![Entry::new(
+                DELETED,
+                format!("Resource definition '{name}' marked for deletion."),
+            )
+            .obj("RscDfn", &name)];
+            for n in offline {
+                out.push(
+                    Entry::new(WARN_NOT_CONNECTED, format!("No active connection to satellite '{n}'"))
+                        .details("The controller is trying to (re-) establish a connection to the satellite. The controller stored the changes and as soon the satellite is connected, it will receive this update.")
+                        .obj("Node", n),
+                );
+            }
+            return Ok(out);
+        }
         let nodes: Vec<String> = rd.rscs.keys().cloned().collect();
         let mut out = vec![];
         for nk in nodes {
@@ -388,6 +428,12 @@ impl Core {
                             "Cannot resize volume definition while 'DrbdOptions/ExactSize' is true.",
                         )
                         .correction("Set 'DrbdOptions/ExactSize' to 'false' before resizing."),
+                    ));
+                }
+                if !rd.rscs.is_empty() && !self.all_up_to_date(rd) {
+                    return Err(fail(
+                        FAIL_NOT_ALL_UPTODATE,
+                        "Cannot resize volume, because we have a non-UpToDate DRBD device.",
                     ));
                 }
                 let grow = s - cur;

@@ -373,9 +373,9 @@ impl Core {
     }
 
     pub(crate) fn query_size(&mut self, req: &Req<'_>) -> Resp {
-        let b: SizeQuery = match parse(req.body) {
+        let b: SizeQuery = match parse_or_default(req.body) {
             Ok(b) => b,
-            Err(e) => return Resp::json(200, json!({"reports": entries_json(&[*e])})),
+            Err(e) => return Resp::entries(500, &[*e]),
         };
         match self.rg_ref(&req.p[0]) {
             Ok(rg) => Resp::json(
@@ -387,11 +387,9 @@ impl Core {
     }
 
     pub(crate) fn query_all_size(&mut self, req: &Req<'_>) -> Resp {
-        let b: SizeQuery = match parse(req.body) {
+        let b: SizeQuery = match parse_or_default(req.body) {
             Ok(b) => b,
-            Err(e) => {
-                return Resp::json(200, json!({"result": {}, "reports": entries_json(&[*e])}))
-            }
+            Err(e) => return Resp::entries(500, &[*e]),
         };
         let mut result = serde_json::Map::new();
         for rg in self.st.rgs.values() {

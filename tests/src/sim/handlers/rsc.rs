@@ -148,6 +148,7 @@ impl Core {
             props,
             node_id: want_node_id,
             port: want_port,
+            client,
         } = new;
         let nk = key(node);
         let node_name = self.node_ref(node)?.name.clone();
@@ -177,6 +178,12 @@ impl Core {
                 .ok_or_else(|| fail(FAIL_POOL_EXHAUSTED_NODE_ID, "No free node id available"))?,
         };
         let id = uuid();
+        let diskful_new = !flags
+            .iter()
+            .any(|f| f == "DISKLESS" || f == "DRBD_DISKLESS");
+        let syncs = diskful_new && rd.written && rd.rscs.values().any(|p| !p.is_diskless());
+        let deployed_ms = now_ms() + self.deploy_delay_ms as i64;
+        let synced_ms = deployed_ms + if syncs { self.resync_ms as i64 } else { 0 };
         let mut r = RscSt {
             node: node_name.clone(),
             uuid: id.clone(),
@@ -189,6 +196,9 @@ impl Core {
             forced_in_use: false,
             loops: BTreeMap::new(),
             peer_slots,
+            deployed_ms,
+            synced_ms,
+            drbd_client: client,
         };
         let name = rd.name.clone();
         out.push(
@@ -258,12 +268,17 @@ impl Core {
             .obj("Node", &node_name),
         );
         for p in &peers {
-            if self.node_online(p) {
-                out.push(Entry::new(
-                    CRT | OBJ_RSC | MODIFIED,
-                    format!("Added peer(s) '{node_name}' to resource '{name}' on '{p}'"),
-                ));
+            if !self.node_online(p) {
+                out.push(
+                    Entry::new(WARN_NOT_CONNECTED, format!("No active connection to satellite '{p}'"))
+                        .details("The controller is trying to (re-) establish a connection to the satellite. The controller stored the changes and as soon the satellite is connected, it will receive this update.")
+                        .obj("Node", p.as_str()),
+                );
             }
+            out.push(Entry::new(
+                CRT | OBJ_RSC | MODIFIED,
+                format!("Added peer(s) '{node_name}' to resource '{name}' on '{p}'"),
+            ));
         }
         if diskful && has_vds && !peers.is_empty() {
             out.push(
@@ -339,7 +354,7 @@ impl Core {
                 format!("Unsupported layer stack {:?}", b.layer_list),
             ));
         }
-        let diskless = b
+        let flagged = b
             .resource
             .flags
             .iter()
@@ -347,6 +362,22 @@ impl Core {
             || b.drbd_client == Some(true);
         let mut props = Props::new();
         modify_props(&mut props, &b.resource.props, &[], &[])?;
+        let diskless_pool = props
+            .get("StorPoolName")
+            .filter(|p| p.eq_ignore_ascii_case(DISKLESS_POOL))
+            .cloned();
+        let diskless = flagged || diskless_pool.is_some();
+        if let (false, Some(p)) = (flagged, &diskless_pool) {
+            out.push(
+                Entry::new(
+                    MASK_WARN | OBJ_STOR_POOL,
+                    "Resource will be automatically flagged as drbd diskless",
+                )
+                .cause(format!(
+                    "Used storage pool '{p}' is diskless, but resource was not flagged drbd diskless"
+                )),
+            );
+        }
         let rd = self
             .st
             .rds
@@ -376,7 +407,19 @@ impl Core {
             );
             return Ok(false);
         }
+        if !self.node_online(node) {
+            let n = &self.st.nodes[&nk].name;
+            return Err(Box::new(
+                Entry::new(
+                    FAIL_STLT_DOES_NOT_SUPPORT_LAYER,
+                    format!("Satellite '{n}' does not support the following layers: [DRBD]"),
+                )
+                .obj("RscDfn", &name)
+                .obj("Node", n),
+            ));
+        }
         let pool = if diskless {
+            props.remove("StorPoolName");
             DISKLESS_POOL.to_string()
         } else {
             let p = props
@@ -399,6 +442,7 @@ impl Core {
             flags,
             pool,
             props,
+            client: b.drbd_client == Some(true),
             node_id: b.drbd_node_id.map(|i| u32::try_from(i).unwrap_or(u32::MAX)),
             port: b
                 .drbd_tcp_ports
@@ -568,7 +612,25 @@ impl Core {
             ));
             return Ok(out);
         }
-        if r.is_diskless() && wanted && diskful >= 2 && diskful % 2 == 0 && diskless == 1 {
+        let has_tb = rd.rscs.values().any(|x| x.is_tiebreaker());
+        let other_voters = rd
+            .rscs
+            .values()
+            .filter(|x| {
+                x.node != nname
+                    && x.is_diskless()
+                    && !x.is_tiebreaker()
+                    && !x.drbd_client
+                    && !x.is_deleting()
+            })
+            .count();
+        if r.is_diskless()
+            && !has_tb
+            && wanted
+            && diskful >= 2
+            && diskful % 2 == 0
+            && other_voters == 0
+        {
             self.set_tiebreaker(&rk, &nk, true);
             out.push(
                 Entry::new(
@@ -579,6 +641,54 @@ impl Core {
                 .obj("Node", &nname),
             );
             return Ok(out);
+        }
+        if !self.node_online(&nname) {
+            let not_connected = || {
+                Entry::new(WARN_NOT_CONNECTED, format!("No active connection to satellite '{nname}'"))
+                    .details("The controller is trying to (re-) establish a connection to the satellite. The controller stored the changes and as soon the satellite is connected, it will receive this update.")
+                    .obj("Node", &nname)
+            };
+            if let Some(r) = self.st.rds.get_mut(&rk).and_then(|rd| rd.rscs.get_mut(&nk)) {
+                for f in ["DRBD_DELETE", "DELETE"] {
+                    if !r.flags.iter().any(|x| x == f) {
+                        r.flags.push(f.into());
+                    }
+                }
+            }
+            out.push(
+                Entry::new(
+                    DELETED,
+                    format!("Node: {nname}, Resource: {name} preparing for deletion."),
+                )
+                .obj("RscDfn", &name)
+                .obj("Node", &nname),
+            );
+            out.push(not_connected());
+            out.push(
+                Entry::new(
+                    DELETED,
+                    format!("Node: {nname}, Resource: {name} marked for deletion."),
+                )
+                .obj("RscDfn", &name)
+                .obj("Node", &nname),
+            );
+            out.push(not_connected());
+            return Ok(out);
+        }
+        let offline_peers: Vec<String> = self.st.rds[&rk]
+            .rscs
+            .values()
+            .filter(|p| p.node != nname && !self.node_online(&p.node))
+            .map(|p| p.node.clone())
+            .collect();
+        for p in offline_peers {
+            out.push(
+                Entry::new(
+                    WARN_NOT_CONNECTED,
+                    format!("No active connection to satellite '{p}'"),
+                )
+                .obj("Node", p),
+            );
         }
         self.drop_resource(&rk, &nk);
         out.push(
@@ -638,15 +748,29 @@ impl Core {
             return Ok(out);
         }
         let has_diskful_peer = rd.rscs.values().any(|r| !r.is_diskless());
+        if !self.node_online(&node) {
+            let kind = if !b.diskful && has_diskful_peer {
+                "diskless"
+            } else {
+                "diskful"
+            };
+            return Err(Box::new(
+                Entry::new(
+                    FAIL_NOT_FOUND_STOR_POOL,
+                    format!("Autoplacer could not find {kind} stor pool on node {node} matching resource-groups autoplace-settings"),
+                )
+                .obj("RscDfn", &name)
+                .obj("Node", &node),
+            ));
+        }
         if !b.diskful && has_diskful_peer {
-            self.add_resource(
-                &rk,
-                &node,
-                vec!["DISKLESS".into(), "DRBD_DISKLESS".into()],
-                DISKLESS_POOL.into(),
-                Props::new(),
-                &mut out,
-            )?;
+            let new = NewRsc {
+                flags: vec!["DISKLESS".into(), "DRBD_DISKLESS".into()],
+                pool: DISKLESS_POOL.into(),
+                client: self.version_at_least((1, 34, 0)),
+                ..Default::default()
+            };
+            self.add_resource_with(&rk, &node, new, &mut out)?;
         } else {
             let size: u64 = rd.vds.values().map(|v| v.size_kib).sum();
             if self.pool_free(&nk) < size {

@@ -64,13 +64,16 @@ impl Core {
                 if self.node_online(&r.node) {
                     nodes.push(r.node.clone());
                 } else {
-                    out.push(Entry::new(
-                        WARN_NOT_CONNECTED,
-                        format!(
-                            "No active connection to satellite '{}', snapshot skipped on that node",
-                            r.node
-                        ),
-                    ));
+                    out.push(
+                        Entry::new(
+                            MASK_WARN,
+                            format!(
+                                "Snapshot for resource '{name}' will not be created on node '{}' because that node is currently offline.",
+                                r.node
+                            ),
+                        )
+                        .obj("Node", &r.node),
+                    );
                 }
             }
         } else {
@@ -102,9 +105,27 @@ impl Core {
             }
         }
         if nodes.is_empty() {
-            return Err(fail(
-                FAIL_NOT_ENOUGH_NODES,
-                format!("No diskful resource of '{name}' available for a snapshot."),
+            return Err(Box::new(
+                Entry::new(
+                    FAIL_NOT_CONNECTED,
+                    "No diskful connected satellite for snapshot or no resources.",
+                )
+                .details("Snapshots need at least one diskful online satellite.")
+                .obj("RscDfn", &name),
+            ));
+        }
+        if let Some(r) = nodes
+            .iter()
+            .filter_map(|n| rd.rscs.get(&key(n)))
+            .find(|r| !self.up_to_date(r))
+        {
+            return Err(Box::new(
+                Entry::new(
+                    FAIL_SNAPSHOT_NOT_UPTODATE,
+                    "Cannot take snapshot from non-UpToDate DRBD device. Snapshot creation aborted",
+                )
+                .obj("RscDfn", &name)
+                .obj("Node", &r.node),
             ));
         }
         let mut sprops = Props::new();
@@ -124,6 +145,7 @@ impl Core {
             props: sprops,
             rd_props: rd.props.clone(),
             create_ts: now_ms(),
+            seq: self.req_seq,
         };
         out.insert(
             0,
@@ -204,9 +226,22 @@ impl Core {
     }
 
     pub(crate) fn snap_rollback(&mut self, req: &Req<'_>) -> MR {
-        let _b: Rollback = parse(req.body)?;
+        let _b: Rollback = parse_or_default(req.body)?;
         let (name, snap) = self.snap_lookup(&req.p[0], &req.p[1])?;
         let rd = self.rd_ref(&name)?;
+        if !self.version_at_least((1, 31, 2)) {
+            let newest = rd.snaps.values().max_by_key(|s| (s.create_ts, s.seq));
+            if newest.is_some_and(|n| n.name != snap.name) {
+                return Err(Box::new(
+                    Entry::new(
+                        FAIL_EXISTS_SNAPSHOT_DFN,
+                        "Rollback is only allowed with the most recent snapshot",
+                    )
+                    .obj("RscDfn", &name)
+                    .obj("Snapshot", &snap.name),
+                ));
+            }
+        }
         for r in rd.rscs.values() {
             if self.rsc_in_use_raw(rd, r) {
                 return Err(fail(
