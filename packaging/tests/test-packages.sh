@@ -88,6 +88,9 @@ stop_private_dockerd() {
     if [ -n "$containerd_pid" ] && [ "$(cat "/proc/$containerd_pid/comm" 2>/dev/null)" = containerd ]; then
         kill -TERM "$containerd_pid"
         for _ in $(seq 150); do kill -0 "$containerd_pid" 2>/dev/null || break; sleep 0.2; done
+    elif [ -z "$containerd_pid" ] && command -v ctr >/dev/null; then
+        # It used the machine's containerd: drop the namespaces it may have made there.
+        ctr namespaces rm "lspkg-$$" "lspkg-$$-plugins" >/dev/null 2>&1
     fi
     awk -v d="$dockerd_dir" 'index($2, d) == 1 {print $2}' /proc/self/mounts | sort -r | xargs -r -n1 umount -l
     rm -rf "$dockerd_dir"
