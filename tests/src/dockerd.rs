@@ -130,6 +130,11 @@ impl Dockerd {
         self.dir.join("exec")
     }
 
+    /// Its `--containerd-namespace` (`lse2e-<test pid>`).
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
     /// Its `--containerd-plugins-namespace`.
     pub fn plugins_namespace(&self) -> String {
         format!("{}-plugins", self.namespace)
