@@ -29,7 +29,7 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug, thiserror::Error)]
 pub enum DockerdError {
     /// A program could not be run at all.
-    #[error("cannot run {program} (install docker.io: scripts/ensure-docker.sh --install-only)")]
+    #[error("cannot run {program}; is it installed? (scripts/ensure-docker.sh --install-only installs docker.io and busybox-static)")]
     Spawn {
         /// The program.
         program: String,
@@ -187,9 +187,15 @@ impl Dockerd {
             let path = path.to_path_buf();
             move |source| DockerdError::Io { path, source }
         };
+        let busybox = Path::new("/bin/busybox");
+        if !busybox.is_file() {
+            return Err(DockerdError::Step {
+                step: format!("the test image {image}"),
+                detail: "/bin/busybox is missing: install busybox-static".into(),
+            });
+        }
         std::fs::create_dir_all(root.join("bin")).map_err(io(&root))?;
-        std::fs::copy("/bin/busybox", root.join("bin/busybox"))
-            .map_err(io(Path::new("/bin/busybox (install busybox-static)")))?;
+        std::fs::copy(busybox, root.join("bin/busybox")).map_err(io(busybox))?;
         for tool in ["sh", "cat", "echo", "sleep", "ls", "sync", "test"] {
             std::os::unix::fs::symlink("busybox", root.join("bin").join(tool))
                 .map_err(io(&root.join("bin").join(tool)))?;
