@@ -59,7 +59,7 @@ machine_drivers() {
 }
 start_private_dockerd() {
     dockerd_dir=$(mktemp -d /tmp/lsdockerd.XXXXXX)
-    echo '{}' >"$dockerd_dir/daemon.json"
+    printf '{"deprecated-key-path": "%s/key.json"}\n' "$dockerd_dir" >"$dockerd_dir/daemon.json"
     dockerd --config-file "$dockerd_dir/daemon.json" --data-root "$dockerd_dir/data" \
         --exec-root "$dockerd_dir/exec" --pidfile "$dockerd_dir/dockerd.pid" \
         -H "unix://$dockerd_dir/docker.sock" --bridge=none --iptables=false --ip-masq=false \

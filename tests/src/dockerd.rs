@@ -3,7 +3,8 @@
 //! which only a restart, stopping the user's containers, makes forget one).
 //!
 //! [`Dockerd::start`] runs `dockerd` with its own `--data-root`, `--exec-root`, `--pidfile`,
-//! configuration file and `-H unix://` socket under one directory in `/tmp`, its own containerd
+//! configuration file (naming its own identity key, so `/etc/docker/key.json` is neither read nor
+//! created) and `-H unix://` socket under one directory in `/tmp`, its own containerd
 //! namespaces, and no network changes (`--bridge=none --iptables=false --ip-masq=false`;
 //! containers run with `--network none`). When no containerd runs on the machine, dockerd starts
 //! its own under the exec root. Dropping the [`Dockerd`] stops it (and that containerd), unmounts
@@ -107,7 +108,9 @@ impl Dockerd {
             containerd: None,
         };
         let config = d.dir.join("daemon.json");
-        std::fs::write(&config, "{}\n").map_err(|source| DockerdError::Io {
+        // Its own identity key, instead of reading or creating /etc/docker/key.json.
+        let settings = serde_json::json!({ "deprecated-key-path": d.dir.join("key.json") });
+        std::fs::write(&config, format!("{settings}\n")).map_err(|source| DockerdError::Io {
             path: config,
             source,
         })?;

@@ -41,6 +41,10 @@ fn private_dockerd_is_isolated_and_removed_on_drop() {
         Path::new(root.trim()).starts_with(d.dir()),
         "its own data root: {root}"
     );
+    assert!(
+        d.dir().join("key.json").is_file(),
+        "its own identity key, not /etc/docker/key.json"
+    );
     d.import_busybox_image(IMAGE).expect("test image");
     let out = must(
         &d,
