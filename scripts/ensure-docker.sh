@@ -3,7 +3,16 @@
 # busybox-static, used for the tiny test image) with apt-get when missing, starts
 # `dockerd --iptables=false --bridge=none` in the background when no engine answers, and waits
 # until `docker info` works. Idempotent; needs root. Log: /var/log/linstor-dockerd.log.
+# With --install-only it only installs (the end-to-end tests run a private dockerd of their own
+# and never start or use this machine's engine).
 set -euo pipefail
+
+install_only=no
+case "${1:-}" in
+  --install-only) install_only=yes ;;
+  "") ;;
+  *) echo "ensure-docker.sh: unknown argument '$1' (only --install-only)" >&2; exit 2 ;;
+esac
 
 log=${DOCKERD_LOG:-/var/log/linstor-dockerd.log}
 
@@ -21,6 +30,7 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq >/dev/null
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+[ "$install_only" = no ] || exit 0
 
 if timeout 10 docker info >/dev/null 2>&1; then
   exit 0

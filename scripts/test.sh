@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of linstor-plugins: lints, unit and integration tests against the LINSTOR
 # simulator, the python-linstor conformance run, the Perl tests of the Proxmox module, the
-# Docker end-to-end runs with the real engine (socket plugin, and the managed plugin built from
-# Debian packages by packaging/docker/build-plugin.sh), and the package tests. Installs what it
+# Docker end-to-end runs with the real engine (a private dockerd per test; socket plugin, and the
+# managed plugin built from Debian packages by packaging/docker/build-plugin.sh), and the package
+# tests. Installs what it
 # needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."

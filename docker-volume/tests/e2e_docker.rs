@@ -1,6 +1,8 @@
 //! End to end with the real Docker engine (runs only with `LINSTOR_E2E_DOCKER=1`, as root):
-//! installs/starts dockerd through `scripts/ensure-docker.sh`, imports a busybox image, starts
-//! `linstor-sim --backing loop` and two plugin instances standing in for nodes n1 and n2.
+//! installs docker.io through `scripts/ensure-docker.sh --install-only`, starts a private dockerd
+//! of its own (`linstor_tests::dockerd`: own data root, exec root and socket; the machine's
+//! dockerd is never used), imports a busybox image into it, starts `linstor-sim --backing loop`
+//! and two plugin instances standing in for nodes n1 and n3.
 //!
 //! One dockerd binds a volume name to one driver, so the instance for node n1 is the driver
 //! `lse2e1` used through the Docker CLI, and the instance for node n3 (driver `lse2e3`, its own
@@ -11,9 +13,9 @@
 //!
 //! dockerd keeps every legacy volume driver it has called in memory and asks each of them on every
 //! `docker volume ls` (15 s of retries for a driver whose socket is gone), and only a restart
-//! makes it forget one. So the test leaves dockerd as it found it: it removes its volume, stops its
-//! daemons (which remove their sockets) and restarts dockerd when it still knows `lse2e1` or
-//! `lse2e3`, then checks that it does not.
+//! makes it forget one. So the test registers its drivers only with its private dockerd, which it
+//! stops and removes at the end, and checks that the machine's dockerd (when one runs) knows the
+//! same volume drivers as before the test.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
@@ -21,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use linstor_tests::dockerd::{machine_volume_drivers, Dockerd};
 use serde_json::Value;
 
 const IMAGE: &str = "linstor-e2e:latest";
@@ -46,8 +49,14 @@ fn must(cmd: &str, args: &[&str]) -> String {
     out
 }
 
-fn docker(args: &[&str]) -> String {
-    must("docker", args)
+fn docker(d: &Dockerd, args: &[&str]) -> String {
+    let out = d.cli(args).expect("docker CLI");
+    assert!(
+        out.ok,
+        "docker {args:?} failed:\n{}\n{}",
+        out.stdout, out.stderr
+    );
+    out.stdout
 }
 
 struct Plugin {
@@ -105,15 +114,16 @@ struct Env {
     plugins: Vec<Plugin>,
     containers: Vec<String>,
     tmp: tempfile::TempDir,
-    script: PathBuf,
+    /// Dropped last, after the containers, volume and plugin daemons are gone.
+    dockerd: Dockerd,
 }
 
 impl Drop for Env {
     fn drop(&mut self) {
         for c in &self.containers {
-            let _ = sh("docker", &["rm", "-f", c]);
+            let _ = self.dockerd.cli(&["rm", "-f", c]);
         }
-        let _ = sh("docker", &["volume", "rm", "-f", VOL]);
+        let _ = self.dockerd.cli(&["volume", "rm", "-f", VOL]);
         for p in &mut self.plugins {
             p.stop();
         }
@@ -133,27 +143,7 @@ impl Drop for Env {
                 }
             }
         }
-        if let Err(e) = forget_test_drivers(&self.script) {
-            eprintln!("cleanup: {e}");
-        }
     }
-}
-
-/// Volume drivers dockerd holds in memory (`docker info`, Plugins.Volume).
-fn known_drivers() -> Vec<String> {
-    let (_, out, _) = sh("docker", &["info", "--format", "{{json .Plugins.Volume}}"]);
-    serde_json::from_str(out.trim()).unwrap_or_default()
-}
-
-/// Restarts dockerd when it still knows a driver of this test (its sockets are gone by now).
-fn forget_test_drivers(script: &Path) -> Result<(), String> {
-    if known_drivers()
-        .iter()
-        .any(|d| d == DRIVER_A || d == DRIVER_B)
-    {
-        restart_dockerd(script)?;
-    }
-    Ok(())
 }
 
 fn sim_binary(plugin_bin: &Path) -> PathBuf {
@@ -174,30 +164,6 @@ fn sim_binary(plugin_bin: &Path) -> PathBuf {
     sim
 }
 
-fn build_image(tmp: &Path) {
-    if sh("docker", &["image", "inspect", IMAGE]).0 {
-        return;
-    }
-    let root = tmp.join("rootfs");
-    std::fs::create_dir_all(root.join("bin")).unwrap();
-    std::fs::copy("/bin/busybox", root.join("bin/busybox")).expect("busybox-static");
-    for tool in ["sh", "cat", "echo", "sleep", "ls", "sync", "test"] {
-        std::os::unix::fs::symlink("busybox", root.join("bin").join(tool)).unwrap();
-    }
-    let tar = tmp.join("rootfs.tar");
-    must(
-        "tar",
-        &[
-            "-C",
-            root.to_str().unwrap(),
-            "-cf",
-            tar.to_str().unwrap(),
-            ".",
-        ],
-    );
-    docker(&["import", tar.to_str().unwrap(), IMAGE]);
-}
-
 fn sim_state(url: &str) -> Value {
     let addr = url.trim_start_matches("http://");
     let mut s = std::net::TcpStream::connect(addr).unwrap();
@@ -212,41 +178,20 @@ fn sim_state(url: &str) -> Value {
     serde_json::from_str(body).unwrap()
 }
 
-fn restart_dockerd(script: &Path) -> Result<(), String> {
-    let (_, pids, _) = sh("pidof", &["dockerd"]);
-    for pid in pids.split_whitespace() {
-        let (ok, _, err) = sh("kill", &["-TERM", pid]);
-        if !ok {
-            return Err(format!("kill dockerd {pid}: {err}"));
-        }
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Path::new(&format!("/proc/{pid}")).exists() {
-            if Instant::now() > deadline {
-                return Err(format!("dockerd {pid} did not stop within 30 s"));
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-    let (ok, out, err) = sh("bash", &[script.to_str().unwrap()]);
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("{} failed:\n{out}\n{err}", script.display()))
-    }
-}
-
 #[test]
 fn docker_end_to_end() {
     if std::env::var("LINSTOR_E2E_DOCKER").as_deref() != Ok("1") {
-        eprintln!("skipped: set LINSTOR_E2E_DOCKER=1 to run the Docker end-to-end test (root, apt-get, loop devices; it installs and starts docker.io)");
+        eprintln!("skipped: set LINSTOR_E2E_DOCKER=1 to run the Docker end-to-end test (root, apt-get, loop devices; it installs docker.io and runs a private dockerd)");
         return;
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/ensure-docker.sh");
-    must("bash", &[script.to_str().unwrap()]);
+    must("bash", &[script.to_str().unwrap(), "--install-only"]);
+    let machine_drivers = machine_volume_drivers();
     let plugin_bin = PathBuf::from(env!("CARGO_BIN_EXE_linstor-docker-volume"));
     let sim_bin = sim_binary(&plugin_bin);
     let tmp = tempfile::tempdir().unwrap();
-    build_image(tmp.path());
+    let dockerd = Dockerd::start().expect("private dockerd");
+    dockerd.import_busybox_image(IMAGE).expect("test image");
 
     let mut sim = Command::new(&sim_bin)
         .args([
@@ -280,7 +225,7 @@ fn docker_end_to_end() {
         plugins: Vec::new(),
         containers: Vec::new(),
         tmp,
-        script: script.clone(),
+        dockerd,
     };
     let t = env.tmp.path().to_path_buf();
     let plugin_args = |driver: &str, node: &str| -> (Vec<String>, PathBuf) {
@@ -309,34 +254,46 @@ fn docker_end_to_end() {
     env.plugins.push(Plugin::start(&plugin_bin, args_b, sock_b));
 
     // Create with options; a container writes a file and is removed.
-    docker(&[
-        "volume",
-        "create",
-        "-d",
-        DRIVER_A,
-        "--opt",
-        "size=64M",
-        "--opt",
-        "nodes=n1,n2",
-        "--opt",
-        "fs=ext4",
-        VOL,
-    ]);
-    docker(&[
-        "run",
-        "--rm",
-        "-v",
-        &format!("{VOL}:/data"),
-        IMAGE,
-        "sh",
-        "-c",
-        "echo hello-linstor > /data/hello && sync",
-    ]);
+    docker(
+        &env.dockerd,
+        &[
+            "volume",
+            "create",
+            "-d",
+            DRIVER_A,
+            "--opt",
+            "size=64M",
+            "--opt",
+            "nodes=n1,n2",
+            "--opt",
+            "fs=ext4",
+            VOL,
+        ],
+    );
+    docker(
+        &env.dockerd,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-v",
+            &format!("{VOL}:/data"),
+            IMAGE,
+            "sh",
+            "-c",
+            "echo hello-linstor > /data/hello && sync",
+        ],
+    );
 
     // ls and inspect.
-    let ls = docker(&["volume", "ls", "--format", "{{.Driver}} {{.Name}}"]);
+    let ls = docker(
+        &env.dockerd,
+        &["volume", "ls", "--format", "{{.Driver}} {{.Name}}"],
+    );
     assert!(ls.lines().any(|l| l == format!("{DRIVER_A} {VOL}")), "{ls}");
-    let inspect: Value = serde_json::from_str(&docker(&["volume", "inspect", VOL])).unwrap();
+    let inspect: Value =
+        serde_json::from_str(&docker(&env.dockerd, &["volume", "inspect", VOL])).unwrap();
     let v = &inspect[0];
     assert_eq!(v["Driver"], DRIVER_A);
     assert_eq!(v["Scope"], "global");
@@ -345,38 +302,47 @@ fn docker_end_to_end() {
     assert_eq!(v["Status"]["size"], "64 MiB", "{v}");
 
     // dockerd restart: nothing is lost.
-    restart_dockerd(&script).unwrap();
-    let inspect: Value = serde_json::from_str(&docker(&["volume", "inspect", VOL])).unwrap();
+    env.dockerd.restart().unwrap();
+    let inspect: Value =
+        serde_json::from_str(&docker(&env.dockerd, &["volume", "inspect", VOL])).unwrap();
     assert_eq!(inspect[0]["Driver"], DRIVER_A);
 
     // Two containers on one node share the volume; the plugin restarts in between.
     for c in ["e2e-c1", "e2e-c2"] {
-        docker(&[
-            "run",
-            "-d",
-            "--name",
-            c,
-            "-v",
-            &format!("{VOL}:/data"),
-            IMAGE,
-            "sleep",
-            "600",
-        ]);
+        docker(
+            &env.dockerd,
+            &[
+                "run",
+                "-d",
+                "--network",
+                "none",
+                "--name",
+                c,
+                "-v",
+                &format!("{VOL}:/data"),
+                IMAGE,
+                "sleep",
+                "600",
+            ],
+        );
         env.containers.push(c.into());
     }
     assert_eq!(
-        docker(&["exec", "e2e-c2", "cat", "/data/hello"]).trim(),
+        docker(&env.dockerd, &["exec", "e2e-c2", "cat", "/data/hello"]).trim(),
         "hello-linstor"
     );
-    docker(&[
-        "exec",
-        "e2e-c1",
-        "sh",
-        "-c",
-        "echo shared > /data/two && sync",
-    ]);
+    docker(
+        &env.dockerd,
+        &[
+            "exec",
+            "e2e-c1",
+            "sh",
+            "-c",
+            "echo shared > /data/two && sync",
+        ],
+    );
     assert_eq!(
-        docker(&["exec", "e2e-c2", "cat", "/data/two"]).trim(),
+        docker(&env.dockerd, &["exec", "e2e-c2", "cat", "/data/two"]).trim(),
         "shared"
     );
 
@@ -386,9 +352,9 @@ fn docker_end_to_end() {
     a.stop();
     env.plugins
         .insert(0, Plugin::start(&plugin_bin, args, socket));
-    docker(&["rm", "-f", "e2e-c2"]);
+    docker(&env.dockerd, &["rm", "-f", "e2e-c2"]);
     assert_eq!(
-        docker(&["exec", "e2e-c1", "cat", "/data/two"]).trim(),
+        docker(&env.dockerd, &["exec", "e2e-c1", "cat", "/data/two"]).trim(),
         "shared",
         "the mount of the other container survives a plugin restart and one Unmount"
     );
@@ -405,7 +371,7 @@ fn docker_end_to_end() {
         "{r}"
     );
 
-    docker(&["rm", "-f", "e2e-c1"]);
+    docker(&env.dockerd, &["rm", "-f", "e2e-c1"]);
     env.containers.clear();
 
     // Node n3 serves the same volume (diskless) to a container that reads the file back.
@@ -422,21 +388,26 @@ fn docker_end_to_end() {
             .any(|f| f == "DISKLESS"),
         "diskless on n3: {n3}"
     );
-    let got = docker(&[
-        "run",
-        "--rm",
-        "-v",
-        &format!("{mp}:/data"),
-        IMAGE,
-        "cat",
-        "/data/hello",
-    ]);
+    let got = docker(
+        &env.dockerd,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-v",
+            &format!("{mp}:/data"),
+            IMAGE,
+            "cat",
+            "/data/hello",
+        ],
+    );
     assert_eq!(got.trim(), "hello-linstor");
     let r = b.call("VolumeDriver.Unmount", &mount_b);
     assert_eq!(r["Err"], "", "{r}");
 
     // Remove leaves nothing in the simulator.
-    docker(&["volume", "rm", VOL]);
+    docker(&env.dockerd, &["volume", "rm", VOL]);
     let st = sim_state(&url);
     assert!(
         st["resource_definitions"].as_object().unwrap().is_empty(),
@@ -444,18 +415,37 @@ fn docker_end_to_end() {
         st["resource_definitions"]
     );
 
-    // dockerd is left as it was found: no volume naming the test drivers, no socket, and it
-    // forgot the drivers (otherwise every `docker volume ls` waits for their dead sockets).
+    // The private dockerd is gone with its directories, no socket of the test drivers is left,
+    // and the machine's dockerd (if one runs) knows the same volume drivers as before: it never
+    // saw the test drivers (otherwise every `docker volume ls` there waits for dead sockets).
     let sockets: Vec<PathBuf> = env.plugins.iter().map(|p| p.socket.clone()).collect();
+    let private_dir = env.dockerd.dir().to_path_buf();
+    let private_pid = env.dockerd.pid().expect("private dockerd running");
     drop(env);
     for s in &sockets {
         assert!(!s.exists(), "{} left behind", s.display());
     }
-    let drivers = known_drivers();
+    assert!(
+        !private_dir.exists(),
+        "{} left behind",
+        private_dir.display()
+    );
+    assert!(
+        !Path::new(&format!("/proc/{private_pid}")).exists(),
+        "the private dockerd {private_pid} still runs"
+    );
+    let drivers = machine_volume_drivers();
+    assert_eq!(
+        drivers, machine_drivers,
+        "the machine's dockerd volume drivers changed"
+    );
+    let drivers = drivers.unwrap_or_default();
     assert!(
         !drivers.iter().any(|d| d == DRIVER_A || d == DRIVER_B),
-        "dockerd still knows a test driver: {drivers:?}"
+        "the machine's dockerd knows a test driver: {drivers:?}"
     );
-    let ls = docker(&["volume", "ls", "--format", "{{.Driver}}"]);
-    assert!(!ls.lines().any(|d| d == DRIVER_A || d == DRIVER_B), "{ls}");
+    if machine_drivers.is_some() {
+        let ls = must("docker", &["volume", "ls", "--format", "{{.Driver}}"]);
+        assert!(!ls.lines().any(|d| d == DRIVER_A || d == DRIVER_B), "{ls}");
+    }
 }

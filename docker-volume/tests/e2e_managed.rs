@@ -1,5 +1,7 @@
 //! The managed plugin through the real Docker engine (runs only with `LINSTOR_E2E_DOCKER=1`, as
-//! root): `packaging/docker/build-plugin.sh` builds the plugin directory from this machine's
+//! root), in a private dockerd of its own (`linstor_tests::dockerd`; the machine's dockerd is
+//! never used, and knows the same volume drivers afterwards): `packaging/docker/build-plugin.sh`
+//! (with `DOCKER_HOST` pointing at the private engine) builds the plugin directory from this machine's
 //! Debian packages and runs `docker plugin create`; the test sets the controller (the simulator
 //! over mutual TLS with basic auth, `--backing loop`), the TLS files under `/etc/linstor` and the
 //! node name, enables it and uses it as a user does: `docker volume create -d` with options, two
@@ -14,6 +16,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use linstor_tests::dockerd::{machine_volume_drivers, Dockerd};
 use linstor_tests::pki::Pki;
 use linstor_tests::sim::{Backing, BlockingSim, Sim, SimConfig};
 use serde_json::Value;
@@ -36,37 +39,15 @@ fn sh(cmd: &str, args: &[&str]) -> (bool, String, String) {
     )
 }
 
-fn docker(args: &[&str]) -> String {
-    let (ok, out, err) = sh("docker", args);
-    assert!(ok, "docker {args:?} failed:\n{out}\n{err}");
-    out
+fn try_docker(d: &Dockerd, args: &[&str]) -> (bool, String, String) {
+    let out = d.cli(args).expect("docker CLI");
+    (out.ok, out.stdout, out.stderr)
 }
 
-fn build_image(tmp: &Path) {
-    if sh("docker", &["image", "inspect", IMAGE]).0 {
-        return;
-    }
-    let root = tmp.join("image");
-    std::fs::create_dir_all(root.join("bin")).unwrap();
-    std::fs::copy("/bin/busybox", root.join("bin/busybox")).expect("busybox-static");
-    for tool in ["sh", "cat", "echo", "sleep", "ls", "sync", "test"] {
-        std::os::unix::fs::symlink("busybox", root.join("bin").join(tool)).unwrap();
-    }
-    let tar = tmp.join("image.tar");
-    let (ok, _, err) = sh(
-        "tar",
-        &[
-            "-C",
-            root.to_str().unwrap(),
-            "-cf",
-            tar.to_str().unwrap(),
-            ".",
-        ],
-    );
-    assert!(ok, "{err}");
-    docker(&["import", tar.to_str().unwrap(), IMAGE]);
-    std::fs::remove_dir_all(&root).unwrap();
-    std::fs::remove_file(&tar).unwrap();
+fn docker(d: &Dockerd, args: &[&str]) -> String {
+    let (ok, out, err) = try_docker(d, args);
+    assert!(ok, "docker {args:?} failed:\n{out}\n{err}");
+    out
 }
 
 /// Host mount points below `dir` (not `dir` itself, which dockerd binds), each once (a
@@ -84,17 +65,13 @@ fn mounts_under(dir: &Path) -> Vec<String> {
 }
 
 /// Pid of the plugin's daemon, from runc's state of the plugin container (dockerd runs plugins
-/// under `/run/docker/runtime-runc/plugins.moby`, named by plugin id).
-fn plugin_pid(id: &str) -> Option<u64> {
-    let (ok, out, _) = sh(
-        "runc",
-        &[
-            "--root",
-            "/run/docker/runtime-runc/plugins.moby",
-            "state",
-            id,
-        ],
-    );
+/// under `<exec root>/runtime-runc/<plugins namespace>`, named by plugin id).
+fn plugin_pid(d: &Dockerd, id: &str) -> Option<u64> {
+    let root = d
+        .exec_root()
+        .join("runtime-runc")
+        .join(d.plugins_namespace());
+    let (ok, out, _) = sh("runc", &["--root", root.to_str()?, "state", id]);
     let v: Value = serde_json::from_str(&out).ok().filter(|_| ok)?;
     (v["status"] == "running")
         .then(|| v["pid"].as_u64())
@@ -106,17 +83,20 @@ struct Cleanup {
     containers: Vec<String>,
     sim: Option<BlockingSim>,
     dev_dir: PathBuf,
+    /// Dropped last: stops the private dockerd and removes its directories.
+    dockerd: Dockerd,
 }
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
+        let d = &self.dockerd;
         for c in &self.containers {
-            let _ = sh("docker", &["rm", "-f", c]);
+            let _ = d.cli(&["rm", "-f", c]);
         }
-        let _ = sh("docker", &["volume", "rm", "-f", VOL]);
-        if sh("docker", &["plugin", "inspect", PLUGIN]).0 {
-            let _ = sh("docker", &["plugin", "disable", "-f", PLUGIN]);
-            let _ = sh("docker", &["plugin", "rm", "-f", PLUGIN]);
+        let _ = d.cli(&["volume", "rm", "-f", VOL]);
+        if d.cli(&["plugin", "inspect", PLUGIN]).is_ok_and(|o| o.ok) {
+            let _ = d.cli(&["plugin", "disable", "-f", PLUGIN]);
+            let _ = d.cli(&["plugin", "rm", "-f", PLUGIN]);
         }
         drop(self.sim.take());
         let _ = std::fs::remove_dir_all(&self.dev_dir);
@@ -126,20 +106,25 @@ impl Drop for Cleanup {
 #[test]
 fn managed_plugin_through_the_engine() {
     if std::env::var("LINSTOR_E2E_DOCKER").as_deref() != Ok("1") {
-        eprintln!("skipped: set LINSTOR_E2E_DOCKER=1 to run the managed-plugin test (root, apt-get, loop devices; it installs and starts docker.io)");
+        eprintln!("skipped: set LINSTOR_E2E_DOCKER=1 to run the managed-plugin test (root, apt-get, loop devices; it installs docker.io and runs a private dockerd)");
         return;
     }
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let (ok, out, err) = sh(
         "bash",
-        &[repo.join("scripts/ensure-docker.sh").to_str().unwrap()],
+        &[
+            repo.join("scripts/ensure-docker.sh").to_str().unwrap(),
+            "--install-only",
+        ],
     );
     assert!(ok, "ensure-docker.sh:\n{out}\n{err}");
-    if sh("docker", &["plugin", "inspect", PLUGIN]).0 {
-        panic!("a plugin '{PLUGIN}' exists already (left by an earlier run?); remove it with `docker plugin rm -f {PLUGIN}`");
+    let machine_drivers = machine_volume_drivers();
+    let dockerd = Dockerd::start().expect("private dockerd");
+    if try_docker(&dockerd, &["plugin", "inspect", PLUGIN]).0 {
+        panic!("a plugin '{PLUGIN}' exists already in a new private dockerd");
     }
     let tmp = tempfile::tempdir().unwrap();
-    build_image(tmp.path());
+    dockerd.import_busybox_image(IMAGE).expect("test image");
 
     let dev_dir = PathBuf::from(format!("/dev/lse2e-managed-{}", std::process::id()));
     let pki = Pki::new();
@@ -147,6 +132,7 @@ fn managed_plugin_through_the_engine() {
         containers: Vec::new(),
         sim: None,
         dev_dir: dev_dir.clone(),
+        dockerd,
     };
     let sim = guard.sim.insert(
         Sim::start_blocking(SimConfig {
@@ -168,6 +154,7 @@ fn managed_plugin_through_the_engine() {
         .arg(repo.join("packaging/docker/build-plugin.sh"))
         .args(["--dir", bundle.to_str().unwrap(), PLUGIN])
         .env("PLUGIN_BIN", env!("CARGO_BIN_EXE_linstor-docker-volume"))
+        .env("DOCKER_HOST", guard.dockerd.host())
         .output()
         .unwrap();
     assert!(
@@ -191,13 +178,14 @@ fn managed_plugin_through_the_engine() {
     for p in ["e2fsprogs ", "xfsprogs ", "util-linux ", "libc6 "] {
         assert!(packages.contains(p), "{p}in {packages}");
     }
-    let info: Value = serde_json::from_str(&docker(&["plugin", "inspect", PLUGIN])).unwrap();
+    let info: Value =
+        serde_json::from_str(&docker(&guard.dockerd, &["plugin", "inspect", PLUGIN])).unwrap();
     assert_eq!(
         info[0]["Enabled"], false,
         "a created plugin starts disabled"
     );
     let id = info[0]["Id"].as_str().unwrap().to_string();
-    let docker_root = docker(&["info", "--format", "{{.DockerRootDir}}"]);
+    let docker_root = docker(&guard.dockerd, &["info", "--format", "{{.DockerRootDir}}"]);
     let propagated = Path::new(docker_root.trim())
         .join("plugins")
         .join(&id)
@@ -207,49 +195,63 @@ fn managed_plugin_through_the_engine() {
     let pki_dir = pki.dir().display().to_string();
     let url = sim.url();
     let node_args = format!("args=--node n1 --dev-root {}", dev_dir.join("n1").display());
-    docker(&[
-        "plugin",
-        "set",
-        PLUGIN,
-        &format!("LS_CONTROLLERS={url}"),
-        "LS_CA_FILE=/etc/linstor/ca.pem",
-        "LS_CERT_FILE=/etc/linstor/client.pem",
-        "LS_KEY_FILE=/etc/linstor/client.key",
-        &format!("LS_USERNAME={USER}"),
-        &format!("LS_PASSWORD={PASSWORD}"),
-        &format!("etc-linstor.source={pki_dir}"),
-        &node_args,
-    ]);
-    docker(&["plugin", "enable", "--timeout", "120", PLUGIN]);
+    docker(
+        &guard.dockerd,
+        &[
+            "plugin",
+            "set",
+            PLUGIN,
+            &format!("LS_CONTROLLERS={url}"),
+            "LS_CA_FILE=/etc/linstor/ca.pem",
+            "LS_CERT_FILE=/etc/linstor/client.pem",
+            "LS_KEY_FILE=/etc/linstor/client.key",
+            &format!("LS_USERNAME={USER}"),
+            &format!("LS_PASSWORD={PASSWORD}"),
+            &format!("etc-linstor.source={pki_dir}"),
+            &node_args,
+        ],
+    );
+    docker(
+        &guard.dockerd,
+        &["plugin", "enable", "--timeout", "120", PLUGIN],
+    );
 
-    docker(&[
-        "volume",
-        "create",
-        "-d",
-        PLUGIN,
-        "--opt",
-        "size=64M",
-        "--opt",
-        "nodes=n1,n2",
-        "--opt",
-        "fs=ext4",
-        VOL,
-    ]);
+    docker(
+        &guard.dockerd,
+        &[
+            "volume",
+            "create",
+            "-d",
+            PLUGIN,
+            "--opt",
+            "size=64M",
+            "--opt",
+            "nodes=n1,n2",
+            "--opt",
+            "fs=ext4",
+            VOL,
+        ],
+    );
     let rd = &sim.state()["resource_definitions"][VOL];
     assert_eq!(
         rd["props"]["Aux/is-linstor-docker-volume"], "true",
         "created through LINSTOR over mutual TLS with basic auth: {rd}"
     );
-    docker(&[
-        "run",
-        "--rm",
-        "-v",
-        &format!("{VOL}:/data"),
-        IMAGE,
-        "sh",
-        "-c",
-        "echo hello-managed > /data/hello && sync",
-    ]);
+    docker(
+        &guard.dockerd,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-v",
+            &format!("{VOL}:/data"),
+            IMAGE,
+            "sh",
+            "-c",
+            "echo hello-managed > /data/hello && sync",
+        ],
+    );
     let device = std::fs::read_link(dev_dir.join(format!("n1/drbd/by-res/{VOL}/0")))
         .expect("the volume's device on n1");
     let (_, fstype, _) = sh(
@@ -264,17 +266,22 @@ fn managed_plugin_through_the_engine() {
 
     // Two containers share the mount, which dockerd sees under the propagated mount.
     for c in ["e2em-c1", "e2em-c2"] {
-        docker(&[
-            "run",
-            "-d",
-            "--name",
-            c,
-            "-v",
-            &format!("{VOL}:/data"),
-            IMAGE,
-            "sleep",
-            "600",
-        ]);
+        docker(
+            &guard.dockerd,
+            &[
+                "run",
+                "-d",
+                "--network",
+                "none",
+                "--name",
+                c,
+                "-v",
+                &format!("{VOL}:/data"),
+                IMAGE,
+                "sleep",
+                "600",
+            ],
+        );
         guard.containers.push(c.into());
     }
     assert_eq!(
@@ -292,29 +299,34 @@ fn managed_plugin_through_the_engine() {
         "one reference per container: {state}"
     );
     assert_eq!(
-        docker(&["exec", "e2em-c2", "cat", "/data/hello"]).trim(),
+        docker(&guard.dockerd, &["exec", "e2em-c2", "cat", "/data/hello"]).trim(),
         "hello-managed"
     );
-    docker(&[
-        "exec",
-        "e2em-c1",
-        "sh",
-        "-c",
-        "echo shared > /data/two && sync",
-    ]);
+    docker(
+        &guard.dockerd,
+        &[
+            "exec",
+            "e2em-c1",
+            "sh",
+            "-c",
+            "echo shared > /data/two && sync",
+        ],
+    );
     assert_eq!(
-        docker(&["exec", "e2em-c2", "cat", "/data/two"]).trim(),
+        docker(&guard.dockerd, &["exec", "e2em-c2", "cat", "/data/two"]).trim(),
         "shared"
     );
 
     // The plugin crashes: dockerd starts it again at once, and it finds its mount and counts.
-    let first = plugin_pid(&id).expect("the plugin's process");
+    let first = plugin_pid(&guard.dockerd, &id).expect("the plugin's process");
     let (ok, _, err) = sh("kill", &["-KILL", &first.to_string()]);
     assert!(ok, "{err}");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let second = loop {
-        match plugin_pid(&id) {
-            Some(p) if p != first && sh("docker", &["volume", "inspect", VOL]).0 => break p,
+        match plugin_pid(&guard.dockerd, &id) {
+            Some(p) if p != first && try_docker(&guard.dockerd, &["volume", "inspect", VOL]).0 => {
+                break p
+            }
             _ => {}
         }
         assert!(
@@ -336,17 +348,17 @@ fn managed_plugin_through_the_engine() {
         "mount counts survive the crash"
     );
 
-    let (ok, _, err) = sh("docker", &["plugin", "disable", PLUGIN]);
+    let (ok, _, err) = try_docker(&guard.dockerd, &["plugin", "disable", PLUGIN]);
     assert!(!ok, "disable must be refused while the volume is mounted");
     assert!(err.contains("in use"), "{err}");
 
-    docker(&["rm", "-f", "e2em-c2"]);
+    docker(&guard.dockerd, &["rm", "-f", "e2em-c2"]);
     assert_eq!(
-        docker(&["exec", "e2em-c1", "cat", "/data/two"]).trim(),
+        docker(&guard.dockerd, &["exec", "e2em-c1", "cat", "/data/two"]).trim(),
         "shared",
         "one Unmount leaves the other container's mount"
     );
-    docker(&["rm", "-f", "e2em-c1"]);
+    docker(&guard.dockerd, &["rm", "-f", "e2em-c1"]);
     guard.containers.clear();
     assert!(
         mounts_under(&propagated).is_empty(),
@@ -355,7 +367,7 @@ fn managed_plugin_through_the_engine() {
 
     let before: Value =
         serde_json::from_str(&std::fs::read_to_string(&state_file).unwrap()).expect("plugin state");
-    let (ok, _, err) = sh("docker", &["plugin", "disable", PLUGIN]);
+    let (ok, _, err) = try_docker(&guard.dockerd, &["plugin", "disable", PLUGIN]);
     if !ok {
         // dockerd counts references per volume it knows, not per mount: an existing, unmounted
         // volume still blocks a plain disable.
@@ -364,11 +376,15 @@ fn managed_plugin_through_the_engine() {
             "dockerd still counts the unmounted volume ({}); disabling with -f",
             err.trim()
         );
-        docker(&["plugin", "disable", "-f", PLUGIN]);
+        docker(&guard.dockerd, &["plugin", "disable", "-f", PLUGIN]);
     }
-    let info: Value = serde_json::from_str(&docker(&["plugin", "inspect", PLUGIN])).unwrap();
+    let info: Value =
+        serde_json::from_str(&docker(&guard.dockerd, &["plugin", "inspect", PLUGIN])).unwrap();
     assert_eq!(info[0]["Enabled"], false);
-    docker(&["plugin", "enable", "--timeout", "120", PLUGIN]);
+    docker(
+        &guard.dockerd,
+        &["plugin", "enable", "--timeout", "120", PLUGIN],
+    );
     let after: Value = serde_json::from_str(&std::fs::read_to_string(&state_file).unwrap())
         .expect("plugin state after enable");
     assert_eq!(
@@ -376,30 +392,37 @@ fn managed_plugin_through_the_engine() {
         "mount counts and volume cache survive disable/enable"
     );
 
-    let ls = docker(&["volume", "ls", "--format", "{{.Driver}} {{.Name}}"]);
+    let ls = docker(
+        &guard.dockerd,
+        &["volume", "ls", "--format", "{{.Driver}} {{.Name}}"],
+    );
     assert!(
         ls.lines().any(|l| l == format!("{PLUGIN}:latest {VOL}")),
         "{ls}"
     );
-    let inspect: Value = serde_json::from_str(&docker(&["volume", "inspect", VOL])).unwrap();
+    let inspect: Value =
+        serde_json::from_str(&docker(&guard.dockerd, &["volume", "inspect", VOL])).unwrap();
     assert_eq!(inspect[0]["Status"]["replicas"], 2, "{inspect}");
     assert_eq!(
-        docker(&[
-            "run",
-            "--rm",
-            "-v",
-            &format!("{VOL}:/data"),
-            IMAGE,
-            "cat",
-            "/data/hello",
-            "/data/two"
-        ])
+        docker(
+            &guard.dockerd,
+            &[
+                "run",
+                "--rm",
+                "-v",
+                &format!("{VOL}:/data"),
+                IMAGE,
+                "cat",
+                "/data/hello",
+                "/data/two"
+            ]
+        )
         .split_whitespace()
         .collect::<Vec<_>>(),
         ["hello-managed", "shared"]
     );
 
-    docker(&["volume", "rm", VOL]);
+    docker(&guard.dockerd, &["volume", "rm", VOL]);
     assert!(
         sim.state()["resource_definitions"]
             .as_object()
@@ -407,11 +430,31 @@ fn managed_plugin_through_the_engine() {
             .is_empty(),
         "the volume is gone from LINSTOR"
     );
-    docker(&["plugin", "disable", PLUGIN]);
-    docker(&["plugin", "rm", PLUGIN]);
-    assert!(!sh("docker", &["plugin", "inspect", PLUGIN]).0);
+    docker(&guard.dockerd, &["plugin", "disable", PLUGIN]);
+    docker(&guard.dockerd, &["plugin", "rm", PLUGIN]);
+    assert!(!try_docker(&guard.dockerd, &["plugin", "inspect", PLUGIN]).0);
     assert!(
         !propagated.exists(),
         "docker plugin rm removed its directory"
+    );
+
+    // The private dockerd stops with its directories and containerd, and the machine's dockerd
+    // (if one runs) knows the same volume drivers as before.
+    let private_dir = guard.dockerd.dir().to_path_buf();
+    let private_pid = guard.dockerd.pid().expect("private dockerd running");
+    drop(guard);
+    assert!(
+        !private_dir.exists(),
+        "{} left behind",
+        private_dir.display()
+    );
+    assert!(
+        !Path::new(&format!("/proc/{private_pid}")).exists(),
+        "the private dockerd {private_pid} still runs"
+    );
+    assert_eq!(
+        machine_volume_drivers(),
+        machine_drivers,
+        "the machine's dockerd volume drivers changed"
     );
 }

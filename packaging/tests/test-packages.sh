@@ -4,11 +4,18 @@
 # an action the driver knows, then installs linstor-plugins-tools + linstor-plugins-docker on this
 # machine, starts the installed daemon the way its systemd unit does, and drives it with the real
 # Docker engine against linstor-sim: `docker volume create -d linstor`, the volume appears in the
-# simulator, `docker volume rm`, it is gone; dockerd is left without the `linstor` driver in memory.
-# Finally purges the packages and checks nothing stays.
+# simulator, `docker volume rm`, it is gone. Finally purges the packages and checks nothing stays.
 #
-# Needs root, dpkg-deb, curl, a Docker engine (scripts/ensure-docker.sh, or docker.io which this
-# script installs and starts with --iptables=false --bridge=none when no engine answers).
+# The engine is a private dockerd this script starts (own --data-root, --exec-root, --pidfile,
+# -H socket, containerd namespaces; --bridge=none --iptables=false --ip-masq=false) and removes
+# at the end: dockerd keeps every legacy volume driver it has called in memory (a `docker volume
+# ls` then waits 15 s for a socket that is gone) and only a restart forgets one, so the machine's
+# dockerd is never used; the script checks it holds the same volume drivers afterwards. The
+# package's units target the machine's dockerd only through the shared socket path
+# /run/docker/plugins/linstor.sock (dockerd hard-codes that directory), which the private one
+# finds the same way.
+#
+# Needs root, dpkg-deb, curl, docker.io (installed by scripts/ensure-docker.sh --install-only).
 # Environment:
 #   LINSTOR_SIM_BIN   linstor-sim binary (default: built with cargo into $CARGO_TARGET_DIR)
 #   DEB_BIN_DIR       prebuilt release binaries for build-debs.sh --bin-dir (default: cargo build)
@@ -41,19 +48,53 @@ tmp=$(mktemp -d /tmp/linstor-pkgtest.XXXXXX)
 sim_pid=""
 daemon_pid=""
 dockerd_pid=""
+dockerd_dir=""
+containerd_pid=""
 installed=0
 conf_backup=""
-# dockerd keeps every legacy volume driver it has called in memory and asks each on every
-# `docker volume ls` (15 s of retries once its socket is gone); only a restart forgets one. A
-# dockerd this script started is stopped in cleanup instead.
-forget_linstor_driver() {
-    docker info --format '{{json .Plugins.Volume}}' 2>/dev/null | grep -q '"linstor"' || return 0
-    [ -z "$dockerd_pid" ] || return 0
-    for pid in $(pidof dockerd); do
-        kill -TERM "$pid"
-        for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+# Volume drivers the machine's own dockerd holds in memory; nothing when no engine runs there.
+machine_drivers() {
+    local out
+    out=$(env -u DOCKER_HOST timeout 20 docker info --format '{{json .Plugins.Volume}}' 2>/dev/null) && echo "$out"
+}
+start_private_dockerd() {
+    dockerd_dir=$(mktemp -d /tmp/lsdockerd.XXXXXX)
+    printf '{"deprecated-key-path": "%s/key.json"}\n' "$dockerd_dir" >"$dockerd_dir/daemon.json"
+    dockerd --config-file "$dockerd_dir/daemon.json" --data-root "$dockerd_dir/data" \
+        --exec-root "$dockerd_dir/exec" --pidfile "$dockerd_dir/dockerd.pid" \
+        -H "unix://$dockerd_dir/docker.sock" --bridge=none --iptables=false --ip-masq=false \
+        --ip6tables=false --userland-proxy=false \
+        --containerd-namespace "lspkg-$$" --containerd-plugins-namespace "lspkg-$$-plugins" \
+        </dev/null >"$dockerd_dir/dockerd.log" 2>&1 &
+    dockerd_pid=$!
+    export DOCKER_HOST="unix://$dockerd_dir/docker.sock"
+    for _ in $(seq 180); do
+        if docker info >/dev/null 2>&1; then
+            containerd_pid=$(cat "$dockerd_dir/exec/containerd/containerd.pid" 2>/dev/null)
+            return 0
+        fi
+        kill -0 "$dockerd_pid" 2>/dev/null || break
+        sleep 0.5
     done
-    "$root/scripts/ensure-docker.sh" >>"$tmp/docker.log" 2>&1
+    tail -20 "$dockerd_dir/dockerd.log" >&2
+    return 1
+}
+stop_private_dockerd() {
+    [ -n "$dockerd_pid" ] || return 0
+    kill -TERM "$dockerd_pid" 2>/dev/null
+    for _ in $(seq 150); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$dockerd_pid" 2>/dev/null
+    wait "$dockerd_pid" 2>/dev/null
+    if [ -n "$containerd_pid" ] && [ "$(cat "/proc/$containerd_pid/comm" 2>/dev/null)" = containerd ]; then
+        kill -TERM "$containerd_pid"
+        for _ in $(seq 150); do kill -0 "$containerd_pid" 2>/dev/null || break; sleep 0.2; done
+    elif [ -z "$containerd_pid" ] && command -v ctr >/dev/null; then
+        # It used the machine's containerd: drop the namespaces it may have made there.
+        ctr namespaces rm "lspkg-$$" "lspkg-$$-plugins" >/dev/null 2>&1
+    fi
+    awk -v d="$dockerd_dir" 'index($2, d) == 1 {print $2}' /proc/self/mounts | sort -r | xargs -r -n1 umount -l
+    rm -rf "$dockerd_dir"
+    dockerd_pid=""
 }
 cleanup() {
     [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
@@ -61,7 +102,7 @@ cleanup() {
         dpkg --purge linstor-plugins-docker linstor-plugins-tools >/dev/null 2>&1
     fi
     [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null
-    [ -n "$dockerd_pid" ] && kill "$dockerd_pid" 2>/dev/null && wait "$dockerd_pid" 2>/dev/null
+    stop_private_dockerd
     if [ -n "$conf_backup" ] && [ -f "$conf_backup" ]; then
         mkdir -p /etc/linstor && cp -p "$conf_backup" /etc/linstor/docker-volume.conf
     fi
@@ -165,20 +206,10 @@ if [ -z "$sim_bin" ]; then
 fi
 [ -x "$sim_bin" ] || { bad "linstor-sim binary not found ($sim_bin)"; finish; }
 
-if ! docker info >/dev/null 2>&1; then
-    if [ -x "$root/scripts/ensure-docker.sh" ]; then
-        "$root/scripts/ensure-docker.sh" >"$tmp/docker.log" 2>&1
-    else
-        if ! command -v dockerd >/dev/null; then
-            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io >"$tmp/docker.log" 2>&1
-        fi
-        dockerd --iptables=false --bridge=none >"$tmp/dockerd.log" 2>&1 &
-        dockerd_pid=$!
-        for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
-    fi
-fi
-docker info >/dev/null 2>&1 || { bad "no Docker engine answers (see scripts/ensure-docker.sh)"; finish; }
-ok "Docker engine answers"
+"$root/scripts/ensure-docker.sh" --install-only >"$tmp/docker.log" 2>&1 || { bad "installing docker.io failed: $(tail -5 "$tmp/docker.log")"; finish; }
+machine_before=$(machine_drivers)
+start_private_dockerd || { bad "the private dockerd did not come up"; finish; }
+ok "private Docker engine answers on $DOCKER_HOST"
 
 if [ -S /run/docker/plugins/linstor.sock ] && curl -s --max-time 2 --unix-socket /run/docker/plugins/linstor.sock -X POST http://p/Plugin.Activate >/dev/null 2>&1; then
     bad "another linstor plugin already serves /run/docker/plugins/linstor.sock; stop it first"
@@ -262,11 +293,21 @@ fi
 
 kill "$daemon_pid" 2>/dev/null; wait "$daemon_pid" 2>/dev/null; daemon_pid=""
 check "the daemon removed its socket on exit" test ! -e /run/docker/plugins/linstor.sock
-if [ -z "$dockerd_pid" ]; then
-    forget_linstor_driver
-    check "dockerd no longer holds the driver linstor (docker volume ls stays fast)" \
-        sh -c "! docker info --format '{{json .Plugins.Volume}}' | grep -q '\"linstor\"'"
+private_dir=$dockerd_dir
+private_pid=$dockerd_pid
+stop_private_dockerd
+check "the private dockerd stopped" sh -c "! kill -0 $private_pid 2>/dev/null"
+check "the private dockerd's directories are gone" test ! -e "$private_dir"
+machine_after=$(machine_drivers)
+if [ "$machine_after" = "$machine_before" ]; then
+    ok "the machine's dockerd holds the same volume drivers as before (${machine_after:-no engine running})"
+else
+    bad "the machine's dockerd volume drivers changed: before ${machine_before:-none}, after ${machine_after:-none}"
 fi
+case "$machine_after" in
+    *'"linstor"'*) bad "the machine's dockerd holds the driver linstor (docker volume ls waits for its socket)" ;;
+    *) ok "the machine's dockerd does not hold the driver linstor" ;;
+esac
 
 # ---- purge -----------------------------------------------------------------------------------
 if dpkg --purge linstor-plugins-docker linstor-plugins-tools >"$tmp/purge.log" 2>&1; then

@@ -1,5 +1,6 @@
 //! LINSTOR controller simulator and helpers for the end-to-end suites.
 
+pub mod dockerd;
 pub mod faults;
 pub mod oned;
 pub mod pki;
