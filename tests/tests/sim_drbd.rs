@@ -465,7 +465,10 @@ async fn deleting_a_diskful_replica_that_would_leave_two_takes_it_over_as_tiebre
     );
     let f = api.flags("tk", "n3").await;
     assert!(f.iter().any(|x| x == "TIE_BREAKER"), "{f:?}");
-    assert_eq!(disk_state(&api, "tk", "n3").await.as_deref(), Some("Diskless"));
+    assert_eq!(
+        disk_state(&api, "tk", "n3").await.as_deref(),
+        Some("Diskless")
+    );
     let (st, v) = api.delete("/v1/resource-definitions/tk/resources/n3").await;
     assert_eq!(st, 200, "{v}");
     let (st, _) = api.rsc("tk", "n3").await;

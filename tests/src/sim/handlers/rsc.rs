@@ -624,7 +624,11 @@ impl Core {
                     && !x.is_deleting()
             })
             .count();
-        let left = if r.is_diskless() { diskful } else { diskful - 1 };
+        let left = if r.is_diskless() {
+            diskful
+        } else {
+            diskful - 1
+        };
         if !has_tb
             && wanted
             && left >= 2
