@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of linstor-plugins: lints, unit and integration tests against the LINSTOR
-# simulator, the python-linstor conformance run, the Perl tests of the Proxmox module, the
-# Docker end-to-end runs with the real engine (a private dockerd per test; socket plugin, and the
-# managed plugin built from Debian packages by packaging/docker/build-plugin.sh), and the package
-# tests. Installs what it
-# needs.
+# simulator, the python-linstor and schemathesis conformance runs, the Perl tests of the Proxmox
+# module, the Docker end-to-end runs with the real engine (a private dockerd per test; socket
+# plugin, and the managed plugin built from Debian packages by packaging/docker/build-plugin.sh),
+# and the package tests. Installs what it needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -38,8 +37,12 @@ export LINSTOR_SIM_BIN="$root/target/debug/linstor-sim"
 
 step "cargo test (unit, simulator, conformance, fault suites, Docker end to end: socket and managed plugin)"
 target_dir=${CARGO_TARGET_DIR:-$root/target}
-rm -rf "$target_dir/reliability" "$target_dir/reliability-summary.md"
+rm -rf "$target_dir/reliability" "$target_dir/reliability-summary.md" "$target_dir/schemathesis-summary.txt"
 LINSTOR_CONFORMANCE=1 LINSTOR_E2E_DOCKER=1 cargo test --workspace --locked -- --test-threads=2
+if [ -f "$target_dir/schemathesis-summary.txt" ]; then
+  step "schemathesis against the simulator: operations, cases, failures"
+  cat "$target_dir/schemathesis-summary.txt"
+fi
 if [ -f "$target_dir/reliability-summary.md" ]; then
   step "fault suites: cases and tries (the table of RELIABILITY.md)"
   cat "$target_dir/reliability-summary.md"

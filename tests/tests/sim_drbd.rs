@@ -447,3 +447,30 @@ async fn make_available_makes_a_client_since_1_34_and_a_voting_diskless_before()
         );
     }
 }
+
+#[tokio::test]
+async fn deleting_a_diskful_replica_that_would_leave_two_takes_it_over_as_tiebreaker() {
+    const INFO_TIE_BREAKER_TAKEOVER: u64 = 10006 | MASK_INFO;
+    let (_sim, api) = start(SimConfig::default()).await;
+    assert_eq!(api.spawn("three", "tk", 1024, 3).await.0, 201);
+    assert_eq!(diskful(&api, "tk").await.len(), 3);
+    let (st, v) = api.delete("/v1/resource-definitions/tk/resources/n3").await;
+    assert_eq!(st, 200, "{v}");
+    assert!(
+        v.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| rc(e) & (MASK_ERROR | 0x7FFF) == INFO_TIE_BREAKER_TAKEOVER),
+        "{v}"
+    );
+    let f = api.flags("tk", "n3").await;
+    assert!(f.iter().any(|x| x == "TIE_BREAKER"), "{f:?}");
+    assert_eq!(
+        disk_state(&api, "tk", "n3").await.as_deref(),
+        Some("Diskless")
+    );
+    let (st, v) = api.delete("/v1/resource-definitions/tk/resources/n3").await;
+    assert_eq!(st, 200, "{v}");
+    let (st, _) = api.rsc("tk", "n3").await;
+    assert_eq!(st, 404, "deleting the tie-breaker itself removes it");
+}

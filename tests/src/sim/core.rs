@@ -1,5 +1,5 @@
 //! The simulated controller: the state with its backing, request/answer types and the helpers
-//! every handler family shares. Routes are in [`super::routes`], handlers in [`super::handlers`].
+//! every handler family shares. Routes are in [`super::routes`], handlers in `sim/handlers/`.
 
 use std::collections::BTreeMap;
 

@@ -858,6 +858,16 @@ async fn control(sh: &Arc<Shared>, method: &str, path: &str, body: &[u8]) -> Res
             body: Some(json!(lock(&sh.faults).mutations)),
             headers: vec![],
         },
+        ("GET", "/sim/routes") => Resp {
+            status: 200,
+            body: Some(Value::Array(
+                super::routes::ROUTES
+                    .iter()
+                    .map(|r| json!({"method": r.method, "pattern": r.pattern}))
+                    .collect(),
+            )),
+            headers: vec![],
+        },
         ("GET", "/sim/state") => Resp {
             status: 200,
             body: Some(lock(&sh.core).snapshot_state()),

@@ -6,6 +6,9 @@ use crate::sim::core::*;
 use crate::sim::model::*;
 use crate::sim::rc::*;
 
+/// Bound of the kept error reports of a long-running simulator (the oldest half is dropped).
+const MAX_REPORTS: usize = 10_000;
+
 /// One error report the simulated controller wrote for an error answer.
 #[derive(Debug, Clone)]
 pub struct ErrReport {
@@ -77,6 +80,9 @@ impl Core {
         self.report_seq += 1;
         let id = format!("5F1M0000-00000-{:06}", self.report_seq);
         e["error_report_ids"] = json!([id]);
+        if self.reports.len() >= MAX_REPORTS {
+            self.reports.drain(..MAX_REPORTS / 2);
+        }
         self.reports.push(ErrReport {
             id,
             time_ms: now_ms(),

@@ -624,12 +624,17 @@ impl Core {
                     && !x.is_deleting()
             })
             .count();
-        if r.is_diskless()
-            && !has_tb
+        let left = if r.is_diskless() {
+            diskful
+        } else {
+            diskful - 1
+        };
+        if !has_tb
             && wanted
-            && diskful >= 2
-            && diskful % 2 == 0
+            && left >= 2
+            && left % 2 == 0
             && other_voters == 0
+            && self.node_online(&nname)
         {
             self.set_tiebreaker(&rk, &nk, true);
             out.push(
