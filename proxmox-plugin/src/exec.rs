@@ -165,7 +165,7 @@ pub async fn execute(req: &Request) -> Result<Value, PveError> {
         | Action::Clone { vol, .. }
         | Action::Rename { vol, .. } => vol.rd.clone(),
         Action::Alloc { name, .. } => name.as_ref().map(|n| n.rd.clone()).unwrap_or_default(),
-        Action::List { .. } | Action::Status => String::new(),
+        Action::List { .. } | Action::Status | Action::Check => String::new(),
     };
     let span = tracing::info_span!("pve", storage = %ctx.storeid, volume = %volume);
     match tokio::time::timeout(budget, run(&st, ctx, &req.action).instrument(span)).await {
@@ -186,6 +186,7 @@ async fn run(st: &Storage, ctx: &Context, action: &Action) -> Result<Value, PveE
         Action::Free(v) => free(st, v).await,
         Action::List { vmid, vollist } => list(st, ctx, vmid.as_deref(), vollist.as_deref()).await,
         Action::Status => status(ctx).await,
+        Action::Check => check(st, ctx).await,
         Action::Activate { vol, snap } => activate(st, ctx, vol, snap.as_deref()).await,
         Action::Deactivate { vol, snap } => deactivate(st, ctx, vol, snap.as_deref()).await,
         Action::SizeInfo(v) => {
@@ -228,7 +229,8 @@ async fn run(st: &Storage, ctx: &Context, action: &Action) -> Result<Value, PveE
                 if let Some(pve) = proxmox::pve_snapshot_of(&v.rd, &s.name, prop) {
                     out.insert(
                         pve,
-                        json!({"id": s.name, "timestamp": s.created_ms.map(|ms| ms / 1000),
+                        json!({"id": snapshot_id(&s.name, s.created_ms),
+                               "timestamp": s.created_ms.map(|ms| ms / 1000),
                                "virtual-size": s.size_kib * 1024}),
                     );
                 }
@@ -260,11 +262,35 @@ async fn alloc(
     size_kib: u64,
 ) -> Result<Value, PveError> {
     if st.is_controller_vm_id(vmid) {
-        if let Some(existing) = controller_vm_volume(st, vmid, name).await? {
-            tracing::warn!(volume = %existing, "controller VM: returning its existing volume");
+        let refuse = |source: Error| {
+            PveError::ControllerVm {
+            vmid: vmid.to_string(),
+            hint: "its existing disks keep working without a controller, but a new volume needs one; start the controller (from its existing disks) and allocate again".into(),
+            source,
+        }
+        };
+        let existing = controller_vm_volume(st, vmid, name, size_kib)
+            .await
+            .map_err(refuse)?;
+        if let Some(existing) = existing {
+            tracing::info!(volume = %existing, "controller VM: the requested volume is its existing one");
             return Ok(json!({"volname": existing}));
         }
+        return match create(st, ctx, vmid, name, size_kib).await {
+            Err(PveError::Linstor(e)) if e.is_controller_unreachable() => Err(refuse(e)),
+            r => r,
+        };
     }
+    create(st, ctx, vmid, name, size_kib).await
+}
+
+async fn create(
+    st: &Storage,
+    ctx: &Context,
+    vmid: &str,
+    name: Option<&Volname>,
+    size_kib: u64,
+) -> Result<Value, PveError> {
     let mut spec = CreateSpec {
         name: String::new(),
         size_kib,
@@ -298,24 +324,48 @@ async fn alloc(
     }
 }
 
+/// The controller VM's existing volume an allocation asks for: the one of that name, or (no
+/// name) the VM's only disk when it has the requested size. Anything else is a new volume.
 async fn controller_vm_volume(
     st: &Storage,
     vmid: &str,
     name: Option<&Volname>,
-) -> Result<Option<String>, PveError> {
+    size_kib: u64,
+) -> Result<Option<String>, Error> {
     if let Some(v) = name {
         return Ok(st.lookup(&v.rd).await?.map(|_| v.volname()));
     }
-    let mut names: Vec<String> = st
+    let disks: Vec<(String, u64)> = st
         .list()
         .await?
         .iter()
-        .filter_map(|i| proxmox::volname_of(&rd_of(i)))
-        .filter(|v| v.vmid == vmid && matches!(v.kind, NameKind::Pm | NameKind::Disk))
-        .map(|v| v.volname())
+        .filter_map(|i| Some((proxmox::volname_of(&rd_of(i))?, i.size_kib)))
+        .filter(|(v, _)| v.vmid == vmid && matches!(v.kind, NameKind::Pm | NameKind::Disk))
+        .map(|(v, size)| (v.volname(), size))
         .collect();
-    names.sort();
-    Ok(names.into_iter().next())
+    Ok(match disks.as_slice() {
+        [(only, size)] if *size == size_kib => Some(only.clone()),
+        _ => None,
+    })
+}
+
+/// A snapshot id PVE can rely on to be unique: a re-created snapshot of the same name gets a
+/// new one (the LINSTOR name plus its creation time).
+fn snapshot_id(name: &str, created_ms: Option<i64>) -> String {
+    match created_ms {
+        Some(ms) => format!("{name}@{ms}"),
+        None => name.to_string(),
+    }
+}
+
+async fn check(st: &Storage, ctx: &Context) -> Result<Value, PveError> {
+    let rg = &ctx.options.resource_group;
+    match st.client().resource_group(rg).await? {
+        Some(_) => Ok(json!({"controllers": st.client().controllers()})),
+        None => Err(PveError::Input(format!(
+            "resource group '{rg}' does not exist on the LINSTOR controller; create it (linstor resource-group create {rg} --place-count 2 --storage-pool <pool>) or set 'resourcegroup' to an existing one"
+        ))),
+    }
 }
 
 async fn free(st: &Storage, v: &Volname) -> Result<Value, PveError> {
@@ -484,7 +534,10 @@ async fn deactivate(
         Ok(()) => Ok(json!({})),
         Err(e) if e.is_controller_unreachable() => {
             tracing::warn!(error = %e, "controller unreachable: the local diskless copy stays until the next deactivation");
-            Ok(json!({"warning": e.to_string()}))
+            Ok(json!({"warnings": [format!(
+                "No LINSTOR controller answered, so the diskless copy of {} on this node stays until the next deactivation.",
+                vol.volname()
+            )]}))
         }
         Err(Error::NotFound { .. }) => Ok(json!({})),
         Err(e) => Err(e.into()),

@@ -53,6 +53,9 @@ pub enum Action {
     },
     /// `status`.
     Status,
+    /// `check_storage` (`on_add_hook`/`on_update_hook`): a controller answers and the resource
+    /// group exists.
+    Check,
     /// `activate_volume` (and `map_volume`): attach here, of a snapshot when `snap` is set.
     Activate {
         /// The volume.
@@ -143,6 +146,7 @@ pub const METHODS: &[&str] = &[
     "free_image",
     "list_images",
     "status",
+    "check_storage",
     "activate_volume",
     "map_volume",
     "deactivate_volume",
@@ -278,6 +282,7 @@ fn action(method: &str, a: &Args<'_>) -> Result<Action, PveError> {
             Action::List { vmid, vollist }
         }
         "status" => Action::Status,
+        "check_storage" => Action::Check,
         "activate_volume" | "map_volume" => Action::Activate {
             vol: a.volname()?,
             snap: a.snap("snap")?,

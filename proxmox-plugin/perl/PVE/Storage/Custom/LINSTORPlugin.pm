@@ -13,9 +13,11 @@ use IPC::Open3 qw(open3);
 use JSON::PP;
 use POSIX qw(WNOHANG);
 use Symbol qw(gensym);
+use Sys::Syslog ();
 use Time::HiRes ();
 
 use PVE::INotify;
+use PVE::JSONSchema;
 use PVE::Storage::Plugin;
 
 use base qw(PVE::Storage::Plugin);
@@ -28,13 +30,38 @@ my $MIN_ALLOC_KIB = 3072;
 # Hard timeouts (seconds) of one helper run; the helper stops itself a little earlier.
 my %TIMEOUT = (
     alloc_image => 50, free_image => 50, rename_volume => 50, create_base => 50,
-    status => 3, deactivate_volume => 30, list_images => 30, volume_size_info => 20,
+    status => 3, check_storage => 10, deactivate_volume => 30, list_images => 30, volume_size_info => 20,
     volume_rollback_is_possible => 20, volume_snapshot_info => 20,
 );
 my $DEFAULT_TIMEOUT = 120;
 
 my @OWN_OPTIONS = qw(controller resourcegroup preferlocal exactsize allowtwoprimaries
     statuscache apicrt apikey apica clusterlocktimeout searchdomain controllervm);
+
+# Storage options whose change makes on_update_hook check the controller again.
+my @CONNECTION_OPTIONS = qw(controller resourcegroup apicrt apikey apica disable);
+
+# ---- option formats (checked by PVE::JSONSchema when storage.cfg is read and on pvesm add/set) ----
+
+# One controller address as linstor-pve reads it: host, host:port, [v6], [v6]:port, with an
+# optional http://, https://, linstor:// or linstor+ssl:// scheme and an optional trailing '/'.
+sub verify_controller {
+    my ($text, $noerr) = @_;
+    my $ok = defined($text) && $text =~ m{^
+        (?:(?i:https?|linstor|linstor\+ssl)://)?
+        (?: [A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*
+          | \[[0-9A-Fa-f:.]+\] )
+        (?::([0-9]{1,5}))?
+        /?
+    $}x;
+    $ok = 0 if $ok && defined($1) && ($1 < 1 || $1 > 65535);
+    return $text if $ok;
+    return undef if $noerr;
+    die "controller '" . ($text // '') . "' is not host, host:port, [ipv6]:port or an http://, https://, linstor:// or linstor+ssl:// URL\n";
+}
+
+PVE::JSONSchema::register_format('linstor-controller', \&verify_controller)
+    if !PVE::JSONSchema::get_format('linstor-controller');
 
 # ---- class-level API -------------------------------------------------------------------------
 
@@ -58,26 +85,24 @@ sub plugindata {
 }
 
 sub properties {
+    my $yes_no = sub {
+        my ($description, $default) = @_;
+        return { description => $description, type => 'string', enum => [qw(yes no)], default => $default };
+    };
     return {
         controller => {
             description => "LINSTOR controllers, comma separated (host, host:port, [v6]:port, http(s)://, linstor://, linstor+ssl://).",
-            type => 'string', default => 'localhost',
+            type => 'string', format => 'linstor-controller-list', minLength => 1, default => 'localhost',
         },
         resourcegroup => {
             description => "LINSTOR resource group new volumes are spawned from.",
-            type => 'string', default => 'drbdgrp',
+            type => 'string', pattern => '[A-Za-z_][A-Za-z0-9_\-]{1,47}', default => 'drbdgrp',
         },
-        preferlocal => {
-            description => "Place one diskful replica on the node that creates the volume (yes/no).",
-            type => 'string', default => 'yes',
-        },
-        exactsize => {
-            description => "Set DrbdOptions/ExactSize on new volumes (yes/no), for online moves from other storages.",
-            type => 'string', default => 'no',
-        },
+        preferlocal => $yes_no->("Place one diskful replica on the node that creates the volume.", 'yes'),
+        exactsize => $yes_no->("Set DrbdOptions/ExactSize on new volumes, for online moves from other storages.", 'no'),
         allowtwoprimaries => {
             description => "allow-two-primaries for live migration: yes (set at creation), migration (only during a migration) or no.",
-            type => 'string', default => 'yes',
+            type => 'string', enum => [qw(yes migration no)], default => 'yes',
         },
         statuscache => {
             description => "Seconds the cached capacity is used before it is refreshed (0: refresh on every call, still bounded).",
@@ -88,16 +113,15 @@ sub properties {
         apica => { description => "CA certificate (PEM) the controller is verified against.", type => 'string' },
         clusterlocktimeout => {
             description => "Seconds to wait for the cluster-wide storage lock.",
-            type => 'integer', minimum => 0, default => 0,
+            type => 'integer', minimum => 0, maximum => 86400, default => 0,
         },
         searchdomain => {
             description => "Domain appended to the PVE node name to form the LINSTOR node name.",
-            type => 'string',
+            type => 'string', format => 'dns-name',
         },
-        controllervm => {
+        controllervm => PVE::JSONSchema::get_standard_option('pve-vmid', {
             description => "VMID of the VM that runs the LINSTOR controller: its volumes work without a controller and are never deleted.",
-            type => 'string',
-        },
+        }),
     };
 }
 
@@ -240,6 +264,7 @@ sub _run_helper {
         if $status < 0;
     my $res = eval { JSON::PP->new->decode($out) };
     if ($status != 0) {
+        _log(grep { /\S/ } split(/\n/, $err));
         my $msg = (ref($res) eq 'HASH' && ref($res->{error}) eq 'HASH') ? $res->{error}{message} : undef;
         if (!defined($msg)) {
             my @lines = grep { /\S/ } split(/\n/, $err);
@@ -247,11 +272,30 @@ sub _run_helper {
         }
         die "$msg\n";
     }
-    for my $line (grep { /\S/ } split(/\n/, $err)) {
-        warn "$line\n";
-    }
+    _log(grep { /\S/ } split(/\n/, $err));
     die "linstor-pve $method: unreadable answer\n" if ref($res) ne 'HASH';
+    warn "$_\n" for @{ $res->{warnings} // [] };
     return $res;
+}
+
+# The helper's log lines go to the system log (LINSTOR_PVE_LOG_FILE: to that file instead); what
+# the admin should read comes back as plain sentences in the answer's 'warnings'.
+sub _log {
+    my @lines = @_;
+    return if !@lines;
+    my $file = $ENV{LINSTOR_PVE_LOG_FILE};
+    if (defined($file) && $file ne '') {
+        if (open(my $fh, '>>', $file)) {
+            print {$fh} "$_\n" for @lines;
+            close($fh);
+        }
+        return;
+    }
+    eval {
+        Sys::Syslog::openlog('linstor-pve', 'pid', 'daemon');
+        Sys::Syslog::syslog('warning', '%s', $_) for @lines;
+        Sys::Syslog::closelog();
+    };
 }
 
 sub _untaint_volname {
@@ -285,6 +329,49 @@ sub path {
 }
 
 sub check_connection { return 1; }
+
+# pvesm add/set (and the GUI) run these under the storage.cfg lock: a controller must answer
+# within 10 s and the resource group must exist. A storage added with 'disable 1' is not checked
+# (as PVE does not activate it), so an admin can store it anyway and enable it later.
+sub _check_storage {
+    my ($storeid, $scfg) = @_;
+    return if $scfg->{disable};
+    eval { _run_helper('check_storage', $storeid, $scfg, {}) };
+    if (my $err = $@) {
+        chomp($err);
+        die "drbd storage '$storeid': $err. To store it anyway, add it with '--disable 1' and enable it once the controller answers.\n";
+    }
+}
+
+sub on_add_hook {
+    my ($class, $storeid, $scfg, %param) = @_;
+    _check_storage($storeid, $scfg);
+    return undef;
+}
+
+sub _checks_again {
+    my ($update, $delete) = @_;
+    my %changed = map { $_ => 1 } (keys %{ $update // {} }, @{ $delete // [] });
+    return grep { $changed{$_} } @CONNECTION_OPTIONS;
+}
+
+sub on_update_hook {
+    my ($class, $storeid, $scfg, %param) = @_;
+    return undef if !_checks_again($scfg, []);
+    my $cfg = eval { PVE::Storage::config() };
+    my $old = ($cfg && $cfg->{ids} && $cfg->{ids}{$storeid}) ? $cfg->{ids}{$storeid} : {};
+    _check_storage($storeid, { %$old, %$scfg });
+    return undef;
+}
+
+sub on_update_hook_full {
+    my ($class, $storeid, $scfg, $update, $delete, $sensitive) = @_;
+    return undef if !_checks_again($update, $delete);
+    my %new = (%$scfg, %{ $update // {} });
+    delete $new{$_} for @{ $delete // [] };
+    _check_storage($storeid, \%new);
+    return undef;
+}
 
 sub activate_storage { return 1; }
 
@@ -347,10 +434,6 @@ sub alloc_image {
     my ($class, $storeid, $scfg, $vmid, $fmt, $name, $size) = @_;
     die "unsupported format '$fmt': drbd storage holds raw volumes only\n" if $fmt && $fmt ne 'raw';
     $name = undef if defined($name) && $name eq '';
-    if (_is_controller_vm($scfg, $vmid) && defined($name)) {
-        _split_volname($name);
-        return _untaint_volname($name);
-    }
     my $res = _run_helper('alloc_image', $storeid, $scfg,
         { vmid => "$vmid", fmt => $fmt, name => $name, size_kib => "$size" });
     return _untaint_volname($res->{volname});
@@ -384,7 +467,8 @@ sub status {
     my ($class, $storeid, $scfg, $cache) = @_;
     my $res = eval { _run_helper('status', $storeid, $scfg, {}) };
     if (!$res) {
-        warn $@ if $@;
+        chomp(my $err = $@ // '');
+        _log("status of storage '$storeid': $err") if $err ne '';
         return undef;
     }
     return undef if !$res->{active};
