@@ -2,13 +2,16 @@ package PVE::Storage::Custom::LINSTORPlugin;
 
 # Proxmox VE storage plugin for LINSTOR/DRBD (type 'drbd'), a drop-in replacement for LINBIT's
 # linstor-proxmox. Pure Perl for what needs no network (api, schema, parse_volname, path, the
-# controller-VM check, feature table); every other method runs the 'linstor-pve' helper once,
-# with JSON on stdin and stdout and a hard timeout.
+# controller-VM check, feature table, a warm-cache status); every other method is a request to
+# the 'linstor-pve' helper, which each PVE process keeps running ('linstor-pve --serve', started
+# on first use, restarted after a fork or a timeout), each request with a hard timeout.
+# LINSTOR_PVE_PERSISTENT=0 runs the helper once per call instead.
 
 use strict;
 use warnings;
 
 use IO::Select;
+use IPC::Open2 qw(open2);
 use IPC::Open3 qw(open3);
 use JSON::PP;
 use POSIX qw(WNOHANG);
@@ -245,26 +248,50 @@ sub _exec {
     return ($o, $e, $? >> 8);
 }
 
-sub _run_helper {
-    my ($method, $storeid, $scfg, $args) = @_;
-    my $timeout = $TIMEOUT{$method} // $DEFAULT_TIMEOUT;
+sub _cache_dir {
+    my $dir = $ENV{LINSTOR_PVE_CACHE_DIR};
+    return (defined($dir) && $dir ne '') ? $dir : '/var/cache/linstor-pve';
+}
+
+sub _request {
+    my ($storeid, $scfg, $args, $timeout, %extra) = @_;
     my %opts = map { defined($scfg->{$_}) ? ($_ => "$scfg->{$_}") : () } @OWN_OPTIONS;
-    my $input = JSON::PP->new->canonical->encode({
+    return {
         storeid => "$storeid",
         scfg => \%opts,
         node => _nodename(),
         dev_root => _dev_root(),
         timeout => $timeout,
         args => $args // {},
-    });
+        %extra,
+    };
+}
+
+sub _persistent {
+    my $p = $ENV{LINSTOR_PVE_PERSISTENT};
+    return !defined($p) || $p ne '0';
+}
+
+sub _run_helper {
+    my ($method, $storeid, $scfg, $args, %extra) = @_;
+    my $timeout = $TIMEOUT{$method} // $DEFAULT_TIMEOUT;
+    my $req = _request($storeid, $scfg, $args, $timeout, %extra);
+    my $res = _persistent() ? _serve_call($method, $req, $timeout) : _once_call($method, $req, $timeout);
+    warn "$_\n" for @{ $res->{warnings} // [] };
+    return $res;
+}
+
+sub _once_call {
+    my ($method, $req, $timeout) = @_;
+    my $input = JSON::PP->new->canonical->encode($req);
     my $helper = _helper();
     local $ENV{PATH} = '/usr/sbin:/usr/bin:/sbin:/bin';
     my ($out, $err, $status) = _exec([$helper, $method], $input, $timeout);
     die "linstor-pve $method: no answer within $timeout s; the helper was stopped\n"
         if $status < 0;
     my $res = eval { JSON::PP->new->decode($out) };
+    _log(grep { /\S/ } split(/\n/, $err));
     if ($status != 0) {
-        _log(grep { /\S/ } split(/\n/, $err));
         my $msg = (ref($res) eq 'HASH' && ref($res->{error}) eq 'HASH') ? $res->{error}{message} : undef;
         if (!defined($msg)) {
             my @lines = grep { /\S/ } split(/\n/, $err);
@@ -272,10 +299,100 @@ sub _run_helper {
         }
         die "$msg\n";
     }
-    _log(grep { /\S/ } split(/\n/, $err));
     die "linstor-pve $method: unreadable answer\n" if ref($res) ne 'HASH';
-    warn "$_\n" for @{ $res->{warnings} // [] };
     return $res;
+}
+
+# ---- the long-lived helper of this process ---------------------------------------------------
+
+my %SERVE;    # pid, to, from, buf, owner (the $$ that started it)
+
+sub _serve_stop {
+    my ($kill) = @_;
+    return if !%SERVE;
+    my $mine = $SERVE{owner} == $$;
+    close($SERVE{to});
+    close($SERVE{from});
+    if ($mine) {
+        kill('KILL', $SERVE{pid}) if $kill;
+        waitpid($SERVE{pid}, 0);
+    }
+    %SERVE = ();
+}
+
+# The environment the helper reads at start (helper path, cache, credentials, log level): a
+# change starts a new helper.
+sub _serve_env {
+    return join("\0", _helper(), map { "$_=$ENV{$_}" } sort grep {
+        /^(LINSTOR_PVE_|LS_)/ && !/^LINSTOR_PVE_(NODE|DEV_ROOT|PERSISTENT|LOG_FILE)$/
+    } keys %ENV);
+}
+
+sub _serve_start {
+    my $helper = _helper();
+    local $ENV{PATH} = '/usr/sbin:/usr/bin:/sbin:/bin';
+    my ($from, $to);
+    my $pid = eval { open2($from, $to, $helper, '--serve') };
+    die "cannot run $helper: $@" if !$pid;
+    %SERVE = (pid => $pid, to => $to, from => $from, buf => '', owner => $$, env => _serve_env());
+}
+
+# The pid of this process's helper (undef when none runs), for tests and diagnostics.
+sub helper_pid { return (%SERVE && $SERVE{owner} == $$) ? $SERVE{pid} : undef; }
+
+sub _serve_send {
+    my ($line) = @_;
+    local $SIG{PIPE} = 'IGNORE';
+    my $off = 0;
+    while ($off < length($line)) {
+        my $n = syswrite($SERVE{to}, $line, length($line) - $off, $off);
+        return 0 if !defined($n);
+        $off += $n;
+    }
+    return 1;
+}
+
+sub _serve_call {
+    my ($method, $req, $timeout) = @_;
+    # After PVE forks, the parent's helper and pipes are not ours: leave them to the parent.
+    _serve_stop(0) if %SERVE && $SERVE{owner} != $$;
+    _serve_stop(0) if %SERVE && $SERVE{env} ne _serve_env();
+    my $line = JSON::PP->new->canonical->encode({ method => $method, input => $req }) . "\n";
+    _serve_start() if !%SERVE;
+    if (!_serve_send($line)) {
+        # The helper had ended (nothing of this request reached it): start a new one once.
+        _serve_stop(1);
+        _serve_start();
+        _serve_send($line) or do { _serve_stop(1); die "linstor-pve $method: the helper does not accept requests\n"; };
+    }
+    my $deadline = Time::HiRes::time() + $timeout;
+    my $sel = IO::Select->new($SERVE{from});
+    while ($SERVE{buf} !~ /\n/) {
+        my $left = $deadline - Time::HiRes::time();
+        if ($left <= 0 || !$sel->can_read($left)) {
+            next if $left > 0 && $!{EINTR};
+            _serve_stop(1);
+            die "linstor-pve $method: no answer within $timeout s; the helper was stopped\n";
+        }
+        my $n = sysread($SERVE{from}, my $chunk, 65536);
+        if (!$n) {
+            _serve_stop(1);
+            die "linstor-pve $method: the helper ended without an answer\n";
+        }
+        $SERVE{buf} .= $chunk;
+    }
+    $SERVE{buf} =~ s/^([^\n]*)\n//;
+    my $res = eval { JSON::PP->new->decode($1) };
+    if (ref($res) ne 'HASH') {
+        _serve_stop(1);
+        die "linstor-pve $method: unreadable answer\n";
+    }
+    _log(@{ $res->{log} // [] });
+    if (ref($res->{error}) eq 'HASH') {
+        die(($res->{error}{message} // "linstor-pve $method failed") . "\n");
+    }
+    die "linstor-pve $method: unreadable answer\n" if ref($res->{ok}) ne 'HASH';
+    return $res->{ok};
 }
 
 # The helper's log lines go to the system log (LINSTOR_PVE_LOG_FILE: to that file instead); what
@@ -463,9 +580,35 @@ sub list_images {
     return \@images;
 }
 
+# What identifies a status answer: the storage's options and this node.
+sub _status_key {
+    my ($scfg) = @_;
+    my %opts = map { defined($scfg->{$_}) ? ($_ => "$scfg->{$_}") : () } @OWN_OPTIONS;
+    return JSON::PP->new->canonical->encode({ node => _nodename(), scfg => \%opts });
+}
+
+# The helper's last status answer for this storage while it is younger than 'statuscache'.
+sub _warm_status {
+    my ($storeid, $scfg, $key) = @_;
+    my $ttl = $scfg->{statuscache} // 60;
+    return undef if $ttl <= 0 || $storeid !~ m/^[A-Za-z][A-Za-z0-9\-_.]*[A-Za-z0-9]$/;
+    open(my $fh, '<', _cache_dir() . "/pve-status-$storeid.json") or return undef;
+    local $/;
+    my $c = eval { JSON::PP->new->decode(scalar(<$fh>)) };
+    close($fh);
+    return undef if ref($c) ne 'HASH' || ($c->{key} // '') ne $key;
+    my $age = time() - ($c->{fetched_at} // 0);
+    return undef if $age < 0 || $age >= $ttl;
+    return $c;
+}
+
 sub status {
     my ($class, $storeid, $scfg, $cache) = @_;
-    my $res = eval { _run_helper('status', $storeid, $scfg, {}) };
+    my $key = _status_key($scfg);
+    if (my $c = _warm_status($storeid, $scfg, $key)) {
+        return ($c->{total}, $c->{avail}, $c->{used}, 1);
+    }
+    my $res = eval { _run_helper('status', $storeid, $scfg, {}, status_key => $key) };
     if (!$res) {
         chomp(my $err = $@ // '');
         _log("status of storage '$storeid': $err") if $err ne '';
