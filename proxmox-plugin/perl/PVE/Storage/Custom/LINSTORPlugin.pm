@@ -38,6 +38,9 @@ my %TIMEOUT = (
 );
 my $DEFAULT_TIMEOUT = 120;
 
+# Helper processes this process started (read by linstor-bench).
+our $PROCESS_STARTS = 0;
+
 my @OWN_OPTIONS = qw(controller resourcegroup preferlocal exactsize allowtwoprimaries
     statuscache apicrt apikey apica clusterlocktimeout searchdomain controllervm);
 
@@ -215,6 +218,7 @@ sub _exec {
     my ($in, $out, $err) = (undef, undef, gensym);
     my $pid = eval { open3($in, $out, $err, @$cmd) };
     die "cannot run $cmd->[0]: $@" if !$pid;
+    $PROCESS_STARTS++;
     local $SIG{PIPE} = 'IGNORE';
     print {$in} $input;
     close($in);
@@ -334,6 +338,7 @@ sub _serve_start {
     my ($from, $to);
     my $pid = eval { open2($from, $to, $helper, '--serve') };
     die "cannot run $helper: $@" if !$pid;
+    $PROCESS_STARTS++;
     %SERVE = (pid => $pid, to => $to, from => $from, buf => '', owner => $$, env => _serve_env());
 }
 
@@ -580,10 +585,11 @@ sub list_images {
     return \@images;
 }
 
-# What identifies a status answer: the storage's options and this node.
+# What identifies a status answer: this node and the storage's options that change it.
 sub _status_key {
     my ($scfg) = @_;
-    my %opts = map { defined($scfg->{$_}) ? ($_ => "$scfg->{$_}") : () } @OWN_OPTIONS;
+    my %opts = map { defined($scfg->{$_}) ? ($_ => "$scfg->{$_}") : () }
+        grep { $_ ne 'statuscache' && $_ ne 'clusterlocktimeout' } @OWN_OPTIONS;
     return JSON::PP->new->canonical->encode({ node => _nodename(), scfg => \%opts });
 }
 
