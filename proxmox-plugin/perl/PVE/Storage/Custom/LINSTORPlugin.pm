@@ -38,6 +38,10 @@ my %TIMEOUT = (
 );
 my $DEFAULT_TIMEOUT = 120;
 
+# JSON::XS where installed (as on PVE), else the core JSON::PP; canonical, so a status key is
+# the same text every time.
+my $JSON = eval { require JSON::XS; JSON::XS->new->canonical } || JSON::PP->new->canonical;
+
 # Helper processes this process started (read by linstor-bench).
 our $PROCESS_STARTS = 0;
 
@@ -287,13 +291,13 @@ sub _run_helper {
 
 sub _once_call {
     my ($method, $req, $timeout) = @_;
-    my $input = JSON::PP->new->canonical->encode($req);
+    my $input = $JSON->encode($req);
     my $helper = _helper();
     local $ENV{PATH} = '/usr/sbin:/usr/bin:/sbin:/bin';
     my ($out, $err, $status) = _exec([$helper, $method], $input, $timeout);
     die "linstor-pve $method: no answer within $timeout s; the helper was stopped\n"
         if $status < 0;
-    my $res = eval { JSON::PP->new->decode($out) };
+    my $res = eval { $JSON->decode($out) };
     _log(grep { /\S/ } split(/\n/, $err));
     if ($status != 0) {
         my $msg = (ref($res) eq 'HASH' && ref($res->{error}) eq 'HASH') ? $res->{error}{message} : undef;
@@ -362,7 +366,7 @@ sub _serve_call {
     # After PVE forks, the parent's helper and pipes are not ours: leave them to the parent.
     _serve_stop(0) if %SERVE && $SERVE{owner} != $$;
     _serve_stop(0) if %SERVE && $SERVE{env} ne _serve_env();
-    my $line = JSON::PP->new->canonical->encode({ method => $method, input => $req }) . "\n";
+    my $line = $JSON->encode({ method => $method, input => $req }) . "\n";
     _serve_start() if !%SERVE;
     if (!_serve_send($line)) {
         # The helper had ended (nothing of this request reached it): start a new one once.
@@ -387,7 +391,7 @@ sub _serve_call {
         $SERVE{buf} .= $chunk;
     }
     $SERVE{buf} =~ s/^([^\n]*)\n//;
-    my $res = eval { JSON::PP->new->decode($1) };
+    my $res = eval { $JSON->decode($1) };
     if (ref($res) ne 'HASH') {
         _serve_stop(1);
         die "linstor-pve $method: unreadable answer\n";
@@ -590,7 +594,7 @@ sub _status_key {
     my ($scfg) = @_;
     my %opts = map { defined($scfg->{$_}) ? ($_ => "$scfg->{$_}") : () }
         grep { $_ ne 'statuscache' && $_ ne 'clusterlocktimeout' } @OWN_OPTIONS;
-    return JSON::PP->new->canonical->encode({ node => _nodename(), scfg => \%opts });
+    return $JSON->encode({ node => _nodename(), scfg => \%opts });
 }
 
 # The helper's last status answer for this storage while it is younger than 'statuscache'.
@@ -600,7 +604,7 @@ sub _warm_status {
     return undef if $ttl <= 0 || $storeid !~ m/^[A-Za-z][A-Za-z0-9\-_.]*[A-Za-z0-9]$/;
     open(my $fh, '<', _cache_dir() . "/pve-status-$storeid.json") or return undef;
     local $/;
-    my $c = eval { JSON::PP->new->decode(scalar(<$fh>)) };
+    my $c = eval { $JSON->decode(scalar(<$fh>)) };
     close($fh);
     return undef if ref($c) ne 'HASH' || ($c->{key} // '') ne $key;
     my $age = time() - ($c->{fetched_at} // 0);
