@@ -17,7 +17,7 @@ use linstor_tests::sim::{Backing, Sim, SimConfig};
 use serde_json::json;
 
 use measure::{Runner, Summary, WRAPPER_FLAG};
-use ops::{Bench, Docker, One, Pve, Row};
+use ops::{Bench, Docker, One, Pve, PveMode, Row};
 
 /// Benchmark of the three frontends against python-linstor.
 #[derive(Debug, Parser)]
@@ -192,7 +192,9 @@ fn run(args: &Args) -> anyhow::Result<usize> {
             "[{:>4.0}s] operations at {lat} ms added latency",
             started.elapsed().as_secs_f64()
         );
-        rows.extend(Pve::new(&b).ops().context("Proxmox operations")?);
+        for mode in [PveMode::PerCall, PveMode::LongLived] {
+            rows.extend(Pve::new(&b, mode)?.ops().context("Proxmox operations")?);
+        }
         rows.extend(One::new(&b)?.ops().context("OpenNebula operations")?);
         {
             let d = Docker::start(&b)?;
@@ -245,9 +247,11 @@ fn run(args: &Args) -> anyhow::Result<usize> {
                 volumes: n,
             };
             if platform == "Proxmox" {
-                let pve = Pve::new(&b);
-                rows.extend(pve.list()?);
-                rows.push(pve.status_at_scale()?);
+                for mode in [PveMode::PerCall, PveMode::LongLived] {
+                    let pve = Pve::new(&b, mode)?;
+                    rows.extend(pve.list()?);
+                    rows.push(pve.status_at_scale()?);
+                }
             } else {
                 let d = Docker::start(&b)?;
                 rows.extend(d.scale(&names)?);

@@ -80,15 +80,54 @@ fn s(v: impl ToString) -> String {
 
 // ---------------------------------------------------------------- Proxmox VE
 
-/// The `linstor-pve` helper fed the JSON document the Perl module sends.
+/// How PVE runs the plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PveMode {
+    /// A fresh Perl process per call, as `pvesm` and `qm` workers do.
+    PerCall,
+    /// Many calls in one long-lived Perl process, as `pvestatd` and `pvedaemon` do.
+    LongLived,
+}
+
+impl PveMode {
+    fn label(self) -> &'static str {
+        match self {
+            PveMode::PerCall => "one process per call",
+            PveMode::LongLived => "long-lived process",
+        }
+    }
+}
+
+/// The long-lived Perl process (`pve-driver.pl serve`).
+#[derive(Debug)]
+struct Session {
+    child: Child,
+    stdin: std::process::ChildStdin,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+/// The Perl module `PVE::Storage::Custom::LINSTORPlugin` driving the calls itself
+/// (`tests/bench/pve-driver.pl`), with the release `linstor-pve` as its helper.
 #[derive(Debug)]
 pub struct Pve<'a> {
     b: &'a Bench<'a>,
     env: Vec<(String, String)>,
+    driver: PathBuf,
+    mode: PveMode,
+    session: Mutex<Option<Session>>,
+}
+
+impl Drop for Pve<'_> {
+    fn drop(&mut self) {
+        if let Some(mut s) = self.session.lock().ok().and_then(|mut g| g.take()) {
+            drop(s.stdin);
+            let _ = s.child.wait();
+        }
+    }
 }
 
 impl<'a> Pve<'a> {
-    pub fn new(b: &'a Bench<'a>) -> Self {
+    pub fn new(b: &'a Bench<'a>, mode: PveMode) -> anyhow::Result<Self> {
         let env = vec![
             (
                 s("LINSTOR_PVE_CACHE_DIR"),
@@ -98,35 +137,118 @@ impl<'a> Pve<'a> {
                 s("LINSTOR_PVE_AUTH_JSON"),
                 b.tmp.join("no-auth.json").display().to_string(),
             ),
+            (
+                s("LINSTOR_PVE_HELPER"),
+                b.bin_dir.join("linstor-pve").display().to_string(),
+            ),
+            (
+                s("LINSTOR_PVE_LOG_FILE"),
+                b.tmp.join("pve-plugin.log").display().to_string(),
+            ),
         ];
-        Pve { b, env }
+        let driver = b.peer.with_file_name("pve-driver.pl");
+        if !driver.is_file() {
+            bail!("{} is missing", driver.display());
+        }
+        let session = match mode {
+            PveMode::PerCall => None,
+            PveMode::LongLived => {
+                let mut child = Command::new("perl")
+                    .arg(&driver)
+                    .arg("serve")
+                    .envs(env.iter().map(|(k, v)| (k, v)))
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .spawn()
+                    .context("start perl pve-driver.pl serve")?;
+                let stdin = child.stdin.take().context("driver stdin")?;
+                let stdout = std::io::BufReader::new(child.stdout.take().context("driver stdout")?);
+                Some(Session {
+                    child,
+                    stdin,
+                    stdout,
+                })
+            }
+        };
+        Ok(Pve {
+            b,
+            env,
+            driver,
+            mode,
+            session: Mutex::new(session),
+        })
     }
 
+    fn op(&self, name: &str) -> String {
+        format!("{name}, {}", self.mode.label())
+    }
+
+    /// One plugin method; the sample's wall time is the method's own time measured in Perl
+    /// (helper start included in a fresh process, Perl's start-up not). Also answers how many
+    /// helper processes the call started.
     pub fn call(
         &self,
         method: &str,
         args: Value,
         node: &str,
         statuscache: u32,
-    ) -> anyhow::Result<(Sample, Value)> {
+    ) -> anyhow::Result<(Sample, Value, u64)> {
+        use std::io::{BufRead as _, Write as _};
         let doc = json!({
+            "method": method,
             "storeid": "drbd1",
             "node": node,
             "dev_root": self.b.sim.dev_root(node),
-            "timeout": 50,
             "scfg": {"controller": self.b.url(), "resourcegroup": "DfltRscGrp",
                      "statuscache": statuscache.to_string()},
             "args": args,
         });
-        let (sample, out) = self.b.runner.run(
-            self.b.sim,
-            &self.b.bin_dir.join("linstor-pve"),
-            &[s(method)],
-            &self.env,
-            doc.to_string().as_bytes(),
-        )?;
-        let v = serde_json::from_str(&out).unwrap_or(Value::Null);
-        Ok((sample, v))
+        let (mut sample, out) = match self.mode {
+            PveMode::PerCall => self.b.runner.run(
+                self.b.sim,
+                Path::new("perl"),
+                &[
+                    self.driver.display().to_string(),
+                    s("once"),
+                    doc.to_string(),
+                ],
+                &self.env,
+                b"",
+            )?,
+            PveMode::LongLived => {
+                let mut guard = self
+                    .session
+                    .lock()
+                    .map_err(|_| anyhow::anyhow!("poisoned"))?;
+                let sess = guard.as_mut().context("no driver session")?;
+                self.b.sim.reset_stats();
+                writeln!(sess.stdin, "{doc}")?;
+                sess.stdin.flush()?;
+                let mut line = String::new();
+                sess.stdout.read_line(&mut line)?;
+                let sample = Sample {
+                    wall: Duration::ZERO,
+                    trips: self.b.sim.request_count(),
+                    server: self.b.sim.server_time(),
+                    rss_kib: vm_hwm_kib(sess.child.id()),
+                    routes: self
+                        .b
+                        .sim
+                        .stats()
+                        .into_iter()
+                        .map(|(k, v)| format!("{v}x {k}"))
+                        .collect(),
+                };
+                (sample, line)
+            }
+        };
+        let v: Value = serde_json::from_str(&out)
+            .with_context(|| format!("pve-driver answered '{}'", out.trim()))?;
+        if let Some(e) = v.get("error") {
+            bail!("{method} through the Perl module failed: {e}");
+        }
+        sample.wall = Duration::from_nanos(v["wall_ns"].as_u64().context("no wall_ns")?);
+        Ok((sample, v["ok"].clone(), v["starts"].as_u64().unwrap_or(0)))
     }
 
     /// Every operation at the current population.
@@ -136,27 +258,39 @@ impl<'a> Pve<'a> {
         let mut t: HashMap<&str, Vec<Sample>> = HashMap::new();
         self.call("status", json!({}), "n1", 60)?;
         for i in 0..b.runs {
-            o.entry("status")
-                .or_default()
-                .push(self.call("status", json!({}), "n1", 60)?.0);
+            let (smp, _, starts) = self.call("status", json!({}), "n1", 60)?;
+            if starts != 0 {
+                bail!(
+                    "a warm-cache status started {starts} process(es); status file: {}; plugin log: {}",
+                    std::fs::read_to_string(b.tmp.join("pve-cache/pve-status-drbd1.json"))
+                        .unwrap_or_else(|e| e.to_string()),
+                    std::fs::read_to_string(b.tmp.join("pve-plugin.log")).unwrap_or_default()
+                );
+            }
+            o.entry("status").or_default().push(smp);
             o.entry("status_miss")
                 .or_default()
                 .push(self.call("status", json!({}), "n1", 0)?.0);
             t.entry("status_miss")
                 .or_default()
                 .push(b.peer("size_info", &[])?);
-            let (smp, out) = self.call(
+            let (smp, out, _) = self.call(
                 "alloc_image",
                 json!({"vmid": 100, "size_kib": 4096}),
                 "n1",
                 60,
             )?;
             o.entry("alloc").or_default().push(smp);
-            let vol = out["volname"]
+            let vol = out
                 .as_str()
                 .context("alloc_image answered no volname")?
                 .to_string();
-            let py = format!("pm-f{i:07x}");
+            let tag = if self.mode == PveMode::PerCall {
+                'f'
+            } else {
+                'e'
+            };
+            let py = format!("pm-{tag}{i:07x}");
             t.entry("alloc").or_default().push(b.peer(
                 "spawn_local_first",
                 &[
@@ -185,35 +319,35 @@ impl<'a> Pve<'a> {
         let mut rows = vec![
             b.row(
                 "Proxmox",
-                "status (cache fresh)",
+                &self.op("status (cache fresh, 0 process starts)"),
                 &o["status"],
                 None,
-                (0, 0, "served from the status cache file"),
+                (0, 0, "served in Perl from the status file"),
             ),
             b.row(
                 "Proxmox",
-                "status (cache expired)",
+                &self.op("status (cache expired)"),
                 &o["status_miss"],
                 Some(&t["status_miss"]),
                 (1, 1, "query-size-info of the resource group"),
             ),
             b.row(
                 "Proxmox",
-                "alloc_image",
+                &self.op("alloc_image"),
                 &o["alloc"],
                 Some(&t["alloc"]),
                 (4, 4, "spawn of the definitions (ownership props, incomplete marker), the local diskful replica (make-available), autoplace of the rest, marker cleared"),
             ),
             b.row(
                 "Proxmox",
-                "activate_volume (diskless attach)",
+                &self.op("activate_volume (diskless attach)"),
                 &o["activate"],
                 Some(&t["activate"]),
                 (3, 3, "this node's resource (absent), the definition (ownership), make-available"),
             ),
             b.row(
                 "Proxmox",
-                "deactivate_volume (diskless removed)",
+                &self.op("deactivate_volume (diskless removed)"),
                 &o["deactivate"],
                 Some(&t["deactivate"]),
                 (3, 3, "the definition (ownership), its resources (this copy diskless, a disk elsewhere), delete of the diskless copy"),
@@ -234,7 +368,7 @@ impl<'a> Pve<'a> {
         }
         Ok(vec![b.row(
             "Proxmox",
-            "list_images",
+            &self.op("list_images"),
             &o,
             Some(&t),
             (2, 2, "definitions with volumes, resources of ours"),
@@ -252,7 +386,7 @@ impl<'a> Pve<'a> {
         }
         Ok(b.row(
             "Proxmox",
-            "status (cache expired)",
+            &self.op("status (cache expired)"),
             &o,
             Some(&t),
             (1, 1, "query-size-info of the resource group"),
