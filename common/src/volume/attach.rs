@@ -1,5 +1,6 @@
-//! Diskless attach on demand, detach of diskless copies only, live-migration handover and
-//! activation that survives a controller outage.
+//! Diskless attach on demand, detach of diskless copies only, live-migration handover, and the
+//! local-first data plane: a volume whose device is already on this node is used after at most
+//! [`DATA_PLANE_BUDGET`] of waiting on the controller, whatever the controller does.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,6 +12,33 @@ use super::{Storage, ALLOW_TWO_PRIMARIES, MIGRATION_MARKER};
 use crate::api::*;
 use crate::error::{Error, Result};
 use crate::naming;
+
+/// How long a data-plane call (activate, mount, path, inspect of a volume present on this node)
+/// waits for the controller before it goes on with what this node has: well inside the 3 s a
+/// user may wait, whatever the per-controller read bound and the number of controllers.
+pub const DATA_PLANE_BUDGET: Duration = Duration::from_millis(1500);
+
+/// The result of a controller call given [`DATA_PLANE_BUDGET`]: `None` when the controller did
+/// not answer in time or could not be reached (the caller goes on locally), the error otherwise.
+pub async fn within_budget<T>(
+    call: impl std::future::Future<Output = Result<T>>,
+) -> Result<Option<T>> {
+    match tokio::time::timeout(DATA_PLANE_BUDGET, call).await {
+        Ok(Ok(v)) => Ok(Some(v)),
+        Ok(Err(e)) if e.is_controller_unreachable() => {
+            tracing::warn!(error = %e, "controller unreachable; going on with this node's state");
+            Ok(None)
+        }
+        Ok(Err(e)) => Err(e),
+        Err(_) => {
+            tracing::warn!(
+                budget_ms = DATA_PLANE_BUDGET.as_millis() as u64,
+                "no controller answered within the data-plane budget; going on with this node's state"
+            );
+            Ok(None)
+        }
+    }
+}
 
 /// How allow-two-primaries is handled around a migration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,23 +114,28 @@ impl Storage {
             })?
     }
 
-    /// Activate on this node. The controller VM's volumes and volumes whose device is already
-    /// here work with no controller at all; otherwise this is [`Storage::attach`].
-    #[instrument(skip(self), fields(volume = %rd))]
-    pub async fn activate_local(&self, rd: &str) -> Result<PathBuf> {
+    /// This node's device of the volume when it is here (disk or diskless); needs no network.
+    pub fn local_device(&self, rd: &str) -> Result<Option<PathBuf>> {
         naming::validate_resource_name(rd)?;
         let path = self.device_path(rd, 0);
-        let present = self.host.device_exists(&path);
-        if present && self.is_controller_vm(rd, None) {
+        Ok(self.host.device_exists(&path).then_some(path))
+    }
+
+    /// Activate on this node. The controller VM's volumes work with no controller at all; a
+    /// volume whose device is already here waits at most [`DATA_PLANE_BUDGET`] for the
+    /// controller (DRBD itself still refuses a second Primary); otherwise this is
+    /// [`Storage::attach`], bounded per call.
+    #[instrument(skip(self), fields(volume = %rd))]
+    pub async fn activate_local(&self, rd: &str) -> Result<PathBuf> {
+        let Some(path) = self.local_device(rd)? else {
+            return self.attach(rd, &self.cfg.node).await;
+        };
+        if self.is_controller_vm(rd, None) {
             return Ok(path);
         }
-        match self.attach(rd, &self.cfg.node).await {
-            Err(e) if e.is_controller_unreachable() && present => {
-                tracing::warn!(error = %e, "controller unreachable; using the local device");
-                Ok(path)
-            }
-            other => other,
-        }
+        Ok(within_budget(self.attach(rd, &self.cfg.node))
+            .await?
+            .unwrap_or(path))
     }
 
     /// Remove the diskless copy on `node` if it is not in use (waiting a bounded time for a
