@@ -187,7 +187,7 @@ pub struct ClientConfig {
 pub const DEFAULT_READ_BOUND: Duration = Duration::from_secs(5);
 /// Default [`ClientConfig::mutate_timeout`]: one mutating call (waits on satellites), well
 /// inside Docker's two minutes for a whole call.
-pub const DEFAULT_MUTATE_BOUND: Duration = Duration::from_secs(60);
+pub const DEFAULT_MUTATE_BOUND: Duration = Duration::from_secs(45);
 
 /// Stands in for a secret in `Debug` output.
 pub const REDACTED: &str = "<redacted>";

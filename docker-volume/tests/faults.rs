@@ -822,3 +822,133 @@ fn mount_racing_the_start_up_reconciliation() {
         lost: "nothing".into(),
     });
 }
+
+/// A node that holds a disk of the volume (the same placement in every fresh simulator).
+fn diskful_node() -> String {
+    let h = harness("n1");
+    call_ok(&h, Call::Create);
+    faults::diskful(&h.sim.state())
+        .into_iter()
+        .find(|(rd, _)| rd == VOL)
+        .map(|(_, n)| n)
+        .unwrap()
+}
+
+/// Every controller hung or blackholed, on a node that holds the volume (disk, or a diskless
+/// copy a Mount made): Mount, Path, Get, List and Unmount answer within 3 s, the detach of the
+/// last Unmount is deferred to the next start; Create and Remove fail with one message naming
+/// the controller, far inside dockerd's limits. Once the controller is back, the restart
+/// finishes the deferred detach and the end state is an undisturbed run's.
+#[test]
+fn every_controller_silent_the_data_plane_answers_within_3_s() {
+    if !runnable() {
+        return;
+    }
+    let data_plane = Duration::from_secs(3);
+    let mut worst = faults::Worst::default();
+    let mut tries = 0;
+    for (role, node) in [("disk", diskful_node()), ("diskless", diskless_node())] {
+        let reference = {
+            let h = harness(&node);
+            call_ok(&h, Call::Create);
+            call_ok(&h, Call::Mount("a"));
+            call_ok(&h, Call::Unmount("a"));
+            end(&h)
+        };
+        for (what, fault) in faults::silent_controllers() {
+            let mut h = harness(&node);
+            call_ok(&h, Call::Create);
+            call_ok(&h, Call::Mount("a"));
+            let _ = post(&h.socket(), "/VolumeDriver.List", "{}");
+            let before = h.sim.state();
+            h.sim.inject(fault);
+            if what == "blackholed" {
+                h.restart();
+            }
+            let name = json!({"Name": VOL}).to_string();
+            let with_id = |id: &str| json!({"Name": VOL, "ID": id}).to_string();
+            let data_calls = [
+                ("Mount", "/VolumeDriver.Mount", with_id("b")),
+                ("Path", "/VolumeDriver.Path", name.clone()),
+                ("Get", "/VolumeDriver.Get", name.clone()),
+                ("List", "/VolumeDriver.List", "{}".to_string()),
+                ("Unmount", "/VolumeDriver.Unmount", with_id("a")),
+                ("Unmount", "/VolumeDriver.Unmount", with_id("b")),
+                ("Mount", "/VolumeDriver.Mount", with_id("c")),
+                ("Get", "/VolumeDriver.Get", name.clone()),
+                ("Unmount", "/VolumeDriver.Unmount", with_id("c")),
+            ];
+            for (call, path, body) in &data_calls {
+                let (a, took) = worst.time(call, || post(&h.socket(), path, body).unwrap());
+                assert!(
+                    a.status == 200 && err_of(&a).is_empty(),
+                    "{role} node, controller {what}: {call} {body}: {a:?}\n{}",
+                    h.log()
+                );
+                assert!(
+                    took < data_plane,
+                    "{role} node, controller {what}: {call} took {took:?}"
+                );
+                match *call {
+                    "Get" => assert_eq!(a.body["Volume"]["Name"], VOL, "{a:?}"),
+                    "List" => assert!(
+                        a.body["Volumes"]
+                            .as_array()
+                            .is_some_and(|v| v.iter().any(|x| x["Name"] == VOL)),
+                        "{a:?}"
+                    ),
+                    _ => {}
+                }
+                tries += 1;
+            }
+            assert!(h.mounted().is_empty(), "{:?}", h.mounted());
+            let control_calls = [
+                (
+                    "Create",
+                    "/VolumeDriver.Create",
+                    json!({"Name": "other", "Opts": {"size": "64M"}}).to_string(),
+                ),
+                ("Remove", "/VolumeDriver.Remove", name.clone()),
+            ];
+            for (call, path, body) in &control_calls {
+                let (a, took) = worst.time(call, || post(&h.socket(), path, body).unwrap());
+                let e = err_of(&a);
+                assert!(
+                    e.contains(&h.sim.addr().to_string()) && e.contains("no answer"),
+                    "{role} node, controller {what}: {call}: one message naming the controller: {a:?}"
+                );
+                assert!(
+                    took < Duration::from_secs(100),
+                    "{role} node, controller {what}: {call} took {took:?}, near dockerd's 2 minutes"
+                );
+                tries += 1;
+            }
+            h.sim.clear_faults();
+            assert!(faults::lost(&before, &h.sim.state(), None).is_empty());
+            h.restart();
+            assert_eq!(
+                settled_end(&h, &reference),
+                reference,
+                "{role} node, controller {what}: the deferred detach is done at the next start\n{}",
+                h.log()
+            );
+            call_ok(&h, Call::Remove);
+            assert_eq!(
+                faults::end_state(&h.sim.state()),
+                json!({}),
+                "Remove leaves nothing behind"
+            );
+        }
+    }
+    println!("worst times, every controller silent: {}", worst.summary());
+    faults::record(&Row {
+        frontend: "Docker".into(),
+        case: "every controller hung or blackholed, volume on this node (disk, diskless copy): Mount, Path, Get, List, Unmount; Create, Remove".into(),
+        tries,
+        survived: format!(
+            "data plane within 3 s, last Unmount's detach deferred and done at the next start; Create/Remove one error naming the controller; worst: {}",
+            worst.summary()
+        ),
+        lost: "nothing".into(),
+    });
+}

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use linstor_common::naming::docker;
+use linstor_common::volume::DATA_PLANE_BUDGET;
 use linstor_common::Error;
 use tracing::{instrument, warn};
 
@@ -66,6 +67,13 @@ impl Driver {
         c.refreshing = true;
         c.changes.clear();
         Some(Instant::now())
+    }
+
+    /// A refresh given up before it finished: this daemon's own calls apply directly again.
+    fn abandon_refresh(&self) {
+        let mut c = lock(&self.cache);
+        c.refreshing = false;
+        c.changes.clear();
     }
 
     /// Replace the volume cache by a listing started at `started` (Docker name, RD, creation
@@ -147,12 +155,19 @@ impl Driver {
                 .is_some_and(|t| t.elapsed() <= ttl);
         if !fresh {
             let max_age = (!ttl.is_zero()).then_some(ttl);
-            match self.refresh_volumes(max_age).await {
-                Ok(()) => {}
-                Err(e) if controller_outage(&e) => {
+            match tokio::time::timeout(DATA_PLANE_BUDGET, self.refresh_volumes(max_age)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) if controller_outage(&e) => {
                     warn!(error = %e, "controller unreachable; listing from the local cache");
                 }
-                Err(e) => return Err(e.into()),
+                Ok(Err(e)) => return Err(e.into()),
+                Err(_) => {
+                    self.abandon_refresh();
+                    warn!(
+                        budget_ms = DATA_PLANE_BUDGET.as_millis() as u64,
+                        "no controller answered within the budget; listing from the local cache"
+                    );
+                }
             }
         }
         let st = lock(&self.state);
