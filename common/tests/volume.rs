@@ -1124,3 +1124,31 @@ async fn a_hung_controller_leaves_volumes_present_here_usable_within_the_budget(
         e.resources("pm-0000beef")
     );
 }
+
+#[tokio::test]
+async fn capacity_without_size_info_falls_back_to_the_storage_pools_never_zero() {
+    let e = env(&["n1", "n2", "n3"]).await;
+    let s = e.storage("n1");
+    let real = s.capacity(None, Duration::from_secs(0)).await.unwrap();
+    assert!(real.total_kib > 0);
+    for kind in [
+        FailKind::NotImplemented,
+        FailKind::OtherJson,
+        FailKind::Garbage,
+    ] {
+        e.sim.inject(Fault::FailMatching {
+            method: "POST".into(),
+            path_contains: "query-size-info".into(),
+            nth: 1,
+            kind,
+            execute: false,
+        });
+        let cap = s.capacity(None, Duration::from_secs(0)).await.unwrap();
+        println!("{kind:?}: size info {real:?}, storage pools {cap:?}");
+        assert!(!cap.stale, "{kind:?}");
+        assert!(
+            cap.total_kib > 0 && cap.free_kib > 0 && cap.free_kib <= cap.total_kib,
+            "{kind:?}: {cap:?}"
+        );
+    }
+}
