@@ -74,8 +74,8 @@ impl Driver {
                     .first()
                     .map(|s| s.to_string())
                     .ok_or_else(|| usage(format!("resource '{rd}' has no diskful replica")))?;
-                let dev = self.hosts.wait_device(&node, &rd, self.device_timeout)?;
-                let md5 = self.hosts.md5(&node, &rd)?;
+                let md5 = self.hosts.md5(&node, &rd, self.device_timeout)?;
+                let dev = self.hosts.device(&node, &rd);
                 let format = if img.format.is_empty() {
                     "raw"
                 } else {
@@ -274,10 +274,13 @@ impl Driver {
             .await?;
         let path = img.path.clone();
         let hosts = self.hosts.clone();
+        let wait = self.device_timeout;
         let format = self
             .undo_if_failed(st, &name, true, "import", async {
-                self.with_bridge(st, cfg, &name, |node| hosts.write_image(node, &name, &path))
-                    .await
+                self.with_bridge(st, cfg, &name, |node| {
+                    hosts.write_image(node, &name, &path, wait)
+                })
+                .await
             })
             .await?;
         Ok(format!("{} {format}", cfg.scheme.source(&name)))
@@ -312,9 +315,19 @@ impl Driver {
             None
         };
         if let Some(fs) = fs {
-            let hosts = self.hosts.clone();
+            let steps = [
+                Step::WaitDevice {
+                    rd: name.clone(),
+                    timeout: self.device_timeout,
+                },
+                Step::Mkfs {
+                    rd: name.clone(),
+                    fs,
+                    size_mb,
+                },
+            ];
             self.undo_if_failed(st, &name, true, "mkfs", async {
-                self.with_bridge(st, cfg, &name, |node| hosts.mkfs(node, &name, &fs, size_mb))
+                self.with_bridge(st, cfg, &name, |node| self.hosts.run(node, &steps))
                     .await
             })
             .await?;

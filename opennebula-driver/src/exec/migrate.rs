@@ -28,11 +28,24 @@ impl Driver {
                 self.hosts.make_dir(dst, dir)?;
             }
         }
-        for d in ours {
+        let links: Vec<String> = ours
+            .iter()
+            .map(|d| format!("{dir}/disk.{}", d.disk_id))
+            .collect();
+        if step == MigrateStep::Fail {
+            let unlinks: Vec<Step> = links
+                .iter()
+                .map(|l| Step::Unlink { path: l.clone() })
+                .collect();
+            if let Err(e) = self.hosts.run(dst, &unlinks) {
+                self.warn(e.to_string());
+            }
+        }
+        let mut dst_steps = Vec::new();
+        for (d, link) in ours.into_iter().zip(&links) {
             let ds_id = d.datastore_id.unwrap_or(sys_ds);
             let (st, cfg) = self.storage_of(ds_id)?;
             let (rd, _, def) = self.disk_rd_def(&st, &cfg, vm, d.disk_id).await?;
-            let link = format!("{dir}/disk.{}", d.disk_id);
             let span = info_span!("migrate", vm = vm.id, volume = %rd);
             async {
                 let _l = self.lock(&rd)?;
@@ -58,8 +71,7 @@ impl Driver {
                             .migrate_begin(src, dst, TwoPrimaries::Migration)
                             .await
                             .map_err(lin(format!("prepare '{rd}' on '{dst}'")))?;
-                        self.hosts.wait_device(dst, &rd, self.device_timeout)?;
-                        self.hosts.link(dst, &link, &rd)?;
+                        dst_steps.extend(self.wait_and_link(&rd, link));
                     }
                     MigrateStep::Post => {
                         st.migrate_commit(&rd, src, dst)
@@ -67,9 +79,6 @@ impl Driver {
                             .map_err(lin(format!("release '{rd}' on '{src}'")))?;
                     }
                     MigrateStep::Fail => {
-                        if let Err(e) = self.hosts.unlink(dst, &link) {
-                            self.warn(e.to_string());
-                        }
                         st.migrate_abort(&rd, src, dst)
                             .await
                             .map_err(lin(format!("release '{rd}' on '{dst}'")))?;
@@ -80,6 +89,7 @@ impl Driver {
             .instrument(span)
             .await?;
         }
+        self.hosts.run(dst, &dst_steps)?;
         if step == MigrateStep::Post && !called_by_other {
             if let Err(e) = self.hosts.remove_dir(src, dir) {
                 self.warn(e.to_string());

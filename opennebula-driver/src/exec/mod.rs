@@ -19,7 +19,7 @@ use tracing::{info, info_span, warn, Instrument as _};
 
 use crate::attrs::DsConfig;
 use crate::error::DriverError;
-use crate::host::HostSteps;
+use crate::host::{HostSteps, Step};
 use crate::input::{Action, DsKind, HostPath, MigrateStep, SnapOp};
 use crate::monitord::{MonitorSender, UdpMonitor, VmDisks};
 use crate::oned::OnedInfo;
@@ -236,9 +236,22 @@ impl Driver {
         st.attach(rd, host)
             .await
             .map_err(lin(format!("attach '{rd}' on '{host}'")))?;
-        self.hosts.wait_device(host, rd, self.device_timeout)?;
-        self.hosts.link(host, link, rd)?;
+        self.hosts.run(host, &self.wait_and_link(rd, link))?;
         Ok(())
+    }
+
+    /// The host steps that make `link` point at the device of `rd` once it exists.
+    fn wait_and_link(&self, rd: &str, link: &str) -> [Step; 2] {
+        [
+            Step::WaitDevice {
+                rd: rd.into(),
+                timeout: self.device_timeout,
+            },
+            Step::Link {
+                link: link.into(),
+                rd: rd.into(),
+            },
+        ]
     }
 
     /// A node that can read and write `rd` for a DS-side copy: a BRIDGE_LIST host holding a
@@ -284,16 +297,12 @@ impl Driver {
     ) -> R<T> {
         let (node, has_disk) = self.bridge(st, cfg, rd).await?;
         if has_disk {
-            self.hosts.wait_device(&node, rd, self.device_timeout)?;
             return Ok(f(&node)?);
         }
         st.attach(rd, &node)
             .await
             .map_err(lin(format!("attach '{rd}' on bridge '{node}'")))?;
-        let r = self
-            .hosts
-            .wait_device(&node, rd, self.device_timeout)
-            .and_then(|_| f(&node));
+        let r = f(&node);
         if let Err(e) = st.detach(rd, &node).await {
             self.warn(format!(
                 "temporary attachment of '{rd}' on '{node}' kept: {e}"

@@ -22,7 +22,13 @@ impl Driver {
             return Ok(false);
         }
         info!(volume = %rd, "disk of the controller VM is present on '{}'; linked without the controller", dst.host);
-        self.hosts.link(&dst.host, &dst.path, rd)?;
+        self.hosts.run(
+            &dst.host,
+            &[Step::Link {
+                link: dst.path.clone(),
+                rd: rd.into(),
+            }],
+        )?;
         Ok(true)
     }
 
@@ -127,8 +133,7 @@ impl Driver {
                                     .await
                                     .map_err(lin(format!("attach '{name}' on '{}'", dst.host)))?;
                                 self.hosts
-                                    .wait_device(&dst.host, &name, self.device_timeout)?;
-                                self.hosts.link(&dst.host, &dst.path, &name)?;
+                                    .run(&dst.host, &self.wait_and_link(&name, &dst.path))?;
                                 Ok(())
                             })
                             .await?;
@@ -320,12 +325,17 @@ impl Driver {
                     st.attach(&name, &dst.host)
                         .await
                         .map_err(lin(format!("attach '{name}' on '{}'", dst.host)))?;
-                    self.hosts
-                        .wait_device(&dst.host, &name, self.device_timeout)?;
+                    let [wait, link] = self.wait_and_link(&name, &dst.path);
+                    let mut steps = vec![wait];
                     if format != "raw" {
-                        self.hosts.mkfs(&dst.host, &name, &format, size_mb)?;
+                        steps.push(Step::Mkfs {
+                            rd: name.clone(),
+                            fs: format.clone(),
+                            size_mb,
+                        });
                     }
-                    self.hosts.link(&dst.host, &dst.path, &name)?;
+                    steps.push(link);
+                    self.hosts.run(&dst.host, &steps)?;
                     Ok(())
                 })
                 .await?;
