@@ -1081,6 +1081,7 @@ async fn a_hung_controller_leaves_volumes_present_here_usable_within_the_budget(
         .find(|a| held.iter().all(|(n, _)| n != a))
         .expect("a node without a resource of the volume");
     let elsewhere = e.storage(absent);
+    n1.capacity(None, Duration::ZERO).await.unwrap();
 
     for (what, fault) in [
         (
@@ -1107,6 +1108,12 @@ async fn a_hung_controller_leaves_volumes_present_here_usable_within_the_budget(
             assert!(path.ends_with("drbd/by-res/pm-0000beef/0"));
             assert!(took < Duration::from_secs(3), "{what} {node}: {took:?}");
         }
+        let t = Instant::now();
+        let cap = n1.capacity(None, Duration::ZERO).await.unwrap();
+        let took = t.elapsed();
+        println!("capacity, controller {what}: {took:?} (from the cache)");
+        assert!(cap.stale && cap.total_kib > 0, "{cap:?}");
+        assert!(took < Duration::from_secs(3), "{what}: {took:?}");
         let t = Instant::now();
         let err = elsewhere.activate_local("pm-0000beef").await.unwrap_err();
         println!(

@@ -73,7 +73,8 @@ impl Storage {
     }
 
     /// Capacity of a resource group: from the cache when younger than `ttl` (no request),
-    /// else one size-info query; when no controller answers, the stale cache is returned.
+    /// else one size-info query; when no controller answers (within
+    /// [`super::DATA_PLANE_BUDGET`] when a cached value exists), the stale cache is returned.
     #[instrument(skip(self))]
     pub async fn capacity(&self, rg: Option<&str>, ttl: Duration) -> Result<Capacity> {
         let rg = rg.unwrap_or(&self.cfg.resource_group).to_string();
@@ -84,7 +85,19 @@ impl Storage {
                 return Ok(c);
             }
         }
-        match self.query_capacity(&rg).await {
+        let fetched = match cached {
+            Some(_) => tokio::time::timeout(super::DATA_PLANE_BUDGET, self.query_capacity(&rg))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(Error::Timeout {
+                        tried: self.client.controllers(),
+                        seconds: super::DATA_PLANE_BUDGET.as_secs_f64(),
+                        may_have_been_carried_out: false,
+                    })
+                }),
+            None => self.query_capacity(&rg).await,
+        };
+        match fetched {
             Ok(c) => {
                 if let Err(e) = self.store_capacity(&rg, &c) {
                     tracing::warn!(error = %e, "capacity cache not written");
