@@ -152,6 +152,13 @@ check "proxmox: Replaces linstor-proxmox" has_field "$p" Replaces '(^|, )linstor
 check "proxmox: Depends on libpve-storage-perl and the tools of the same version" has_field "$p" Depends "libpve-storage-perl.*linstor-plugins-tools \(= $version\)"
 check "proxmox: postinst present, executable, valid sh" script_ok "$p" postinst
 check "proxmox: postinst tells which PVE services to reload" grep -q "systemctl try-reload-or-restart pvedaemon pveproxy pvestatd pvescheduler" "$tmp/ctl-$(basename "$p")/postinst"
+x="$tmp/pve-root"; mkdir -p "$x"; dpkg-deb -x "$p" "$x"
+serve_answers() { # the packaged helper in the long-lived mode the Perl module uses
+    local out
+    out=$(printf '%s\n' '{"method":"status","input":{}}' | timeout 10 "$x/usr/lib/linstor-pve/linstor-pve" --serve) || return 1
+    echo "$out" | grep -q '"error":{"kind":"input","message":"argument .storeid. is missing"}'
+}
+check "proxmox: packaged helper answers line by line in --serve mode" serve_answers
 
 o=$(deb linstor-plugins-opennebula)
 check "opennebula: /usr/bin/linstor-one" has_path "$o" /usr/bin/linstor-one

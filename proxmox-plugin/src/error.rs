@@ -16,6 +16,18 @@ pub enum PveError {
     /// The storage layer failed.
     #[error(transparent)]
     Linstor(#[from] Error),
+    /// An allocation for the controller VM that can be neither created nor matched to the
+    /// volume it asks for (usually because no controller answers).
+    #[error("cannot allocate a volume for VM {vmid}, which runs the LINSTOR controller: {hint}")]
+    ControllerVm {
+        /// The controller VM.
+        vmid: String,
+        /// What the admin can do.
+        hint: String,
+        /// Why the allocation failed.
+        #[source]
+        source: Error,
+    },
     /// The whole method ran out of its time budget.
     #[error("the LINSTOR operation did not finish within {seconds} s; it may still complete on the controller: check with 'linstor resource-definition list' before retrying")]
     Deadline {
@@ -59,6 +71,10 @@ impl From<&PveError> for Failure {
             PveError::Input(m) => Failure::new("input", EXIT_INPUT, m.clone()),
             PveError::Json(_) => Failure::new("input", EXIT_INPUT, linstor_common::error::chain(e)),
             PveError::Deadline { .. } => Failure::new("timeout", EXIT_UNREACHABLE, e.to_string()),
+            PveError::ControllerVm { source, .. } => Failure {
+                message: linstor_common::error::chain(e).replace('\n', " "),
+                ..from_linstor(source)
+            },
             PveError::Linstor(err) => from_linstor(err),
         }
     }

@@ -1,8 +1,9 @@
 //! Carries out a parsed [`Request`] through [`linstor_common::volume::Storage`] and answers the
 //! JSON document the Perl module expects for that method.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use linstor_common::api::{Props, ResourceDefinition};
@@ -142,13 +143,56 @@ fn rd_of(info: &VolumeInfo) -> ResourceDefinition {
     }
 }
 
+/// The storage layers a long-lived helper (`linstor-pve --serve`) keeps between requests, one
+/// per storage configuration, so the client and its connections are built once.
+#[derive(Default)]
+pub struct Storages {
+    by_config: Mutex<HashMap<String, Arc<Storage>>>,
+}
+
+impl std::fmt::Debug for Storages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.by_config.lock().map(|m| m.len()).unwrap_or_default();
+        f.debug_struct("Storages").field("configs", &n).finish()
+    }
+}
+
+impl Storages {
+    /// The storage layer of a request's configuration, built on first use.
+    pub fn get(&self, ctx: &Context, quick: bool) -> Result<Arc<Storage>, PveError> {
+        let key = format!(
+            "{:?}|{}|{}|{}|{quick}",
+            ctx.options,
+            ctx.node,
+            ctx.dev_root.display(),
+            ctx.timeout_secs
+        );
+        let mut map = self
+            .by_config
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(st) = map.get(&key) {
+            return Ok(st.clone());
+        }
+        let st = Arc::new(storage(ctx, quick)?);
+        map.insert(key, st.clone());
+        Ok(st)
+    }
+}
+
 /// Run the request within its time budget (a little less than the Perl side's hard timeout).
 pub async fn execute(req: &Request) -> Result<Value, PveError> {
+    execute_with(req, &Storages::default()).await
+}
+
+/// [`execute`] with storage layers kept in `storages` (the long-lived helper).
+pub async fn execute_with(req: &Request, storages: &Storages) -> Result<Value, PveError> {
     let ctx = &req.ctx;
     if req.action == Action::Status {
-        return status(ctx).await;
+        return status(&*storages.get(ctx, true)?, ctx).await;
     }
-    let st = storage(ctx, false)?;
+    let st = storages.get(ctx, false)?;
+    let st = &*st;
     let secs = ctx.timeout_secs;
     let budget = Duration::from_secs(secs.saturating_sub((secs / 10).max(1)).max(1));
     let volume = match &req.action {
@@ -165,10 +209,10 @@ pub async fn execute(req: &Request) -> Result<Value, PveError> {
         | Action::Clone { vol, .. }
         | Action::Rename { vol, .. } => vol.rd.clone(),
         Action::Alloc { name, .. } => name.as_ref().map(|n| n.rd.clone()).unwrap_or_default(),
-        Action::List { .. } | Action::Status => String::new(),
+        Action::List { .. } | Action::Status | Action::Check => String::new(),
     };
     let span = tracing::info_span!("pve", storage = %ctx.storeid, volume = %volume);
-    match tokio::time::timeout(budget, run(&st, ctx, &req.action).instrument(span)).await {
+    match tokio::time::timeout(budget, run(st, ctx, &req.action).instrument(span)).await {
         Ok(r) => r,
         Err(_) => Err(PveError::Deadline {
             seconds: budget.as_secs(),
@@ -185,7 +229,8 @@ async fn run(st: &Storage, ctx: &Context, action: &Action) -> Result<Value, PveE
         } => alloc(st, ctx, vmid, name.as_ref(), *size_kib).await,
         Action::Free(v) => free(st, v).await,
         Action::List { vmid, vollist } => list(st, ctx, vmid.as_deref(), vollist.as_deref()).await,
-        Action::Status => status(ctx).await,
+        Action::Status => status(st, ctx).await,
+        Action::Check => check(st, ctx).await,
         Action::Activate { vol, snap } => activate(st, ctx, vol, snap.as_deref()).await,
         Action::Deactivate { vol, snap } => deactivate(st, ctx, vol, snap.as_deref()).await,
         Action::SizeInfo(v) => {
@@ -228,7 +273,8 @@ async fn run(st: &Storage, ctx: &Context, action: &Action) -> Result<Value, PveE
                 if let Some(pve) = proxmox::pve_snapshot_of(&v.rd, &s.name, prop) {
                     out.insert(
                         pve,
-                        json!({"id": s.name, "timestamp": s.created_ms.map(|ms| ms / 1000),
+                        json!({"id": snapshot_id(&s.name, s.created_ms),
+                               "timestamp": s.created_ms.map(|ms| ms / 1000),
                                "virtual-size": s.size_kib * 1024}),
                     );
                 }
@@ -260,11 +306,35 @@ async fn alloc(
     size_kib: u64,
 ) -> Result<Value, PveError> {
     if st.is_controller_vm_id(vmid) {
-        if let Some(existing) = controller_vm_volume(st, vmid, name).await? {
-            tracing::warn!(volume = %existing, "controller VM: returning its existing volume");
+        let refuse = |source: Error| {
+            PveError::ControllerVm {
+            vmid: vmid.to_string(),
+            hint: "its existing disks keep working without a controller, but a new volume needs one; start the controller (from its existing disks) and allocate again".into(),
+            source,
+        }
+        };
+        let existing = controller_vm_volume(st, vmid, name, size_kib)
+            .await
+            .map_err(refuse)?;
+        if let Some(existing) = existing {
+            tracing::info!(volume = %existing, "controller VM: the requested volume is its existing one");
             return Ok(json!({"volname": existing}));
         }
+        return match create(st, ctx, vmid, name, size_kib).await {
+            Err(PveError::Linstor(e)) if e.is_controller_unreachable() => Err(refuse(e)),
+            r => r,
+        };
     }
+    create(st, ctx, vmid, name, size_kib).await
+}
+
+async fn create(
+    st: &Storage,
+    ctx: &Context,
+    vmid: &str,
+    name: Option<&Volname>,
+    size_kib: u64,
+) -> Result<Value, PveError> {
     let mut spec = CreateSpec {
         name: String::new(),
         size_kib,
@@ -298,24 +368,48 @@ async fn alloc(
     }
 }
 
+/// The controller VM's existing volume an allocation asks for: the one of that name, or (no
+/// name) the VM's only disk when it has the requested size. Anything else is a new volume.
 async fn controller_vm_volume(
     st: &Storage,
     vmid: &str,
     name: Option<&Volname>,
-) -> Result<Option<String>, PveError> {
+    size_kib: u64,
+) -> Result<Option<String>, Error> {
     if let Some(v) = name {
         return Ok(st.lookup(&v.rd).await?.map(|_| v.volname()));
     }
-    let mut names: Vec<String> = st
+    let disks: Vec<(String, u64)> = st
         .list()
         .await?
         .iter()
-        .filter_map(|i| proxmox::volname_of(&rd_of(i)))
-        .filter(|v| v.vmid == vmid && matches!(v.kind, NameKind::Pm | NameKind::Disk))
-        .map(|v| v.volname())
+        .filter_map(|i| Some((proxmox::volname_of(&rd_of(i))?, i.size_kib)))
+        .filter(|(v, _)| v.vmid == vmid && matches!(v.kind, NameKind::Pm | NameKind::Disk))
+        .map(|(v, size)| (v.volname(), size))
         .collect();
-    names.sort();
-    Ok(names.into_iter().next())
+    Ok(match disks.as_slice() {
+        [(only, size)] if *size == size_kib => Some(only.clone()),
+        _ => None,
+    })
+}
+
+/// A snapshot id PVE can rely on to be unique: a re-created snapshot of the same name gets a
+/// new one (the LINSTOR name plus its creation time).
+fn snapshot_id(name: &str, created_ms: Option<i64>) -> String {
+    match created_ms {
+        Some(ms) => format!("{name}@{ms}"),
+        None => name.to_string(),
+    }
+}
+
+async fn check(st: &Storage, ctx: &Context) -> Result<Value, PveError> {
+    let rg = &ctx.options.resource_group;
+    match st.client().resource_group(rg).await? {
+        Some(_) => Ok(json!({"controllers": st.client().controllers()})),
+        None => Err(PveError::Input(format!(
+            "resource group '{rg}' does not exist on the LINSTOR controller; create it (linstor resource-group create {rg} --place-count 2 --storage-pool <pool>) or set 'resourcegroup' to an existing one"
+        ))),
+    }
 }
 
 async fn free(st: &Storage, v: &Volname) -> Result<Value, PveError> {
@@ -375,8 +469,37 @@ async fn list(
     Ok(json!({"images": images}))
 }
 
-async fn status(ctx: &Context) -> Result<Value, PveError> {
-    let st = storage(ctx, true)?;
+/// Where `status` leaves its answer for the Perl module, which serves it without starting
+/// anything while it is younger than `statuscache`.
+fn status_file(storeid: &str) -> PathBuf {
+    cache_dir().join(format!("pve-status-{storeid}.json"))
+}
+
+fn write_status_file(ctx: &Context, c: &linstor_common::volume::Capacity) {
+    let Some(key) = &ctx.status_key else {
+        return;
+    };
+    let file = status_file(&ctx.storeid);
+    let total = c.total_kib * 1024;
+    let avail = c.free_kib * 1024;
+    let body = json!({"key": key, "fetched_at": c.fetched_at, "total": total, "avail": avail,
+                      "used": total.saturating_sub(avail)});
+    let tmp = file.with_extension(format!("tmp{}", std::process::id()));
+    let written = std::fs::create_dir_all(cache_dir())
+        .and_then(|()| std::fs::write(&tmp, body.to_string()))
+        .and_then(|()| std::fs::rename(&tmp, &file));
+    if let Err(e) = written {
+        tracing::warn!(file = %file.display(), error = %e, "status file not written");
+    }
+}
+
+fn remove_status_file(ctx: &Context) {
+    if ctx.status_key.is_some() {
+        let _ = std::fs::remove_file(status_file(&ctx.storeid));
+    }
+}
+
+async fn status(st: &Storage, ctx: &Context) -> Result<Value, PveError> {
     let ttl = ctx.options.status_cache;
     let cached = st.cached_capacity(None);
     let answer = |c: &linstor_common::volume::Capacity, stale: bool| {
@@ -387,6 +510,7 @@ async fn status(ctx: &Context) -> Result<Value, PveError> {
     };
     if let Some(c) = &cached {
         if now_secs().saturating_sub(c.fetched_at) < ttl {
+            write_status_file(ctx, c);
             return Ok(answer(c, false));
         }
     }
@@ -394,9 +518,15 @@ async fn status(ctx: &Context) -> Result<Value, PveError> {
     let refreshed =
         tokio::time::timeout(STATUS_BUDGET, st.capacity(None, Duration::from_secs(ttl))).await;
     match refreshed {
-        Ok(Ok(c)) => Ok(answer(&c, c.stale)),
+        Ok(Ok(c)) => {
+            if !c.stale {
+                write_status_file(ctx, &c);
+            }
+            Ok(answer(&c, c.stale))
+        }
         Ok(Err(Error::NotFound { .. })) => {
             tracing::warn!(resource_group = %ctx.options.resource_group, "resource group not found; storage inactive");
+            remove_status_file(ctx);
             Ok(inactive)
         }
         Ok(Err(e)) => {
@@ -484,7 +614,10 @@ async fn deactivate(
         Ok(()) => Ok(json!({})),
         Err(e) if e.is_controller_unreachable() => {
             tracing::warn!(error = %e, "controller unreachable: the local diskless copy stays until the next deactivation");
-            Ok(json!({"warning": e.to_string()}))
+            Ok(json!({"warnings": [format!(
+                "No LINSTOR controller answered, so the diskless copy of {} on this node stays until the next deactivation.",
+                vol.volname()
+            )]}))
         }
         Err(Error::NotFound { .. }) => Ok(json!({})),
         Err(e) => Err(e.into()),

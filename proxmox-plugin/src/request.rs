@@ -28,6 +28,9 @@ pub struct Context {
     pub dev_root: PathBuf,
     /// Seconds the Perl side allows this call (it kills the helper after that).
     pub timeout_secs: u64,
+    /// `status_key`: when set, `status` leaves its answer with this key in the status file the
+    /// Perl module reads without starting anything.
+    pub status_key: Option<String>,
 }
 
 /// One plugin method with its arguments, validated.
@@ -53,6 +56,9 @@ pub enum Action {
     },
     /// `status`.
     Status,
+    /// `check_storage` (`on_add_hook`/`on_update_hook`): a controller answers and the resource
+    /// group exists.
+    Check,
     /// `activate_volume` (and `map_volume`): attach here, of a snapshot when `snap` is set.
     Activate {
         /// The volume.
@@ -143,6 +149,7 @@ pub const METHODS: &[&str] = &[
     "free_image",
     "list_images",
     "status",
+    "check_storage",
     "activate_volume",
     "map_volume",
     "deactivate_volume",
@@ -278,6 +285,7 @@ fn action(method: &str, a: &Args<'_>) -> Result<Action, PveError> {
             Action::List { vmid, vollist }
         }
         "status" => Action::Status,
+        "check_storage" => Action::Check,
         "activate_volume" | "map_volume" => Action::Activate {
             vol: a.volname()?,
             snap: a.snap("snap")?,
@@ -335,6 +343,17 @@ fn action(method: &str, a: &Args<'_>) -> Result<Action, PveError> {
     })
 }
 
+/// PVE's rule for storage ids (`pve-storage-id`): a letter, then letters, digits, `-`, `_`, `.`,
+/// ending in a letter or digit.
+fn is_pve_storage_id(id: &str) -> bool {
+    let b = id.as_bytes();
+    b.len() >= 2
+        && b[0].is_ascii_alphabetic()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+}
+
 /// Parse one invocation: the method (first argument) and the JSON document (stdin).
 pub fn parse(method: &str, input: &[u8]) -> Result<Request, PveError> {
     let doc: Value = serde_json::from_slice(input).map_err(PveError::Json)?;
@@ -371,6 +390,12 @@ pub fn parse(method: &str, input: &[u8]) -> Result<Request, PveError> {
         None => 60,
     };
     let action = action(method, &Args(obj("args")?))?;
+    let status_key = top.opt("status_key")?;
+    if status_key.is_some() && !is_pve_storage_id(&storeid) {
+        return Err(PveError::Input(format!(
+            "storage id '{storeid}' cannot name a status file: PVE storage ids are letters, digits, '-', '_' and '.'"
+        )));
+    }
     Ok(Request {
         ctx: Context {
             storeid,
@@ -378,6 +403,7 @@ pub fn parse(method: &str, input: &[u8]) -> Result<Request, PveError> {
             node,
             dev_root,
             timeout_secs,
+            status_key,
         },
         action,
     })

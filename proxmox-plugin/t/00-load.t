@@ -129,7 +129,62 @@ my $w = '';
     is($P->free_image('drbd1', { controllervm => 100 }, 'vm-100-disk-1'), undef, 'free_image of the controller VM succeeds');
 }
 like($w, qr/controller VM 100: kept/, 'and says the volume is kept');
-is($P->alloc_image('drbd1', { controllervm => 100 }, 100, 'raw', 'vm-100-disk-1', 1 << 20), 'vm-100-disk-1', 'alloc_image of the controller VM returns the existing name');
 is($P->deactivate_volume('drbd1', { controllervm => 100 }, 'vm-100-disk-1'), 1, 'deactivate of the controller VM is a no-op');
+
+# The option schema, checked the way PVE checks storage.cfg and 'pvesm add/set' (SectionConfig
+# check_value -> PVE::JSONSchema::check_prop): a bad value is refused at once, with PVE's message.
+my %good = (
+    preferlocal => [qw(yes no)],
+    exactsize => [qw(yes no)],
+    allowtwoprimaries => [qw(yes migration no)],
+    controllervm => [qw(100 900 999999999)],
+    controller => ['10.0.0.1', 'ctl-a,ctl-b', '10.0.0.1:3370, [fd00::1]:3371', 'https://ctl.example.com:3371/',
+        'linstor+ssl://ctl', 'linstor://ctl', 'http://[::1]', 'localhost'],
+    resourcegroup => [qw(drbdgrp DfltRscGrp _rg-2)],
+    statuscache => [qw(0 60 7200)],
+    clusterlocktimeout => [qw(0 120)],
+    searchdomain => [qw(example.com lan)],
+);
+for my $k (sort keys %good) {
+    for my $v (@{ $good{$k} }) {
+        is(eval { PVE::Storage::check_value($P, $k, $v) }, $v, "$k '$v' accepted") or diag($@);
+    }
+}
+my @bad = (
+    [ preferlocal => 'maybe', qr/value 'maybe' does not have a value in the enumeration 'yes, no'/ ],
+    [ preferlocal => '', qr/does not have a value in the enumeration/ ],
+    [ exactsize => 'sometimes', qr/enumeration 'yes, no'/ ],
+    [ allowtwoprimaries => 'always', qr/enumeration 'yes, migration, no'/ ],
+    [ controllervm => 'notavmid', qr/type check \('integer'\) failed - got 'notavmid'/ ],
+    [ controllervm => '99', qr/invalid format - value does not look like a valid VM ID/ ],
+    [ controllervm => '', qr/type check \('integer'\) failed/ ],
+    [ controller => 'ftp://ctl', qr/invalid format - controller 'ftp:\/\/ctl' is not host/ ],
+    [ controller => '', qr/value must be at least 1 characters long/ ],
+    [ controller => 'ctl:99999', qr/invalid format/ ],
+    [ controller => 'user@ctl', qr/invalid format/ ],
+    [ controller => 'http://ctl/api', qr/invalid format/ ],
+    [ resourcegroup => '1rg', qr/value does not match the regex pattern/ ],
+    [ resourcegroup => 'rg with space', qr/value does not match the regex pattern/ ],
+    [ statuscache => '7201', qr/value must have a maximum value of 7200/ ],
+    [ statuscache => 'soon', qr/type check \('integer'\) failed/ ],
+    [ clusterlocktimeout => '-1', qr/value must have a minimum value of 0/ ],
+    [ searchdomain => '.example.com', qr/invalid format - value does not look like a valid DNS name/ ],
+    [ disable => 'yes', qr/type check \('boolean'\) failed - got 'yes'/ ],
+    [ nosuchoption => 'x', qr/unexpected property 'nosuchoption'/ ],
+    [ controller => "a\nb", qr/property contains a line feed/ ],
+);
+for my $case (@bad) {
+    my ($k, $v, $re) = @$case;
+    eval { PVE::Storage::check_value($P, $k, $v) };
+    like($@, $re, "$k '$v' refused with PVE's message");
+}
+{
+    local $PVE::Storage::CONFIG = { ids => {} };
+    eval { PVE::Storage::pvesm_add($P, 'bad1', resourcegroup => 'rg', preferlocal => 'maybe', controllervm => 'notavmid') };
+    like($@, qr/^Parameter verification failed\.\ncontrollervm: type check .*\npreferlocal: value 'maybe'/s, 'pvesm add lists every bad option');
+    ok(!$PVE::Storage::CONFIG->{ids}{bad1}, 'and nothing is stored');
+    eval { PVE::Storage::pvesm_add($P, 'bad2', controller => 'ctl') };
+    like($@, qr/resourcegroup: property is missing and it is not optional/, 'resourcegroup is required by pvesm add');
+}
 
 done_testing();

@@ -53,7 +53,13 @@ my $url = $sim->url;
 eval { $P->alloc_image($sid, $scfg, 200, 'raw', undef, 8192) };
 like($@, qr/no LINSTOR controller reachable \(tried \Q$url\E\)/, 'alloc_image fails naming the controllers tried');
 is($P->deactivate_volume($sid, $scfg, $vol), 1, 'deactivate_volume with no controller succeeds');
-ok(grep({ /no LINSTOR controller reachable/ } @warnings), 'with a warning');
+is_deeply(\@warnings, ["No LINSTOR controller answered, so the diskless copy of $vol on this node stays until the next deactivation.\n"],
+    'with one plain-sentence warning (the helper log goes to the log, not to PVE)');
+for my $name (undef, 'vm-100-disk-9') {
+    eval { $P->alloc_image($sid, $scfg, 100, 'raw', $name, 4096) };
+    like($@, qr/^cannot allocate a volume for VM 100, which runs the LINSTOR controller: its existing disks keep working without a controller, but a new volume needs one; .*no LINSTOR controller reachable/,
+        'a new controller VM volume is refused clearly while no controller answers (' . ($name // 'unnamed') . ')');
+}
 
 # The controller VM.
 is($P->activate_volume($sid, $scfg, $cvm), 1, 'controller VM volume activates with no controller');

@@ -43,11 +43,20 @@ sub start {
         http => HTTP::Tiny->new(timeout => 10) }, $class;
     $ENV{LINSTOR_PVE_CACHE_DIR} = "$dir/cache";
     $ENV{LINSTOR_PVE_AUTH_JSON} = "$dir/no-auth.json";
+    $ENV{LINSTOR_PVE_LOG_FILE} = "$dir/plugin.log";
     delete $ENV{LS_CONTROLLERS};
     return $self;
 }
 
 sub url { return $_[0]{url}; }
+
+# What the plugin wrote to its log (the system log outside the tests).
+sub log_text {
+    my ($self) = @_;
+    open(my $fh, '<', "$self->{dir}/plugin.log") or return '';
+    local $/;
+    return scalar(<$fh>);
+}
 sub dir { return $_[0]{dir}; }
 sub dev_root { my ($self, $node) = @_; return "$self->{dir}/dev/$node"; }
 

@@ -2,20 +2,25 @@ package PVE::Storage::Custom::LINSTORPlugin;
 
 # Proxmox VE storage plugin for LINSTOR/DRBD (type 'drbd'), a drop-in replacement for LINBIT's
 # linstor-proxmox. Pure Perl for what needs no network (api, schema, parse_volname, path, the
-# controller-VM check, feature table); every other method runs the 'linstor-pve' helper once,
-# with JSON on stdin and stdout and a hard timeout.
+# controller-VM check, feature table, a warm-cache status); every other method is a request to
+# the 'linstor-pve' helper, which each PVE process keeps running ('linstor-pve --serve', started
+# on first use, restarted after a fork or a timeout), each request with a hard timeout.
+# LINSTOR_PVE_PERSISTENT=0 runs the helper once per call instead.
 
 use strict;
 use warnings;
 
 use IO::Select;
+use IPC::Open2 qw(open2);
 use IPC::Open3 qw(open3);
 use JSON::PP;
 use POSIX qw(WNOHANG);
 use Symbol qw(gensym);
+use Sys::Syslog ();
 use Time::HiRes ();
 
 use PVE::INotify;
+use PVE::JSONSchema;
 use PVE::Storage::Plugin;
 
 use base qw(PVE::Storage::Plugin);
@@ -28,13 +33,38 @@ my $MIN_ALLOC_KIB = 3072;
 # Hard timeouts (seconds) of one helper run; the helper stops itself a little earlier.
 my %TIMEOUT = (
     alloc_image => 50, free_image => 50, rename_volume => 50, create_base => 50,
-    status => 3, deactivate_volume => 30, list_images => 30, volume_size_info => 20,
+    status => 3, check_storage => 10, deactivate_volume => 30, list_images => 30, volume_size_info => 20,
     volume_rollback_is_possible => 20, volume_snapshot_info => 20,
 );
 my $DEFAULT_TIMEOUT = 120;
 
 my @OWN_OPTIONS = qw(controller resourcegroup preferlocal exactsize allowtwoprimaries
     statuscache apicrt apikey apica clusterlocktimeout searchdomain controllervm);
+
+# Storage options whose change makes on_update_hook check the controller again.
+my @CONNECTION_OPTIONS = qw(controller resourcegroup apicrt apikey apica disable);
+
+# ---- option formats (checked by PVE::JSONSchema when storage.cfg is read and on pvesm add/set) ----
+
+# One controller address as linstor-pve reads it: host, host:port, [v6], [v6]:port, with an
+# optional http://, https://, linstor:// or linstor+ssl:// scheme and an optional trailing '/'.
+sub verify_controller {
+    my ($text, $noerr) = @_;
+    my $ok = defined($text) && $text =~ m{^
+        (?:(?i:https?|linstor|linstor\+ssl)://)?
+        (?: [A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*
+          | \[[0-9A-Fa-f:.]+\] )
+        (?::([0-9]{1,5}))?
+        /?
+    $}x;
+    $ok = 0 if $ok && defined($1) && ($1 < 1 || $1 > 65535);
+    return $text if $ok;
+    return undef if $noerr;
+    die "controller '" . ($text // '') . "' is not host, host:port, [ipv6]:port or an http://, https://, linstor:// or linstor+ssl:// URL\n";
+}
+
+PVE::JSONSchema::register_format('linstor-controller', \&verify_controller)
+    if !PVE::JSONSchema::get_format('linstor-controller');
 
 # ---- class-level API -------------------------------------------------------------------------
 
@@ -58,26 +88,24 @@ sub plugindata {
 }
 
 sub properties {
+    my $yes_no = sub {
+        my ($description, $default) = @_;
+        return { description => $description, type => 'string', enum => [qw(yes no)], default => $default };
+    };
     return {
         controller => {
             description => "LINSTOR controllers, comma separated (host, host:port, [v6]:port, http(s)://, linstor://, linstor+ssl://).",
-            type => 'string', default => 'localhost',
+            type => 'string', format => 'linstor-controller-list', minLength => 1, default => 'localhost',
         },
         resourcegroup => {
             description => "LINSTOR resource group new volumes are spawned from.",
-            type => 'string', default => 'drbdgrp',
+            type => 'string', pattern => '[A-Za-z_][A-Za-z0-9_\-]{1,47}', default => 'drbdgrp',
         },
-        preferlocal => {
-            description => "Place one diskful replica on the node that creates the volume (yes/no).",
-            type => 'string', default => 'yes',
-        },
-        exactsize => {
-            description => "Set DrbdOptions/ExactSize on new volumes (yes/no), for online moves from other storages.",
-            type => 'string', default => 'no',
-        },
+        preferlocal => $yes_no->("Place one diskful replica on the node that creates the volume.", 'yes'),
+        exactsize => $yes_no->("Set DrbdOptions/ExactSize on new volumes, for online moves from other storages.", 'no'),
         allowtwoprimaries => {
             description => "allow-two-primaries for live migration: yes (set at creation), migration (only during a migration) or no.",
-            type => 'string', default => 'yes',
+            type => 'string', enum => [qw(yes migration no)], default => 'yes',
         },
         statuscache => {
             description => "Seconds the cached capacity is used before it is refreshed (0: refresh on every call, still bounded).",
@@ -88,16 +116,15 @@ sub properties {
         apica => { description => "CA certificate (PEM) the controller is verified against.", type => 'string' },
         clusterlocktimeout => {
             description => "Seconds to wait for the cluster-wide storage lock.",
-            type => 'integer', minimum => 0, default => 0,
+            type => 'integer', minimum => 0, maximum => 86400, default => 0,
         },
         searchdomain => {
             description => "Domain appended to the PVE node name to form the LINSTOR node name.",
-            type => 'string',
+            type => 'string', format => 'dns-name',
         },
-        controllervm => {
+        controllervm => PVE::JSONSchema::get_standard_option('pve-vmid', {
             description => "VMID of the VM that runs the LINSTOR controller: its volumes work without a controller and are never deleted.",
-            type => 'string',
-        },
+        }),
     };
 }
 
@@ -221,24 +248,49 @@ sub _exec {
     return ($o, $e, $? >> 8);
 }
 
-sub _run_helper {
-    my ($method, $storeid, $scfg, $args) = @_;
-    my $timeout = $TIMEOUT{$method} // $DEFAULT_TIMEOUT;
+sub _cache_dir {
+    my $dir = $ENV{LINSTOR_PVE_CACHE_DIR};
+    return (defined($dir) && $dir ne '') ? $dir : '/var/cache/linstor-pve';
+}
+
+sub _request {
+    my ($storeid, $scfg, $args, $timeout, %extra) = @_;
     my %opts = map { defined($scfg->{$_}) ? ($_ => "$scfg->{$_}") : () } @OWN_OPTIONS;
-    my $input = JSON::PP->new->canonical->encode({
+    return {
         storeid => "$storeid",
         scfg => \%opts,
         node => _nodename(),
         dev_root => _dev_root(),
         timeout => $timeout,
         args => $args // {},
-    });
+        %extra,
+    };
+}
+
+sub _persistent {
+    my $p = $ENV{LINSTOR_PVE_PERSISTENT};
+    return !defined($p) || $p ne '0';
+}
+
+sub _run_helper {
+    my ($method, $storeid, $scfg, $args, %extra) = @_;
+    my $timeout = $TIMEOUT{$method} // $DEFAULT_TIMEOUT;
+    my $req = _request($storeid, $scfg, $args, $timeout, %extra);
+    my $res = _persistent() ? _serve_call($method, $req, $timeout) : _once_call($method, $req, $timeout);
+    warn "$_\n" for @{ $res->{warnings} // [] };
+    return $res;
+}
+
+sub _once_call {
+    my ($method, $req, $timeout) = @_;
+    my $input = JSON::PP->new->canonical->encode($req);
     my $helper = _helper();
     local $ENV{PATH} = '/usr/sbin:/usr/bin:/sbin:/bin';
     my ($out, $err, $status) = _exec([$helper, $method], $input, $timeout);
     die "linstor-pve $method: no answer within $timeout s; the helper was stopped\n"
         if $status < 0;
     my $res = eval { JSON::PP->new->decode($out) };
+    _log(grep { /\S/ } split(/\n/, $err));
     if ($status != 0) {
         my $msg = (ref($res) eq 'HASH' && ref($res->{error}) eq 'HASH') ? $res->{error}{message} : undef;
         if (!defined($msg)) {
@@ -247,11 +299,120 @@ sub _run_helper {
         }
         die "$msg\n";
     }
-    for my $line (grep { /\S/ } split(/\n/, $err)) {
-        warn "$line\n";
-    }
     die "linstor-pve $method: unreadable answer\n" if ref($res) ne 'HASH';
     return $res;
+}
+
+# ---- the long-lived helper of this process ---------------------------------------------------
+
+my %SERVE;    # pid, to, from, buf, owner (the $$ that started it)
+
+sub _serve_stop {
+    my ($kill) = @_;
+    return if !%SERVE;
+    my $mine = $SERVE{owner} == $$;
+    close($SERVE{to});
+    close($SERVE{from});
+    if ($mine) {
+        kill('KILL', $SERVE{pid}) if $kill;
+        waitpid($SERVE{pid}, 0);
+    }
+    %SERVE = ();
+}
+
+# The environment the helper reads at start (helper path, cache, credentials, log level): a
+# change starts a new helper.
+sub _serve_env {
+    return join("\0", _helper(), map { "$_=$ENV{$_}" } sort grep {
+        /^(LINSTOR_PVE_|LS_)/ && !/^LINSTOR_PVE_(NODE|DEV_ROOT|PERSISTENT|LOG_FILE)$/
+    } keys %ENV);
+}
+
+sub _serve_start {
+    my $helper = _helper();
+    local $ENV{PATH} = '/usr/sbin:/usr/bin:/sbin:/bin';
+    my ($from, $to);
+    my $pid = eval { open2($from, $to, $helper, '--serve') };
+    die "cannot run $helper: $@" if !$pid;
+    %SERVE = (pid => $pid, to => $to, from => $from, buf => '', owner => $$, env => _serve_env());
+}
+
+# The pid of this process's helper (undef when none runs), for tests and diagnostics.
+sub helper_pid { return (%SERVE && $SERVE{owner} == $$) ? $SERVE{pid} : undef; }
+
+sub _serve_send {
+    my ($line) = @_;
+    local $SIG{PIPE} = 'IGNORE';
+    my $off = 0;
+    while ($off < length($line)) {
+        my $n = syswrite($SERVE{to}, $line, length($line) - $off, $off);
+        return 0 if !defined($n);
+        $off += $n;
+    }
+    return 1;
+}
+
+sub _serve_call {
+    my ($method, $req, $timeout) = @_;
+    # After PVE forks, the parent's helper and pipes are not ours: leave them to the parent.
+    _serve_stop(0) if %SERVE && $SERVE{owner} != $$;
+    _serve_stop(0) if %SERVE && $SERVE{env} ne _serve_env();
+    my $line = JSON::PP->new->canonical->encode({ method => $method, input => $req }) . "\n";
+    _serve_start() if !%SERVE;
+    if (!_serve_send($line)) {
+        # The helper had ended (nothing of this request reached it): start a new one once.
+        _serve_stop(1);
+        _serve_start();
+        _serve_send($line) or do { _serve_stop(1); die "linstor-pve $method: the helper does not accept requests\n"; };
+    }
+    my $deadline = Time::HiRes::time() + $timeout;
+    my $sel = IO::Select->new($SERVE{from});
+    while ($SERVE{buf} !~ /\n/) {
+        my $left = $deadline - Time::HiRes::time();
+        if ($left <= 0 || !$sel->can_read($left)) {
+            next if $left > 0 && $!{EINTR};
+            _serve_stop(1);
+            die "linstor-pve $method: no answer within $timeout s; the helper was stopped\n";
+        }
+        my $n = sysread($SERVE{from}, my $chunk, 65536);
+        if (!$n) {
+            _serve_stop(1);
+            die "linstor-pve $method: the helper ended without an answer\n";
+        }
+        $SERVE{buf} .= $chunk;
+    }
+    $SERVE{buf} =~ s/^([^\n]*)\n//;
+    my $res = eval { JSON::PP->new->decode($1) };
+    if (ref($res) ne 'HASH') {
+        _serve_stop(1);
+        die "linstor-pve $method: unreadable answer\n";
+    }
+    _log(@{ $res->{log} // [] });
+    if (ref($res->{error}) eq 'HASH') {
+        die(($res->{error}{message} // "linstor-pve $method failed") . "\n");
+    }
+    die "linstor-pve $method: unreadable answer\n" if ref($res->{ok}) ne 'HASH';
+    return $res->{ok};
+}
+
+# The helper's log lines go to the system log (LINSTOR_PVE_LOG_FILE: to that file instead); what
+# the admin should read comes back as plain sentences in the answer's 'warnings'.
+sub _log {
+    my @lines = @_;
+    return if !@lines;
+    my $file = $ENV{LINSTOR_PVE_LOG_FILE};
+    if (defined($file) && $file ne '') {
+        if (open(my $fh, '>>', $file)) {
+            print {$fh} "$_\n" for @lines;
+            close($fh);
+        }
+        return;
+    }
+    eval {
+        Sys::Syslog::openlog('linstor-pve', 'pid', 'daemon');
+        Sys::Syslog::syslog('warning', '%s', $_) for @lines;
+        Sys::Syslog::closelog();
+    };
 }
 
 sub _untaint_volname {
@@ -285,6 +446,49 @@ sub path {
 }
 
 sub check_connection { return 1; }
+
+# pvesm add/set (and the GUI) run these under the storage.cfg lock: a controller must answer
+# within 10 s and the resource group must exist. A storage added with 'disable 1' is not checked
+# (as PVE does not activate it), so an admin can store it anyway and enable it later.
+sub _check_storage {
+    my ($storeid, $scfg) = @_;
+    return if $scfg->{disable};
+    eval { _run_helper('check_storage', $storeid, $scfg, {}) };
+    if (my $err = $@) {
+        chomp($err);
+        die "drbd storage '$storeid': $err. To store it anyway, add it with '--disable 1' and enable it once the controller answers.\n";
+    }
+}
+
+sub on_add_hook {
+    my ($class, $storeid, $scfg, %param) = @_;
+    _check_storage($storeid, $scfg);
+    return undef;
+}
+
+sub _checks_again {
+    my ($update, $delete) = @_;
+    my %changed = map { $_ => 1 } (keys %{ $update // {} }, @{ $delete // [] });
+    return grep { $changed{$_} } @CONNECTION_OPTIONS;
+}
+
+sub on_update_hook {
+    my ($class, $storeid, $scfg, %param) = @_;
+    return undef if !_checks_again($scfg, []);
+    my $cfg = eval { PVE::Storage::config() };
+    my $old = ($cfg && $cfg->{ids} && $cfg->{ids}{$storeid}) ? $cfg->{ids}{$storeid} : {};
+    _check_storage($storeid, { %$old, %$scfg });
+    return undef;
+}
+
+sub on_update_hook_full {
+    my ($class, $storeid, $scfg, $update, $delete, $sensitive) = @_;
+    return undef if !_checks_again($update, $delete);
+    my %new = (%$scfg, %{ $update // {} });
+    delete $new{$_} for @{ $delete // [] };
+    _check_storage($storeid, \%new);
+    return undef;
+}
 
 sub activate_storage { return 1; }
 
@@ -347,10 +551,6 @@ sub alloc_image {
     my ($class, $storeid, $scfg, $vmid, $fmt, $name, $size) = @_;
     die "unsupported format '$fmt': drbd storage holds raw volumes only\n" if $fmt && $fmt ne 'raw';
     $name = undef if defined($name) && $name eq '';
-    if (_is_controller_vm($scfg, $vmid) && defined($name)) {
-        _split_volname($name);
-        return _untaint_volname($name);
-    }
     my $res = _run_helper('alloc_image', $storeid, $scfg,
         { vmid => "$vmid", fmt => $fmt, name => $name, size_kib => "$size" });
     return _untaint_volname($res->{volname});
@@ -380,11 +580,38 @@ sub list_images {
     return \@images;
 }
 
+# What identifies a status answer: the storage's options and this node.
+sub _status_key {
+    my ($scfg) = @_;
+    my %opts = map { defined($scfg->{$_}) ? ($_ => "$scfg->{$_}") : () } @OWN_OPTIONS;
+    return JSON::PP->new->canonical->encode({ node => _nodename(), scfg => \%opts });
+}
+
+# The helper's last status answer for this storage while it is younger than 'statuscache'.
+sub _warm_status {
+    my ($storeid, $scfg, $key) = @_;
+    my $ttl = $scfg->{statuscache} // 60;
+    return undef if $ttl <= 0 || $storeid !~ m/^[A-Za-z][A-Za-z0-9\-_.]*[A-Za-z0-9]$/;
+    open(my $fh, '<', _cache_dir() . "/pve-status-$storeid.json") or return undef;
+    local $/;
+    my $c = eval { JSON::PP->new->decode(scalar(<$fh>)) };
+    close($fh);
+    return undef if ref($c) ne 'HASH' || ($c->{key} // '') ne $key;
+    my $age = time() - ($c->{fetched_at} // 0);
+    return undef if $age < 0 || $age >= $ttl;
+    return $c;
+}
+
 sub status {
     my ($class, $storeid, $scfg, $cache) = @_;
-    my $res = eval { _run_helper('status', $storeid, $scfg, {}) };
+    my $key = _status_key($scfg);
+    if (my $c = _warm_status($storeid, $scfg, $key)) {
+        return ($c->{total}, $c->{avail}, $c->{used}, 1);
+    }
+    my $res = eval { _run_helper('status', $storeid, $scfg, {}, status_key => $key) };
     if (!$res) {
-        warn $@ if $@;
+        chomp(my $err = $@ // '');
+        _log("status of storage '$storeid': $err") if $err ne '';
         return undef;
     }
     return undef if !$res->{active};

@@ -1,0 +1,20 @@
+package PVE::Tools;
+
+# TEST STAND-IN, not Proxmox code: split_list as pve-common's PVE::Tools defines it (the list
+# splitting PVE::JSONSchema uses for '-list' formats).
+
+use strict;
+use warnings;
+
+use base 'Exporter';
+our @EXPORT_OK = qw(split_list);
+
+sub split_list {
+    my $listtxt = shift // '';
+    return split(/\0/, $listtxt) if $listtxt =~ m/\0/;
+    $listtxt =~ s/[,;]/ /g;
+    $listtxt =~ s/^\s+//;
+    return split(/\s+/, $listtxt);
+}
+
+1;
