@@ -562,3 +562,80 @@ fn concurrent_calls_on_one_volume_and_on_many() {
         lost: "nothing".into(),
     });
 }
+
+/// Every controller hung or blackholed: activate_volume and map_volume of a volume this node
+/// holds (disk, or the diskless copy of an earlier activation) and status answer within 3 s;
+/// alloc_image fails with one message naming the controller within its bound.
+#[test]
+fn every_controller_silent_local_volumes_activate_within_3_s() {
+    let mut worst = faults::Worst::default();
+    let mut tries = 0;
+    for (what, fault) in faults::silent_controllers() {
+        let mut h = harness();
+        prepare(&mut h, Op::Migrate);
+        let status = h.call_method("status", h.input("n1", json!({}), 10));
+        assert_eq!(status.code, 0, "{status:?}");
+        let before = h.sim.state();
+        h.sim.inject(fault);
+        let disk = "n1".to_string();
+        let diskless = h.free[0].clone();
+        for (method, node) in [
+            ("activate_volume", &disk),
+            ("map_volume", &disk),
+            ("activate_volume", &diskless),
+            ("map_volume", &diskless),
+            ("status", &disk),
+        ] {
+            let args = if method == "status" {
+                json!({})
+            } else {
+                json!({"volname": VOL, "snap": null})
+            };
+            let (r, took) = worst.time(method, || h.call_method(method, h.input(node, args, 30)));
+            assert_eq!(r.code, 0, "controller {what}: {method} on {node}: {r:?}");
+            assert!(
+                took < Duration::from_secs(3),
+                "controller {what}: {method} on {node} took {took:?}"
+            );
+            if method != "status" {
+                let path: Value = serde_json::from_str(&r.stdout).unwrap();
+                assert!(
+                    PathBuf::from(path["path"].as_str().unwrap()).exists(),
+                    "{r:?}"
+                );
+            }
+            tries += 1;
+        }
+        let (r, took) = worst.time("alloc_image", || {
+            h.call_method(
+                "alloc_image",
+                h.input(
+                    "n1",
+                    json!({"vmid": "101", "fmt": "raw", "name": "pm-0000beef_101", "size_kib": "8192"}),
+                    30,
+                ),
+            )
+        });
+        assert_ne!(r.code, 0, "{r:?}");
+        assert_clear_error("alloc_image", &r);
+        assert!(
+            r.stdout.contains(&h.sim.addr().to_string()),
+            "names the controller: {r:?}"
+        );
+        assert!(took < Duration::from_secs(15), "alloc_image took {took:?}");
+        tries += 1;
+        h.sim.clear_faults();
+        assert!(faults::lost(&before, &h.sim.state(), None).is_empty());
+    }
+    println!("worst times, every controller silent: {}", worst.summary());
+    faults::record(&Row {
+        frontend: "Proxmox VE".into(),
+        case: "every controller hung or blackholed: activate_volume, map_volume (disk, diskless copy), status; alloc_image".into(),
+        tries,
+        survived: format!(
+            "local volumes active within 3 s, status from the cache; alloc_image one error naming the controller; worst: {}",
+            worst.summary()
+        ),
+        lost: "nothing".into(),
+    });
+}
