@@ -83,6 +83,7 @@ pub fn storage(ctx: &Context, quick: bool) -> Result<Storage, PveError> {
         cc.connect_timeout = Duration::from_secs(1);
         cc.request_timeout =
             Duration::from_secs(ctx.timeout_secs.clamp(1, 30)).min(DEFAULT_READ_BOUND);
+        cc.mutate_timeout = Duration::from_secs(ctx.timeout_secs.clamp(1, 30)) * 4 / 5;
     }
     cc.state_dir = Some(dir.clone());
     let client = Client::new(cc)?;

@@ -622,7 +622,10 @@ fn every_controller_silent_local_volumes_activate_within_3_s() {
             r.stdout.contains(&h.sim.addr().to_string()),
             "names the controller: {r:?}"
         );
-        assert!(took < Duration::from_secs(15), "alloc_image took {took:?}");
+        assert!(
+            took < Duration::from_secs(30),
+            "alloc_image took {took:?}, past the Perl side's 30 s"
+        );
         tries += 1;
         h.sim.clear_faults();
         assert!(faults::lost(&before, &h.sim.state(), None).is_empty());
