@@ -572,3 +572,180 @@ fn concurrent_calls_on_one_volume_and_on_many() {
         lost: "nothing".into(),
     });
 }
+
+fn ds_doc(h: &Harness) -> String {
+    h.docs
+        .lock()
+        .unwrap()
+        .get(&("one.datastore.info".to_string(), 100))
+        .cloned()
+        .unwrap()
+}
+
+fn monitor(h: &Harness) -> Run {
+    exec(
+        h,
+        &run(
+            "datastore",
+            "monitor",
+            &["100"],
+            b64(&action_msg("", &ds_doc(h))),
+        ),
+    )
+    .unwrap()
+}
+
+/// `(USED_MB, TOTAL_MB, FREE_MB)` of a monitor answer.
+fn sizes(out: &str) -> Option<(u64, u64, u64)> {
+    let get = |k: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .and_then(|v| v.trim().parse().ok())
+    };
+    Some((get("USED_MB")?, get("TOTAL_MB")?, get("FREE_MB")?))
+}
+
+/// Every controller hung or blackholed: ln of a persistent image already on the host, mv on
+/// the same host and monitor (from its cache) answer within 3 s; ln to a host without the
+/// image fails with one message naming the controller.
+#[test]
+fn every_controller_silent_present_disks_link_and_monitor_answers() {
+    let mut worst = faults::Worst::default();
+    let mut tries = 0;
+    for (what, fault) in faults::silent_controllers() {
+        let h = harness();
+        prepare(&h, Op::Migrate);
+        let m = monitor(&h);
+        assert_eq!(m.code, 0, "{m:?}");
+        let before = h.sim.state();
+        h.sim.inject(fault);
+        let ln = calls(&h, Op::Attach);
+        let mv_same = run(
+            "tm",
+            "mv",
+            &[
+                &format!("n1:{DIR}/disk.1"),
+                &format!("n1:{DIR}/disk.1"),
+                "31",
+                "100",
+            ],
+            String::new(),
+        );
+        let mon = run(
+            "datastore",
+            "monitor",
+            &["100"],
+            b64(&action_msg("", &ds_doc(&h))),
+        );
+        for (name, c) in [
+            ("ln", &ln[0]),
+            ("mv (same host)", &mv_same),
+            ("monitor", &mon),
+        ] {
+            let (r, took) = worst.time(name, || exec(&h, c).unwrap());
+            assert_eq!(r.code, 0, "controller {what}: {name}: {}", r.stderr);
+            assert!(
+                took < Duration::from_secs(3),
+                "controller {what}: {name} took {took:?}"
+            );
+            if name == "monitor" {
+                assert_eq!(sizes(&r.stdout).map(|s| s.1 > 0), Some(true), "{r:?}");
+            }
+            tries += 1;
+        }
+        let link = h
+            .hosts()
+            .join("n1")
+            .join(DIR.trim_start_matches('/'))
+            .join("disk.1");
+        assert!(
+            std::fs::read_link(&link).is_ok_and(|t| t.ends_with("drbd/by-res/one-image-8/0")),
+            "{} links the device",
+            link.display()
+        );
+        let ln_absent = run(
+            "tm",
+            "ln",
+            &[
+                &format!("fe:{DEV}"),
+                &format!("n2:{DIR}/disk.1"),
+                "31",
+                "100",
+            ],
+            String::new(),
+        );
+        let (r, took) = worst.time("ln (image not on the host)", || {
+            exec(&h, &ln_absent).unwrap()
+        });
+        assert_ne!(r.code, 0, "{r:?}");
+        assert_clear_error("ln", &r);
+        assert!(
+            r.stderr.contains(&h.sim.addr().to_string()),
+            "names the controller: {}",
+            r.stderr
+        );
+        assert!(took < Duration::from_secs(15), "{took:?}");
+        tries += 1;
+        h.sim.clear_faults();
+        assert!(faults::lost(&before, &h.sim.state(), None).is_empty());
+    }
+    println!("worst times, every controller silent: {}", worst.summary());
+    faults::record(&Row {
+        frontend: "OpenNebula".into(),
+        case: "every controller hung or blackholed: ln of an image on the host, mv on the same host, monitor; ln to a host without it".into(),
+        tries,
+        survived: format!(
+            "linked and monitored within 3 s without the controller; ln elsewhere one error naming the controller; worst: {}",
+            worst.summary()
+        ),
+        lost: "nothing".into(),
+    });
+}
+
+/// A controller without `query-size-info` (HTTP 501) or answering something else: monitor
+/// adds up the storage pools; when those cannot be read either it fails clearly, never
+/// `TOTAL_MB=0` with exit 0.
+#[test]
+fn monitor_without_size_info_uses_the_storage_pools_or_fails_clearly() {
+    use linstor_tests::sim::FailKind;
+    let size_info = |kind| Fault::FailMatching {
+        method: "POST".into(),
+        path_contains: "query-size-info".into(),
+        nth: 1,
+        kind,
+        execute: false,
+    };
+    let h = harness();
+    h.sim.inject(size_info(FailKind::NotImplemented));
+    h.sim.inject(Fault::FailMatching {
+        method: "GET".into(),
+        path_contains: "/v1/view/storage-pools".into(),
+        nth: 1,
+        kind: FailKind::OtherJson,
+        execute: false,
+    });
+    let r = monitor(&h);
+    assert_ne!(r.code, 0, "no capacity known: {r:?}");
+    assert!(!r.stdout.contains("TOTAL_MB=0"), "{r:?}");
+    assert_clear_error("monitor", &r);
+    let mut tries = 1;
+    for kind in [FailKind::NotImplemented, FailKind::OtherJson] {
+        let h = harness();
+        h.sim.inject(size_info(kind));
+        let r = monitor(&h);
+        assert_eq!(r.code, 0, "{kind:?}: {r:?}");
+        let (used, total, free) = sizes(&r.stdout).unwrap_or_else(|| panic!("{r:?}"));
+        assert!(
+            total > 0 && free > 0 && used + free == total,
+            "{kind:?}: {r:?}"
+        );
+        tries += 1;
+    }
+    faults::record(&Row {
+        frontend: "OpenNebula".into(),
+        case: "monitor: size info answered 501 or something else; storage pools unreadable too".into(),
+        tries,
+        survived: "capacity from the storage pools; a clear error when those fail too, never TOTAL_MB=0 with exit 0".into(),
+        lost: "nothing".into(),
+    });
+}

@@ -58,7 +58,13 @@ impl Storage {
     pub async fn attach(&self, rd: &str, node: &str) -> Result<PathBuf> {
         naming::validate_resource_name(rd)?;
         naming::validate_node_name(node)?;
-        match self.client.resource(rd, node).await? {
+        let found = self.client.resource(rd, node).await?;
+        self.attach_given(rd, node, found).await
+    }
+
+    /// [`Storage::attach`] once `node`'s resource (`found`) was read.
+    async fn attach_given(&self, rd: &str, node: &str, found: Option<Resource>) -> Result<PathBuf> {
+        match found {
             Some(r) if !r.is_tiebreaker() && !r.is_deleting() => {}
             Some(_) => {
                 self.lookup(rd).await?;
@@ -75,6 +81,29 @@ impl Storage {
             }
         }
         self.settle(rd, node).await
+    }
+
+    /// [`Storage::attach`] for a frontend that can look at `node` itself: when no controller
+    /// answers within [`DATA_PLANE_BUDGET`] whether `node` holds the volume, `None`, and the
+    /// caller uses the device if `node` has it. A resource already on `node` needs no change.
+    #[instrument(skip(self), fields(volume = %rd))]
+    pub async fn attach_unless_silent(&self, rd: &str, node: &str) -> Result<Option<PathBuf>> {
+        naming::validate_resource_name(rd)?;
+        naming::validate_node_name(node)?;
+        match within_budget(self.client.resource(rd, node)).await? {
+            None => Ok(None),
+            Some(found) => self.attach_given(rd, node, found).await.map(Some),
+        }
+    }
+
+    /// The error of a call that needed the controller when none answered within
+    /// [`DATA_PLANE_BUDGET`].
+    pub fn silent(&self) -> Error {
+        Error::Timeout {
+            tried: self.client.controllers(),
+            seconds: DATA_PLANE_BUDGET.as_secs_f64(),
+            may_have_been_carried_out: false,
+        }
     }
 
     pub(crate) async fn create_diskless_in(&self, rd: &str, node: &str, pool: &str) -> Result<()> {

@@ -13,7 +13,9 @@ use linstor_common::naming::opennebula::{
     self as on, image_id_of, rd_from_source, PROP_DS_ID, PROP_VM_ID,
 };
 use linstor_common::naming::{self, Platform};
-use linstor_common::volume::{CreateOutcome, CreateSpec, Storage, StorageConfig, TwoPrimaries};
+use linstor_common::volume::{
+    within_budget, CreateOutcome, CreateSpec, Storage, StorageConfig, TwoPrimaries,
+};
 use linstor_common::Client;
 use tracing::{info, info_span, warn, Instrument as _};
 
@@ -232,11 +234,32 @@ impl Driver {
         }
     }
 
+    /// Attach `rd` on `host` and link it; a device already on `host` is linked without the
+    /// controller once it stayed silent for the data-plane budget.
     async fn attach_linked(&self, st: &Storage, rd: &str, host: &str, link: &str) -> R<()> {
-        st.attach(rd, host)
+        let context = || format!("attach '{rd}' on '{host}'");
+        if st
+            .attach_unless_silent(rd, host)
             .await
-            .map_err(lin(format!("attach '{rd}' on '{host}'")))?;
-        self.hosts.run(host, &self.wait_and_link(rd, link))?;
+            .map_err(lin(context()))?
+            .is_some()
+        {
+            self.hosts.run(host, &self.wait_and_link(rd, link))?;
+            return Ok(());
+        }
+        if self.hosts.wait_device(host, rd, Duration::ZERO).is_err() {
+            return Err(lin(context())(st.silent()));
+        }
+        self.warn(format!(
+            "no LINSTOR controller answered; '{rd}' is already on '{host}': linked without the controller"
+        ));
+        self.hosts.run(
+            host,
+            &[Step::Link {
+                link: link.into(),
+                rd: rd.into(),
+            }],
+        )?;
         Ok(())
     }
 

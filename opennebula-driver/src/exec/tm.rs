@@ -430,7 +430,37 @@ impl Driver {
         let (rd, _) = self.disk_rd(&st, &cfg, &vm, disk_id).await?;
         let _s = info_span!("tm_mv", vm = vm_id, volume = %rd).entered();
         let _l = self.lock(&rd)?;
-        let dst_is_node = self.is_node(&st, &dst.host).await?;
+        let Some(nodes) = within_budget(st.nodes()).await.map_err(lin("node list"))? else {
+            if self
+                .hosts
+                .wait_device(&dst.host, &rd, Duration::ZERO)
+                .is_err()
+            {
+                return Err(lin(format!("attach '{rd}' on '{}'", dst.host))(st.silent()));
+            }
+            self.warn(format!(
+                "no LINSTOR controller answered; '{rd}' is already on '{}': linked without the controller",
+                dst.host
+            ));
+            self.hosts.run(
+                &dst.host,
+                &[Step::Link {
+                    link: dst.path.clone(),
+                    rd: rd.clone(),
+                }],
+            )?;
+            if src.host != dst.host {
+                if let Err(e) = self.hosts.unlink(&src.host, &src.path) {
+                    self.warn(e.to_string());
+                }
+                self.warn(format!(
+                    "'{rd}' stays attached on '{}' until the controller answers (linstor-plugins gc releases it)",
+                    src.host
+                ));
+            }
+            return Ok(String::new());
+        };
+        let dst_is_node = nodes.iter().any(|n| n.name.eq_ignore_ascii_case(&dst.host));
         if dst_is_node {
             self.attach_linked(&st, &rd, &dst.host, &dst.path).await?;
         }
