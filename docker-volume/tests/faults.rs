@@ -229,6 +229,18 @@ impl H {
             .unwrap_or_default())
     }
 
+    /// Flags of this volume's resource on `node` (empty when there is none).
+    fn rds_resources(&self, node: &str) -> Vec<String> {
+        self.sim.state()["resource_definitions"][VOL]["resources"][node]["flags"]
+            .as_array()
+            .map(|f| {
+                f.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     fn mounted(&self) -> Vec<String> {
         let root = self.mount_root();
         let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
@@ -949,6 +961,88 @@ fn every_controller_silent_the_data_plane_answers_within_3_s() {
             "data plane within 3 s, last Unmount's detach deferred and done at the next start; Create/Remove one error naming the controller; worst: {}",
             worst.summary()
         ),
+        lost: "nothing".into(),
+    });
+}
+
+/// Satellites offline, with the simulator behaving as LINSTOR does: Create with a node
+/// offline places on the online ones; Mount on a node whose satellite is offline stops with
+/// one clear error and leaves nothing mounted; Unmount and Remove while a peer is offline
+/// succeed, LINSTOR finishing the deletion once the peer is back; nothing is lost.
+#[test]
+fn satellite_offline_create_mount_unmount_remove() {
+    if !runnable() {
+        return;
+    }
+    let node = diskless_node();
+    let h = harness(&node);
+    let others: Vec<String> = ["n1", "n2", "n3", "n4"]
+        .iter()
+        .filter(|n| **n != node)
+        .map(|n| n.to_string())
+        .collect();
+    let off = &others[0];
+    assert!(h.sim.set_node_online(off, false));
+    call_ok(&h, Call::Create);
+    let disks: Vec<String> = faults::diskful(&h.sim.state())
+        .into_iter()
+        .map(|(_, n)| n)
+        .collect();
+    assert_eq!(disks.len(), 2, "{disks:?}");
+    assert!(
+        !disks.contains(off),
+        "placed on online nodes only: {disks:?}"
+    );
+    assert!(h.sim.set_node_online(off, true));
+    let before = h.sim.state();
+
+    assert!(h.sim.set_node_online(&node, false));
+    let a = call(&h, Call::Mount("a"));
+    let e = err_of(&a);
+    println!("Mount with this node's satellite offline: {e}");
+    assert!(
+        !e.is_empty() && e.contains(&node),
+        "one clear error naming the node: {a:?}"
+    );
+    assert!(h.mounted().is_empty());
+    assert_eq!(h.mount_counts(), json!({}), "no count for a failed Mount");
+    assert!(h.sim.set_node_online(&node, true));
+
+    call_ok(&h, Call::Mount("a"));
+    let peer = &disks[0];
+    assert!(h.sim.set_node_online(peer, false));
+    call_ok(&h, Call::Unmount("a"));
+    assert!(h.mounted().is_empty());
+    let here = h.rds_resources(&node);
+    assert!(
+        here.is_empty() || here.iter().any(|f| f == "DELETE"),
+        "this node's diskless copy is gone or being deleted: {here:?}"
+    );
+    assert!(faults::lost(&before, &h.sim.state(), None).is_empty());
+
+    call_ok(&h, Call::Remove);
+    assert!(h.sim.set_node_online(peer, true));
+    let t = Instant::now();
+    while faults::end_state(&h.sim.state()) != json!({}) {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "deletion finished once the peer is back: {}",
+            faults::end_state(&h.sim.state())
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let l = post(&h.socket(), "/VolumeDriver.List", "{}").unwrap();
+    assert!(
+        !l.body["Volumes"]
+            .as_array()
+            .is_some_and(|v| v.iter().any(|x| x["Name"] == VOL)),
+        "{l:?}"
+    );
+    faults::record(&Row {
+        frontend: "Docker".into(),
+        case: "satellite offline: Create with a node offline, Mount on an offline node, Unmount and Remove with a peer offline".into(),
+        tries: 4,
+        survived: "placed on online nodes; Mount one error naming the node, nothing mounted; Unmount and Remove succeeded, deletion finished when the peer came back".into(),
         lost: "nothing".into(),
     });
 }
