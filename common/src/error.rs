@@ -118,6 +118,15 @@ pub enum Error {
         /// The calling platform.
         platform: &'static str,
     },
+    /// The satellite of the node the volume was to be used on is offline: LINSTOR stored the
+    /// change and carries it out when the satellite reconnects; the device is not there now.
+    #[error("the LINSTOR satellite of node '{node}' is offline: {what}; start linstor-satellite on '{node}' or use the volume on another node")]
+    SatelliteOffline {
+        /// The node.
+        node: String,
+        /// What became of the request, e.g. `'pm-1234abcd' cannot be attached there now`.
+        what: String,
+    },
     /// The request is valid but LINSTOR (or this suite) cannot do it, e.g. shrink or an old rollback.
     #[error("{0}")]
     Unsupported(String),

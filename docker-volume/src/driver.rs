@@ -145,6 +145,7 @@ pub fn linstor_message(e: &Error) -> String {
         Error::ConfigSource { .. } => full,
         Error::NotOwned { .. } => full,
         Error::Unsupported(_) => full,
+        Error::SatelliteOffline { .. } => full,
         Error::Host { .. } => full,
         Error::HostIo { .. } => full,
         Error::DeviceTimeout { .. } => format!(

@@ -974,15 +974,9 @@ fn satellite_offline_create_mount_unmount_remove() {
     if !runnable() {
         return;
     }
-    let node = diskless_node();
-    let h = harness(&node);
-    let others: Vec<String> = ["n1", "n2", "n3", "n4"]
-        .iter()
-        .filter(|n| **n != node)
-        .map(|n| n.to_string())
-        .collect();
-    let off = &others[0];
-    assert!(h.sim.set_node_online(off, false));
+    let mut h = harness("n1");
+    let off = "n2".to_string();
+    assert!(h.sim.set_node_online(&off, false));
     call_ok(&h, Call::Create);
     let disks: Vec<String> = faults::diskful(&h.sim.state())
         .into_iter()
@@ -990,11 +984,14 @@ fn satellite_offline_create_mount_unmount_remove() {
         .collect();
     assert_eq!(disks.len(), 2, "{disks:?}");
     assert!(
-        !disks.contains(off),
+        h.rds_resources(&off).is_empty() && !disks.contains(&off),
         "placed on online nodes only: {disks:?}"
     );
-    assert!(h.sim.set_node_online(off, true));
+    assert!(h.sim.set_node_online(&off, true));
     let before = h.sim.state();
+    let node = off.clone();
+    h.node = node.clone();
+    h.restart();
 
     assert!(h.sim.set_node_online(&node, false));
     let a = call(&h, Call::Mount("a"));
@@ -1002,7 +999,9 @@ fn satellite_offline_create_mount_unmount_remove() {
     println!("Mount with this node's satellite offline: {e}");
     assert!(
         !e.is_empty() && e.contains(&node),
-        "one clear error naming the node: {a:?}"
+        "one clear error naming the node: {a:?}\n{}\n{}",
+        h.log(),
+        h.sim.state()["resource_definitions"][VOL]
     );
     assert!(h.mounted().is_empty());
     assert_eq!(h.mount_counts(), json!({}), "no count for a failed Mount");

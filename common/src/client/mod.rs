@@ -48,6 +48,18 @@ impl Replies {
     pub fn has_warning(&self, code: u64) -> bool {
         self.0.iter().any(|rc| rc.is_warning_code(code))
     }
+    /// True when LINSTOR says the satellite of `node` is offline (`WARN_NOT_CONNECTED` naming
+    /// it): the change is stored, not carried out there.
+    pub fn not_connected(&self, node: &str) -> bool {
+        self.0.iter().any(|rc| {
+            rc.is_warning_code(codes::WARN_NOT_CONNECTED)
+                && (rc
+                    .obj_refs
+                    .get("Node")
+                    .is_some_and(|n| n.eq_ignore_ascii_case(node))
+                    || rc.message.contains(&format!("'{node}'")))
+        })
+    }
     /// True when an entry carries this info code.
     pub fn has_info(&self, code: u64) -> bool {
         self.0.iter().any(|rc| rc.is_info() && rc.code() == code)

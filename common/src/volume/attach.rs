@@ -40,6 +40,20 @@ pub async fn within_budget<T>(
     }
 }
 
+/// [`Error::SatelliteOffline`] when LINSTOR stored an attach of `rd` on `node` without
+/// carrying it out.
+fn offline_check(replies: &crate::client::Replies, rd: &str, node: &str) -> Result<()> {
+    if replies.not_connected(node) {
+        return Err(Error::SatelliteOffline {
+            node: node.to_string(),
+            what: format!(
+                "the attach of '{rd}' is stored by the controller and carried out when the satellite reconnects"
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// How allow-two-primaries is handled around a migration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TwoPrimaries {
@@ -120,16 +134,28 @@ impl Storage {
             ..Default::default()
         };
         match self.client.resource_create(rd, node, &req).await {
-            Ok(_) | Err(Error::AlreadyExists { .. }) => Ok(()),
+            Ok(replies) => offline_check(&replies, rd, node),
+            Err(Error::AlreadyExists { .. }) => Ok(()),
             Err(e) => Err(e),
         }
     }
 
     pub(crate) async fn make_available(&self, rd: &str, node: &str) -> Result<()> {
-        self.client
+        match self
+            .client
             .make_available(rd, node, &ResourceMakeAvailable::default())
-            .await?;
-        Ok(())
+            .await
+        {
+            Ok(replies) => offline_check(&replies, rd, node),
+            Err(e @ Error::NotFound { .. }) => match self.client.node(node).await {
+                Ok(Some(n)) if !n.is_online() => Err(Error::SatelliteOffline {
+                    node: node.to_string(),
+                    what: format!("'{rd}' cannot be attached there now"),
+                }),
+                _ => Err(e),
+            },
+            Err(e) => Err(e),
+        }
     }
 
     pub(crate) async fn wait_device(&self, path: PathBuf) -> Result<()> {
