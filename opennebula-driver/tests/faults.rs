@@ -749,3 +749,82 @@ fn monitor_without_size_info_uses_the_storage_pools_or_fails_clearly() {
         lost: "nothing".into(),
     });
 }
+
+/// Makes `node` Primary (as a starting VM's open does) through the simulator's DRBD model:
+/// `Err` carries DRBD's refusal.
+fn promote(h: &Harness, node: &str) -> Result<(), String> {
+    use std::io::{Read, Write};
+    let addr = h.sim.addr();
+    let body = json!({"resource": IMG, "node": node, "in_use": true}).to_string();
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "POST /sim/in-use HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    if out.starts_with("HTTP/1.1 200") {
+        Ok(())
+    } else {
+        Err(out
+            .split_once("\r\n\r\n")
+            .map(|x| x.1)
+            .unwrap_or(&out)
+            .to_string())
+    }
+}
+
+/// Live migration against DRBD's one-Primary rule: after premigrate the target may be Primary
+/// while the source still is; after postmigrate or failmigrate a second Primary is refused
+/// again, with DRBD's message naming the node that holds it.
+#[test]
+fn live_migration_against_the_one_primary_rule() {
+    let mut tries = 0;
+    for finish in ["postmigrate", "failmigrate"] {
+        let h = harness();
+        prepare(&h, Op::Migrate);
+        promote(&h, "n1").unwrap();
+        let refused = promote(&h, "s1").expect_err("a second Primary before premigrate");
+        assert!(refused.contains("Primary on 'n1'"), "{refused}");
+        let pre = run(
+            "tm",
+            "premigrate",
+            &["n1", "n2", DIR, "31", "0"],
+            b64(&vm()),
+        );
+        run_ok(&h, &[pre]);
+        promote(&h, "n2").expect("the target becomes Primary during the migration");
+        let (holder, other) = if finish == "postmigrate" {
+            h.sim.set_in_use(IMG, "n1", false);
+            ("n2", "n1")
+        } else {
+            h.sim.set_in_use(IMG, "n2", false);
+            ("n1", "n2")
+        };
+        let done = run("tm", finish, &["n1", "n2", DIR, "31", "0"], b64(&vm()));
+        run_ok(&h, &[done]);
+        if h.rds()[IMG]["resources"][other].is_object() {
+            let refused = promote(&h, other).expect_err("one Primary again after the migration");
+            assert!(
+                refused.contains(&format!("Primary on '{holder}'")),
+                "{finish}: {refused}"
+            );
+        }
+        let refused = promote(&h, "s1").expect_err("one Primary again after the migration");
+        assert!(
+            refused.contains(&format!("Primary on '{holder}'")),
+            "{finish}: {refused}"
+        );
+        h.sim.set_in_use(IMG, holder, false);
+        tries += 1;
+    }
+    faults::record(&Row {
+        frontend: "OpenNebula".into(),
+        case: "live migration with DRBD's one-Primary rule enforced (premigrate, then postmigrate or failmigrate)".into(),
+        tries,
+        survived: "target Primary while the source still is; afterwards a second Primary refused, naming the node that holds it".into(),
+        lost: "nothing".into(),
+    });
+}

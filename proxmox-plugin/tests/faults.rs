@@ -27,6 +27,8 @@ struct H {
     controllers: String,
     /// Nodes without a disk of the volume once created: attach there, migrate to the second.
     free: Vec<String>,
+    /// The storage's `allowtwoprimaries` option.
+    two_primaries: &'static str,
 }
 
 fn harness() -> H {
@@ -45,6 +47,7 @@ fn harness() -> H {
         tmp,
         controllers,
         free: vec![],
+        two_primaries: "migration",
     }
 }
 
@@ -59,7 +62,7 @@ impl H {
     fn input(&self, node: &str, args: Value, timeout: u64) -> String {
         json!({
             "storeid": "drbd1",
-            "scfg": {"controller": self.controllers, "resourcegroup": "DfltRscGrp", "allowtwoprimaries": "migration"},
+            "scfg": {"controller": self.controllers, "resourcegroup": "DfltRscGrp", "allowtwoprimaries": self.two_primaries},
             "node": node,
             "dev_root": self.sim.dev_root(node),
             "timeout": timeout,
@@ -639,6 +642,49 @@ fn every_controller_silent_local_volumes_activate_within_3_s() {
             "local volumes active within 3 s, status from the cache; alloc_image one error naming the controller; worst: {}",
             worst.summary()
         ),
+        lost: "nothing".into(),
+    });
+}
+
+/// Live migration against DRBD's one-Primary rule (the simulator refuses a second Primary
+/// unless allow-two-primaries is set): in `migration` mode the target may only become Primary
+/// once its activation allowed it, and the rule is back after the source's deactivation; in
+/// `yes` mode both may always be Primary.
+#[test]
+fn live_migration_against_the_one_primary_rule() {
+    let mut tries = 0;
+    for mode in ["migration", "yes"] {
+        let mut h = harness();
+        h.two_primaries = mode;
+        prepare(&mut h, Op::Migrate);
+        let (source, target) = (h.free[0].clone(), h.free[1].clone());
+        assert!(
+            h.sim.set_in_use(RD, &source, true),
+            "{mode}: source Primary"
+        );
+        h.run_ok(&[Call::Activate(Where::Free(1))]);
+        assert!(
+            h.sim.set_in_use(RD, &target, true),
+            "{mode}: the target becomes Primary during the migration"
+        );
+        assert!(h.sim.set_in_use(RD, &source, false));
+        h.run_ok(&[Call::Deactivate(Where::Free(0))]);
+        let again = h.sim.set_in_use(RD, "n1", true);
+        assert_eq!(
+            again,
+            mode == "yes",
+            "{mode}: a second Primary after the migration is {}",
+            if mode == "yes" { "allowed" } else { "refused" }
+        );
+        h.sim.set_in_use(RD, "n1", false);
+        h.sim.set_in_use(RD, &target, false);
+        tries += 1;
+    }
+    faults::record(&Row {
+        frontend: "Proxmox VE".into(),
+        case: "live migration with DRBD's one-Primary rule enforced (allowtwoprimaries migration, yes)".into(),
+        tries,
+        survived: "target Primary while the source still is; after the source's deactivation a second Primary is refused again (migration) or still allowed (yes)".into(),
         lost: "nothing".into(),
     });
 }
