@@ -1045,3 +1045,38 @@ fn satellite_offline_create_mount_unmount_remove() {
         lost: "nothing".into(),
     });
 }
+
+/// A volume Primary on another node (DRBD's one-Primary rule, enforced by the simulator):
+/// Mount here is refused naming that node, nothing is mounted, and once it lets go the Mount
+/// works.
+#[test]
+fn mount_while_primary_elsewhere_is_refused_naming_the_node() {
+    if !runnable() {
+        return;
+    }
+    let node = diskless_node();
+    let h = harness(&node);
+    call_ok(&h, Call::Create);
+    let holder = faults::diskful(&h.sim.state())
+        .into_iter()
+        .map(|(_, n)| n)
+        .next()
+        .unwrap();
+    assert!(h.sim.set_in_use(VOL, &holder, true));
+    let a = call(&h, Call::Mount("a"));
+    let e = err_of(&a);
+    assert!(e.contains(&format!("in use on node {holder}")), "{a:?}");
+    assert!(h.mounted().is_empty());
+    assert_eq!(h.mount_counts(), json!({}));
+    assert!(h.sim.set_in_use(VOL, &holder, false));
+    call_ok(&h, Call::Mount("a"));
+    assert_eq!(h.mount_counts(), json!({VOL: {"a": 1}}));
+    faults::record(&Row {
+        frontend: "Docker".into(),
+        case: "Mount while the volume is Primary on another node (one-Primary rule enforced)"
+            .into(),
+        tries: 2,
+        survived: "refused naming the node, nothing mounted; Mount once it let go".into(),
+        lost: "nothing".into(),
+    });
+}

@@ -828,3 +828,73 @@ fn live_migration_against_the_one_primary_rule() {
         lost: "nothing".into(),
     });
 }
+
+/// Satellites offline: premigrate to a host whose satellite is offline stops with one clear
+/// error naming it and leaves the source as it was (the re-run once it is back converges);
+/// mvds and rm while a peer is offline succeed, LINSTOR finishing the deletion when the peer
+/// is back; nothing is lost.
+#[test]
+fn satellite_offline_migration_detach_delete() {
+    let h = harness();
+    prepare(&h, Op::Migrate);
+    let before = h.sim.state();
+    assert!(h.sim.set_node_online("n2", false));
+    h.sim.set_in_use(IMG, "n1", true);
+    let pre = run(
+        "tm",
+        "premigrate",
+        &["n1", "n2", DIR, "31", "0"],
+        b64(&vm()),
+    );
+    let r = exec(&h, &pre).unwrap();
+    assert_ne!(r.code, 0, "{r:?}");
+    assert_clear_error("premigrate", &r);
+    assert!(
+        r.stderr.contains("'n2'") && r.stderr.contains("offline"),
+        "names the offline host: {}",
+        r.stderr
+    );
+    assert!(
+        h.rds()[IMG]["resources"]["n1"].is_object(),
+        "source untouched"
+    );
+    assert!(faults::lost(&before, &h.sim.state(), None).is_empty());
+    assert!(h.sim.set_node_online("n2", true));
+    run_ok(&h, &[pre]);
+    h.sim.set_in_use(IMG, "n1", false);
+    let fail = run(
+        "tm",
+        "failmigrate",
+        &["n1", "n2", DIR, "31", "0"],
+        b64(&vm()),
+    );
+    run_ok(&h, &[fail]);
+
+    assert!(h.sim.set_node_online("s2", false));
+    let mvds = run(
+        "tm",
+        "mvds",
+        &[&format!("n1:{DIR}/disk.1"), DEV, "31", "100"],
+        String::new(),
+    );
+    run_ok(&h, &[mvds]);
+    run_ok(&h, &calls(&h, Op::DeleteClone));
+    run_ok(&h, &calls(&h, Op::Delete));
+    assert!(h.sim.set_node_online("s2", true));
+    let t = Instant::now();
+    while h.rds().contains_key(IMG) {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "deletion finished once the peer is back: {:?}",
+            h.rds()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    faults::record(&Row {
+        frontend: "OpenNebula".into(),
+        case: "satellite offline: premigrate to an offline host, mvds and rm with a peer offline".into(),
+        tries: 4,
+        survived: "premigrate one error naming the host, source untouched, re-run converged; mvds and rm succeeded, deletion finished when the peer came back".into(),
+        lost: "nothing".into(),
+    });
+}

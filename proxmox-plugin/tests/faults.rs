@@ -688,3 +688,58 @@ fn live_migration_against_the_one_primary_rule() {
         lost: "nothing".into(),
     });
 }
+
+/// Satellites offline, as LINSTOR behaves: alloc_image with a node offline places on the online
+/// ones; activate_volume on a node whose satellite is offline stops with one clear error naming
+/// it; deactivate_volume and free_image while a peer is offline succeed, LINSTOR finishing the
+/// deletion once the peer is back; nothing is lost.
+#[test]
+fn satellite_offline_alloc_activate_deactivate_free() {
+    let mut h = harness();
+    assert!(h.sim.set_node_online("n4", false));
+    prepare(&mut h, Op::Attach);
+    let disks = faults::diskful(&h.sim.state());
+    assert!(
+        !disks.iter().any(|(_, n)| n == "n4"),
+        "placed on online nodes only: {disks:?}"
+    );
+    let before = h.sim.state();
+    let r = h.call_method(
+        "activate_volume",
+        h.input("n4", json!({"volname": VOL, "snap": null}), 30),
+    );
+    assert_ne!(r.code, 0, "{r:?}");
+    assert_clear_error("activate_volume", &r);
+    assert!(
+        r.stdout.contains("'n4'") && r.stdout.contains("offline"),
+        "names the offline node: {r:?}"
+    );
+    assert!(h.sim.set_node_online("n4", true));
+    assert!(faults::lost(&before, &h.sim.state(), None).is_empty());
+
+    h.run_ok(&[Call::Activate(Where::Free(0))]);
+    let peer = disks
+        .iter()
+        .map(|(_, n)| n.clone())
+        .find(|n| n != "n1")
+        .unwrap();
+    assert!(h.sim.set_node_online(&peer, false));
+    h.run_ok(&[Call::Deactivate(Where::Free(0)), Call::Free]);
+    assert!(h.sim.set_node_online(&peer, true));
+    let t = Instant::now();
+    while end(&h) != json!({}) {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "deletion finished once the peer is back: {}",
+            end(&h)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    faults::record(&Row {
+        frontend: "Proxmox VE".into(),
+        case: "satellite offline: alloc_image with a node offline, activate_volume on an offline node, deactivate_volume and free_image with a peer offline".into(),
+        tries: 4,
+        survived: "placed on online nodes; activate one error naming the node; deactivate and free succeeded, deletion finished when the peer came back".into(),
+        lost: "nothing".into(),
+    });
+}
