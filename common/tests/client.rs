@@ -840,3 +840,38 @@ async fn a_change_the_controller_never_answers_may_have_been_carried_out_and_con
     sim.stop().await;
     other.stop().await;
 }
+
+#[tokio::test]
+async fn a_read_given_up_on_a_hung_controller_starts_at_the_next_one_afterwards() {
+    let hung = Sim::start(SimConfig::default()).await.unwrap();
+    let good = Sim::start(SimConfig::default()).await.unwrap();
+    hung.inject(hang_all());
+    let c = Client::new(bounded(
+        &[hung.url(), good.url()],
+        Duration::from_secs(30),
+        Duration::from_secs(30),
+    ))
+    .unwrap();
+    let gave_up = tokio::time::timeout(Duration::from_millis(300), c.nodes()).await;
+    assert!(gave_up.is_err(), "the hung controller held the read");
+    good.reset_stats();
+    let t = Instant::now();
+    assert_eq!(c.nodes().await.unwrap().len(), 3);
+    println!(
+        "read after giving up on the hung controller: {:?}",
+        t.elapsed()
+    );
+    assert_eq!(
+        good.request_count(),
+        1,
+        "asked the healthy controller first"
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "not held by the hung controller's 30 s bound: {:?}",
+        t.elapsed()
+    );
+    hung.clear_faults();
+    hung.stop().await;
+    good.stop().await;
+}

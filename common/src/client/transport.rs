@@ -64,6 +64,23 @@ impl std::fmt::Debug for Inner {
     }
 }
 
+/// A request in flight on one controller; dropped before it finished (the caller gave up, e.g.
+/// the data-plane budget ran out), that controller is tried after the next one from then on.
+struct InFlight<'a> {
+    transport: &'a Transport,
+    idx: usize,
+    done: bool,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            tracing::debug!(controller = %self.transport.inner.controllers[self.idx].base, "request abandoned before an answer; trying the next controller first from now on");
+            self.transport.demote(self.idx);
+        }
+    }
+}
+
 /// Failover transport over the configured controllers.
 #[derive(Debug, Clone)]
 pub struct Transport {
@@ -259,10 +276,20 @@ impl Transport {
                 req = req.json(b);
             }
             tried.push(ctrl.base.clone());
-            match req.send().await {
-                Ok(resp) => {
-                    let status = resp.status().as_u16();
-                    let body = match resp.bytes().await {
+            let mut in_flight = InFlight {
+                transport: self,
+                idx,
+                done: false,
+            };
+            let sent = req.send().await;
+            let sent = match sent {
+                Ok(resp) => Ok((resp.status().as_u16(), resp.bytes().await)),
+                Err(e) => Err(e),
+            };
+            in_flight.done = true;
+            match sent {
+                Ok((status, read_body)) => {
+                    let body = match read_body {
                         Ok(b) => b.to_vec(),
                         Err(e) if read && e.is_timeout() => {
                             tracing::debug!(controller = %ctrl.base, "answer not read in time; trying the next controller");
