@@ -30,6 +30,19 @@ impl ListCache {
     }
 }
 
+/// A refresh whose listing was given up (the caller's budget ran out) ends without replacing
+/// the cache, so this daemon's own calls apply directly again.
+struct Unfinished<'a> {
+    driver: &'a Driver,
+    started: Instant,
+}
+
+impl Drop for Unfinished<'_> {
+    fn drop(&mut self) {
+        self.driver.finish_refresh(self.started, None);
+    }
+}
+
 impl Driver {
     pub(super) fn remember(&self, name: &str, mut known: KnownVolume) {
         let mut st = lock(&self.state);
@@ -67,13 +80,6 @@ impl Driver {
         c.refreshing = true;
         c.changes.clear();
         Some(Instant::now())
-    }
-
-    /// A refresh given up before it finished: this daemon's own calls apply directly again.
-    fn abandon_refresh(&self) {
-        let mut c = lock(&self.cache);
-        c.refreshing = false;
-        c.changes.clear();
     }
 
     /// Replace the volume cache by a listing started at `started` (Docker name, RD, creation
@@ -121,7 +127,13 @@ impl Driver {
         let Some(started) = self.begin_refresh(max_age) else {
             return Ok(());
         };
-        match self.storage.docker_definitions().await {
+        let unfinished = Unfinished {
+            driver: self,
+            started,
+        };
+        let listed = self.storage.docker_definitions().await;
+        std::mem::forget(unfinished);
+        match listed {
             Ok(defs) => {
                 let listing = defs
                     .into_iter()
@@ -162,7 +174,6 @@ impl Driver {
                 }
                 Ok(Err(e)) => return Err(e.into()),
                 Err(_) => {
-                    self.abandon_refresh();
                     warn!(
                         budget_ms = DATA_PLANE_BUDGET.as_millis() as u64,
                         "no controller answered within the budget; listing from the local cache"
