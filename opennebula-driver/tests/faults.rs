@@ -631,6 +631,12 @@ fn every_controller_silent_present_disks_link_and_monitor_answers() {
             ],
             String::new(),
         );
+        let post_same = run(
+            "tm",
+            "postmigrate",
+            &["n1", "n1", DIR, "31", "0"],
+            b64(&vm()),
+        );
         let mon = run(
             "datastore",
             "monitor",
@@ -640,6 +646,7 @@ fn every_controller_silent_present_disks_link_and_monitor_answers() {
         for (name, c) in [
             ("ln", &ln[0]),
             ("mv (same host)", &mv_same),
+            ("postmigrate (same host)", &post_same),
             ("monitor", &mon),
         ] {
             let (r, took) = worst.time(name, || exec(&h, c).unwrap());
@@ -692,7 +699,7 @@ fn every_controller_silent_present_disks_link_and_monitor_answers() {
     println!("worst times, every controller silent: {}", worst.summary());
     faults::record(&Row {
         frontend: "OpenNebula".into(),
-        case: "every controller hung or blackholed: ln of an image on the host, mv on the same host, monitor; ln to a host without it".into(),
+        case: "every controller hung or blackholed: ln of an image on the host, mv and postmigrate on the same host, monitor; ln to a host without it".into(),
         tries,
         survived: format!(
             "linked and monitored within 3 s without the controller; ln elsewhere one error naming the controller; worst: {}",

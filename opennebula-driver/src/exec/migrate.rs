@@ -15,6 +15,10 @@ impl Driver {
         sys_ds: u64,
         called_by_other: bool,
     ) -> R<String> {
+        if src.eq_ignore_ascii_case(dst) {
+            info!(host = %src, "source and destination are the same host: the disks stay as they are");
+            return Ok(String::new());
+        }
         let ours: Vec<&Disk> = vm
             .disks
             .iter()
