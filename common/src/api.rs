@@ -22,6 +22,9 @@ pub const MASK_BITS_CODE: u64 = 0x7FFF;
 
 /// Codes this suite acts upon (`ret_code & MASK_BITS_CODE`).
 pub mod codes {
+    /// `WARN_NOT_CONNECTED`: the satellite of a node is offline; the controller stored the
+    /// change and applies it when the satellite reconnects.
+    pub const WARN_NOT_CONNECTED: u64 = 1002;
     /// `WARN_NOT_FOUND`: deleting something that is already gone.
     pub const WARN_NOT_FOUND: u64 = 3000;
     /// `WARN_VLMDFN_RESIZE_SAME_SIZE`.

@@ -173,11 +173,21 @@ pub struct ClientConfig {
     pub insecure: bool,
     /// TCP connect timeout per controller.
     pub connect_timeout: Duration,
-    /// Default total time for one request.
+    /// Bound of a read (look-up, list, size info) on one controller; when it expires the next
+    /// controller is asked at once.
     pub request_timeout: Duration,
+    /// Bound of a mutating call on the controller that took it; when it expires the call
+    /// may have been carried out ([`crate::Error::Timeout`]), and a retry converges.
+    pub mutate_timeout: Duration,
     /// Where the last good controller is remembered.
     pub state_dir: Option<PathBuf>,
 }
+
+/// Default [`ClientConfig::request_timeout`]: a read on one controller.
+pub const DEFAULT_READ_BOUND: Duration = Duration::from_secs(5);
+/// Default [`ClientConfig::mutate_timeout`]: one mutating call (waits on satellites), well
+/// inside Docker's two minutes for a whole call.
+pub const DEFAULT_MUTATE_BOUND: Duration = Duration::from_secs(45);
 
 /// Stands in for a secret in `Debug` output.
 pub const REDACTED: &str = "<redacted>";
@@ -194,6 +204,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("insecure", &self.insecure)
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
+            .field("mutate_timeout", &self.mutate_timeout)
             .field("state_dir", &self.state_dir)
             .finish()
     }
@@ -212,7 +223,8 @@ impl Default for ClientConfig {
             basic_auth: None,
             insecure: false,
             connect_timeout: Duration::from_secs(1),
-            request_timeout: Duration::from_secs(30),
+            request_timeout: DEFAULT_READ_BOUND,
+            mutate_timeout: DEFAULT_MUTATE_BOUND,
             state_dir: None,
         }
     }

@@ -33,13 +33,17 @@ pub enum Error {
         /// What was wrong with which certificate, and what to configure.
         problem: String,
     },
-    /// A controller accepted the request but did not answer in time.
-    #[error("LINSTOR controller {controller} did not answer within {seconds} s")]
+    /// No controller answered in time: every one tried accepted the request (or the
+    /// connection) and stayed silent. A mutating call is sent to one controller only and may
+    /// have been carried out; a read was tried on each controller in turn.
+    #[error("no answer from LINSTOR controller {} within {seconds} s{}", .tried.join(", "), if *.may_have_been_carried_out { "; the change may have been carried out: retrying converges" } else { "" })]
     Timeout {
-        /// The controller that timed out.
-        controller: String,
-        /// The deadline that expired.
-        seconds: u64,
+        /// The controllers tried, in order.
+        tried: Vec<String>,
+        /// The bound per controller that expired.
+        seconds: f64,
+        /// True when the request was a change that reached a controller.
+        may_have_been_carried_out: bool,
     },
     /// The object does not exist (HTTP 404 or a `FAIL_NOT_FOUND_*` entry).
     #[error("{what} not found{}", reports_suffix(.reports))]
@@ -113,6 +117,15 @@ pub enum Error {
         name: String,
         /// The calling platform.
         platform: &'static str,
+    },
+    /// The satellite of the node the volume was to be used on is offline: LINSTOR stored the
+    /// change and carries it out when the satellite reconnects; the device is not there now.
+    #[error("the LINSTOR satellite of node '{node}' is offline: {what}; start linstor-satellite on '{node}' or use the volume on another node")]
+    SatelliteOffline {
+        /// The node.
+        node: String,
+        /// What became of the request, e.g. `'pm-1234abcd' cannot be attached there now`.
+        what: String,
     },
     /// The request is valid but LINSTOR (or this suite) cannot do it, e.g. shrink or an old rollback.
     #[error("{0}")]

@@ -688,3 +688,190 @@ async fn basic_auth_is_sent_over_https_only_and_wins_over_a_token() {
     );
     sim.stop().await;
 }
+
+fn bounded(urls: &[String], read: Duration, mutate: Duration) -> ClientConfig {
+    ClientConfig {
+        request_timeout: read,
+        mutate_timeout: mutate,
+        ..config(urls)
+    }
+}
+
+fn hang_all() -> Fault {
+    Fault::Hang {
+        method: None,
+        path_contains: None,
+        max: Duration::from_secs(60),
+    }
+}
+
+#[tokio::test]
+async fn a_hung_controller_is_left_for_the_next_at_once_and_tried_last_afterwards() {
+    let hung = Sim::start(SimConfig::default()).await.unwrap();
+    let good = Sim::start(SimConfig::default()).await.unwrap();
+    hung.inject(hang_all());
+    let state = tempfile::tempdir().unwrap();
+    let mut cfg = bounded(
+        &[hung.url(), good.url()],
+        Duration::from_millis(800),
+        Duration::from_secs(5),
+    );
+    cfg.state_dir = Some(state.path().to_path_buf());
+    let c = Client::new(cfg.clone()).unwrap();
+    let t = Instant::now();
+    assert_eq!(c.nodes().await.unwrap().len(), 3);
+    let first = t.elapsed();
+    assert_eq!(
+        std::fs::read_to_string(state.path().join("last-good-controller")).unwrap(),
+        good.url(),
+        "the controller that answered is tried first from now on"
+    );
+    good.reset_stats();
+    let again = Client::new(cfg).unwrap();
+    let t = Instant::now();
+    again.nodes().await.unwrap();
+    again
+        .resource_group_create(&ResourceGroup {
+            name: "after-hang".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("a mutating call goes to the healthy controller");
+    println!(
+        "read with the first controller hung: {first:?}; next read and change: {:?}",
+        t.elapsed()
+    );
+    assert!(good.request_count() >= 2);
+    hung.clear_faults();
+    hung.stop().await;
+    good.stop().await;
+}
+
+#[tokio::test]
+async fn every_controller_hung_or_blackholed_fails_within_the_bounds_naming_them() {
+    let a = Sim::start(SimConfig::default()).await.unwrap();
+    let b = Sim::start(SimConfig::default()).await.unwrap();
+    a.inject(hang_all());
+    b.inject(Fault::Blackhole {
+        max: Duration::from_secs(60),
+    });
+    let urls = [a.url(), b.url()];
+    let read = Duration::from_millis(700);
+    let c = Client::new(bounded(&urls, read, Duration::from_secs(1))).unwrap();
+    let t = Instant::now();
+    let err = c.resource_definitions(&[]).await.unwrap_err();
+    let took = t.elapsed();
+    println!("read, every controller silent: {took:?}: {err}");
+    assert!(
+        matches!(
+            err,
+            Error::Timeout {
+                may_have_been_carried_out: false,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.is_controller_unreachable());
+    let msg = err.to_string();
+    assert!(msg.contains(&a.url()) && msg.contains(&b.url()), "{msg}");
+    assert!(!msg.contains("may have been carried out"), "{msg}");
+    assert!(
+        took < read * 2 + Duration::from_secs(2),
+        "each controller is given its read bound once: {took:?}"
+    );
+    a.clear_faults();
+    b.clear_faults();
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn a_change_the_controller_never_answers_may_have_been_carried_out_and_converges() {
+    let sim = Sim::start(SimConfig::default()).await.unwrap();
+    let other = Sim::start(SimConfig::default()).await.unwrap();
+    let c = Client::new(bounded(
+        &[sim.url(), other.url()],
+        Duration::from_secs(2),
+        Duration::from_millis(800),
+    ))
+    .unwrap();
+    c.nodes().await.unwrap();
+    sim.inject(Fault::Hang {
+        method: Some("POST".into()),
+        path_contains: Some("/v1/resource-groups".into()),
+        max: Duration::from_secs(60),
+    });
+    let rg = ResourceGroup {
+        name: "hung-create".into(),
+        ..Default::default()
+    };
+    let t = Instant::now();
+    let err = c.resource_group_create(&rg).await.unwrap_err();
+    println!("change on a hung controller: {:?}: {err}", t.elapsed());
+    assert!(
+        matches!(
+            err,
+            Error::Timeout {
+                may_have_been_carried_out: true,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("may have been carried out"),
+        "{err}"
+    );
+    assert!(err.to_string().contains(&sim.url()), "{err}");
+    assert!(
+        !err.to_string().contains(&other.url()),
+        "a change that may have been delivered is not sent to a second controller: {err}"
+    );
+    assert!(other.mutations().is_empty(), "{:?}", other.mutations());
+    sim.clear_faults();
+    let single = client(&sim.url());
+    single.resource_group_create(&rg).await.unwrap();
+    assert!(single
+        .resource_group("hung-create")
+        .await
+        .unwrap()
+        .is_some());
+    sim.stop().await;
+    other.stop().await;
+}
+
+#[tokio::test]
+async fn a_read_given_up_on_a_hung_controller_starts_at_the_next_one_afterwards() {
+    let hung = Sim::start(SimConfig::default()).await.unwrap();
+    let good = Sim::start(SimConfig::default()).await.unwrap();
+    hung.inject(hang_all());
+    let c = Client::new(bounded(
+        &[hung.url(), good.url()],
+        Duration::from_secs(30),
+        Duration::from_secs(30),
+    ))
+    .unwrap();
+    let gave_up = tokio::time::timeout(Duration::from_millis(300), c.nodes()).await;
+    assert!(gave_up.is_err(), "the hung controller held the read");
+    good.reset_stats();
+    let t = Instant::now();
+    assert_eq!(c.nodes().await.unwrap().len(), 3);
+    println!(
+        "read after giving up on the hung controller: {:?}",
+        t.elapsed()
+    );
+    assert_eq!(
+        good.request_count(),
+        1,
+        "asked the healthy controller first"
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "not held by the hung controller's 30 s bound: {:?}",
+        t.elapsed()
+    );
+    hung.clear_faults();
+    hung.stop().await;
+    good.stop().await;
+}

@@ -1062,3 +1062,100 @@ async fn controller_vm_rule_wait_unused_and_diskless_copies_here() {
     let free = there.wait_unused(info).await.unwrap().unwrap();
     assert!(free.in_use_nodes().is_empty());
 }
+
+#[tokio::test]
+async fn a_hung_controller_leaves_volumes_present_here_usable_within_the_budget() {
+    let e = env(&["n1", "n2", "n3", "n4"]).await;
+    let n1 = e.storage("n1");
+    let mut spec = pm_spec("pm-0000beef", "700");
+    spec.local_replica = true;
+    n1.create(&spec).await.unwrap();
+    n1.attach("pm-0000beef", "n1").await.unwrap();
+    let n3 = e.storage("n3");
+    if !e.diskful_nodes("pm-0000beef").contains(&"n3".to_string()) {
+        n3.attach("pm-0000beef", "n3").await.unwrap();
+    }
+    let held = e.resources("pm-0000beef");
+    let absent = ["n2", "n4"]
+        .into_iter()
+        .find(|a| held.iter().all(|(n, _)| n != a))
+        .expect("a node without a resource of the volume");
+    let elsewhere = e.storage(absent);
+    n1.capacity(None, Duration::ZERO).await.unwrap();
+
+    for (what, fault) in [
+        (
+            "hung",
+            Fault::Hang {
+                method: None,
+                path_contains: None,
+                max: Duration::from_secs(60),
+            },
+        ),
+        (
+            "blackholed",
+            Fault::Blackhole {
+                max: Duration::from_secs(60),
+            },
+        ),
+    ] {
+        e.sim.inject(fault);
+        for (node, s) in [("n1", &n1), ("n3", &n3)] {
+            let t = Instant::now();
+            let path = s.activate_local("pm-0000beef").await.unwrap();
+            let took = t.elapsed();
+            println!("activate on {node}, controller {what}: {took:?}");
+            assert!(path.ends_with("drbd/by-res/pm-0000beef/0"));
+            assert!(took < Duration::from_secs(3), "{what} {node}: {took:?}");
+        }
+        let t = Instant::now();
+        let cap = n1.capacity(None, Duration::ZERO).await.unwrap();
+        let took = t.elapsed();
+        println!("capacity, controller {what}: {took:?} (from the cache)");
+        assert!(cap.stale && cap.total_kib > 0, "{cap:?}");
+        assert!(took < Duration::from_secs(3), "{what}: {took:?}");
+        let t = Instant::now();
+        let err = elsewhere.activate_local("pm-0000beef").await.unwrap_err();
+        println!(
+            "activate where absent, controller {what}: {:?}: {err}",
+            t.elapsed()
+        );
+        assert!(err.is_controller_unreachable(), "{err:?}");
+        assert!(err.to_string().contains(&e.sim.url()), "{err}");
+        e.sim.clear_faults();
+    }
+    assert_eq!(
+        e.diskful_nodes("pm-0000beef").len(),
+        2,
+        "nothing lost: {:?}",
+        e.resources("pm-0000beef")
+    );
+}
+
+#[tokio::test]
+async fn capacity_without_size_info_falls_back_to_the_storage_pools_never_zero() {
+    let e = env(&["n1", "n2", "n3"]).await;
+    let s = e.storage("n1");
+    let real = s.capacity(None, Duration::from_secs(0)).await.unwrap();
+    assert!(real.total_kib > 0);
+    for kind in [
+        FailKind::NotImplemented,
+        FailKind::OtherJson,
+        FailKind::Garbage,
+    ] {
+        e.sim.inject(Fault::FailMatching {
+            method: "POST".into(),
+            path_contains: "query-size-info".into(),
+            nth: 1,
+            kind,
+            execute: false,
+        });
+        let cap = s.capacity(None, Duration::from_secs(0)).await.unwrap();
+        println!("{kind:?}: size info {real:?}, storage pools {cap:?}");
+        assert!(!cap.stale, "{kind:?}");
+        assert!(
+            cap.total_kib > 0 && cap.free_kib > 0 && cap.free_kib <= cap.total_kib,
+            "{kind:?}: {cap:?}"
+        );
+    }
+}

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use linstor_common::error::chain;
 use linstor_common::naming::docker;
-use linstor_common::volume::{CreateOutcome, CreateSpec, Storage, VolumeInfo};
+use linstor_common::volume::{CreateOutcome, CreateSpec, Storage, VolumeInfo, DATA_PLANE_BUDGET};
 use linstor_common::Error;
 use serde_json::{json, Map, Value};
 use tracing::{info, instrument, warn};
@@ -70,6 +70,27 @@ pub enum Failure {
     /// The state file failed.
     #[error(transparent)]
     State(#[from] StateError),
+    /// Mount of a volume whose device is here while no controller answers, but this plugin
+    /// never saw the volume (its ownership cannot be checked).
+    #[error("volume '{volume}': no LINSTOR controller answered (tried {controllers}) and this plugin has no record of the volume; retry once a controller answers")]
+    UnknownOffline {
+        /// Docker name.
+        volume: String,
+        /// The controllers tried.
+        controllers: String,
+    },
+    /// The whole call did not finish within its bound, kept under dockerd's own limit.
+    #[error("{call} of volume '{volume}' did not finish within {seconds} s (no answer from LINSTOR controller {controllers}); a change may have been carried out: retrying converges")]
+    Deadline {
+        /// The plugin call.
+        call: &'static str,
+        /// Docker name.
+        volume: String,
+        /// The bound.
+        seconds: u64,
+        /// The controllers tried.
+        controllers: String,
+    },
 }
 
 impl From<Error> for Failure {
@@ -88,7 +109,9 @@ impl Failure {
             | Failure::InUseElsewhere { .. }
             | Failure::Mounted { .. }
             | Failure::NameClash { .. }
-            | Failure::State(_) => chain(self),
+            | Failure::State(_)
+            | Failure::UnknownOffline { .. }
+            | Failure::Deadline { .. } => chain(self),
         }
     }
 }
@@ -122,6 +145,7 @@ pub fn linstor_message(e: &Error) -> String {
         Error::ConfigSource { .. } => full,
         Error::NotOwned { .. } => full,
         Error::Unsupported(_) => full,
+        Error::SatelliteOffline { .. } => full,
         Error::Host { .. } => full,
         Error::HostIo { .. } => full,
         Error::DeviceTimeout { .. } => format!(
@@ -152,6 +176,11 @@ pub struct DriverConfig {
     /// controller every time.
     pub list_cache_ttl: Duration,
 }
+
+/// Bound of a whole Get, List, Path or Capabilities call (dockerd gives up after 1 minute).
+pub const QUICK_CALL_BOUND: Duration = Duration::from_secs(30);
+/// Bound of a whole Create, Remove, Mount or Unmount call (dockerd gives up after 2 minutes).
+pub const CALL_BOUND: Duration = Duration::from_secs(90);
 
 /// Default of [`DriverConfig::list_cache_ttl`].
 pub const DEFAULT_LIST_CACHE_TTL: Duration = Duration::from_secs(10);
@@ -286,6 +315,31 @@ impl Driver {
     }
 
     async fn dispatch(&self, req: Request) -> Result<Response, Failure> {
+        let (call, bound) = match &req {
+            Request::Activate => ("Activate", QUICK_CALL_BOUND),
+            Request::Capabilities => ("Capabilities", QUICK_CALL_BOUND),
+            Request::Get { .. } => ("Get", QUICK_CALL_BOUND),
+            Request::List => ("List", QUICK_CALL_BOUND),
+            Request::Path { .. } => ("Path", QUICK_CALL_BOUND),
+            Request::Create { .. } => ("Create", CALL_BOUND),
+            Request::Remove { .. } => ("Remove", CALL_BOUND),
+            Request::Mount { .. } => ("Mount", CALL_BOUND),
+            Request::Unmount { .. } => ("Unmount", CALL_BOUND),
+        };
+        let volume = req.volume().unwrap_or_default().to_string();
+        tokio::time::timeout(bound, self.run(req))
+            .await
+            .unwrap_or_else(|_| {
+                Err(Failure::Deadline {
+                    call,
+                    volume,
+                    seconds: bound.as_secs(),
+                    controllers: self.storage.client().controllers().join(", "),
+                })
+            })
+    }
+
+    async fn run(&self, req: Request) -> Result<Response, Failure> {
         match req {
             Request::Activate => Ok(Response::Implements),
             Request::Capabilities => Ok(Response::Capabilities),
@@ -451,7 +505,18 @@ impl Driver {
 
     #[instrument(skip(self))]
     async fn get(&self, name: &str) -> Result<Response, Failure> {
-        match self.lookup(name).await {
+        let looked = tokio::time::timeout(DATA_PLANE_BUDGET, self.lookup(name))
+            .await
+            .unwrap_or_else(|_| {
+                Err(Failure::Linstor {
+                    source: Error::Timeout {
+                        tried: self.storage.client().controllers(),
+                        seconds: DATA_PLANE_BUDGET.as_secs_f64(),
+                        may_have_been_carried_out: false,
+                    },
+                })
+            });
+        match looked {
             Ok(Some(info)) => {
                 let created_at = Self::created_at(&info);
                 self.remember(

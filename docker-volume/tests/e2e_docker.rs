@@ -4,6 +4,10 @@
 //! dockerd is never used), imports a busybox image into it, starts `linstor-sim --backing loop`
 //! and two plugin instances standing in for nodes n1 and n3.
 //!
+//! With the simulator stopped (SIGSTOP, a hung controller), a container on the volume, which has
+//! its disk on n1, starts and reads its data, and `docker volume ls`/`inspect` answer; once it
+//! continues, `docker volume rm` leaves nothing behind.
+//!
 //! One dockerd binds a volume name to one driver, so the instance for node n1 is the driver
 //! `lse2e1` used through the Docker CLI, and the instance for node n3 (driver `lse2e3`, its own
 //! socket, state and mount root) is called on its socket the way dockerd calls it; its
@@ -128,6 +132,9 @@ impl Drop for Env {
             p.stop();
         }
         if let Some(mut sim) = self.sim.take() {
+            let _ = Command::new("kill")
+                .args(["-CONT", &sim.id().to_string()])
+                .status();
             let _ = Command::new("kill")
                 .args(["-TERM", &sim.id().to_string()])
                 .status();
@@ -405,6 +412,45 @@ fn docker_end_to_end() {
     assert_eq!(got.trim(), "hello-linstor");
     let r = b.call("VolumeDriver.Unmount", &mount_b);
     assert_eq!(r["Err"], "", "{r}");
+
+    // The controller hung (SIGSTOP: connections are accepted, nothing answers): a container on
+    // the volume, which has its disk on n1, starts and reads its data; ls and inspect answer.
+    let sim_pid = env.sim.as_ref().map(Child::id).unwrap().to_string();
+    must("kill", &["-STOP", &sim_pid]);
+    let t0 = Instant::now();
+    let got = docker(
+        &env.dockerd,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-v",
+            &format!("{VOL}:/data"),
+            IMAGE,
+            "cat",
+            "/data/hello",
+        ],
+    );
+    let run_took = t0.elapsed();
+    assert_eq!(got.trim(), "hello-linstor", "read with the controller hung");
+    let t0 = Instant::now();
+    let ls = docker(
+        &env.dockerd,
+        &["volume", "ls", "--format", "{{.Driver}} {{.Name}}"],
+    );
+    let ls_took = t0.elapsed();
+    assert!(ls.lines().any(|l| l == format!("{DRIVER_A} {VOL}")), "{ls}");
+    let t0 = Instant::now();
+    let inspect: Value =
+        serde_json::from_str(&docker(&env.dockerd, &["volume", "inspect", VOL])).unwrap();
+    let inspect_took = t0.elapsed();
+    assert_eq!(inspect[0]["Name"], VOL, "{inspect}");
+    assert_eq!(inspect[0]["Driver"], DRIVER_A, "{inspect}");
+    println!(
+        "controller hung: docker run {run_took:?}, docker volume ls {ls_took:?}, docker volume inspect {inspect_took:?}"
+    );
+    must("kill", &["-CONT", &sim_pid]);
 
     // Remove leaves nothing in the simulator.
     docker(&env.dockerd, &["volume", "rm", VOL]);

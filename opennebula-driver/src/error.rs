@@ -53,6 +53,7 @@ pub fn linstor_exit_code(e: &LinstorError) -> i32 {
         | LinstorError::Api { .. }
         | LinstorError::NotOwned { .. }
         | LinstorError::Unsupported(_)
+        | LinstorError::SatelliteOffline { .. }
         | LinstorError::State { .. } => 1,
         LinstorError::InvalidInput(_)
         | LinstorError::Config(_)

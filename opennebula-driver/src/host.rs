@@ -22,23 +22,62 @@ pub struct HostError {
     pub message: String,
 }
 
+/// One host step of a remote script. Every name and path in it has been validated by the
+/// parser; the scripts still quote every word.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Wait until the device of volume 0 of `rd` exists, at most `timeout`.
+    WaitDevice {
+        /// Resource name.
+        rd: String,
+        /// Bound on the wait.
+        timeout: Duration,
+    },
+    /// `mkdir -p <dir of link> && ln -sfn <device of rd> <link>`.
+    Link {
+        /// Where the link goes.
+        link: String,
+        /// Resource name.
+        rd: String,
+    },
+    /// `rm -f <path>` (no error when absent).
+    Unlink {
+        /// The path.
+        path: String,
+    },
+    /// `mkdir -p <dir>`.
+    MakeDir {
+        /// The directory.
+        dir: String,
+    },
+    /// `rm -rf <dir>`.
+    RemoveDir {
+        /// The directory.
+        dir: String,
+    },
+    /// Format the device of `rd`: a filesystem (`ext4`, `xfs`, ...), `swap`, or an empty
+    /// `qcow2` image of `size_mb`.
+    Mkfs {
+        /// Resource name.
+        rd: String,
+        /// Filesystem, `swap` or `qcow2`.
+        fs: String,
+        /// Size of a `qcow2` image.
+        size_mb: u64,
+    },
+}
+
 /// Host-side operations. Every host and path argument has been validated by the parser; the
-/// implementations still quote everything that crosses a shell.
+/// implementations still quote everything that crosses a shell. Each method is one connection
+/// to each host it touches.
 pub trait HostSteps: Send + Sync + Debug {
     /// Device path of volume 0 of `rd` as seen on `host`.
     fn device(&self, host: &str, rd: &str) -> PathBuf;
-    /// Wait until the device exists on `host`.
-    fn wait_device(&self, host: &str, rd: &str, timeout: Duration) -> Result<PathBuf, HostError>;
-    /// `mkdir -p <dir of link>; ln -sfn <device> <link>`.
-    fn link(&self, host: &str, link: &str, rd: &str) -> Result<(), HostError>;
-    /// `rm -f <path>` (no error when absent).
-    fn unlink(&self, host: &str, path: &str) -> Result<(), HostError>;
-    /// `mkdir -p <dir>`.
-    fn make_dir(&self, host: &str, dir: &str) -> Result<(), HostError>;
-    /// `rm -rf <dir>`.
-    fn remove_dir(&self, host: &str, dir: &str) -> Result<(), HostError>;
+    /// Run `steps` in order on `host` over one connection, stopping at the first that fails;
+    /// the error names that step.
+    fn run(&self, host: &str, steps: &[Step]) -> Result<(), HostError>;
     /// Copy the regular files of a VM directory (context ISO, checkpoints) from one host to
-    /// another through the front-end; symlinks to devices are not copied.
+    /// another through the front-end, creating `dst_dir`; symlinks to devices are not copied.
     fn copy_dir(
         &self,
         src_host: &str,
@@ -46,16 +85,43 @@ pub trait HostSteps: Send + Sync + Debug {
         dst_host: &str,
         dst_dir: &str,
     ) -> Result<(), HostError>;
-    /// Write the image at `url` (file path or URL) into the device of `rd` on `host`; returns
-    /// the detected format (`raw`, `qcow2`, ...).
-    fn write_image(&self, host: &str, rd: &str, url: &str) -> Result<String, HostError>;
-    /// Format the device of `rd` on `host`: a filesystem (`ext4`, `xfs`, ...), `swap`, or an
-    /// empty `qcow2` image of `size_mb`.
-    fn mkfs(&self, host: &str, rd: &str, fs: &str, size_mb: u64) -> Result<(), HostError>;
-    /// MD5 of the device of `rd` on `host`.
-    fn md5(&self, host: &str, rd: &str) -> Result<String, HostError>;
+    /// Wait (at most `wait`) for the device of `rd` on `host`, then write the image at `url`
+    /// (file path or URL) into it; returns the detected format (`raw`, `qcow2`, ...).
+    fn write_image(
+        &self,
+        host: &str,
+        rd: &str,
+        url: &str,
+        wait: Duration,
+    ) -> Result<String, HostError>;
+    /// Wait (at most `wait`) for the device of `rd` on `host`, then its MD5.
+    fn md5(&self, host: &str, rd: &str, wait: Duration) -> Result<String, HostError>;
     /// Build the context ISO from `files` on the front-end and put it at `path` on `host`.
     fn context(&self, files: &[String], host: &str, path: &str) -> Result<(), HostError>;
+
+    /// [`Step::WaitDevice`] alone; the device path.
+    fn wait_device(&self, host: &str, rd: &str, timeout: Duration) -> Result<PathBuf, HostError> {
+        self.run(
+            host,
+            &[Step::WaitDevice {
+                rd: rd.into(),
+                timeout,
+            }],
+        )?;
+        Ok(self.device(host, rd))
+    }
+    /// [`Step::Unlink`] alone.
+    fn unlink(&self, host: &str, path: &str) -> Result<(), HostError> {
+        self.run(host, &[Step::Unlink { path: path.into() }])
+    }
+    /// [`Step::MakeDir`] alone.
+    fn make_dir(&self, host: &str, dir: &str) -> Result<(), HostError> {
+        self.run(host, &[Step::MakeDir { dir: dir.into() }])
+    }
+    /// [`Step::RemoveDir`] alone.
+    fn remove_dir(&self, host: &str, dir: &str) -> Result<(), HostError> {
+        self.run(host, &[Step::RemoveDir { dir: dir.into() }])
+    }
 }
 
 /// Quote one argument for a POSIX shell.
@@ -93,11 +159,14 @@ pub fn sniff_format(head: &[u8]) -> &'static str {
     }
 }
 
-/// The real hosts, reached with `ssh`.
+/// The real hosts, reached with `ssh`: every [`HostSteps`] call is one `ssh` connection per
+/// host, its steps one remote `sh` script.
 #[derive(Debug, Clone)]
 pub struct SshHosts {
     /// `ssh` program.
     pub ssh: String,
+    /// An ssh client configuration used instead of `~/.ssh/config` (`ssh -F`).
+    pub config: Option<PathBuf>,
     /// Root of device paths on the hosts (`/dev`).
     pub dev_root: PathBuf,
     /// OpenNebula remotes directory (for `downloader.sh` and `tm/ssh/context`).
@@ -111,38 +180,171 @@ impl Default for SshHosts {
             .unwrap_or_else(|| PathBuf::from("/var/lib/one/remotes"));
         Self {
             ssh: "ssh".into(),
+            config: None,
             dev_root: PathBuf::from("/dev"),
             remotes,
         }
     }
 }
 
+/// Marker a remote script prints on stderr before it exits for a failed step.
+const STEP_MARK: &str = "LINSTOR-ONE-STEP-FAILED";
+/// Exit status of a remote script whose step failed (ssh itself uses 255).
+const STEP_EXIT: i32 = 3;
+
+/// Polls for a device: `linstor_wait <path> <tenths of a second>`.
+const WAIT_FN: &str = "linstor_wait() { i=0; while [ ! -e \"$1\" ]; do i=$((i+1)); if [ \"$i\" -gt \"$2\" ]; then echo \"$1 did not appear within $(($2/10)) s\" >&2; return 1; fi; sleep 0.1; done; }";
+/// `$SUDO` runs a command as root: nothing for root, `sudo -n` for `oneadmin`.
+const SUDO_FN: &str = "if [ \"$(id -u)\" -eq 0 ]; then SUDO=; else SUDO='sudo -n'; fi";
+
 impl SshHosts {
-    fn ssh_cmd(&self, host: &str, argv: &[&str]) -> Command {
+    /// The hosts as configured by the environment: `LINSTOR_ONE_SSH` (program),
+    /// `LINSTOR_ONE_SSH_CONFIG` (client configuration) and `LINSTOR_ONE_DEV_ROOT` (device root
+    /// on the hosts), each defaulting to the OpenNebula host layout.
+    pub fn from_env() -> Self {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        let mut h = Self::default();
+        if let Some(s) = var("LINSTOR_ONE_SSH") {
+            h.ssh = s;
+        }
+        h.config = var("LINSTOR_ONE_SSH_CONFIG").map(PathBuf::from);
+        if let Some(d) = var("LINSTOR_ONE_DEV_ROOT") {
+            h.dev_root = PathBuf::from(d);
+        }
+        h
+    }
+
+    fn ssh_cmd(&self, host: &str, remote: &str) -> Command {
         let mut c = Command::new(&self.ssh);
+        if let Some(cfg) = &self.config {
+            c.arg("-F").arg(cfg);
+        }
         c.args(["-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "--", host])
-            .arg(shell_line(argv));
+            .arg(remote);
         c
     }
 
-    fn run(&self, host: &str, op: &str, argv: &[&str]) -> Result<String, HostError> {
-        let out = self
-            .ssh_cmd(host, argv)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| err(host, op, format!("cannot run {}: {e}", self.ssh)))?;
-        if !out.status.success() {
-            return Err(err(
-                host,
-                op,
-                format!(
-                    "{}: {}",
-                    out.status,
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ),
-            ));
+    fn dev(&self, rd: &str) -> String {
+        naming::device_path(&self.dev_root, rd, 0)
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    /// The command line of one step and its description for errors.
+    fn step_line(&self, step: &Step) -> (String, String) {
+        match step {
+            Step::WaitDevice { rd, timeout } => {
+                let d = self.dev(rd);
+                let tenths = (timeout.as_millis() / 100).to_string();
+                (
+                    shell_line(&["linstor_wait", &d, &tenths]),
+                    format!("wait for {d}"),
+                )
+            }
+            Step::Link { link, rd } => {
+                let d = self.dev(rd);
+                (
+                    format!(
+                        "{} && {}",
+                        shell_line(&["mkdir", "-p", parent(link)]),
+                        shell_line(&["ln", "-sfn", &d, link])
+                    ),
+                    format!("ln -sfn {d} {link}"),
+                )
+            }
+            Step::Unlink { path } => (shell_line(&["rm", "-f", path]), format!("rm -f {path}")),
+            Step::MakeDir { dir } => (shell_line(&["mkdir", "-p", dir]), format!("mkdir -p {dir}")),
+            Step::RemoveDir { dir } => (shell_line(&["rm", "-rf", dir]), format!("rm -rf {dir}")),
+            Step::Mkfs { rd, fs, size_mb } => {
+                let d = self.dev(rd);
+                if fs == "qcow2" {
+                    let size = format!("{size_mb}M");
+                    return (
+                        shell_line(&["qemu-img", "create", "-q", "-f", "qcow2", &d, &size]),
+                        format!("qemu-img create {d}"),
+                    );
+                }
+                if fs == "swap" {
+                    return (shell_line(&["mkswap", &d]), format!("mkswap {d}"));
+                }
+                let prog = format!("mkfs.{fs}");
+                let mut argv = vec![prog.as_str()];
+                if fs.starts_with("ext") {
+                    argv.extend(["-q", "-F"]);
+                }
+                argv.push(&d);
+                (
+                    format!("$SUDO {}", shell_line(&argv)),
+                    format!("{prog} {d}"),
+                )
+            }
         }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// The remote script of `steps` (run by `sh -c`), and the description of each step. A
+    /// failing step prints [`STEP_MARK`] and its index on stderr and exits [`STEP_EXIT`].
+    pub fn script(&self, steps: &[Step]) -> (String, Vec<String>) {
+        let mut lines = Vec::new();
+        if steps.iter().any(|s| matches!(s, Step::WaitDevice { .. })) {
+            lines.push(WAIT_FN.to_string());
+        }
+        if steps.iter().any(|s| matches!(s, Step::Mkfs { .. })) {
+            lines.push(SUDO_FN.to_string());
+        }
+        let mut ops = Vec::new();
+        for (i, step) in steps.iter().enumerate() {
+            let (line, op) = self.step_line(step);
+            lines.push(format!(
+                "{line} || {{ echo; echo '{STEP_MARK} {i}'; exit {STEP_EXIT}; }} >&2"
+            ));
+            ops.push(op);
+        }
+        (lines.join("\n"), ops)
+    }
+
+    /// Runs `script` on `host` with `stdin`; maps a failure to the step that failed.
+    fn run_script(
+        &self,
+        host: &str,
+        script: &str,
+        ops: &[String],
+        stdin: Stdio,
+    ) -> Result<String, HostError> {
+        let first = ops.first().map(String::as_str).unwrap_or("ssh");
+        let out = self
+            .ssh_cmd(host, &shell_line(&["sh", "-c", script]))
+            .stdin(stdin)
+            .output()
+            .map_err(|e| err(host, first, format!("cannot run {}: {e}", self.ssh)))?;
+        if out.status.success() {
+            return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+        }
+        Err(step_error(host, ops, out.status, &out.stderr))
+    }
+}
+
+/// The error of a remote script: the step named by its [`STEP_MARK`] line with the stderr
+/// printed before it, else (ssh failed, or the script was killed) the whole stderr against
+/// the connection.
+fn step_error(
+    host: &str,
+    ops: &[String],
+    status: std::process::ExitStatus,
+    stderr: &[u8],
+) -> HostError {
+    let text = String::from_utf8_lossy(stderr);
+    let marked = (status.code() == Some(STEP_EXIT))
+        .then(|| text.rsplit_once(STEP_MARK))
+        .flatten()
+        .and_then(|(before, idx)| Some((before, idx.trim().parse::<usize>().ok()?)))
+        .and_then(|(before, i)| Some((before, ops.get(i)?)));
+    match marked {
+        Some((before, op)) => err(host, op, before.trim().to_string()),
+        None => err(
+            host,
+            ops.first().map(String::as_str).unwrap_or("ssh"),
+            format!("{status}: {}", text.trim()),
+        ),
     }
 }
 
@@ -166,50 +368,12 @@ impl HostSteps for SshHosts {
         naming::device_path(&self.dev_root, rd, 0)
     }
 
-    fn wait_device(&self, host: &str, rd: &str, timeout: Duration) -> Result<PathBuf, HostError> {
-        let dev = self.device(host, rd);
-        let d = dev.to_string_lossy().into_owned();
-        let secs = timeout.as_secs().max(1).to_string();
-        let script = "i=0; while [ ! -e \"$1\" ]; do i=$((i+1)); [ \"$i\" -gt \"$(($2*10))\" ] && exit 1; sleep 0.1; done";
-        self.run(
-            host,
-            &format!("wait for {d}"),
-            &["sh", "-c", script, "wait", &d, &secs],
-        )
-        .map(|_| dev)
-        .map_err(|e| HostError {
-            message: format!("device did not appear within {secs} s ({})", e.message),
-            ..e
-        })
-    }
-
-    fn link(&self, host: &str, link: &str, rd: &str) -> Result<(), HostError> {
-        let dev = self.device(host, rd).to_string_lossy().into_owned();
-        self.run(
-            host,
-            &format!("mkdir -p {}", parent(link)),
-            &["mkdir", "-p", parent(link)],
-        )?;
-        self.run(
-            host,
-            &format!("ln -sfn {dev} {link}"),
-            &["ln", "-sfn", &dev, link],
-        )
-        .map(|_| ())
-    }
-
-    fn unlink(&self, host: &str, path: &str) -> Result<(), HostError> {
-        self.run(host, &format!("rm -f {path}"), &["rm", "-f", path])
-            .map(|_| ())
-    }
-
-    fn make_dir(&self, host: &str, dir: &str) -> Result<(), HostError> {
-        self.run(host, &format!("mkdir -p {dir}"), &["mkdir", "-p", dir])
-            .map(|_| ())
-    }
-
-    fn remove_dir(&self, host: &str, dir: &str) -> Result<(), HostError> {
-        self.run(host, &format!("rm -rf {dir}"), &["rm", "-rf", dir])
+    fn run(&self, host: &str, steps: &[Step]) -> Result<(), HostError> {
+        if steps.is_empty() {
+            return Ok(());
+        }
+        let (script, ops) = self.script(steps);
+        self.run_script(host, &script, &ops, Stdio::null())
             .map(|_| ())
     }
 
@@ -221,31 +385,43 @@ impl HostSteps for SshHosts {
         dst_dir: &str,
     ) -> Result<(), HostError> {
         let op = format!("copy {src_host}:{dir} to {dst_host}:{dst_dir}");
-        self.make_dir(dst_host, dst_dir)?;
         let mut src = self
             .ssh_cmd(
                 src_host,
-                &["tar", "-C", dir, "--exclude=disk.*.snap", "-cf", "-", "."],
+                &shell_line(&["tar", "-C", dir, "--exclude=disk.*.snap", "-cf", "-", "."]),
             )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| err(src_host, &op, e.to_string()))?;
         let out = src
             .stdout
             .take()
             .ok_or_else(|| err(src_host, &op, "no pipe"))?;
+        let script = format!(
+            "{} && {}",
+            shell_line(&["mkdir", "-p", dst_dir]),
+            shell_line(&["tar", "-C", dst_dir, "--skip-old-files", "-xf", "-"])
+        );
         let dst = self
-            .ssh_cmd(
-                dst_host,
-                &["tar", "-C", dst_dir, "--skip-old-files", "-xf", "-"],
-            )
+            .ssh_cmd(dst_host, &shell_line(&["sh", "-c", &script]))
             .stdin(Stdio::from(out))
             .output()
             .map_err(|e| err(dst_host, &op, e.to_string()))?;
-        let s = src.wait().map_err(|e| err(src_host, &op, e.to_string()))?;
-        if !s.success() {
-            return Err(err(src_host, &op, format!("tar exited with {s}")));
+        let s = src
+            .wait_with_output()
+            .map_err(|e| err(src_host, &op, e.to_string()))?;
+        if !s.status.success() {
+            return Err(err(
+                src_host,
+                &op,
+                format!(
+                    "tar exited with {}: {}",
+                    s.status,
+                    String::from_utf8_lossy(&s.stderr).trim()
+                ),
+            ));
         }
         if !dst.status.success() {
             return Err(err(
@@ -257,8 +433,14 @@ impl HostSteps for SshHosts {
         Ok(())
     }
 
-    fn write_image(&self, host: &str, rd: &str, url: &str) -> Result<String, HostError> {
-        let dev = self.device(host, rd).to_string_lossy().into_owned();
+    fn write_image(
+        &self,
+        host: &str,
+        rd: &str,
+        url: &str,
+        wait: Duration,
+    ) -> Result<String, HostError> {
+        let dev = self.dev(rd);
         let op = format!("copy {url} into {dev}");
         let downloader = self.remotes.join("datastore/downloader.sh");
         let mut dl = Command::new(&downloader)
@@ -286,20 +468,27 @@ impl HostSteps for SshHosts {
         }
         head.truncate(got);
         let format = sniff_format(&head).to_string();
+        let (wait_script, mut ops) = self.script(&[Step::WaitDevice {
+            rd: rd.into(),
+            timeout: wait,
+        }]);
+        ops.push(op.clone());
+        let script = format!(
+            "{wait_script}\n{} || {{ echo; echo '{STEP_MARK} 1'; exit {STEP_EXIT}; }} >&2",
+            shell_line(&[
+                "dd",
+                &format!("of={dev}"),
+                "bs=4M",
+                "iflag=fullblock",
+                "oflag=direct",
+                "conv=sparse",
+                "status=none",
+            ])
+        );
         let mut dd = self
-            .ssh_cmd(
-                host,
-                &[
-                    "dd",
-                    &format!("of={dev}"),
-                    "bs=4M",
-                    "iflag=fullblock",
-                    "oflag=direct",
-                    "conv=sparse",
-                    "status=none",
-                ],
-            )
+            .ssh_cmd(host, &shell_line(&["sh", "-c", &script]))
             .stdin(Stdio::piped())
+            .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| err(host, &op, e.to_string()))?;
@@ -308,12 +497,16 @@ impl HostSteps for SshHosts {
             .write_all(&head)
             .and_then(|_| std::io::copy(&mut out, &mut pipe).map(|_| ()));
         drop(pipe);
+        drop(out);
         let dd_out = dd
             .wait_with_output()
             .map_err(|e| err(host, &op, e.to_string()))?;
         let dl_out = dl
             .wait_with_output()
             .map_err(|e| err("front-end", &op, e.to_string()))?;
+        if !dd_out.status.success() {
+            return Err(step_error(host, &ops, dd_out.status, &dd_out.stderr));
+        }
         if !dl_out.status.success() {
             return Err(err(
                 "front-end",
@@ -324,50 +517,22 @@ impl HostSteps for SshHosts {
                 ),
             ));
         }
-        if !dd_out.status.success() {
-            return Err(err(
-                host,
-                &op,
-                format!(
-                    "dd failed: {}",
-                    String::from_utf8_lossy(&dd_out.stderr).trim()
-                ),
-            ));
-        }
         copied.map_err(|e| err(host, &op, e.to_string()))?;
         Ok(format)
     }
 
-    fn mkfs(&self, host: &str, rd: &str, fs: &str, size_mb: u64) -> Result<(), HostError> {
-        let dev = self.device(host, rd).to_string_lossy().into_owned();
-        if fs == "qcow2" {
-            let size = format!("{size_mb}M");
-            return self
-                .run(
-                    host,
-                    &format!("qemu-img create {dev}"),
-                    &["qemu-img", "create", "-q", "-f", "qcow2", &dev, &size],
-                )
-                .map(|_| ());
-        }
-        if fs == "swap" {
-            return self
-                .run(host, &format!("mkswap {dev}"), &["mkswap", &dev])
-                .map(|_| ());
-        }
-        let prog = format!("mkfs.{fs}");
-        let mut argv = vec!["sudo", "-n", prog.as_str()];
-        if fs.starts_with("ext") {
-            argv.push("-q");
-            argv.push("-F");
-        }
-        argv.push(&dev);
-        self.run(host, &format!("{prog} {dev}"), &argv).map(|_| ())
-    }
-
-    fn md5(&self, host: &str, rd: &str) -> Result<String, HostError> {
-        let dev = self.device(host, rd).to_string_lossy().into_owned();
-        let out = self.run(host, &format!("md5sum {dev}"), &["md5sum", &dev])?;
+    fn md5(&self, host: &str, rd: &str, wait: Duration) -> Result<String, HostError> {
+        let dev = self.dev(rd);
+        let (wait_script, mut ops) = self.script(&[Step::WaitDevice {
+            rd: rd.into(),
+            timeout: wait,
+        }]);
+        ops.push(format!("md5sum {dev}"));
+        let script = format!(
+            "{wait_script}\n{} || {{ echo; echo '{STEP_MARK} 1'; exit {STEP_EXIT}; }} >&2",
+            shell_line(&["md5sum", &dev])
+        );
+        let out = self.run_script(host, &script, &ops, Stdio::null())?;
         out.split_whitespace()
             .next()
             .map(str::to_string)
@@ -440,12 +605,13 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-impl HostSteps for LocalHosts {
-    fn device(&self, host: &str, rd: &str) -> PathBuf {
-        naming::device_path(&self.dev_dir.join(host), rd, 0)
-    }
-
-    fn wait_device(&self, host: &str, rd: &str, timeout: Duration) -> Result<PathBuf, HostError> {
+impl LocalHosts {
+    fn local_wait_device(
+        &self,
+        host: &str,
+        rd: &str,
+        timeout: Duration,
+    ) -> Result<PathBuf, HostError> {
         self.check(host, "wait for device")?;
         let dev = self.device(host, rd);
         let deadline = Instant::now() + timeout;
@@ -466,7 +632,7 @@ impl HostSteps for LocalHosts {
         Ok(dev)
     }
 
-    fn link(&self, host: &str, link: &str, rd: &str) -> Result<(), HostError> {
+    fn local_link(&self, host: &str, link: &str, rd: &str) -> Result<(), HostError> {
         let op = format!("ln -sfn {link}");
         let p = self.on(host, &op, link)?;
         if let Some(d) = p.parent() {
@@ -478,7 +644,7 @@ impl HostSteps for LocalHosts {
         std::os::unix::fs::symlink(self.device(host, rd), &p).map_err(io(host, &op))
     }
 
-    fn unlink(&self, host: &str, path: &str) -> Result<(), HostError> {
+    fn local_unlink(&self, host: &str, path: &str) -> Result<(), HostError> {
         let p = self.on(host, "rm -f", path)?;
         match std::fs::remove_file(&p) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(host, "rm -f")(e)),
@@ -486,12 +652,12 @@ impl HostSteps for LocalHosts {
         }
     }
 
-    fn make_dir(&self, host: &str, dir: &str) -> Result<(), HostError> {
+    fn local_make_dir(&self, host: &str, dir: &str) -> Result<(), HostError> {
         let p = self.on(host, "mkdir -p", dir)?;
         std::fs::create_dir_all(p).map_err(io(host, "mkdir -p"))
     }
 
-    fn remove_dir(&self, host: &str, dir: &str) -> Result<(), HostError> {
+    fn local_remove_dir(&self, host: &str, dir: &str) -> Result<(), HostError> {
         let p = self.on(host, "rm -rf", dir)?;
         match std::fs::remove_dir_all(&p) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(host, "rm -rf")(e)),
@@ -499,7 +665,7 @@ impl HostSteps for LocalHosts {
         }
     }
 
-    fn copy_dir(
+    fn local_copy_dir(
         &self,
         src_host: &str,
         dir: &str,
@@ -514,9 +680,15 @@ impl HostSteps for LocalHosts {
         copy_tree(&from, &to).map_err(io(dst_host, "copy VM directory"))
     }
 
-    fn write_image(&self, host: &str, rd: &str, url: &str) -> Result<String, HostError> {
+    fn local_write_image(
+        &self,
+        host: &str,
+        rd: &str,
+        url: &str,
+        wait: Duration,
+    ) -> Result<String, HostError> {
         let op = format!("copy {url}");
-        self.check(host, &op)?;
+        self.local_wait_device(host, rd, wait)?;
         let mut src = std::fs::File::open(url).map_err(io(host, &op))?;
         let mut head = [0u8; 512];
         let n = src.read(&mut head).map_err(io(host, &op))?;
@@ -531,7 +703,7 @@ impl HostSteps for LocalHosts {
         Ok(format)
     }
 
-    fn mkfs(&self, host: &str, rd: &str, fs: &str, size_mb: u64) -> Result<(), HostError> {
+    fn local_mkfs(&self, host: &str, rd: &str, fs: &str, size_mb: u64) -> Result<(), HostError> {
         let op = format!("mkfs.{fs}");
         self.check(host, &op)?;
         let dev = self.device(host, rd);
@@ -550,8 +722,8 @@ impl HostSteps for LocalHosts {
         f.write_all(&head).map_err(io(host, &op))
     }
 
-    fn md5(&self, host: &str, rd: &str) -> Result<String, HostError> {
-        self.check(host, "md5sum")?;
+    fn local_md5(&self, host: &str, rd: &str, wait: Duration) -> Result<String, HostError> {
+        self.local_wait_device(host, rd, wait)?;
         let dev = self.device(host, rd);
         let out = Command::new("md5sum")
             .arg(&dev)
@@ -571,13 +743,63 @@ impl HostSteps for LocalHosts {
             .ok_or_else(|| err(host, "md5sum", "no output"))
     }
 
-    fn context(&self, files: &[String], host: &str, path: &str) -> Result<(), HostError> {
+    fn local_context(&self, files: &[String], host: &str, path: &str) -> Result<(), HostError> {
         let p = self.on(host, "context", path)?;
         if let Some(d) = p.parent() {
             std::fs::create_dir_all(d).map_err(io(host, "mkdir -p"))?;
         }
         std::fs::write(&p, format!("LOCAL-CONTEXT-ISO {}\n", files.join(" ")))
             .map_err(io(host, "context"))
+    }
+}
+
+impl HostSteps for LocalHosts {
+    fn device(&self, host: &str, rd: &str) -> PathBuf {
+        naming::device_path(&self.dev_dir.join(host), rd, 0)
+    }
+
+    fn run(&self, host: &str, steps: &[Step]) -> Result<(), HostError> {
+        for step in steps {
+            match step {
+                Step::WaitDevice { rd, timeout } => {
+                    self.local_wait_device(host, rd, *timeout)?;
+                }
+                Step::Link { link, rd } => self.local_link(host, link, rd)?,
+                Step::Unlink { path } => self.local_unlink(host, path)?,
+                Step::MakeDir { dir } => self.local_make_dir(host, dir)?,
+                Step::RemoveDir { dir } => self.local_remove_dir(host, dir)?,
+                Step::Mkfs { rd, fs, size_mb } => self.local_mkfs(host, rd, fs, *size_mb)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn copy_dir(
+        &self,
+        src_host: &str,
+        dir: &str,
+        dst_host: &str,
+        dst_dir: &str,
+    ) -> Result<(), HostError> {
+        self.local_copy_dir(src_host, dir, dst_host, dst_dir)
+    }
+
+    fn write_image(
+        &self,
+        host: &str,
+        rd: &str,
+        url: &str,
+        wait: Duration,
+    ) -> Result<String, HostError> {
+        self.local_write_image(host, rd, url, wait)
+    }
+
+    fn md5(&self, host: &str, rd: &str, wait: Duration) -> Result<String, HostError> {
+        self.local_md5(host, rd, wait)
+    }
+
+    fn context(&self, files: &[String], host: &str, path: &str) -> Result<(), HostError> {
+        self.local_context(files, host, path)
     }
 }
 
@@ -611,7 +833,11 @@ mod tests {
             root: d.path().join("hosts"),
             dev_dir: d.path().join("dev"),
         };
-        h.link("n1", "/ds/0/5/disk.0", "one-vm-5-disk-0").unwrap();
+        let link = Step::Link {
+            link: "/ds/0/5/disk.0".into(),
+            rd: "one-vm-5-disk-0".into(),
+        };
+        h.run("n1", &[link]).unwrap();
         let l = d.path().join("hosts/n1/ds/0/5/disk.0");
         assert_eq!(
             std::fs::read_link(&l).unwrap(),

@@ -4,7 +4,7 @@
 //! - [`input`]: `argv[0]` + arguments + stdin to an [`input::Action`] (pure, fuzzed).
 //! - [`xml`]: oned's documents (pure).
 //! - [`attrs`]: datastore attributes of both peers (pure).
-//! - [`exec`]: runs an action through `linstor_common::volume::Storage`.
+//! - [`exec`]: runs an action through `linstor_common::volume::Storage` (`ds`, `tm`, migration).
 //! - [`host`]: host-side steps over ssh, or on local directories for tests.
 //! - [`oned`]: datastore/VM documents from oned (XML-RPC or CLI).
 //! - [`monitord`]: per-VM disk sizes pushed to oned's monitord over UDP.

@@ -67,7 +67,7 @@ fn run(argv0: &str, args: &[String]) -> Result<(), (String, linstor_one::DriverE
             root: PathBuf::from(root),
             dev_dir: PathBuf::from(env("LINSTOR_ONE_DEV_DIR").unwrap_or_else(|| "/dev".into())),
         }),
-        None => Arc::new(SshHosts::default()),
+        None => Arc::new(SshHosts::from_env()),
     };
     let oned: Arc<dyn OnedInfo> = match env("LINSTOR_ONE_ONED").as_deref() {
         Some("cli") => Arc::new(Cli),

@@ -145,7 +145,8 @@ fn controller_vm_disks_without_the_controller() {
             "disk.{i} links to {rd}"
         );
     }
-    // Any other VM still needs the controller.
+    // Any other VM links an image already on the host too (the data plane never waits on the
+    // controller); one that is not on the host needs the controller.
     let r = h.run(
         "tm",
         "linstor",
@@ -158,7 +159,30 @@ fn controller_vm_disks_without_the_controller() {
         ],
         "",
     );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("linked without the controller"),
+        "{}",
+        r.stderr
+    );
+    let r = h.run(
+        "tm",
+        "linstor",
+        "ln",
+        &[
+            &format!("fe:{img7}"),
+            "n1:/var/lib/one/datastores/0/51/disk.0",
+            "51",
+            "100",
+        ],
+        "",
+    );
     assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&url),
+        "names the controller: {}",
+        r.stderr
+    );
     // Snapshot and resize go to the controller: a clear failure, never a silent success.
     for (action, args) in [
         (

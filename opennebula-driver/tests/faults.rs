@@ -572,3 +572,336 @@ fn concurrent_calls_on_one_volume_and_on_many() {
         lost: "nothing".into(),
     });
 }
+
+fn ds_doc(h: &Harness) -> String {
+    h.docs
+        .lock()
+        .unwrap()
+        .get(&("one.datastore.info".to_string(), 100))
+        .cloned()
+        .unwrap()
+}
+
+fn monitor(h: &Harness) -> Run {
+    exec(
+        h,
+        &run(
+            "datastore",
+            "monitor",
+            &["100"],
+            b64(&action_msg("", &ds_doc(h))),
+        ),
+    )
+    .unwrap()
+}
+
+/// `(USED_MB, TOTAL_MB, FREE_MB)` of a monitor answer.
+fn sizes(out: &str) -> Option<(u64, u64, u64)> {
+    let get = |k: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .and_then(|v| v.trim().parse().ok())
+    };
+    Some((get("USED_MB")?, get("TOTAL_MB")?, get("FREE_MB")?))
+}
+
+/// Every controller hung or blackholed: ln of a persistent image already on the host, mv on
+/// the same host and monitor (from its cache) answer within 3 s; ln to a host without the
+/// image fails with one message naming the controller.
+#[test]
+fn every_controller_silent_present_disks_link_and_monitor_answers() {
+    let mut worst = faults::Worst::default();
+    let mut tries = 0;
+    for (what, fault) in faults::silent_controllers() {
+        let h = harness();
+        prepare(&h, Op::Migrate);
+        let m = monitor(&h);
+        assert_eq!(m.code, 0, "{m:?}");
+        let before = h.sim.state();
+        h.sim.inject(fault);
+        let ln = calls(&h, Op::Attach);
+        let mv_same = run(
+            "tm",
+            "mv",
+            &[
+                &format!("n1:{DIR}/disk.1"),
+                &format!("n1:{DIR}/disk.1"),
+                "31",
+                "100",
+            ],
+            String::new(),
+        );
+        let post_same = run(
+            "tm",
+            "postmigrate",
+            &["n1", "n1", DIR, "31", "0"],
+            b64(&vm()),
+        );
+        let mon = run(
+            "datastore",
+            "monitor",
+            &["100"],
+            b64(&action_msg("", &ds_doc(&h))),
+        );
+        for (name, c) in [
+            ("ln", &ln[0]),
+            ("mv (same host)", &mv_same),
+            ("postmigrate (same host)", &post_same),
+            ("monitor", &mon),
+        ] {
+            let (r, took) = worst.time(name, || exec(&h, c).unwrap());
+            assert_eq!(r.code, 0, "controller {what}: {name}: {}", r.stderr);
+            assert!(
+                took < Duration::from_secs(3),
+                "controller {what}: {name} took {took:?}"
+            );
+            if name == "monitor" {
+                assert_eq!(sizes(&r.stdout).map(|s| s.1 > 0), Some(true), "{r:?}");
+            }
+            tries += 1;
+        }
+        let link = h
+            .hosts()
+            .join("n1")
+            .join(DIR.trim_start_matches('/'))
+            .join("disk.1");
+        assert!(
+            std::fs::read_link(&link).is_ok_and(|t| t.ends_with("drbd/by-res/one-image-8/0")),
+            "{} links the device",
+            link.display()
+        );
+        let ln_absent = run(
+            "tm",
+            "ln",
+            &[
+                &format!("fe:{DEV}"),
+                &format!("n2:{DIR}/disk.1"),
+                "31",
+                "100",
+            ],
+            String::new(),
+        );
+        let (r, took) = worst.time("ln (image not on the host)", || {
+            exec(&h, &ln_absent).unwrap()
+        });
+        assert_ne!(r.code, 0, "{r:?}");
+        assert_clear_error("ln", &r);
+        assert!(
+            r.stderr.contains(&h.sim.addr().to_string()),
+            "names the controller: {}",
+            r.stderr
+        );
+        assert!(took < Duration::from_secs(15), "{took:?}");
+        tries += 1;
+        h.sim.clear_faults();
+        assert!(faults::lost(&before, &h.sim.state(), None).is_empty());
+    }
+    println!("worst times, every controller silent: {}", worst.summary());
+    faults::record(&Row {
+        frontend: "OpenNebula".into(),
+        case: "every controller hung or blackholed: ln of an image on the host, mv and postmigrate on the same host, monitor; ln to a host without it".into(),
+        tries,
+        survived: format!(
+            "linked and monitored within 3 s without the controller; ln elsewhere one error naming the controller; worst: {}",
+            worst.summary()
+        ),
+        lost: "nothing".into(),
+    });
+}
+
+/// A controller without `query-size-info` (HTTP 501) or answering something else: monitor
+/// adds up the storage pools; when those cannot be read either it fails clearly, never
+/// `TOTAL_MB=0` with exit 0.
+#[test]
+fn monitor_without_size_info_uses_the_storage_pools_or_fails_clearly() {
+    use linstor_tests::sim::FailKind;
+    let size_info = |kind| Fault::FailMatching {
+        method: "POST".into(),
+        path_contains: "query-size-info".into(),
+        nth: 1,
+        kind,
+        execute: false,
+    };
+    let h = harness();
+    h.sim.inject(size_info(FailKind::NotImplemented));
+    h.sim.inject(Fault::FailMatching {
+        method: "GET".into(),
+        path_contains: "/v1/view/storage-pools".into(),
+        nth: 1,
+        kind: FailKind::OtherJson,
+        execute: false,
+    });
+    let r = monitor(&h);
+    assert_ne!(r.code, 0, "no capacity known: {r:?}");
+    assert!(!r.stdout.contains("TOTAL_MB=0"), "{r:?}");
+    assert_clear_error("monitor", &r);
+    let mut tries = 1;
+    for kind in [FailKind::NotImplemented, FailKind::OtherJson] {
+        let h = harness();
+        h.sim.inject(size_info(kind));
+        let r = monitor(&h);
+        assert_eq!(r.code, 0, "{kind:?}: {r:?}");
+        let (used, total, free) = sizes(&r.stdout).unwrap_or_else(|| panic!("{r:?}"));
+        assert!(
+            total > 0 && free > 0 && used + free == total,
+            "{kind:?}: {r:?}"
+        );
+        tries += 1;
+    }
+    faults::record(&Row {
+        frontend: "OpenNebula".into(),
+        case: "monitor: size info answered 501 or something else; storage pools unreadable too".into(),
+        tries,
+        survived: "capacity from the storage pools; a clear error when those fail too, never TOTAL_MB=0 with exit 0".into(),
+        lost: "nothing".into(),
+    });
+}
+
+/// Makes `node` Primary (as a starting VM's open does) through the simulator's DRBD model:
+/// `Err` carries DRBD's refusal.
+fn promote(h: &Harness, node: &str) -> Result<(), String> {
+    use std::io::{Read, Write};
+    let addr = h.sim.addr();
+    let body = json!({"resource": IMG, "node": node, "in_use": true}).to_string();
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "POST /sim/in-use HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    if out.starts_with("HTTP/1.1 200") {
+        Ok(())
+    } else {
+        Err(out
+            .split_once("\r\n\r\n")
+            .map(|x| x.1)
+            .unwrap_or(&out)
+            .to_string())
+    }
+}
+
+/// Live migration against DRBD's one-Primary rule: after premigrate the target may be Primary
+/// while the source still is; after postmigrate or failmigrate a second Primary is refused
+/// again, with DRBD's message naming the node that holds it.
+#[test]
+fn live_migration_against_the_one_primary_rule() {
+    let mut tries = 0;
+    for finish in ["postmigrate", "failmigrate"] {
+        let h = harness();
+        prepare(&h, Op::Migrate);
+        promote(&h, "n1").unwrap();
+        let refused = promote(&h, "s1").expect_err("a second Primary before premigrate");
+        assert!(refused.contains("Primary on 'n1'"), "{refused}");
+        let pre = run(
+            "tm",
+            "premigrate",
+            &["n1", "n2", DIR, "31", "0"],
+            b64(&vm()),
+        );
+        run_ok(&h, &[pre]);
+        promote(&h, "n2").expect("the target becomes Primary during the migration");
+        let (holder, other) = if finish == "postmigrate" {
+            h.sim.set_in_use(IMG, "n1", false);
+            ("n2", "n1")
+        } else {
+            h.sim.set_in_use(IMG, "n2", false);
+            ("n1", "n2")
+        };
+        let done = run("tm", finish, &["n1", "n2", DIR, "31", "0"], b64(&vm()));
+        run_ok(&h, &[done]);
+        if h.rds()[IMG]["resources"][other].is_object() {
+            let refused = promote(&h, other).expect_err("one Primary again after the migration");
+            assert!(
+                refused.contains(&format!("Primary on '{holder}'")),
+                "{finish}: {refused}"
+            );
+        }
+        let refused = promote(&h, "s1").expect_err("one Primary again after the migration");
+        assert!(
+            refused.contains(&format!("Primary on '{holder}'")),
+            "{finish}: {refused}"
+        );
+        h.sim.set_in_use(IMG, holder, false);
+        tries += 1;
+    }
+    faults::record(&Row {
+        frontend: "OpenNebula".into(),
+        case: "live migration with DRBD's one-Primary rule enforced (premigrate, then postmigrate or failmigrate)".into(),
+        tries,
+        survived: "target Primary while the source still is; afterwards a second Primary refused, naming the node that holds it".into(),
+        lost: "nothing".into(),
+    });
+}
+
+/// Satellites offline: premigrate to a host whose satellite is offline stops with one clear
+/// error naming it and leaves the source as it was (the re-run once it is back converges);
+/// mvds and rm while a peer is offline succeed, LINSTOR finishing the deletion when the peer
+/// is back; nothing is lost.
+#[test]
+fn satellite_offline_migration_detach_delete() {
+    let h = harness();
+    prepare(&h, Op::Migrate);
+    let before = h.sim.state();
+    assert!(h.sim.set_node_online("n2", false));
+    h.sim.set_in_use(IMG, "n1", true);
+    let pre = run(
+        "tm",
+        "premigrate",
+        &["n1", "n2", DIR, "31", "0"],
+        b64(&vm()),
+    );
+    let r = exec(&h, &pre).unwrap();
+    assert_ne!(r.code, 0, "{r:?}");
+    assert_clear_error("premigrate", &r);
+    assert!(
+        r.stderr.contains("'n2'") && r.stderr.contains("offline"),
+        "names the offline host: {}",
+        r.stderr
+    );
+    assert!(
+        h.rds()[IMG]["resources"]["n1"].is_object(),
+        "source untouched"
+    );
+    assert!(faults::lost(&before, &h.sim.state(), None).is_empty());
+    assert!(h.sim.set_node_online("n2", true));
+    run_ok(&h, &[pre]);
+    h.sim.set_in_use(IMG, "n1", false);
+    let fail = run(
+        "tm",
+        "failmigrate",
+        &["n1", "n2", DIR, "31", "0"],
+        b64(&vm()),
+    );
+    run_ok(&h, &[fail]);
+
+    assert!(h.sim.set_node_online("s2", false));
+    let mvds = run(
+        "tm",
+        "mvds",
+        &[&format!("n1:{DIR}/disk.1"), DEV, "31", "100"],
+        String::new(),
+    );
+    run_ok(&h, &[mvds]);
+    run_ok(&h, &calls(&h, Op::DeleteClone));
+    run_ok(&h, &calls(&h, Op::Delete));
+    assert!(h.sim.set_node_online("s2", true));
+    let t = Instant::now();
+    while h.rds().contains_key(IMG) {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "deletion finished once the peer is back: {:?}",
+            h.rds()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    faults::record(&Row {
+        frontend: "OpenNebula".into(),
+        case: "satellite offline: premigrate to an offline host, mvds and rm with a peer offline".into(),
+        tries: 4,
+        survived: "premigrate one error naming the host, source untouched, re-run converged; mvds and rm succeeded, deletion finished when the peer came back".into(),
+        lost: "nothing".into(),
+    });
+}

@@ -111,6 +111,7 @@ fn from_linstor(err: &Error) -> Failure {
         Error::Config(_) => Failure::new("config", EXIT_INPUT, msg),
         Error::ConfigSource { .. } => Failure::new("config", EXIT_INPUT, msg),
         Error::Unsupported(_) => Failure::new("unsupported", EXIT_INPUT, msg),
+        Error::SatelliteOffline { .. } => Failure::new("offline", EXIT_OTHER, msg),
         Error::Host { .. } => Failure::new("host", EXIT_OTHER, msg),
         Error::HostIo { .. } => Failure::new("host", EXIT_OTHER, msg),
         Error::DeviceTimeout { .. } => Failure::new("host", EXIT_OTHER, msg),

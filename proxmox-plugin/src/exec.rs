@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use linstor_common::api::{Props, ResourceDefinition};
+use linstor_common::config::DEFAULT_READ_BOUND;
 use linstor_common::config::{read_token_file, ClientConfig, Sources};
 use linstor_common::host::RealHost;
 use linstor_common::naming::proxmox::{
@@ -14,7 +15,7 @@ use linstor_common::naming::proxmox::{
 };
 use linstor_common::naming::{kib_from_bytes, Platform};
 use linstor_common::volume::{
-    CreateOutcome, CreateSpec, Storage, StorageConfig, TwoPrimaries, VolumeInfo,
+    within_budget, CreateOutcome, CreateSpec, Storage, StorageConfig, TwoPrimaries, VolumeInfo,
     ALLOW_TWO_PRIMARIES,
 };
 use linstor_common::{Client, Error};
@@ -80,7 +81,9 @@ pub fn storage(ctx: &Context, quick: bool) -> Result<Storage, PveError> {
         cc.request_timeout = STATUS_BUDGET;
     } else {
         cc.connect_timeout = Duration::from_secs(1);
-        cc.request_timeout = Duration::from_secs(ctx.timeout_secs.clamp(1, 30));
+        cc.request_timeout =
+            Duration::from_secs(ctx.timeout_secs.clamp(1, 30)).min(DEFAULT_READ_BOUND);
+        cc.mutate_timeout = Duration::from_secs(ctx.timeout_secs.clamp(1, 30)) * 4 / 5;
     }
     cc.state_dir = Some(dir.clone());
     let client = Client::new(cc)?;
@@ -573,8 +576,15 @@ async fn activate(
         None => vol.rd.clone(),
     };
     let path = if ctx.options.two_primaries == TwoPrimariesMode::Migration && snap.is_none() {
-        match st.get(&rd).await {
-            Ok(Some(info)) => {
+        let here = st.local_device(&rd)?;
+        let looked = match &here {
+            Some(_) => within_budget(st.get(&rd)).await,
+            None => st.get(&rd).await.map(Some),
+        };
+        match looked.map(|l| l.ok_or(here)) {
+            Ok(Err(Some(local))) => local,
+            Ok(Err(None)) => st.activate_local(&rd).await?,
+            Ok(Ok(Some(info))) => {
                 let source = info
                     .in_use_nodes()
                     .into_iter()
@@ -590,7 +600,7 @@ async fn activate(
                     None => st.activate_local(&rd).await?,
                 }
             }
-            Ok(None) => return Err(not_found(format!("volume '{}'", vol.volname()))),
+            Ok(Ok(None)) => return Err(not_found(format!("volume '{}'", vol.volname()))),
             Err(e) if e.is_controller_unreachable() => st.activate_local(&rd).await?,
             Err(e) => return Err(e.into()),
         }

@@ -27,6 +27,8 @@ struct H {
     controllers: String,
     /// Nodes without a disk of the volume once created: attach there, migrate to the second.
     free: Vec<String>,
+    /// The storage's `allowtwoprimaries` option.
+    two_primaries: &'static str,
 }
 
 fn harness() -> H {
@@ -45,6 +47,7 @@ fn harness() -> H {
         tmp,
         controllers,
         free: vec![],
+        two_primaries: "migration",
     }
 }
 
@@ -59,7 +62,7 @@ impl H {
     fn input(&self, node: &str, args: Value, timeout: u64) -> String {
         json!({
             "storeid": "drbd1",
-            "scfg": {"controller": self.controllers, "resourcegroup": "DfltRscGrp", "allowtwoprimaries": "migration"},
+            "scfg": {"controller": self.controllers, "resourcegroup": "DfltRscGrp", "allowtwoprimaries": self.two_primaries},
             "node": node,
             "dev_root": self.sim.dev_root(node),
             "timeout": timeout,
@@ -559,6 +562,184 @@ fn concurrent_calls_on_one_volume_and_on_many() {
         case: "50 concurrent alloc_image".into(),
         tries: 50,
         survived: "50 volumes, two disks each, owner props exact".into(),
+        lost: "nothing".into(),
+    });
+}
+
+/// Every controller hung or blackholed: activate_volume and map_volume of a volume this node
+/// holds (disk, or the diskless copy of an earlier activation) and status answer within 3 s;
+/// alloc_image fails with one message naming the controller within its bound.
+#[test]
+fn every_controller_silent_local_volumes_activate_within_3_s() {
+    let mut worst = faults::Worst::default();
+    let mut tries = 0;
+    for (what, fault) in faults::silent_controllers() {
+        let mut h = harness();
+        prepare(&mut h, Op::Migrate);
+        let status = h.call_method("status", h.input("n1", json!({}), 10));
+        assert_eq!(status.code, 0, "{status:?}");
+        let before = h.sim.state();
+        h.sim.inject(fault);
+        let disk = "n1".to_string();
+        let diskless = h.free[0].clone();
+        for (method, node) in [
+            ("activate_volume", &disk),
+            ("map_volume", &disk),
+            ("activate_volume", &diskless),
+            ("map_volume", &diskless),
+            ("status", &disk),
+        ] {
+            let args = if method == "status" {
+                json!({})
+            } else {
+                json!({"volname": VOL, "snap": null})
+            };
+            let (r, took) = worst.time(method, || h.call_method(method, h.input(node, args, 30)));
+            assert_eq!(r.code, 0, "controller {what}: {method} on {node}: {r:?}");
+            assert!(
+                took < Duration::from_secs(3),
+                "controller {what}: {method} on {node} took {took:?}"
+            );
+            if method != "status" {
+                let path: Value = serde_json::from_str(&r.stdout).unwrap();
+                assert!(
+                    PathBuf::from(path["path"].as_str().unwrap()).exists(),
+                    "{r:?}"
+                );
+            }
+            tries += 1;
+        }
+        let (r, took) = worst.time("alloc_image", || {
+            h.call_method(
+                "alloc_image",
+                h.input(
+                    "n1",
+                    json!({"vmid": "101", "fmt": "raw", "name": "pm-0000beef_101", "size_kib": "8192"}),
+                    30,
+                ),
+            )
+        });
+        assert_ne!(r.code, 0, "{r:?}");
+        assert_clear_error("alloc_image", &r);
+        assert!(
+            r.stdout.contains(&h.sim.addr().to_string()),
+            "names the controller: {r:?}"
+        );
+        assert!(
+            took < Duration::from_secs(30),
+            "alloc_image took {took:?}, past the Perl side's 30 s"
+        );
+        tries += 1;
+        h.sim.clear_faults();
+        assert!(faults::lost(&before, &h.sim.state(), None).is_empty());
+    }
+    println!("worst times, every controller silent: {}", worst.summary());
+    faults::record(&Row {
+        frontend: "Proxmox VE".into(),
+        case: "every controller hung or blackholed: activate_volume, map_volume (disk, diskless copy), status; alloc_image".into(),
+        tries,
+        survived: format!(
+            "local volumes active within 3 s, status from the cache; alloc_image one error naming the controller; worst: {}",
+            worst.summary()
+        ),
+        lost: "nothing".into(),
+    });
+}
+
+/// Live migration against DRBD's one-Primary rule (the simulator refuses a second Primary
+/// unless allow-two-primaries is set): in `migration` mode the target may only become Primary
+/// once its activation allowed it, and the rule is back after the source's deactivation; in
+/// `yes` mode both may always be Primary.
+#[test]
+fn live_migration_against_the_one_primary_rule() {
+    let mut tries = 0;
+    for mode in ["migration", "yes"] {
+        let mut h = harness();
+        h.two_primaries = mode;
+        prepare(&mut h, Op::Migrate);
+        let (source, target) = (h.free[0].clone(), h.free[1].clone());
+        assert!(
+            h.sim.set_in_use(RD, &source, true),
+            "{mode}: source Primary"
+        );
+        h.run_ok(&[Call::Activate(Where::Free(1))]);
+        assert!(
+            h.sim.set_in_use(RD, &target, true),
+            "{mode}: the target becomes Primary during the migration"
+        );
+        assert!(h.sim.set_in_use(RD, &source, false));
+        h.run_ok(&[Call::Deactivate(Where::Free(0))]);
+        let again = h.sim.set_in_use(RD, "n1", true);
+        assert_eq!(
+            again,
+            mode == "yes",
+            "{mode}: a second Primary after the migration is {}",
+            if mode == "yes" { "allowed" } else { "refused" }
+        );
+        h.sim.set_in_use(RD, "n1", false);
+        h.sim.set_in_use(RD, &target, false);
+        tries += 1;
+    }
+    faults::record(&Row {
+        frontend: "Proxmox VE".into(),
+        case: "live migration with DRBD's one-Primary rule enforced (allowtwoprimaries migration, yes)".into(),
+        tries,
+        survived: "target Primary while the source still is; after the source's deactivation a second Primary is refused again (migration) or still allowed (yes)".into(),
+        lost: "nothing".into(),
+    });
+}
+
+/// Satellites offline, as LINSTOR behaves: alloc_image with a node offline places on the online
+/// ones; activate_volume on a node whose satellite is offline stops with one clear error naming
+/// it; deactivate_volume and free_image while a peer is offline succeed, LINSTOR finishing the
+/// deletion once the peer is back; nothing is lost.
+#[test]
+fn satellite_offline_alloc_activate_deactivate_free() {
+    let mut h = harness();
+    assert!(h.sim.set_node_online("n4", false));
+    prepare(&mut h, Op::Attach);
+    let disks = faults::diskful(&h.sim.state());
+    assert!(
+        !disks.iter().any(|(_, n)| n == "n4"),
+        "placed on online nodes only: {disks:?}"
+    );
+    let before = h.sim.state();
+    let r = h.call_method(
+        "activate_volume",
+        h.input("n4", json!({"volname": VOL, "snap": null}), 30),
+    );
+    assert_ne!(r.code, 0, "{r:?}");
+    assert_clear_error("activate_volume", &r);
+    assert!(
+        r.stdout.contains("'n4'") && r.stdout.contains("offline"),
+        "names the offline node: {r:?}"
+    );
+    assert!(h.sim.set_node_online("n4", true));
+    assert!(faults::lost(&before, &h.sim.state(), None).is_empty());
+
+    h.run_ok(&[Call::Activate(Where::Free(0))]);
+    let peer = disks
+        .iter()
+        .map(|(_, n)| n.clone())
+        .find(|n| n != "n1")
+        .unwrap();
+    assert!(h.sim.set_node_online(&peer, false));
+    h.run_ok(&[Call::Deactivate(Where::Free(0)), Call::Free]);
+    assert!(h.sim.set_node_online(&peer, true));
+    let t = Instant::now();
+    while end(&h) != json!({}) {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "deletion finished once the peer is back: {}",
+            end(&h)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    faults::record(&Row {
+        frontend: "Proxmox VE".into(),
+        case: "satellite offline: alloc_image with a node offline, activate_volume on an offline node, deactivate_volume and free_image with a peer offline".into(),
+        tries: 4,
+        survived: "placed on online nodes; activate one error naming the node; deactivate and free succeeded, deletion finished when the peer came back".into(),
         lost: "nothing".into(),
     });
 }

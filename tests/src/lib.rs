@@ -5,3 +5,4 @@ pub mod faults;
 pub mod oned;
 pub mod pki;
 pub mod sim;
+pub mod sshd;

@@ -3,7 +3,6 @@
 pub mod transport;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use reqwest::Method;
@@ -13,11 +12,8 @@ use serde::Serialize;
 use crate::api::*;
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
-pub use transport::RawResponse;
 use transport::Transport;
-
-/// Timeout for calls that wait on satellites (create, delete, snapshot, resize...).
-pub const LONG_CALL: Duration = Duration::from_secs(120);
+pub use transport::{CallKind, RawResponse};
 
 /// A LINSTOR REST client over a list of controllers.
 #[derive(Debug, Clone)]
@@ -52,6 +48,18 @@ impl Replies {
     pub fn has_warning(&self, code: u64) -> bool {
         self.0.iter().any(|rc| rc.is_warning_code(code))
     }
+    /// True when LINSTOR says the satellite of `node` is offline (`WARN_NOT_CONNECTED` naming
+    /// it): the change is stored, not carried out there.
+    pub fn not_connected(&self, node: &str) -> bool {
+        self.0.iter().any(|rc| {
+            rc.is_warning_code(codes::WARN_NOT_CONNECTED)
+                && (rc
+                    .obj_refs
+                    .get("Node")
+                    .is_some_and(|n| n.eq_ignore_ascii_case(node))
+                    || rc.message.contains(&format!("'{node}'")))
+        })
+    }
     /// True when an entry carries this info code.
     pub fn has_info(&self, code: u64) -> bool {
         self.0.iter().any(|rc| rc.is_info() && rc.code() == code)
@@ -82,10 +90,10 @@ impl Client {
         method: Method,
         path: &str,
         body: Option<serde_json::Value>,
-        timeout: Option<Duration>,
+        kind: CallKind,
     ) -> Result<RawResponse> {
-        tracing::debug!(%method, path, "linstor request");
-        let resp = self.transport.send(method, path, body, timeout).await?;
+        tracing::debug!(%method, path, ?kind, "linstor request");
+        let resp = self.transport.send(method, path, body, kind).await?;
         tracing::debug!(status = resp.status, controller = %resp.controller, "linstor response");
         Ok(resp)
     }
@@ -143,7 +151,7 @@ impl Client {
     /// GET returning JSON.
     async fn get<T: DeserializeOwned>(&self, path: &str, what: &str) -> Result<T> {
         let request = format!("GET {path}");
-        let resp = self.raw(Method::GET, path, None, None).await?;
+        let resp = self.raw(Method::GET, path, None, CallKind::Read).await?;
         if resp.status >= 400 {
             return Err(Self::failure(&resp, &request, what));
         }
@@ -168,7 +176,7 @@ impl Client {
         what: &str,
     ) -> Result<Replies> {
         let request = format!("{method} {path}");
-        let resp = self.raw(method, path, body, Some(LONG_CALL)).await?;
+        let resp = self.raw(method, path, body, CallKind::Mutate).await?;
         if resp.status >= 400 {
             return Err(Self::failure(&resp, &request, what));
         }
@@ -341,7 +349,9 @@ impl Client {
     ) -> Result<QuerySizeInfoResponse> {
         let path = format!("/v1/resource-groups/{}/query-size-info", seg(rg));
         let request = format!("POST {path}");
-        let resp = self.raw(Method::POST, &path, Self::body(req), None).await?;
+        let resp = self
+            .raw(Method::POST, &path, Self::body(req), CallKind::Read)
+            .await?;
         if resp.status >= 400 {
             return Err(Self::failure(
                 &resp,
@@ -778,7 +788,7 @@ impl Client {
         let path = format!("/v1/resource-definitions/{}/clone", seg(src));
         let request = format!("POST {path}");
         let resp = self
-            .raw(Method::POST, &path, Self::body(req), Some(LONG_CALL))
+            .raw(Method::POST, &path, Self::body(req), CallKind::Mutate)
             .await?;
         let what = format!("clone '{}' of '{src}'", req.name);
         match serde_json::from_slice::<ResourceDefinitionCloneStarted>(&resp.body) {

@@ -1,6 +1,8 @@
-//! HTTP transport: controller list tried in order, failover on connection errors only, the last
-//! good controller remembered, TLS (CA, client certificate), bearer token or basic auth, bounded
-//! timeouts.
+//! HTTP transport: controller list tried in order, the last good controller remembered, TLS (CA,
+//! client certificate), bearer token or basic auth, and a bound per [`CallKind`]: a read has a
+//! short deadline per controller and moves on to the next one at once (a hung controller is then
+//! tried after the healthy ones); a mutating call moves on only when it was certainly not
+//! delivered, and its own bound ends in [`Error::Timeout`] saying it may have been carried out.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,6 +13,17 @@ use reqwest::Method;
 
 use crate::config::{BasicAuth, ClientConfig, ControllerUrl};
 use crate::error::{Error, Result};
+
+/// What a request does, which decides its bound and whether another controller may be tried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallKind {
+    /// Changes nothing (look-ups, lists, size info): [`ClientConfig::request_timeout`] per
+    /// controller, then the next controller.
+    Read,
+    /// May change state: [`ClientConfig::mutate_timeout`] on the controller that took it; a
+    /// request that may have been delivered is never sent to a second controller.
+    Mutate,
+}
 
 /// An HTTP answer from one controller.
 #[derive(Debug, Clone)]
@@ -30,6 +43,7 @@ struct Inner {
     token: Option<String>,
     basic_auth: Option<BasicAuth>,
     request_timeout: Duration,
+    mutate_timeout: Duration,
     last_good_file: Option<PathBuf>,
 }
 
@@ -44,8 +58,26 @@ impl std::fmt::Debug for Inner {
             )
             .field("basic_auth", &self.basic_auth)
             .field("request_timeout", &self.request_timeout)
+            .field("mutate_timeout", &self.mutate_timeout)
             .field("last_good_file", &self.last_good_file)
             .finish_non_exhaustive()
+    }
+}
+
+/// A request in flight on one controller; dropped before it finished (the caller gave up, e.g.
+/// the data-plane budget ran out), that controller is tried after the next one from then on.
+struct InFlight<'a> {
+    transport: &'a Transport,
+    idx: usize,
+    done: bool,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            tracing::debug!(controller = %self.transport.inner.controllers[self.idx].base, "request abandoned before an answer; trying the next controller first from now on");
+            self.transport.demote(self.idx);
+        }
     }
 }
 
@@ -159,6 +191,7 @@ impl Transport {
                 token: config.token,
                 basic_auth: config.basic_auth,
                 request_timeout: config.request_timeout,
+                mutate_timeout: config.mutate_timeout,
                 last_good_file,
             }),
         })
@@ -185,21 +218,46 @@ impl Transport {
         }
     }
 
-    /// Send one request, trying controllers from the last good one onwards. Only connection
-    /// failures move on to the next controller; an HTTP answer of any status is returned.
+    /// After `idx` took a mutating call and did not answer, the next call starts at the
+    /// controller after it (unless another one answered meanwhile).
+    fn demote(&self, idx: usize) {
+        let n = self.inner.controllers.len();
+        if n > 1 {
+            let _ = self.inner.preferred.compare_exchange(
+                idx,
+                (idx + 1) % n,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        }
+    }
+
+    /// The bound of one call of this kind on one controller.
+    pub fn bound(&self, kind: CallKind) -> Duration {
+        match kind {
+            CallKind::Read => self.inner.request_timeout,
+            CallKind::Mutate => self.inner.mutate_timeout,
+        }
+    }
+
+    /// Send one request, trying controllers from the last good one onwards. Connection
+    /// failures move on to the next controller; so does a read that timed out or broke. An
+    /// HTTP answer of any status is returned.
     pub async fn send(
         &self,
         method: Method,
         path_and_query: &str,
         body: Option<serde_json::Value>,
-        timeout: Option<Duration>,
+        kind: CallKind,
     ) -> Result<RawResponse> {
         let n = self.inner.controllers.len();
         let start = self.inner.preferred.load(Ordering::Relaxed) % n;
-        let timeout = timeout.unwrap_or(self.inner.request_timeout);
+        let timeout = self.bound(kind);
+        let read = kind == CallKind::Read;
         let mut tried = Vec::with_capacity(n);
         let mut last_error: Option<reqwest::Error> = None;
         let mut tls_failure: Option<(String, String)> = None;
+        let mut timed_out = false;
         for i in 0..n {
             let idx = (start + i) % n;
             let ctrl = &self.inner.controllers[idx];
@@ -218,16 +276,34 @@ impl Transport {
                 req = req.json(b);
             }
             tried.push(ctrl.base.clone());
-            match req.send().await {
-                Ok(resp) => {
-                    let status = resp.status().as_u16();
-                    let body = match resp.bytes().await {
+            let mut in_flight = InFlight {
+                transport: self,
+                idx,
+                done: false,
+            };
+            let sent = req.send().await;
+            let sent = match sent {
+                Ok(resp) => Ok((resp.status().as_u16(), resp.bytes().await)),
+                Err(e) => Err(e),
+            };
+            in_flight.done = true;
+            match sent {
+                Ok((status, read_body)) => {
+                    let body = match read_body {
                         Ok(b) => b.to_vec(),
+                        Err(e) if read && e.is_timeout() => {
+                            tracing::debug!(controller = %ctrl.base, "answer not read in time; trying the next controller");
+                            timed_out = true;
+                            last_error = Some(e);
+                            continue;
+                        }
                         Err(e) if e.is_timeout() => {
+                            self.demote(idx);
                             return Err(Error::Timeout {
-                                controller: ctrl.base.clone(),
-                                seconds: timeout.as_secs(),
-                            })
+                                tried,
+                                seconds: timeout.as_secs_f64(),
+                                may_have_been_carried_out: true,
+                            });
                         }
                         Err(e) => {
                             return Err(Error::Protocol {
@@ -256,13 +332,20 @@ impl Transport {
                     tracing::debug!(controller = %ctrl.base, error = %e, "controller unreachable");
                     last_error = Some(e);
                 }
-                Err(e) if e.is_timeout() => {
-                    return Err(Error::Timeout {
-                        controller: ctrl.base.clone(),
-                        seconds: timeout.as_secs(),
-                    })
+                Err(e) if e.is_timeout() && read => {
+                    tracing::debug!(controller = %ctrl.base, "no answer in time; trying the next controller");
+                    timed_out = true;
+                    last_error = Some(e);
                 }
-                Err(e) if method == Method::GET => {
+                Err(e) if e.is_timeout() => {
+                    self.demote(idx);
+                    return Err(Error::Timeout {
+                        tried,
+                        seconds: timeout.as_secs_f64(),
+                        may_have_been_carried_out: true,
+                    });
+                }
+                Err(e) if read => {
                     tracing::debug!(controller = %ctrl.base, error = %e, "connection broke; GET is safe to retry elsewhere");
                     last_error = Some(e);
                 }
@@ -276,6 +359,13 @@ impl Transport {
                     })
                 }
             }
+        }
+        if timed_out {
+            return Err(Error::Timeout {
+                tried,
+                seconds: timeout.as_secs_f64(),
+                may_have_been_carried_out: false,
+            });
         }
         if let Some((controller, problem)) = tls_failure {
             return Err(Error::Tls {

@@ -224,6 +224,27 @@ pub fn recorded_snapshot_kib(props: &crate::api::Props, snap_id: u64) -> Option<
         .and_then(|v| all_digits(v.trim()))
 }
 
+/// The `Aux/one/*` properties of an image volume: `IMAGE_ID` (when known) and `DS_ID`, so
+/// [`image_id_of`] and the monitoring of datastore `ds_id` recognise it.
+pub fn image_props(image_id: Option<u64>, ds_id: u64) -> crate::api::Props {
+    let mut props = crate::api::Props::new();
+    if let Some(id) = image_id {
+        props.insert(PROP_IMAGE_ID.into(), id.to_string());
+    }
+    props.insert(PROP_DS_ID.into(), ds_id.to_string());
+    props
+}
+
+/// The `Aux/one/*` properties of a VM disk (clone or volatile): `VM_ID`, `DISK_ID` and the
+/// system datastore `DS_ID` it is charged to, as [`disk_of`] and [`vm_id_of`] read them.
+pub fn vm_disk_props(vm_id: u64, disk_id: u64, ds_id: u64) -> crate::api::Props {
+    let mut props = crate::api::Props::new();
+    props.insert(PROP_VM_ID.into(), vm_id.to_string());
+    props.insert(PROP_DISK_ID.into(), disk_id.to_string());
+    props.insert(PROP_DS_ID.into(), ds_id.to_string());
+    props
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,5 +338,17 @@ mod tests {
         assert_eq!(snapshot_id_of("OpenNebula-Snap-12"), Some(12));
         assert_eq!(snapshot_id_of("snapshot-"), None);
         assert_eq!(snapshot_id_of("before-upgrade"), None);
+    }
+
+    #[test]
+    fn built_props_are_recognised() {
+        let p = vm_disk_props(31, 2, 0);
+        assert_eq!(disk_of("anything", &p), Some((31, 2)));
+        assert_eq!(p[PROP_DS_ID], "0");
+        let p = image_props(Some(42), 100);
+        assert_eq!(p[PROP_IMAGE_ID], "42");
+        assert_eq!(p[PROP_DS_ID], "100");
+        assert!(!image_props(None, 100).contains_key(PROP_IMAGE_ID));
+        assert_eq!(disk_of("one-image-42", &p), None);
     }
 }

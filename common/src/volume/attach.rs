@@ -1,5 +1,6 @@
-//! Diskless attach on demand, detach of diskless copies only, live-migration handover and
-//! activation that survives a controller outage.
+//! Diskless attach on demand, detach of diskless copies only, live-migration handover, and the
+//! local-first data plane: a volume whose device is already on this node is used after at most
+//! [`DATA_PLANE_BUDGET`] of waiting on the controller, whatever the controller does.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,6 +12,47 @@ use super::{Storage, ALLOW_TWO_PRIMARIES, MIGRATION_MARKER};
 use crate::api::*;
 use crate::error::{Error, Result};
 use crate::naming;
+
+/// How long a data-plane call (activate, mount, path, inspect of a volume present on this node)
+/// waits for the controller before it goes on with what this node has: well inside the 3 s a
+/// user may wait, whatever the per-controller read bound and the number of controllers.
+pub const DATA_PLANE_BUDGET: Duration = Duration::from_millis(1500);
+
+/// The result of a controller call given [`DATA_PLANE_BUDGET`]: `None` when the controller did
+/// not answer in time or could not be reached (the caller goes on locally), the error otherwise.
+pub async fn within_budget<T>(
+    call: impl std::future::Future<Output = Result<T>>,
+) -> Result<Option<T>> {
+    match tokio::time::timeout(DATA_PLANE_BUDGET, call).await {
+        Ok(Ok(v)) => Ok(Some(v)),
+        Ok(Err(e)) if e.is_controller_unreachable() => {
+            tracing::warn!(error = %e, "controller unreachable; going on with this node's state");
+            Ok(None)
+        }
+        Ok(Err(e)) => Err(e),
+        Err(_) => {
+            tracing::warn!(
+                budget_ms = DATA_PLANE_BUDGET.as_millis() as u64,
+                "no controller answered within the data-plane budget; going on with this node's state"
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// [`Error::SatelliteOffline`] when LINSTOR stored an attach of `rd` on `node` without
+/// carrying it out.
+fn offline_check(replies: &crate::client::Replies, rd: &str, node: &str) -> Result<()> {
+    if replies.not_connected(node) {
+        return Err(Error::SatelliteOffline {
+            node: node.to_string(),
+            what: format!(
+                "the attach of '{rd}' is stored by the controller and carried out when the satellite reconnects"
+            ),
+        });
+    }
+    Ok(())
+}
 
 /// How allow-two-primaries is handled around a migration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +72,13 @@ impl Storage {
     pub async fn attach(&self, rd: &str, node: &str) -> Result<PathBuf> {
         naming::validate_resource_name(rd)?;
         naming::validate_node_name(node)?;
-        match self.client.resource(rd, node).await? {
+        let found = self.client.resource(rd, node).await?;
+        self.attach_given(rd, node, found).await
+    }
+
+    /// [`Storage::attach`] once `node`'s resource (`found`) was read.
+    async fn attach_given(&self, rd: &str, node: &str, found: Option<Resource>) -> Result<PathBuf> {
+        match found {
             Some(r) if !r.is_tiebreaker() && !r.is_deleting() => {}
             Some(_) => {
                 self.lookup(rd).await?;
@@ -49,6 +97,29 @@ impl Storage {
         self.settle(rd, node).await
     }
 
+    /// [`Storage::attach`] for a frontend that can look at `node` itself: when no controller
+    /// answers within [`DATA_PLANE_BUDGET`] whether `node` holds the volume, `None`, and the
+    /// caller uses the device if `node` has it. A resource already on `node` needs no change.
+    #[instrument(skip(self), fields(volume = %rd))]
+    pub async fn attach_unless_silent(&self, rd: &str, node: &str) -> Result<Option<PathBuf>> {
+        naming::validate_resource_name(rd)?;
+        naming::validate_node_name(node)?;
+        match within_budget(self.client.resource(rd, node)).await? {
+            None => Ok(None),
+            Some(found) => self.attach_given(rd, node, found).await.map(Some),
+        }
+    }
+
+    /// The error of a call that needed the controller when none answered within
+    /// [`DATA_PLANE_BUDGET`].
+    pub fn silent(&self) -> Error {
+        Error::Timeout {
+            tried: self.client.controllers(),
+            seconds: DATA_PLANE_BUDGET.as_secs_f64(),
+            may_have_been_carried_out: false,
+        }
+    }
+
     pub(crate) async fn create_diskless_in(&self, rd: &str, node: &str, pool: &str) -> Result<()> {
         let mut props = Props::new();
         props.insert("StorPoolName".into(), pool.to_string());
@@ -63,16 +134,28 @@ impl Storage {
             ..Default::default()
         };
         match self.client.resource_create(rd, node, &req).await {
-            Ok(_) | Err(Error::AlreadyExists { .. }) => Ok(()),
+            Ok(replies) => offline_check(&replies, rd, node),
+            Err(Error::AlreadyExists { .. }) => Ok(()),
             Err(e) => Err(e),
         }
     }
 
     pub(crate) async fn make_available(&self, rd: &str, node: &str) -> Result<()> {
-        self.client
+        match self
+            .client
             .make_available(rd, node, &ResourceMakeAvailable::default())
-            .await?;
-        Ok(())
+            .await
+        {
+            Ok(replies) => offline_check(&replies, rd, node),
+            Err(e @ Error::NotFound { .. }) => match self.client.node(node).await {
+                Ok(Some(n)) if !n.is_online() => Err(Error::SatelliteOffline {
+                    node: node.to_string(),
+                    what: format!("'{rd}' cannot be attached there now"),
+                }),
+                _ => Err(e),
+            },
+            Err(e) => Err(e),
+        }
     }
 
     pub(crate) async fn wait_device(&self, path: PathBuf) -> Result<()> {
@@ -86,23 +169,28 @@ impl Storage {
             })?
     }
 
-    /// Activate on this node. The controller VM's volumes and volumes whose device is already
-    /// here work with no controller at all; otherwise this is [`Storage::attach`].
-    #[instrument(skip(self), fields(volume = %rd))]
-    pub async fn activate_local(&self, rd: &str) -> Result<PathBuf> {
+    /// This node's device of the volume when it is here (disk or diskless); needs no network.
+    pub fn local_device(&self, rd: &str) -> Result<Option<PathBuf>> {
         naming::validate_resource_name(rd)?;
         let path = self.device_path(rd, 0);
-        let present = self.host.device_exists(&path);
-        if present && self.is_controller_vm(rd, None) {
+        Ok(self.host.device_exists(&path).then_some(path))
+    }
+
+    /// Activate on this node. The controller VM's volumes work with no controller at all; a
+    /// volume whose device is already here waits at most [`DATA_PLANE_BUDGET`] for the
+    /// controller (DRBD itself still refuses a second Primary); otherwise this is
+    /// [`Storage::attach`], bounded per call.
+    #[instrument(skip(self), fields(volume = %rd))]
+    pub async fn activate_local(&self, rd: &str) -> Result<PathBuf> {
+        let Some(path) = self.local_device(rd)? else {
+            return self.attach(rd, &self.cfg.node).await;
+        };
+        if self.is_controller_vm(rd, None) {
             return Ok(path);
         }
-        match self.attach(rd, &self.cfg.node).await {
-            Err(e) if e.is_controller_unreachable() && present => {
-                tracing::warn!(error = %e, "controller unreachable; using the local device");
-                Ok(path)
-            }
-            other => other,
-        }
+        Ok(within_budget(self.attach(rd, &self.cfg.node))
+            .await?
+            .unwrap_or(path))
     }
 
     /// Remove the diskless copy on `node` if it is not in use (waiting a bounded time for a

@@ -1,5 +1,7 @@
 //! Capacity per (cluster, resource group) from the controller's size info, cached on disk
-//! (atomic write, TTL); a stale value is served when no controller answers.
+//! (atomic write, TTL); a stale value is served when no controller answers. A controller
+//! without size info (HTTP 501) or answering something else gets the storage-pool view the
+//! peer drivers use; an unknown capacity is an error, never zero.
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -8,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
 use super::Storage;
-use crate::api::QuerySizeInfoRequest;
+use crate::api::{ApiCallRc, QuerySizeInfoRequest, SpaceInfo, StoragePool};
 use crate::error::{Error, Result};
 use crate::naming;
 
@@ -71,7 +73,8 @@ impl Storage {
     }
 
     /// Capacity of a resource group: from the cache when younger than `ttl` (no request),
-    /// else one size-info query; when no controller answers, the stale cache is returned.
+    /// else one size-info query; when no controller answers (within
+    /// [`super::DATA_PLANE_BUDGET`] when a cached value exists), the stale cache is returned.
     #[instrument(skip(self))]
     pub async fn capacity(&self, rg: Option<&str>, ttl: Duration) -> Result<Capacity> {
         let rg = rg.unwrap_or(&self.cfg.resource_group).to_string();
@@ -82,7 +85,19 @@ impl Storage {
                 return Ok(c);
             }
         }
-        match self.query_capacity(&rg).await {
+        let fetched = match cached {
+            Some(_) => tokio::time::timeout(super::DATA_PLANE_BUDGET, self.query_capacity(&rg))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(Error::Timeout {
+                        tried: self.client.controllers(),
+                        seconds: super::DATA_PLANE_BUDGET.as_secs_f64(),
+                        may_have_been_carried_out: false,
+                    })
+                }),
+            None => self.query_capacity(&rg).await,
+        };
+        match fetched {
             Ok(c) => {
                 if let Err(e) = self.store_capacity(&rg, &c) {
                     tracing::warn!(error = %e, "capacity cache not written");
@@ -98,22 +113,88 @@ impl Storage {
     }
 
     async fn query_capacity(&self, rg: &str) -> Result<Capacity> {
-        let resp = self
+        let resp = match self
             .client
             .query_size_info(rg, &QuerySizeInfoRequest::default())
-            .await?;
-        let Some(space) = resp.space_info else {
-            return Err(Error::Api {
+            .await
+        {
+            Ok(r) => r,
+            Err(e @ (Error::Api { status: 501, .. } | Error::Protocol { .. }))
+                if !matches!(e, Error::Protocol { status: 0, .. }) =>
+            {
+                tracing::warn!(error = %e, "no size info from the controller; adding up the storage pools");
+                return self.pool_capacity(rg).await;
+            }
+            Err(e) => return Err(e),
+        };
+        let kib = |v: i64| v.max(0) as u64;
+        match resp.space_info {
+            Some(SpaceInfo {
+                capacity_in_kib: Some(total),
+                available_size_in_kib: Some(free),
+                max_vlm_size_in_kib,
+            }) => Ok(Capacity {
+                total_kib: kib(total),
+                free_kib: kib(free),
+                max_volume_kib: kib(max_vlm_size_in_kib),
+                fetched_at: now_secs(),
+                stale: false,
+            }),
+            _ if resp.reports.iter().any(ApiCallRc::is_error) => Err(Error::Api {
                 request: format!("size info of resource group '{rg}'"),
                 status: 200,
                 reports: resp.reports,
-            });
-        };
+            }),
+            _ => {
+                tracing::warn!(
+                    "the size info answer holds no capacity; adding up the storage pools"
+                );
+                self.pool_capacity(rg).await
+            }
+        }
+    }
+
+    /// The storage-pool view: the diskful pools the group places on (all when it names
+    /// none), their sums divided by the group's replica count.
+    async fn pool_capacity(&self, rg: &str) -> Result<Capacity> {
+        let group = self
+            .client
+            .resource_group(rg)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                what: format!("resource group '{rg}'"),
+                reports: Vec::new(),
+            })?;
+        let filter = group.select_filter.unwrap_or_default();
+        let mut named: Vec<String> = filter.storage_pool_list.clone();
+        named.extend(filter.storage_pool.clone());
+        let replicas = filter.place_count.filter(|n| *n > 0).unwrap_or(2) as u64;
+        let pools: Vec<StoragePool> = self
+            .client
+            .storage_pools(&[], true)
+            .await?
+            .into_iter()
+            .filter(|p| !p.is_diskless())
+            .filter(|p| named.is_empty() || named.contains(&p.storage_pool_name))
+            .filter(|p| p.total_capacity.is_some() && p.free_capacity.is_some())
+            .collect();
+        if pools.is_empty() {
+            return Err(Error::Unsupported(format!(
+                "the capacity of resource group '{rg}' is unknown: the controller gives no size info and no storage pool it places on reports its capacity"
+            )));
+        }
         let kib = |v: Option<i64>| v.unwrap_or(0).max(0) as u64;
+        let total: u64 = pools.iter().map(|p| kib(p.total_capacity)).sum();
+        let free: u64 = pools.iter().map(|p| kib(p.free_capacity)).sum();
+        let largest = pools
+            .iter()
+            .map(|p| kib(p.free_capacity))
+            .max()
+            .unwrap_or(0);
         Ok(Capacity {
-            total_kib: kib(space.capacity_in_kib),
-            free_kib: kib(space.available_size_in_kib),
-            max_volume_kib: space.max_vlm_size_in_kib.max(0) as u64,
+            total_kib: total / replicas,
+            free_kib: free / replicas,
+            max_volume_kib: largest,
             fetched_at: now_secs(),
             stale: false,
         })

@@ -355,8 +355,9 @@ impl Storage {
             }
             if Instant::now() >= deadline {
                 return Err(Error::Timeout {
-                    controller: self.client.controllers().join(", "),
-                    seconds: self.cfg.clone_timeout.as_secs(),
+                    tried: self.client.controllers(),
+                    seconds: self.cfg.clone_timeout.as_secs_f64(),
+                    may_have_been_carried_out: true,
                 });
             }
         }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use linstor_common::naming::docker;
+use linstor_common::volume::DATA_PLANE_BUDGET;
 use linstor_common::Error;
 use tracing::{instrument, warn};
 
@@ -26,6 +27,19 @@ impl ListCache {
         if self.refreshing {
             self.changes.push((name.to_string(), known.cloned()));
         }
+    }
+}
+
+/// A refresh whose listing was given up (the caller's budget ran out) ends without replacing
+/// the cache, so this daemon's own calls apply directly again.
+struct Unfinished<'a> {
+    driver: &'a Driver,
+    started: Instant,
+}
+
+impl Drop for Unfinished<'_> {
+    fn drop(&mut self) {
+        self.driver.finish_refresh(self.started, None);
     }
 }
 
@@ -113,7 +127,13 @@ impl Driver {
         let Some(started) = self.begin_refresh(max_age) else {
             return Ok(());
         };
-        match self.storage.docker_definitions().await {
+        let unfinished = Unfinished {
+            driver: self,
+            started,
+        };
+        let listed = self.storage.docker_definitions().await;
+        std::mem::forget(unfinished);
+        match listed {
             Ok(defs) => {
                 let listing = defs
                     .into_iter()
@@ -147,12 +167,18 @@ impl Driver {
                 .is_some_and(|t| t.elapsed() <= ttl);
         if !fresh {
             let max_age = (!ttl.is_zero()).then_some(ttl);
-            match self.refresh_volumes(max_age).await {
-                Ok(()) => {}
-                Err(e) if controller_outage(&e) => {
+            match tokio::time::timeout(DATA_PLANE_BUDGET, self.refresh_volumes(max_age)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) if controller_outage(&e) => {
                     warn!(error = %e, "controller unreachable; listing from the local cache");
                 }
-                Err(e) => return Err(e.into()),
+                Ok(Err(e)) => return Err(e.into()),
+                Err(_) => {
+                    warn!(
+                        budget_ms = DATA_PLANE_BUDGET.as_millis() as u64,
+                        "no controller answered within the budget; listing from the local cache"
+                    );
+                }
             }
         }
         let st = lock(&self.state);

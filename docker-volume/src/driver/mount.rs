@@ -1,10 +1,13 @@
 //! Mount and Unmount with a reference count per container ID: the first mount attaches and
-//! mounts, the last unmount unmounts and detaches.
+//! mounts, the last unmount unmounts and detaches. A volume whose device is already on this
+//! node mounts without the controller once [`DATA_PLANE_BUDGET`] has passed, and a detach
+//! the controller does not answer is left to the next start or gc.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use linstor_common::naming::docker;
+use linstor_common::volume::{within_budget, DATA_PLANE_BUDGET};
 use linstor_common::Error;
 use tracing::{info, instrument, warn};
 
@@ -49,35 +52,60 @@ impl Driver {
             warn!(target = %e.target.display(), "recorded mount is gone; mounting again");
         }
         let rd = docker::resource_name(name)?;
-        let view = self
-            .storage
-            .volume_with_resources(&rd)
-            .await?
-            .filter(|v| docker::is_volume(v.name(), v.props(), name))
-            .ok_or_else(|| Failure::NoSuchVolume(name.to_string()))?;
-        let others = view.in_use_elsewhere(self.node());
-        if !others.is_empty() {
-            return Err(Failure::InUseElsewhere {
-                volume: name.to_string(),
-                nodes: others.join(", "),
-            });
-        }
-        let rd = view.name().to_string();
-        self.remember(
-            name,
-            KnownVolume {
-                rd: rd.clone(),
-                created_at: None,
-            },
-        );
-        let props = view.props();
-        let pool = props.get(docker::DISKLESS_POOL_PROP).cloned();
+        let local = self.storage.local_device(&rd)?;
+        let looked = match &local {
+            Some(_) => within_budget(self.storage.volume_with_resources(&rd)).await?,
+            None => Some(self.storage.volume_with_resources(&rd).await?),
+        };
         let file = FileConfig::load(&self.cfg.config_file).unwrap_or_else(|e| {
             warn!(error = %e, "ignoring the configuration file");
             FileConfig::default()
         });
-        let pool = pool.or_else(|| file.defaults.0.get("disklessstoragepool").cloned());
-        let dev = view.attach(self.node(), pool.as_deref()).await?;
+        let (rd, dev, props, attached) = match looked {
+            Some(view) => {
+                let view = view
+                    .filter(|v| docker::is_volume(v.name(), v.props(), name))
+                    .ok_or_else(|| Failure::NoSuchVolume(name.to_string()))?;
+                let others = view.in_use_elsewhere(self.node());
+                if !others.is_empty() {
+                    return Err(Failure::InUseElsewhere {
+                        volume: name.to_string(),
+                        nodes: others.join(", "),
+                    });
+                }
+                let rd = view.name().to_string();
+                self.remember(
+                    name,
+                    KnownVolume {
+                        rd: rd.clone(),
+                        created_at: None,
+                    },
+                );
+                let props = view.props().clone();
+                let pool = props
+                    .get(docker::DISKLESS_POOL_PROP)
+                    .cloned()
+                    .or_else(|| file.defaults.0.get("disklessstoragepool").cloned());
+                let dev = view.attach(self.node(), pool.as_deref()).await?;
+                (rd, dev, props, true)
+            }
+            None => {
+                let dev = local.unwrap_or_else(|| self.storage.device_path(&rd, 0));
+                let known = lock(&self.state)
+                    .known
+                    .get(name)
+                    .filter(|k| k.rd.eq_ignore_ascii_case(&rd))
+                    .cloned();
+                let Some(known) = known else {
+                    return Err(Failure::UnknownOffline {
+                        volume: name.to_string(),
+                        controllers: self.storage.client().controllers().join(", "),
+                    });
+                };
+                info!(device = %dev.display(), "controller silent; mounting the device already on this node");
+                (known.rd, dev, Default::default(), false)
+            }
+        };
         let target = self.target(&rd);
         let fs = props
             .get(docker::FS_TYPE_PROP)
@@ -102,6 +130,12 @@ impl Driver {
             .host(move |h| {
                 let fstype = match h.filesystem_type(&d)? {
                     Some(found) => found,
+                    None if !attached => {
+                        return Err(Error::Host {
+                            op: format!("mount {}", d.display()),
+                            message: "the device holds no filesystem yet and the controller did not answer (its filesystem options are unknown); retry once a controller answers".into(),
+                        })
+                    }
                     None => {
                         tracing::info!(device = %d.display(), fs = %fs, "making the filesystem (first use)");
                         h.mkfs(&d, &fs, &mkfs_opts)?;
@@ -121,8 +155,8 @@ impl Driver {
             })
             .await;
         if let Err(e) = res {
-            if let Err(de) = self.storage.detach(&rd, self.node()).await {
-                warn!(error = %de, "cannot detach after the failed mount");
+            if attached {
+                self.detach_bounded(&rd).await;
             }
             return Err(e);
         }
@@ -172,13 +206,28 @@ impl Driver {
         })
         .await?;
         info!(rd = %rd, "unmounted");
-        let node = self.node().to_string();
-        if let Err(e) = self.storage.detach(rd, &node).await {
-            warn!(error = %e, rd = %rd, "cannot detach (a diskless copy may remain until the next start)");
-        }
+        self.detach_bounded(rd).await;
         let mut st = lock(&self.state);
         st.mounts.remove(name);
         self.save(&st)?;
         Ok(())
+    }
+
+    /// Detach this node's diskless copy, waiting at most [`DATA_PLANE_BUDGET`] for the
+    /// controller; what is not done now is done by the next start or `gc` (both release the
+    /// unused diskless copies of this node).
+    pub(super) async fn detach_bounded(&self, rd: &str) {
+        let node = self.node().to_string();
+        match within_budget(self.storage.detach(rd, &node)).await {
+            Ok(Some(())) => {}
+            Ok(None) => warn!(
+                rd = %rd,
+                budget_ms = DATA_PLANE_BUDGET.as_millis() as u64,
+                "controller silent: the detach is deferred to the next start or gc"
+            ),
+            Err(e) => {
+                warn!(error = %e, rd = %rd, "cannot detach (a diskless copy may remain until the next start or gc)")
+            }
+        }
     }
 }

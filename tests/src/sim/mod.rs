@@ -103,6 +103,11 @@ pub enum FailKind {
     Truncated,
     /// The connection closes without any answer.
     Reset,
+    /// 501 with an empty body: an endpoint this controller does not have (e.g.
+    /// `query-size-info` on an old LINSTOR).
+    NotImplemented,
+    /// 200 with a JSON object that is none of the documented answers.
+    OtherJson,
 }
 
 /// A fault to inject.

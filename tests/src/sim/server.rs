@@ -420,6 +420,8 @@ fn fault_response(
                 .unwrap_or_else(|_| Response::new(SimBody::Full(None)))
         }
         FailKind::Reset => return Err(io::Error::other("connection reset by fault injection")),
+        FailKind::NotImplemented => text(501, "text/plain", ""),
+        FailKind::OtherJson => text(200, "application/json", "{\"unexpected\": [1, 2]}"),
     })
 }
 
@@ -693,6 +695,8 @@ fn fault_from_json(v: &Value) -> Option<Fault> {
             "html" => Some(FailKind::Html),
             "truncated" => Some(FailKind::Truncated),
             "reset" => Some(FailKind::Reset),
+            "not_implemented" | "501" => Some(FailKind::NotImplemented),
+            "other_json" => Some(FailKind::OtherJson),
             _ => None,
         }
     };

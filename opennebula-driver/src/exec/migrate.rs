@@ -1,0 +1,104 @@
+//! Migration (`premigrate`, `postmigrate`, `failmigrate`): the second primary on the
+//! destination and its release.
+
+use super::*;
+
+impl Driver {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn migrate(
+        &self,
+        step: MigrateStep,
+        src: &str,
+        dst: &str,
+        dir: &str,
+        vm: &Vm,
+        sys_ds: u64,
+        called_by_other: bool,
+    ) -> R<String> {
+        if src.eq_ignore_ascii_case(dst) {
+            info!(host = %src, "source and destination are the same host: the disks stay as they are");
+            return Ok(String::new());
+        }
+        let ours: Vec<&Disk> = vm
+            .disks
+            .iter()
+            .filter(|d| d.tm_mad == self.driver_name || (d.tm_mad.is_empty() && d.is_volatile()))
+            .collect();
+        if step == MigrateStep::Pre && !called_by_other {
+            if let Err(e) = self.hosts.copy_dir(src, dir, dst, dir) {
+                self.warn(format!(
+                    "VM directory not copied from '{src}' ({e}); creating it"
+                ));
+                self.hosts.make_dir(dst, dir)?;
+            }
+        }
+        let links: Vec<String> = ours
+            .iter()
+            .map(|d| format!("{dir}/disk.{}", d.disk_id))
+            .collect();
+        if step == MigrateStep::Fail {
+            let unlinks: Vec<Step> = links
+                .iter()
+                .map(|l| Step::Unlink { path: l.clone() })
+                .collect();
+            if let Err(e) = self.hosts.run(dst, &unlinks) {
+                self.warn(e.to_string());
+            }
+        }
+        let mut dst_steps = Vec::new();
+        for (d, link) in ours.into_iter().zip(&links) {
+            let ds_id = d.datastore_id.unwrap_or(sys_ds);
+            let (st, cfg) = self.storage_of(ds_id)?;
+            let (rd, _, def) = self.disk_rd_def(&st, &cfg, vm, d.disk_id).await?;
+            let span = info_span!("migrate", vm = vm.id, volume = %rd);
+            async {
+                let _l = self.lock(&rd)?;
+                match step {
+                    MigrateStep::Pre => {
+                        let def = match def {
+                            Some(d) => d,
+                            None => st
+                                .lookup(&rd)
+                                .await
+                                .map_err(lin(format!("resource '{rd}'")))?
+                                .ok_or_else(|| {
+                                    lin(format!("prepare '{rd}' on '{dst}'"))(
+                                        linstor_common::Error::NotFound {
+                                            what: format!("volume '{rd}'"),
+                                            reports: Vec::new(),
+                                        },
+                                    )
+                                })?,
+                        };
+                        st.owned(&def)
+                            .map_err(lin(format!("prepare '{rd}' on '{dst}'")))?
+                            .migrate_begin(src, dst, TwoPrimaries::Migration)
+                            .await
+                            .map_err(lin(format!("prepare '{rd}' on '{dst}'")))?;
+                        dst_steps.extend(self.wait_and_link(&rd, link));
+                    }
+                    MigrateStep::Post => {
+                        st.migrate_commit(&rd, src, dst)
+                            .await
+                            .map_err(lin(format!("release '{rd}' on '{src}'")))?;
+                    }
+                    MigrateStep::Fail => {
+                        st.migrate_abort(&rd, src, dst)
+                            .await
+                            .map_err(lin(format!("release '{rd}' on '{dst}'")))?;
+                    }
+                }
+                Ok::<_, DriverError>(())
+            }
+            .instrument(span)
+            .await?;
+        }
+        self.hosts.run(dst, &dst_steps)?;
+        if step == MigrateStep::Post && !called_by_other {
+            if let Err(e) = self.hosts.remove_dir(src, dir) {
+                self.warn(e.to_string());
+            }
+        }
+        Ok(String::new())
+    }
+}
