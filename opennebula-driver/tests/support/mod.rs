@@ -175,7 +175,7 @@ impl Harness {
             &tmp.path().join("ssh"),
             &hosts,
             &tmp.path().join("hosts"),
-            &sim.dev_dir(),
+            sim.dev_dir(),
         )
         .unwrap_or_else(|e| panic!("private sshd for the host steps: {e}"));
         sshd.frontend_remotes(&tmp.path().join("one"))
