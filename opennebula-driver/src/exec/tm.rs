@@ -87,9 +87,14 @@ impl Driver {
         self.disk_rd(st, cfg, &vm, id).await
     }
 
-    pub(super) async fn is_node(&self, st: &Storage, host: &str) -> R<bool> {
+    /// Which of `hosts` are LINSTOR nodes (one request).
+    pub(super) async fn are_nodes<const N: usize>(
+        &self,
+        st: &Storage,
+        hosts: [&str; N],
+    ) -> R<[bool; N]> {
         let nodes = st.nodes().await.map_err(lin("node list"))?;
-        Ok(nodes.iter().any(|n| n.name.eq_ignore_ascii_case(host)))
+        Ok(hosts.map(|h| nodes.iter().any(|n| n.name.eq_ignore_ascii_case(h))))
     }
 
     pub(super) async fn tm(&self, action: Action) -> R<String> {
@@ -235,7 +240,10 @@ impl Driver {
                     self.hosts.remove_dir(&target.host, &target.path)?;
                     return Ok(String::new());
                 };
-                let (st, cfg) = self.storage_of(ds_id)?;
+                // Like linstor_un: the system datastore the VM runs on (from the path) names
+                // the controllers and group, not the image datastore of the argument.
+                let sys_ds = system_ds_of(target.dir()).unwrap_or(ds_id);
+                let (st, cfg) = self.storage_of(sys_ds)?;
                 if st.is_controller_vm_id(&vm_id.to_string()) {
                     self.warn(format!(
                         "disk {} of VM {vm_id} (LINSTOR_CONTROLLER_VM) kept in LINSTOR and attached",
@@ -243,36 +251,50 @@ impl Driver {
                     ));
                     return Ok(String::new());
                 }
-                let (rd, own) = self.vm_disk(&st, &cfg, vm_id, &target).await?;
+                let vm = self.oned.vm(vm_id)?;
+                let disk_id = target
+                    .disk_id()
+                    .ok_or_else(|| usage(format!("'{}' is not a disk path", target.path)))?;
+                let (rd, own, def) = self.disk_rd_def(&st, &cfg, &vm, disk_id).await?;
                 let _s = info_span!("tm_delete", vm = vm_id, volume = %rd).entered();
                 let _l = self.lock(&rd)?;
                 if let Err(e) = self.hosts.unlink(&target.host, &target.path) {
                     self.warn(e.to_string());
                 }
-                let def = st
-                    .lookup(&rd)
-                    .await
-                    .map_err(lin(format!("resource '{rd}'")))?;
+                if !own {
+                    // Persistent or shared (CDROM, immutable) image: only this host's copy goes.
+                    if st
+                        .lookup(&rd)
+                        .await
+                        .map_err(lin(format!("resource '{rd}'")))?
+                        .is_some()
+                    {
+                        st.detach(&rd, &target.host)
+                            .await
+                            .map_err(lin(format!("detach '{rd}' from '{}'", target.host)))?;
+                    }
+                    return Ok(String::new());
+                }
+                // The VM's own disk, read once by `disk_rd_def`: deleting the definition removes
+                // every node's copy with it.
                 let Some(def) = def else {
                     return Ok(String::new());
                 };
-                let vm_owned = own
-                    && def
-                        .props
-                        .get(PROP_VM_ID)
-                        .is_none_or(|v| v == &vm_id.to_string());
-                if vm_owned {
-                    if let Err(e) = st.detach(&rd, &target.host).await {
-                        self.warn(format!("detach '{rd}' from '{}': {e}", target.host));
-                    }
-                    st.delete(&rd)
-                        .await
-                        .map_err(lin(format!("delete '{rd}'")))?;
-                } else {
+                if def
+                    .props
+                    .get(PROP_VM_ID)
+                    .is_some_and(|v| v != &vm_id.to_string())
+                {
                     st.detach(&rd, &target.host)
                         .await
                         .map_err(lin(format!("detach '{rd}' from '{}'", target.host)))?;
+                    return Ok(String::new());
                 }
+                st.owned(&def)
+                    .map_err(lin(format!("delete '{rd}'")))?
+                    .delete()
+                    .await
+                    .map_err(lin(format!("delete '{rd}'")))?;
                 Ok(String::new())
             }
             Action::Migrate {
@@ -430,7 +452,7 @@ impl Driver {
         let (rd, _) = self.disk_rd(&st, &cfg, &vm, disk_id).await?;
         let _s = info_span!("tm_mv", vm = vm_id, volume = %rd).entered();
         let _l = self.lock(&rd)?;
-        let dst_is_node = self.is_node(&st, &dst.host).await?;
+        let [dst_is_node, src_is_node] = self.are_nodes(&st, [&dst.host, &src.host]).await?;
         if dst_is_node {
             self.attach_linked(&st, &rd, &dst.host, &dst.path).await?;
         }
@@ -438,7 +460,7 @@ impl Driver {
             if let Err(e) = self.hosts.unlink(&src.host, &src.path) {
                 self.warn(e.to_string());
             }
-            if self.is_node(&st, &src.host).await? {
+            if src_is_node {
                 if let Err(e) = st.detach(&rd, &src.host).await {
                     self.warn(format!("detach '{rd}' from '{}': {e}", src.host));
                 }
