@@ -155,9 +155,11 @@ fn cp_clone_premigrate_make_only_the_needed_requests() {
     }
 }
 
-/// REST requests (clone status polls left out: they depend on timing) and ssh connections per
-/// host of one action.
-fn counted(h: &Harness, r: &Run, label: &str) -> (u64, BTreeMap<String, u64>) {
+/// REST requests and ssh connections per host of one action.
+type Counts = (u64, BTreeMap<String, u64>);
+
+/// [`Counts`] of one action (clone status polls left out: they depend on timing).
+fn counted(h: &Harness, r: &Run, label: &str) -> Counts {
     assert_eq!(r.code, 0, "{label}: {}", r.stderr);
     let rest = routes(h);
     if std::env::var_os("SHOW_ROUTES").is_some() {
@@ -310,7 +312,7 @@ fn rest_requests_and_ssh_connections_per_action() {
         h.run("tm", "linstor", "delete", &[&disk("n2", 0), "41", "0"], ""),
     );
 
-    let want: Vec<(&str, (u64, BTreeMap<String, u64>))> = vec![
+    let want: Vec<(&str, Counts)> = vec![
         ("ds/cp", (2, on(&[("s1", 1)]))),
         ("ds/mkfs", (1, on(&[]))),
         ("tm/clone", (4, on(&[("n1", 1)]))),
