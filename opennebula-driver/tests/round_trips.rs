@@ -317,7 +317,7 @@ fn rest_requests_and_ssh_connections_per_action() {
         ("ds/mkfs", (1, on(&[]))),
         ("tm/clone", (4, on(&[("n1", 1)]))),
         ("tm/ln", (3, on(&[("n1", 1)]))),
-        ("tm/premigrate", (6, on(&[("n1", 1), ("n2", 2)]))),
+        ("tm/premigrate", (6, on(&[("n1", 1), ("n2", 1)]))),
         ("tm/postmigrate", (9, on(&[("n1", 1)]))),
         ("tm/mv", (7, on(&[("n1", 1), ("n2", 1)]))),
         ("tm/mvds", (3, on(&[("n1", 1)]))),

@@ -20,14 +20,6 @@ impl Driver {
             .iter()
             .filter(|d| d.tm_mad == self.driver_name || (d.tm_mad.is_empty() && d.is_volatile()))
             .collect();
-        if step == MigrateStep::Pre && !called_by_other {
-            if let Err(e) = self.hosts.copy_dir(src, dir, dst, dir) {
-                self.warn(format!(
-                    "VM directory not copied from '{src}' ({e}); creating it"
-                ));
-                self.hosts.make_dir(dst, dir)?;
-            }
-        }
         let links: Vec<String> = ours
             .iter()
             .map(|d| format!("{dir}/disk.{}", d.disk_id))
@@ -89,7 +81,17 @@ impl Driver {
             .instrument(span)
             .await?;
         }
-        self.hosts.run(dst, &dst_steps)?;
+        if step == MigrateStep::Pre && !called_by_other {
+            // One connection to each host: the directory leaves `src` and arrives on `dst`
+            // together with the links of the disks attached above.
+            if let Some(e) = self.hosts.copy_dir(src, dir, dst, dir, &dst_steps)? {
+                self.warn(format!(
+                    "VM directory not copied from '{src}' ({e}); created it empty"
+                ));
+            }
+        } else {
+            self.hosts.run(dst, &dst_steps)?;
+        }
         if step == MigrateStep::Post && !called_by_other {
             if let Err(e) = self.hosts.remove_dir(src, dir) {
                 self.warn(e.to_string());

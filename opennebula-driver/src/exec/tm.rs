@@ -431,15 +431,14 @@ impl Driver {
                 return Ok(String::new());
             }
             if src.host != dst.host || src.path != dst.path {
-                if let Err(e) = self
-                    .hosts
-                    .copy_dir(&src.host, &src.path, &dst.host, &dst.path)
+                if let Some(e) =
+                    self.hosts
+                        .copy_dir(&src.host, &src.path, &dst.host, &dst.path, &[])?
                 {
                     self.warn(format!(
-                        "VM directory not copied from '{}' ({e}); recreating it empty",
+                        "VM directory not copied from '{}' ({e}); recreated it empty",
                         src.host
                     ));
-                    self.hosts.make_dir(&dst.host, &dst.path)?;
                 }
                 if let Err(e) = self.hosts.remove_dir(&src.host, &src.path) {
                     self.warn(e.to_string());
