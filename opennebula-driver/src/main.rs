@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use linstor_common::config::Sources;
 use linstor_one::exec::Driver;
-use linstor_one::host::{HostSteps, LocalHosts, SshHosts};
+use linstor_one::host::{HostSteps, SshHosts};
 use linstor_one::oned::{Cli, OnedInfo, XmlRpc};
 
 fn env(key: &str) -> Option<String> {
@@ -62,13 +62,7 @@ fn run(argv0: &str, args: &[String]) -> Result<(), (String, linstor_one::DriverE
     })
     .map_err(|e| (fallback_action.clone(), e.into()))?;
     let action = inv.script.clone();
-    let hosts: Arc<dyn HostSteps> = match env("LINSTOR_ONE_LOCAL_HOSTS") {
-        Some(root) => Arc::new(LocalHosts {
-            root: PathBuf::from(root),
-            dev_dir: PathBuf::from(env("LINSTOR_ONE_DEV_DIR").unwrap_or_else(|| "/dev".into())),
-        }),
-        None => Arc::new(SshHosts::from_env()),
-    };
+    let hosts: Arc<dyn HostSteps> = Arc::new(SshHosts::from_env());
     let oned: Arc<dyn OnedInfo> = match env("LINSTOR_ONE_ONED").as_deref() {
         Some("cli") => Arc::new(Cli),
         _ => Arc::new(XmlRpc::from_env()),
