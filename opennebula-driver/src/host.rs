@@ -332,16 +332,17 @@ impl SshHosts {
         if out.status.success() {
             return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
         }
-        Err(step_error(host, ops, out.status, &out.stderr))
+        Err(step_error(host, ops, None, out.status, &out.stderr))
     }
 }
 
 /// The error of a remote script: the step named by its [`STEP_MARK`] line with the stderr
 /// printed before it, else (ssh failed, or the script was killed) the whole stderr against
-/// the connection.
+/// `whole` (the first step when `None`).
 fn step_error(
     host: &str,
     ops: &[String],
+    whole: Option<&str>,
     status: std::process::ExitStatus,
     stderr: &[u8],
 ) -> HostError {
@@ -355,7 +356,7 @@ fn step_error(
         Some((before, op)) => err(host, op, before.trim().to_string()),
         None => err(
             host,
-            ops.first().map(String::as_str).unwrap_or("ssh"),
+            whole.or(ops.first().map(String::as_str)).unwrap_or("ssh"),
             format!("{status}: {}", text.trim()),
         ),
     }
@@ -435,7 +436,13 @@ impl HostSteps for SshHosts {
             .wait_with_output()
             .map_err(|e| err(src_host, &op, e.to_string()))?;
         if !dst.status.success() {
-            return Err(step_error(dst_host, &ops, dst.status, &dst.stderr));
+            return Err(step_error(
+                dst_host,
+                &ops,
+                Some(&op),
+                dst.status,
+                &dst.stderr,
+            ));
         }
         if !s.status.success() {
             return Ok(Some(err(
@@ -528,7 +535,7 @@ impl HostSteps for SshHosts {
             .wait_with_output()
             .map_err(|e| err("front-end", &op, e.to_string()))?;
         if !dd_out.status.success() {
-            return Err(step_error(host, &ops, dd_out.status, &dd_out.stderr));
+            return Err(step_error(host, &ops, None, dd_out.status, &dd_out.stderr));
         }
         if !dl_out.status.success() {
             return Err(err(
@@ -872,6 +879,7 @@ mod tests {
         let e = step_error(
             "n1",
             &ops,
+            None,
             status,
             format!("ln: Permission denied\n\n{STEP_MARK} 1\n").as_bytes(),
         );

@@ -74,6 +74,11 @@ fn run(argv0: &str, args: &[String]) -> Result<(), (String, linstor_one::DriverE
         env("LINSTOR_ONE_NODE").unwrap_or_else(frontend_name),
     );
     driver.driver_name = inv.driver.clone();
+    driver.tm_dir = std::path::Path::new(argv0)
+        .parent()
+        .and_then(std::path::Path::parent)
+        .filter(|d| !d.as_os_str().is_empty())
+        .map(std::path::Path::to_path_buf);
     driver.state_dir = Some(PathBuf::from(
         env("LINSTOR_ONE_STATE_DIR").unwrap_or_else(|| "/var/tmp/one/linstor".into()),
     ));

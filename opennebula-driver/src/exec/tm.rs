@@ -2,6 +2,7 @@
 //! volatile disks, snapshots and resizes of VM disks.
 
 use super::*;
+use std::path::Path;
 
 impl Driver {
     /// For the controller VM: link the device when it is already on `host`, with no LINSTOR
@@ -306,6 +307,7 @@ impl Driver {
                 ds_id,
                 caller,
                 vm,
+                template_b64,
             } => {
                 let vm = match vm {
                     Some(v) => *v,
@@ -320,8 +322,20 @@ impl Driver {
                     ds_id,
                     caller.is_some(),
                 )
-                .await
+                .await?;
+                if caller.is_none() {
+                    let args = [
+                        src_host,
+                        dst_host,
+                        dir,
+                        vm_id.to_string(),
+                        ds_id.to_string(),
+                    ];
+                    self.migrate_other(step, &args, &vm, template_b64.as_deref())?;
+                }
+                Ok(String::new())
             }
+            Action::MonitorDs { dir } => monitor_ds(Path::new(&dir)),
             Action::Context { files, dst, .. } => {
                 self.hosts.context(&files, &dst.host, &dst.path)?;
                 Ok(String::new())
@@ -467,4 +481,72 @@ impl Driver {
         }
         Ok(String::new())
     }
+}
+
+/// `monitor_ds <ds_path>` on a host: for every VM directory (`<ds_path>/<vmid>`) with disks,
+/// `VM = [ ID = <vmid>, MONITOR = "<base64>" ]`, the base64 text holding one
+/// `DISK_SIZE = [ ID=<disk>, SIZE=<MB>]` line per `disk.<n>`, as OpenNebula's own
+/// `tm/ssh/monitor_ds` prints it. A disk's size is its device's (LINSTOR volumes are block
+/// devices) or, for a file, the space it takes; local only, no controller is asked. Snapshot
+/// sizes of LINSTOR volumes are not known on the host and not reported.
+pub fn monitor_ds(dir: &Path) -> R<String> {
+    use base64::Engine as _;
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        usage(format!(
+            "cannot read datastore directory {}: {e}",
+            dir.display()
+        ))
+    })?;
+    let mut vms: Vec<(u64, PathBuf)> = entries
+        .flatten()
+        .filter_map(|e| {
+            let id = e.file_name().to_str()?.parse::<u64>().ok()?;
+            Some((id, e.path()))
+        })
+        .collect();
+    vms.sort();
+    let mut out = Vec::new();
+    for (vm, vm_dir) in vms {
+        let mut disks: Vec<(u64, u64)> = std::fs::read_dir(&vm_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name();
+                let id = name.to_str()?.strip_prefix("disk.")?.parse::<u64>().ok()?;
+                Some((id, disk_mb(&e.path())?))
+            })
+            .collect();
+        if disks.is_empty() {
+            continue;
+        }
+        disks.sort();
+        let text: String = disks
+            .iter()
+            .map(|(id, mb)| format!("DISK_SIZE = [ ID={id}, SIZE={mb}]\n"))
+            .collect();
+        out.push(format!(
+            "VM = [ ID = {vm}, MONITOR = \"{}\" ]",
+            base64::engine::general_purpose::STANDARD.encode(text)
+        ));
+    }
+    Ok(out.join("\n"))
+}
+
+/// Size in MB (rounded up) of a disk: a block device's size, a file's allocated space.
+fn disk_mb(path: &Path) -> Option<u64> {
+    use std::io::{Seek as _, SeekFrom};
+    use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
+    let meta = std::fs::metadata(path).ok()?;
+    let bytes = if meta.file_type().is_block_device() {
+        std::fs::File::open(path)
+            .ok()?
+            .seek(SeekFrom::End(0))
+            .ok()?
+    } else if meta.is_file() {
+        meta.blocks() * 512
+    } else {
+        return None;
+    };
+    Some(bytes.div_ceil(1 << 20))
 }

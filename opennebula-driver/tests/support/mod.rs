@@ -26,7 +26,7 @@ pub const DS_ACTIONS: [&str; 10] = [
     "snap_flatten",
     "export",
 ];
-pub const TM_ACTIONS: [&str; 18] = [
+pub const TM_ACTIONS: [&str; 19] = [
     "clone",
     "ln",
     "mv",
@@ -44,6 +44,7 @@ pub const TM_ACTIONS: [&str; 18] = [
     "snap_delete",
     "snap_revert",
     "monitor",
+    "monitor_ds",
     "resize",
 ];
 
