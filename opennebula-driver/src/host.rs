@@ -889,6 +889,7 @@ mod tests {
         let e = step_error(
             "n1",
             &ops,
+            None,
             refused,
             b"ssh: connect to host n1: No route to host",
         );
