@@ -584,7 +584,7 @@ impl<'a> One<'a> {
                 "mv",
                 "mv (persistent disk, host to host)",
                 None,
-                (7, 7, "the image's definition by name, the node list once for both hosts, make-available on the target (its resource, definition), detach from the source (its resources, delete)"),
+                (5, 7, "the image's definition by name, the node list once for both hosts, the target's resource (make-available with the definition when absent: 7), detach from the source (its resources, then delete or, after a premigrate as here, allow-two-primaries cleared)"),
                 3,
             ),
             row(
