@@ -287,7 +287,7 @@ impl SshHosts {
     }
 
     /// The remote script of `steps` (run by `sh -c`), and the description of each step. A
-    /// failing step prints [`STEP_MARK`] and its index on stderr and exits [`STEP_EXIT`].
+    /// failing step prints a marker line with its index on stderr and exits with status 3.
     pub fn script(&self, steps: &[Step]) -> (String, Vec<String>) {
         let (mut lines, body, ops) = self.script_parts(steps);
         lines.extend(body);
