@@ -328,3 +328,72 @@ fn rest_requests_and_ssh_connections_per_action() {
         "(REST requests, ssh connections per host) per action"
     );
 }
+
+/// `mv` from a host that is down (recovery from a failed host, LCM PROLOG_MIGRATE_UNKNOWN):
+/// the ssh connection to it fails, which is a warning; the disk is attached and linked on the
+/// target, and the source's diskless copy is released in LINSTOR (which may keep it as its
+/// tie-breaker).
+#[test]
+fn mv_from_an_unreachable_host_over_ssh() {
+    let h = Harness::new(&["s1", "s2", "n1", "n2"]);
+    let tpl = [
+        ("LS_CONTROLLERS", h.sim.url()),
+        ("REPLICA_COUNT", "2".to_string()),
+        ("NODE_LIST", "s1,s2".to_string()),
+    ];
+    let tpl: Vec<(&str, &str)> = tpl.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let ds_img = datastore_xml(100, 0, &tpl);
+    h.serve("one.datastore.info", 100, ds_img.clone());
+    h.serve("one.datastore.info", 0, datastore_xml(0, 1, &tpl));
+    let msg = action_msg(&image_xml(10, "", "", "raw", 8, -1, &[]), &ds_img);
+    let r = h.run("datastore", "linstor", "mkfs", &["10"], &b64(&msg));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let src = "/dev/drbd/by-res/one-image-10/0";
+    h.serve(
+        "one.vm.info",
+        41,
+        vm_xml(41, &[(1, Some(10), src, false, "linstor", 100, 8)]),
+    );
+    let on = |host: &str| format!("{host}:{DIR}/disk.1");
+    let r = h.run(
+        "tm",
+        "linstor",
+        "ln",
+        &[&format!("fe:{src}"), &on("n1"), "41", "100"],
+        "",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    std::fs::write(h.hosts().join("n1.down"), "").unwrap();
+    h.reset_counts();
+    let r = h.run(
+        "tm",
+        "linstor",
+        "mv",
+        &[&on("n1"), &on("n2"), "41", "100"],
+        "",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("WARN: mv: on host 'n1'") && r.stderr.contains("No route to host"),
+        "the dead source is a warning: {}",
+        r.stderr
+    );
+    assert_eq!(
+        h.host_link("n2", &format!("{DIR}/disk.1")),
+        h.sim.dev_root("n2").join("drbd/by-res/one-image-10/0")
+    );
+    let rds = h.rds();
+    assert!(rds["one-image-10"]["resources"]["n2"].is_object());
+    let n1 = &rds["one-image-10"]["resources"]["n1"];
+    assert!(
+        n1.is_null()
+            || n1["flags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f == "TIE_BREAKER"),
+        "the source's diskless copy is released (LINSTOR may keep a tie-breaker): {}",
+        rds["one-image-10"]
+    );
+    assert_eq!(h.ssh().get("n2"), Some(&1));
+}
