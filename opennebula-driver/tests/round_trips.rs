@@ -397,3 +397,50 @@ fn mv_from_an_unreachable_host_over_ssh() {
     );
     assert_eq!(h.ssh().get("n2"), Some(&1));
 }
+
+/// `tm/delete` takes the controllers from the system datastore the VM runs on (the path), as
+/// `linstor_un` does, not from the datastore of its last argument: with that one naming a dead
+/// controller, the VM's volatile disk is still deleted, in one read and one delete.
+#[test]
+fn delete_follows_the_system_datastore_of_the_path() {
+    let h = Harness::new(&["s1", "s2", "n1"]);
+    let url = h.sim.url();
+    h.serve(
+        "one.datastore.info",
+        0,
+        datastore_xml(0, 1, &[("LS_CONTROLLERS", &url), ("REPLICA_COUNT", "2")]),
+    );
+    h.serve(
+        "one.datastore.info",
+        100,
+        datastore_xml(100, 0, &[("LS_CONTROLLERS", "http://127.0.0.1:9")]),
+    );
+    h.serve(
+        "one.vm.info",
+        41,
+        vm_xml(41, &[(2, None, "", false, "linstor", 0, 8)]),
+    );
+    let disk = format!("n1:{DIR}/disk.2");
+    let r = h.run(
+        "tm",
+        "linstor",
+        "mkimage",
+        &["8", "raw", &disk, "41", "0"],
+        "",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(h.rds().contains_key("one-vm-41-disk-2"));
+    h.reset_counts();
+    let r = h.run("tm", "linstor", "delete", &[&disk, "41", "100"], "");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!h.rds().contains_key("one-vm-41-disk-2"), "deleted");
+    assert_eq!(
+        routes(&h),
+        [
+            ("DELETE /v1/resource-definitions/{rd}".to_string(), 1),
+            ("GET /v1/resource-definitions/{rd}".to_string(), 1)
+        ]
+        .into()
+    );
+    assert_eq!(h.ssh(), [("n1".to_string(), 1)].into(), "the unlink");
+}
