@@ -302,6 +302,8 @@ pub enum Action {
         vm: Option<Box<Vm>>,
         /// The base64 VM document exactly as received, passed on to other TMs.
         template_b64: Option<String>,
+        /// The VM directory argument as received, passed on to other TMs.
+        dir_arg: String,
     },
     /// TM context.
     Context {
@@ -790,6 +792,7 @@ fn parse_tm(
                 caller,
                 vm,
                 template_b64,
+                dir_arg: dir.to_string(),
             }
         }
         "context" => {

@@ -102,7 +102,7 @@ impl Driver {
 
     /// `migrate_other` of OpenNebula's `tm_common.sh`, for when this driver is the system
     /// datastore's TM: the same step of every other TM among the VM's disks, in disk order and
-    /// once each, with the same five arguments, this driver's name as the sixth (so the callee
+    /// once each, with the same five arguments (as received), this driver's name as the sixth (so the callee
     /// does not fan out again) and the template on stdin. The first failure is the step's.
     pub(super) fn migrate_other(
         &self,

@@ -308,6 +308,7 @@ impl Driver {
                 caller,
                 vm,
                 template_b64,
+                dir_arg,
             } => {
                 let vm = match vm {
                     Some(v) => *v,
@@ -327,7 +328,7 @@ impl Driver {
                     let args = [
                         src_host,
                         dst_host,
-                        dir,
+                        dir_arg,
                         vm_id.to_string(),
                         ds_id.to_string(),
                     ];
