@@ -149,7 +149,7 @@ build "$p"
 p=$work/opennebula; mkdir -p "$p/DEBIAN"
 install_bin "$bin_dir/linstor-one" "$p/usr/bin/linstor-one"
 ds_actions="cp mkfs rm stat monitor clone snap_delete snap_revert snap_flatten export"
-tm_actions="clone ln mv mvds cpds delete premigrate postmigrate failmigrate context mkimage mkswap snap_create snap_create_live snap_delete snap_revert monitor resize"
+tm_actions="clone ln mv mvds cpds delete premigrate postmigrate failmigrate context mkimage mkswap snap_create snap_create_live snap_delete snap_revert monitor monitor_ds resize"
 for driver in linstor linstor_un; do
     mkdir -p "$p/var/lib/one/remotes/datastore/$driver" "$p/var/lib/one/remotes/tm/$driver"
     for a in $ds_actions; do ln -s /usr/bin/linstor-one "$p/var/lib/one/remotes/datastore/$driver/$a"; done

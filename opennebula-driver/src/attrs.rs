@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 
 use linstor_common::config::Overlay;
 use linstor_common::naming::opennebula::Scheme;
+use linstor_common::volume::CapacityArithmetic;
 
 /// How image-to-disk copies are made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +74,9 @@ pub struct DsConfig {
     pub bridge_list: Vec<String>,
     /// VM id that runs the LINSTOR controller (`LINSTOR_CONTROLLER_VM`).
     pub controller_vm: Option<String>,
+    /// `LINSTOR_CAPACITY`: how `monitor` computes the datastore's size (`size-info`, the
+    /// default; `linbit`: pool sum / place count; `linstor_un`: raw pool sum).
+    pub capacity: CapacityArithmetic,
     /// Attributes that were present but could not be read, as `KEY: why` (reported as warnings).
     pub warnings: Vec<String>,
 }
@@ -166,6 +170,20 @@ impl DsConfig {
                 }
             },
         };
+        let capacity = match first(t, &["LINSTOR_CAPACITY"]) {
+            None => CapacityArithmetic::SizeInfo,
+            Some((v, key)) => match v.trim().to_ascii_lowercase().as_str() {
+                "size-info" | "size_info" => CapacityArithmetic::SizeInfo,
+                "linbit" => CapacityArithmetic::PoolSumPerReplica,
+                "linstor_un" | "un" => CapacityArithmetic::PoolSum,
+                _ => {
+                    warnings.push(format!(
+                        "{key}='{v}' is none of size-info, linbit, linstor_un; using size-info"
+                    ));
+                    CapacityArithmetic::SizeInfo
+                }
+            },
+        };
         let get = |keys: &[&'static str]| first(t, keys).map(|(v, _)| v.to_string());
         Self {
             controllers: get(&["LINSTOR_CONTROLLERS", "LS_CONTROLLERS"]),
@@ -185,6 +203,7 @@ impl DsConfig {
                 .is_some_and(|(v, _)| v.eq_ignore_ascii_case("yes")),
             bridge_list: list(first(t, &["BRIDGE_LIST"])),
             controller_vm,
+            capacity,
             warnings,
         }
     }

@@ -3,7 +3,7 @@
 //!
 //! | exit | meaning |
 //! |---|---|
-//! | 1 | LINSTOR refused or the object is in a state that forbids the action |
+//! | 1 | LINSTOR refused or the object is in a state that forbids the action; or the action failed after a change it could not undo; or another TM's migration step failed |
 //! | 2 | bad input: arguments, base64, XML, datastore attributes; nothing was changed |
 //! | 3 | no LINSTOR controller reachable, or it did not answer in time |
 //! | 4 | a host step failed (ssh, device wait, copy, mkfs) |
@@ -40,6 +40,26 @@ pub enum DriverError {
     /// oned could not be asked.
     #[error(transparent)]
     Oned(#[from] OnedError),
+    /// The action failed after creating something it could not remove again, so "nothing
+    /// changed" (exit 2) would not be true.
+    #[error("{context}")]
+    Changed {
+        /// What stays changed.
+        context: String,
+        /// Why the action failed.
+        #[source]
+        source: Box<DriverError>,
+    },
+    /// Another TM's migration step, called as `migrate_other` does, failed.
+    #[error("{tm}/{step} (migrate_other): {message}")]
+    OtherTm {
+        /// The other TM.
+        tm: String,
+        /// The step.
+        step: &'static str,
+        /// Its exit status and stderr.
+        message: String,
+    },
 }
 
 /// Exit code of a library error.
@@ -73,6 +93,7 @@ impl DriverError {
             DriverError::Linstor { source, .. } => linstor_exit_code(source),
             DriverError::Host(_) => 4,
             DriverError::Oned(_) => 5,
+            DriverError::Changed { .. } | DriverError::OtherTm { .. } => 1,
         }
     }
 
@@ -87,7 +108,9 @@ impl DriverError {
             | DriverError::Input(_)
             | DriverError::Usage(_)
             | DriverError::Host(_)
-            | DriverError::Oned(_) => chain(self),
+            | DriverError::Oned(_)
+            | DriverError::Changed { .. }
+            | DriverError::OtherTm { .. } => chain(self),
         };
         let mut text = text.replace(['\n', '\r'], " ");
         if let DriverError::Linstor {

@@ -76,15 +76,18 @@ pub trait HostSteps: Send + Sync + Debug {
     /// Run `steps` in order on `host` over one connection, stopping at the first that fails;
     /// the error names that step.
     fn run(&self, host: &str, steps: &[Step]) -> Result<(), HostError>;
-    /// Copy the regular files of a VM directory (context ISO, checkpoints) from one host to
-    /// another through the front-end, creating `dst_dir`; symlinks to devices are not copied.
+    /// Copy a VM directory (context ISO, checkpoints) from one host to another through the
+    /// front-end, creating `dst_dir`, then run `then` on `dst_host` over the same connection.
+    /// `Ok(Some(e))` when only the copy failed (the directory exists and the steps ran); `Err`
+    /// when a step, or the connection to `dst_host`, failed.
     fn copy_dir(
         &self,
         src_host: &str,
         dir: &str,
         dst_host: &str,
         dst_dir: &str,
-    ) -> Result<(), HostError>;
+        then: &[Step],
+    ) -> Result<Option<HostError>, HostError>;
     /// Wait (at most `wait`) for the device of `rd` on `host`, then write the image at `url`
     /// (file path or URL) into it; returns the detected format (`raw`, `qcow2`, ...).
     fn write_image(
@@ -189,6 +192,8 @@ impl Default for SshHosts {
 
 /// Marker a remote script prints on stderr before it exits for a failed step.
 const STEP_MARK: &str = "LINSTOR-ONE-STEP-FAILED";
+/// Marker a remote script prints on stderr when unpacking a copied VM directory failed.
+const COPY_MARK: &str = "LINSTOR-ONE-COPY-FAILED";
 /// Exit status of a remote script whose step failed (ssh itself uses 255).
 const STEP_EXIT: i32 = 3;
 
@@ -282,15 +287,23 @@ impl SshHosts {
     }
 
     /// The remote script of `steps` (run by `sh -c`), and the description of each step. A
-    /// failing step prints [`STEP_MARK`] and its index on stderr and exits [`STEP_EXIT`].
+    /// failing step prints a marker line with its index on stderr and exits with status 3.
     pub fn script(&self, steps: &[Step]) -> (String, Vec<String>) {
-        let mut lines = Vec::new();
+        let (mut lines, body, ops) = self.script_parts(steps);
+        lines.extend(body);
+        (lines.join("\n"), ops)
+    }
+
+    /// The functions the steps need, one line per step, and the description of each step.
+    fn script_parts(&self, steps: &[Step]) -> (Vec<String>, Vec<String>, Vec<String>) {
+        let mut prelude = Vec::new();
         if steps.iter().any(|s| matches!(s, Step::WaitDevice { .. })) {
-            lines.push(WAIT_FN.to_string());
+            prelude.push(WAIT_FN.to_string());
         }
         if steps.iter().any(|s| matches!(s, Step::Mkfs { .. })) {
-            lines.push(SUDO_FN.to_string());
+            prelude.push(SUDO_FN.to_string());
         }
+        let mut lines = Vec::new();
         let mut ops = Vec::new();
         for (i, step) in steps.iter().enumerate() {
             let (line, op) = self.step_line(step);
@@ -299,7 +312,7 @@ impl SshHosts {
             ));
             ops.push(op);
         }
-        (lines.join("\n"), ops)
+        (prelude, lines, ops)
     }
 
     /// Runs `script` on `host` with `stdin`; maps a failure to the step that failed.
@@ -319,16 +332,17 @@ impl SshHosts {
         if out.status.success() {
             return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
         }
-        Err(step_error(host, ops, out.status, &out.stderr))
+        Err(step_error(host, ops, None, out.status, &out.stderr))
     }
 }
 
 /// The error of a remote script: the step named by its [`STEP_MARK`] line with the stderr
 /// printed before it, else (ssh failed, or the script was killed) the whole stderr against
-/// the connection.
+/// `whole` (the first step when `None`).
 fn step_error(
     host: &str,
     ops: &[String],
+    whole: Option<&str>,
     status: std::process::ExitStatus,
     stderr: &[u8],
 ) -> HostError {
@@ -342,7 +356,7 @@ fn step_error(
         Some((before, op)) => err(host, op, before.trim().to_string()),
         None => err(
             host,
-            ops.first().map(String::as_str).unwrap_or("ssh"),
+            whole.or(ops.first().map(String::as_str)).unwrap_or("ssh"),
             format!("{status}: {}", text.trim()),
         ),
     }
@@ -383,7 +397,8 @@ impl HostSteps for SshHosts {
         dir: &str,
         dst_host: &str,
         dst_dir: &str,
-    ) -> Result<(), HostError> {
+        then: &[Step],
+    ) -> Result<Option<HostError>, HostError> {
         let op = format!("copy {src_host}:{dir} to {dst_host}:{dst_dir}");
         let mut src = self
             .ssh_cmd(
@@ -399,11 +414,19 @@ impl HostSteps for SshHosts {
             .stdout
             .take()
             .ok_or_else(|| err(src_host, &op, "no pipe"))?;
-        let script = format!(
-            "{} && {}",
-            shell_line(&["mkdir", "-p", dst_dir]),
+        let mut steps = vec![Step::MakeDir {
+            dir: dst_dir.into(),
+        }];
+        steps.extend_from_slice(then);
+        let (mut lines, body, ops) = self.script_parts(&steps);
+        let mut body = body.into_iter();
+        lines.extend(body.next());
+        lines.push(format!(
+            "{} || echo '{COPY_MARK}' >&2",
             shell_line(&["tar", "-C", dst_dir, "--skip-old-files", "-xf", "-"])
-        );
+        ));
+        lines.extend(body);
+        let script = lines.join("\n");
         let dst = self
             .ssh_cmd(dst_host, &shell_line(&["sh", "-c", &script]))
             .stdin(Stdio::from(out))
@@ -412,8 +435,17 @@ impl HostSteps for SshHosts {
         let s = src
             .wait_with_output()
             .map_err(|e| err(src_host, &op, e.to_string()))?;
+        if !dst.status.success() {
+            return Err(step_error(
+                dst_host,
+                &ops,
+                Some(&op),
+                dst.status,
+                &dst.stderr,
+            ));
+        }
         if !s.status.success() {
-            return Err(err(
+            return Ok(Some(err(
                 src_host,
                 &op,
                 format!(
@@ -421,16 +453,14 @@ impl HostSteps for SshHosts {
                     s.status,
                     String::from_utf8_lossy(&s.stderr).trim()
                 ),
-            ));
+            )));
         }
-        if !dst.status.success() {
-            return Err(err(
-                dst_host,
-                &op,
-                String::from_utf8_lossy(&dst.stderr).trim().to_string(),
-            ));
+        let stderr = String::from_utf8_lossy(&dst.stderr);
+        if stderr.contains(COPY_MARK) {
+            let msg = stderr.split(COPY_MARK).next().unwrap_or_default().trim();
+            return Ok(Some(err(dst_host, &op, msg.to_string())));
         }
-        Ok(())
+        Ok(None)
     }
 
     fn write_image(
@@ -505,7 +535,7 @@ impl HostSteps for SshHosts {
             .wait_with_output()
             .map_err(|e| err("front-end", &op, e.to_string()))?;
         if !dd_out.status.success() {
-            return Err(step_error(host, &ops, dd_out.status, &dd_out.stderr));
+            return Err(step_error(host, &ops, None, dd_out.status, &dd_out.stderr));
         }
         if !dl_out.status.success() {
             return Err(err(
@@ -780,8 +810,14 @@ impl HostSteps for LocalHosts {
         dir: &str,
         dst_host: &str,
         dst_dir: &str,
-    ) -> Result<(), HostError> {
-        self.local_copy_dir(src_host, dir, dst_host, dst_dir)
+        then: &[Step],
+    ) -> Result<Option<HostError>, HostError> {
+        let copied = self.local_copy_dir(src_host, dir, dst_host, dst_dir).err();
+        if copied.is_some() {
+            self.local_make_dir(dst_host, dst_dir)?;
+        }
+        self.run(dst_host, then)?;
+        Ok(copied)
     }
 
     fn write_image(
@@ -817,6 +853,48 @@ mod tests {
         assert_eq!(shell_quote("it's"), "'it'\\''s'");
         assert_eq!(shell_quote(""), "''");
         assert_eq!(shell_line(&["rm", "-f", "$(x)"]), "rm -f '$(x)'");
+    }
+
+    #[test]
+    fn one_script_per_call_and_the_failing_step_named() {
+        use std::os::unix::process::ExitStatusExt as _;
+        let h = SshHosts::default();
+        let (script, ops) = h.script(&[
+            Step::WaitDevice {
+                rd: "one-vm-5-disk-0".into(),
+                timeout: Duration::from_secs(2),
+            },
+            Step::Link {
+                link: "/ds/0/5/disk.0".into(),
+                rd: "one-vm-5-disk-0".into(),
+            },
+        ]);
+        assert!(script.starts_with("linstor_wait() {"), "{script}");
+        assert!(script.contains("linstor_wait /dev/drbd/by-res/one-vm-5-disk-0/0 20 ||"));
+        assert!(script.contains(
+            "mkdir -p /ds/0/5 && ln -sfn /dev/drbd/by-res/one-vm-5-disk-0/0 /ds/0/5/disk.0 ||"
+        ));
+        assert_eq!(ops.len(), 2);
+        let status = std::process::ExitStatus::from_raw(STEP_EXIT << 8);
+        let e = step_error(
+            "n1",
+            &ops,
+            None,
+            status,
+            format!("ln: Permission denied\n\n{STEP_MARK} 1\n").as_bytes(),
+        );
+        assert_eq!(e.op, ops[1]);
+        assert_eq!(e.message, "ln: Permission denied");
+        let refused = std::process::ExitStatus::from_raw(255 << 8);
+        let e = step_error(
+            "n1",
+            &ops,
+            None,
+            refused,
+            b"ssh: connect to host n1: No route to host",
+        );
+        assert_eq!(e.op, ops[0]);
+        assert!(e.message.contains("No route to host"), "{e}");
     }
 
     #[test]

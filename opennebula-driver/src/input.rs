@@ -125,7 +125,7 @@ impl DsKind {
 }
 
 /// TM action script names (live-snapshot and `.sys` variants map onto these).
-pub const TM_ACTIONS: [&str; 18] = [
+pub const TM_ACTIONS: [&str; 19] = [
     "clone",
     "ln",
     "mv",
@@ -143,6 +143,7 @@ pub const TM_ACTIONS: [&str; 18] = [
     "snap_delete",
     "snap_revert",
     "monitor",
+    "monitor_ds",
     "resize",
 ];
 
@@ -184,6 +185,17 @@ pub enum MigrateStep {
     Post,
     /// After failure.
     Fail,
+}
+
+impl MigrateStep {
+    /// The script name of the step.
+    pub fn name(self) -> &'static str {
+        match self {
+            MigrateStep::Pre => "premigrate",
+            MigrateStep::Post => "postmigrate",
+            MigrateStep::Fail => "failmigrate",
+        }
+    }
 }
 
 /// A parsed invocation.
@@ -264,6 +276,12 @@ pub enum Action {
         /// DS id.
         ds_id: u64,
     },
+    /// TM `monitor_ds <ds_path>`, run on a host by the monitoring probe of an ssh-like system
+    /// datastore.
+    MonitorDs {
+        /// The system datastore directory on this host.
+        dir: String,
+    },
     /// TM pre/post/failmigrate.
     Migrate {
         /// Which step.
@@ -282,6 +300,10 @@ pub enum Action {
         caller: Option<String>,
         /// The VM document from stdin, when sent.
         vm: Option<Box<Vm>>,
+        /// The base64 VM document exactly as received, passed on to other TMs.
+        template_b64: Option<String>,
+        /// The VM directory argument as received, passed on to other TMs.
+        dir_arg: String,
     },
     /// TM context.
     Context {
@@ -747,7 +769,9 @@ fn parse_tm(
                 })?;
             }
             let raw = read_stdin(action, stdin)?;
-            let vm = if raw.iter().all(u8::is_ascii_whitespace) {
+            let template_b64 = (!raw.iter().all(u8::is_ascii_whitespace))
+                .then(|| String::from_utf8_lossy(&raw).trim().to_string());
+            let vm = if template_b64.is_none() {
                 None
             } else {
                 let text = decode_b64(action, &raw)?;
@@ -767,6 +791,8 @@ fn parse_tm(
                 ds_id: id_arg(action, "dsid", a(4))?,
                 caller,
                 vm,
+                template_b64,
+                dir_arg: dir.to_string(),
             }
         }
         "context" => {
@@ -854,6 +880,21 @@ fn parse_tm(
             }
         }
         "monitor" => parse_ds(DsKind::Monitor, action, args, stdin)?,
+        "monitor_ds" => {
+            if args.len() != 1 {
+                return Err(arity("ds_path"));
+            }
+            let dir = a(0);
+            is_safe_path(dir).map_err(|why| InputError::BadArgument {
+                action: action.into(),
+                what: "datastore directory",
+                value: short(dir),
+                why,
+            })?;
+            Action::MonitorDs {
+                dir: dir.trim_end_matches('/').replace("//", "/"),
+            }
+        }
         other => return Err(InputError::UnknownAction(short(other))),
     })
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use linstor_common::config::Sources;
 use linstor_one::exec::Driver;
-use linstor_one::host::{HostSteps, LocalHosts, SshHosts};
+use linstor_one::host::{HostSteps, SshHosts};
 use linstor_one::oned::{Cli, OnedInfo, XmlRpc};
 
 fn env(key: &str) -> Option<String> {
@@ -62,13 +62,7 @@ fn run(argv0: &str, args: &[String]) -> Result<(), (String, linstor_one::DriverE
     })
     .map_err(|e| (fallback_action.clone(), e.into()))?;
     let action = inv.script.clone();
-    let hosts: Arc<dyn HostSteps> = match env("LINSTOR_ONE_LOCAL_HOSTS") {
-        Some(root) => Arc::new(LocalHosts {
-            root: PathBuf::from(root),
-            dev_dir: PathBuf::from(env("LINSTOR_ONE_DEV_DIR").unwrap_or_else(|| "/dev".into())),
-        }),
-        None => Arc::new(SshHosts::from_env()),
-    };
+    let hosts: Arc<dyn HostSteps> = Arc::new(SshHosts::from_env());
     let oned: Arc<dyn OnedInfo> = match env("LINSTOR_ONE_ONED").as_deref() {
         Some("cli") => Arc::new(Cli),
         _ => Arc::new(XmlRpc::from_env()),
@@ -80,6 +74,11 @@ fn run(argv0: &str, args: &[String]) -> Result<(), (String, linstor_one::DriverE
         env("LINSTOR_ONE_NODE").unwrap_or_else(frontend_name),
     );
     driver.driver_name = inv.driver.clone();
+    driver.tm_dir = std::path::Path::new(argv0)
+        .parent()
+        .and_then(std::path::Path::parent)
+        .filter(|d| !d.as_os_str().is_empty())
+        .map(std::path::Path::to_path_buf);
     driver.state_dir = Some(PathBuf::from(
         env("LINSTOR_ONE_STATE_DIR").unwrap_or_else(|| "/var/tmp/one/linstor".into()),
     ));

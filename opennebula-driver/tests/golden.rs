@@ -648,6 +648,7 @@ fn fixture_documents() {
         &b64(&revert),
     );
     let vm = std::fs::read_to_string(fx.join("vm_premigrate.xml")).unwrap();
+    let record = other_tm(&h, "ceph");
     t.case(
         "vm_premigrate.xml (no LINSTOR disks)",
         "tm",
@@ -655,5 +656,92 @@ fn fixture_documents() {
         &["n1", "n1", "/var/lib/one/datastores/0/0", "0", "0", "ceph"],
         &b64(&vm),
     );
+    called(&mut t, &record, &b64(&vm));
+    // As the system datastore's TM, the disks of other TMs are theirs: migrate_other.
+    for step in ["premigrate", "postmigrate", "failmigrate"] {
+        t.case(
+            &format!("vm_premigrate.xml as the system TM ({step}: migrate_other)"),
+            "tm",
+            step,
+            &["n1", "s1", "/var/lib/one//datastores/0/800", "800", "0"],
+            &b64(&vm),
+        );
+        called(&mut t, &record, &b64(&vm));
+    }
+    monitor_ds_case(&mut t, &h);
     check("fixtures.out", &t.out);
+}
+
+/// A stand-in for another TM's migration scripts under `remotes/tm/<tm>/` recording their
+/// arguments and stdin; the record file.
+fn other_tm(h: &Harness, tm: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt as _;
+    let record = h.tmp.path().join(format!("{tm}.calls"));
+    let dir = h.remotes.join("tm").join(tm);
+    std::fs::create_dir_all(&dir).unwrap();
+    for step in ["premigrate", "postmigrate", "failmigrate"] {
+        let script = dir.join(step);
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\necho \"{step} $*\" >> '{}'\ncat >> '{}.stdin'\n",
+                record.display(),
+                record.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    record
+}
+
+/// Adds what the other TM was called with (and whether it got the template oned sent) to the
+/// transcript, and forgets it.
+fn called(t: &mut Transcript<'_>, record: &Path, template: &str) {
+    let calls = std::fs::read_to_string(record).unwrap_or_default();
+    let stdin = std::fs::read_to_string(record.with_extension("calls.stdin")).unwrap_or_default();
+    writeln!(
+        t.out,
+        "other TM called: {:?}; stdin is oned's template: {}",
+        calls.trim(),
+        !calls.is_empty() && stdin == template.repeat(calls.lines().count())
+    )
+    .unwrap();
+    let _ = std::fs::remove_file(record);
+    let _ = std::fs::remove_file(record.with_extension("calls.stdin"));
+}
+
+/// `monitor_ds <ds_path>` as the host probe runs it: a system datastore directory with a VM
+/// whose disks are a device link and a file, a VM without disks and a stray entry.
+fn monitor_ds_case(t: &mut Transcript<'_>, h: &Harness) {
+    use base64::Engine as _;
+    let ds = h.tmp.path().join("monitor_ds/datastores/0");
+    std::fs::create_dir_all(ds.join("31")).unwrap();
+    std::fs::create_dir_all(ds.join("32")).unwrap();
+    std::fs::create_dir_all(ds.join("lost+found")).unwrap();
+    let dev = h.tmp.path().join("monitor_ds/dev-one-vm-31-disk-0");
+    std::fs::write(&dev, vec![1u8; 3 << 20]).unwrap();
+    std::os::unix::fs::symlink(&dev, ds.join("31/disk.0")).unwrap();
+    std::fs::write(ds.join("31/disk.2"), vec![2u8; 1 << 20]).unwrap();
+    std::os::unix::fs::symlink("/nonexistent/device", ds.join("31/disk.1")).unwrap();
+    std::fs::write(ds.join("31/deployment.0"), "<domain/>").unwrap();
+    let r = t.case(
+        "monitor_ds (ssh-like system DS, on the host)",
+        "tm",
+        "monitor_ds",
+        &[ds.to_str().unwrap()],
+        "",
+    );
+    for line in r.stdout.lines() {
+        let b64 = line
+            .split("MONITOR = \"")
+            .nth(1)
+            .and_then(|x| x.split('"').next())
+            .unwrap_or_default();
+        let text = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_else(|e| format!("not base64: {e}"));
+        writeln!(t.out, "decoded: {text:?}").unwrap();
+    }
 }

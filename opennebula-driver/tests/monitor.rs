@@ -231,3 +231,64 @@ fn vm_disk_sizes_reach_monitord() {
         "nothing is sent unencrypted to an encrypting monitord"
     );
 }
+
+/// `LINSTOR_CAPACITY` offers the peers' arithmetic: `linstor_un` the raw sum of the group's
+/// storage pools, `linbit` that sum divided by the place count; the default stays the
+/// controller's size info of the group (what the next image can get).
+#[test]
+fn capacity_arithmetic_of_the_peers_behind_a_datastore_attribute() {
+    let h = Harness::new(&["s1", "s2", "n1"]);
+    let url = h.sim.url();
+    let (_, pools) = h.sim.call("GET", "/v1/view/storage-pools", b"");
+    let pools = pools.unwrap();
+    let sum = |key: &str| -> u64 {
+        pools
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["provider_kind"] != "DISKLESS")
+            .map(|p| p[key].as_u64().unwrap_or(0))
+            .sum::<u64>()
+            / 1024
+    };
+    let (total, free) = (sum("total_capacity"), sum("free_capacity"));
+    assert!(total > 0, "the simulator has pools: {pools}");
+    let monitor = |mode: Option<&str>| -> String {
+        let mut tpl = vec![("LS_CONTROLLERS", url.as_str())];
+        tpl.extend(mode.map(|m| ("LINSTOR_CAPACITY", m)));
+        let ds = datastore_xml(100, 0, &tpl);
+        let r = h.run(
+            "datastore",
+            "linstor",
+            "monitor",
+            &["100"],
+            &b64(&action_msg("", &ds)),
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        r.stdout
+    };
+    let figures = |t: u64, f: u64| format!("USED_MB={}\nTOTAL_MB={t}\nFREE_MB={f}\n", t - f);
+    assert_eq!(monitor(Some("linstor_un")), figures(total, free));
+    assert_eq!(monitor(Some("linbit")), figures(total / 2, free / 2));
+    let ours = monitor(None);
+    assert_ne!(ours, figures(total, free), "size info is not the raw sum");
+    let r = h.run(
+        "datastore",
+        "linstor",
+        "monitor",
+        &["100"],
+        &b64(&action_msg(
+            "",
+            &datastore_xml(
+                100,
+                0,
+                &[
+                    ("LS_CONTROLLERS", url.as_str()),
+                    ("LINSTOR_CAPACITY", "most"),
+                ],
+            ),
+        )),
+    );
+    assert_eq!(r.stdout, ours, "an unknown value falls back to size info");
+    assert!(r.stderr.contains("LINSTOR_CAPACITY='most'"), "{}", r.stderr);
+}

@@ -38,19 +38,7 @@ fn harness_with(
         ..Default::default()
     })
     .unwrap();
-    let remotes = tmp.path().join("remotes");
-    install(&remotes, &["linstor"]);
-    std::fs::create_dir_all(tmp.path().join("hosts")).unwrap();
-    std::fs::write(tmp.path().join("one_auth"), "oneadmin:secret\n").unwrap();
-    let docs: Docs = Default::default();
-    let xmlrpc = oned_standin(docs.clone());
-    Harness {
-        sim,
-        tmp,
-        remotes,
-        docs,
-        xmlrpc,
-    }
+    Harness::around(sim, tmp, &["s1", "s2", "frontend"], &["linstor"])
 }
 
 #[test]

@@ -68,7 +68,7 @@ pub enum SshdError {
 /// A running private sshd; stopped and removed on drop.
 #[derive(Debug)]
 pub struct Sshd {
-    dir: tempfile::TempDir,
+    dir: PathBuf,
     child: Option<Child>,
     port: u16,
 }
@@ -133,21 +133,28 @@ fn user() -> String {
 
 impl Sshd {
     /// Starts sshd for `hosts`, whose directories are `<hosts_root>/<host>` and whose device
-    /// roots are `<dev_dir>/<host>`.
-    pub fn start(hosts: &[&str], hosts_root: &Path, dev_dir: &Path) -> Result<Sshd, SshdError> {
+    /// roots are `<dev_dir>/<host>`, keeping its files in `dir` (created; removed on drop).
+    pub fn start(
+        dir: &Path,
+        hosts: &[&str],
+        hosts_root: &Path,
+        dev_dir: &Path,
+    ) -> Result<Sshd, SshdError> {
         if !Path::new(SSHD).exists() {
             return Err(SshdError::Missing {
                 program: SSHD.into(),
             });
         }
-        let dir = tempfile::Builder::new()
-            .prefix("linstor-sshd-")
-            .tempdir()
-            .map_err(|source| SshdError::Io {
-                path: std::env::temp_dir(),
-                source,
-            })?;
-        let d = dir.path();
+        let mkdir = |p: PathBuf| {
+            std::fs::create_dir_all(&p).map_err(|source| SshdError::Io { path: p, source })
+        };
+        mkdir(dir.to_path_buf())?;
+        for h in hosts {
+            mkdir(hosts_root.join(h).join("var"))?;
+            mkdir(dev_dir.join(h))?;
+        }
+        let dir = dir.to_path_buf();
+        let d = dir.as_path();
         let host_pub = keygen(&d.join("host_ed25519"))?;
         let user_pub = keygen(&d.join("id_ed25519"))?;
         write(&d.join("authorized_keys"), &format!("{user_pub}\n"), 0o600)?;
@@ -229,12 +236,12 @@ ForceCommand {}\nMaxStartups 200:30:400\nMaxSessions 200\nLogLevel ERROR\n",
 
     /// The ssh client configuration naming every host (`ssh -F`).
     pub fn client_config(&self) -> PathBuf {
-        self.dir.path().join("ssh_config")
+        self.dir.join("ssh_config")
     }
 
     /// The device root on every host (the host's `<dev_dir>/<host>` in its sessions).
     pub fn dev_root(&self) -> PathBuf {
-        self.dir.path().join("dev")
+        self.dir.join("dev")
     }
 
     /// The environment pointing `linstor-one` at these hosts.
@@ -254,7 +261,7 @@ ForceCommand {}\nMaxStartups 200:30:400\nMaxSessions 200\nLogLevel ERROR\n",
     /// ssh sessions per host since the start or the last [`Sshd::reset_sessions`].
     pub fn sessions(&self) -> BTreeMap<String, u64> {
         let mut out = BTreeMap::new();
-        for h in std::fs::read_to_string(self.dir.path().join("sessions"))
+        for h in std::fs::read_to_string(self.dir.join("sessions"))
             .unwrap_or_default()
             .lines()
             .filter(|l| !l.is_empty())
@@ -266,7 +273,7 @@ ForceCommand {}\nMaxStartups 200:30:400\nMaxSessions 200\nLogLevel ERROR\n",
 
     /// Forget the sessions counted so far.
     pub fn reset_sessions(&self) {
-        let _ = std::fs::write(self.dir.path().join("sessions"), "");
+        let _ = std::fs::write(self.dir.join("sessions"), "");
     }
 
     /// Writes the front-end scripts the driver calls from OpenNebula's remotes under
@@ -305,6 +312,7 @@ impl Drop for Sshd {
         if let Some(c) = self.child.take() {
             stop(c);
         }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

@@ -70,6 +70,8 @@ fn harness_fills_every_row() {
         "| OpenNebula | clone |",
         "| OpenNebula | ln |",
         "| OpenNebula | premigrate",
+        "| OpenNebula | mv ",
+        "| OpenNebula | delete ",
         "| OpenNebula | monitor",
         "| Docker | Create",
         "| Docker | Mount",
@@ -94,5 +96,11 @@ fn harness_fills_every_row() {
             cells[8].starts_with(|c: char| c.is_ascii_digit()),
             "no round-trip count in {line}"
         );
+        if op.starts_with("| OpenNebula") {
+            assert!(
+                cells[9].starts_with(|c: char| c.is_ascii_digit()) && cells[9].contains('✓'),
+                "ssh connections missing or above the better peer's in {line}"
+            );
+        }
     }
 }

@@ -20,7 +20,8 @@ fn hosts_are_separate_counted_and_cleaned_up() {
     let (hosts, devs) = (tmp.path().join("hosts"), tmp.path().join("dev"));
     std::fs::create_dir_all(devs.join("n2/drbd")).unwrap();
     std::fs::write(devs.join("n2/drbd/marker"), "n2 device").unwrap();
-    let s = Sshd::start(&["n1", "n2"], &hosts, &devs).expect("sshd starts");
+    let s =
+        Sshd::start(&tmp.path().join("ssh"), &["n1", "n2"], &hosts, &devs).expect("sshd starts");
     let dir = s.client_config().parent().unwrap().to_path_buf();
 
     let o = ssh(

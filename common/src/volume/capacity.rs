@@ -14,6 +14,19 @@ use crate::api::{ApiCallRc, QuerySizeInfoRequest, SpaceInfo, StoragePool};
 use crate::error::{Error, Result};
 use crate::naming;
 
+/// How a datastore's size is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CapacityArithmetic {
+    /// The controller's `query-size-info` of the group: what the next volume can get, with
+    /// replication, thin pools and placement taken into account (this suite's answer).
+    #[default]
+    SizeInfo,
+    /// LINBIT `addon-linstor`: the group's storage pools summed and divided by its place count.
+    PoolSumPerReplica,
+    /// `addon-linstor_un`: the group's storage pools summed (raw, every replica counted).
+    PoolSum,
+}
+
 /// Space of a resource group, replication-aware, in KiB.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Capacity {
@@ -195,6 +208,63 @@ impl Storage {
             total_kib: total / replicas,
             free_kib: free / replicas,
             max_volume_kib: largest,
+            fetched_at: now_secs(),
+            stale: false,
+        })
+    }
+
+    /// Capacity of a group by a peer driver's arithmetic (two requests: the group, the storage
+    /// pools): the sum over its storage pools (those of its filter, all when it names none;
+    /// only its nodes when it names some; diskless pools left out), and for
+    /// [`CapacityArithmetic::PoolSumPerReplica`] divided by its place count (2 when unset, as
+    /// LINSTOR places). [`CapacityArithmetic::SizeInfo`] is [`Storage::capacity`].
+    #[instrument(skip(self))]
+    pub async fn capacity_by(
+        &self,
+        rg: Option<&str>,
+        how: CapacityArithmetic,
+        ttl: Duration,
+    ) -> Result<Capacity> {
+        let per_replica = match how {
+            CapacityArithmetic::SizeInfo => return self.capacity(rg, ttl).await,
+            CapacityArithmetic::PoolSumPerReplica => true,
+            CapacityArithmetic::PoolSum => false,
+        };
+        let rg = rg.unwrap_or(&self.cfg.resource_group).to_string();
+        naming::validate_resource_group_name(&rg)?;
+        let group = self
+            .client
+            .resource_group(&rg)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                what: format!("resource group '{rg}'"),
+                reports: Vec::new(),
+            })?;
+        let filter = group.select_filter.unwrap_or_default();
+        let mut names = filter.storage_pool_list.clone();
+        names.extend(filter.storage_pool.clone());
+        let nodes: Vec<&str> = filter.node_name_list.iter().map(String::as_str).collect();
+        let pools = self.client.storage_pools(&nodes, false).await?;
+        let (mut total, mut free) = (0u64, 0u64);
+        for p in pools.iter().filter(|p| {
+            !p.is_diskless()
+                && (names.is_empty()
+                    || names
+                        .iter()
+                        .any(|n| n.eq_ignore_ascii_case(&p.storage_pool_name)))
+        }) {
+            total = total.saturating_add(p.total_capacity.unwrap_or(0).max(0) as u64);
+            free = free.saturating_add(p.free_capacity.unwrap_or(0).max(0) as u64);
+        }
+        let divisor = if per_replica {
+            filter.place_count.filter(|n| *n > 0).unwrap_or(2) as u64
+        } else {
+            1
+        };
+        Ok(Capacity {
+            total_kib: total / divisor,
+            free_kib: free / divisor,
+            max_volume_kib: free / divisor,
             fetched_at: now_secs(),
             stale: false,
         })

@@ -21,7 +21,7 @@ use crate::host::HostOps;
 use crate::naming::{self, Platform};
 
 pub use attach::{within_budget, TwoPrimaries, DATA_PLANE_BUDGET};
-pub use capacity::Capacity;
+pub use capacity::{Capacity, CapacityArithmetic};
 pub use gc::GcReport;
 pub use owned::OwnedVolume;
 pub use snapshot::SnapshotInfo;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use tracing::instrument;
 
 use super::{CreateSpec, Storage, TwoPrimaries, VolumeInfo};
-use crate::api::{Props, Resource, ResourceDefinition};
+use crate::api::{codes, Props, Resource, ResourceDefinition};
 use crate::error::{Error, Result};
 use crate::naming;
 
@@ -161,6 +161,41 @@ impl OwnedVolume<'_> {
             .allow_two_primaries(&self.name, &self.props, target, mode)
             .await?;
         self.attach(target, None).await
+    }
+
+    /// Delete the volume whole: its resources on every node go with the definition. One
+    /// request when it has no snapshots; when LINSTOR refuses because it has some
+    /// (`FAIL_EXISTS_SNAPSHOT_DFN`), they are deleted and the definition again. The controller
+    /// VM's volumes are kept and success is reported; missing is success.
+    #[instrument(skip(self), fields(volume = %self.name))]
+    pub async fn delete(&self) -> Result<()> {
+        let st = self.storage;
+        let rd = self.name.as_str();
+        let def = ResourceDefinition {
+            name: self.name.clone(),
+            props: self.props.clone(),
+            ..Default::default()
+        };
+        if st.is_controller_vm(rd, Some(&def)) {
+            tracing::warn!("volume of the controller VM: not deleting it");
+            return Ok(());
+        }
+        match st.client.resource_definition_delete(rd).await {
+            Err(e)
+                if e.reports()
+                    .iter()
+                    .any(|rc| rc.is_error_code(codes::FAIL_EXISTS_SNAPSHOT_DFN)) =>
+            {
+                for snap in st.client.snapshots(rd).await? {
+                    st.client.snapshot_delete(rd, &snap.name).await?;
+                }
+                st.client.resource_definition_delete(rd).await?;
+                Ok(())
+            }
+            Err(Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
+            Ok(_) => Ok(()),
+        }
     }
 }
 

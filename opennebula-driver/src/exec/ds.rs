@@ -146,7 +146,7 @@ impl Driver {
 
     pub(super) async fn monitor(&self, st: &Storage, cfg: &DsConfig) -> R<String> {
         let cap = st
-            .capacity(cfg.resource_group.as_deref(), CAPACITY_TTL)
+            .capacity_by(cfg.resource_group.as_deref(), cfg.capacity, CAPACITY_TTL)
             .await
             .map_err(lin("capacity"))?;
         if cap.stale {

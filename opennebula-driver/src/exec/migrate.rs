@@ -24,14 +24,6 @@ impl Driver {
             .iter()
             .filter(|d| d.tm_mad == self.driver_name || (d.tm_mad.is_empty() && d.is_volatile()))
             .collect();
-        if step == MigrateStep::Pre && !called_by_other {
-            if let Err(e) = self.hosts.copy_dir(src, dir, dst, dir) {
-                self.warn(format!(
-                    "VM directory not copied from '{src}' ({e}); creating it"
-                ));
-                self.hosts.make_dir(dst, dir)?;
-            }
-        }
         let links: Vec<String> = ours
             .iter()
             .map(|d| format!("{dir}/disk.{}", d.disk_id))
@@ -93,12 +85,90 @@ impl Driver {
             .instrument(span)
             .await?;
         }
-        self.hosts.run(dst, &dst_steps)?;
+        if step == MigrateStep::Pre && !called_by_other {
+            // One connection to each host: the directory leaves `src` and arrives on `dst`
+            // together with the links of the disks attached above.
+            if let Some(e) = self.hosts.copy_dir(src, dir, dst, dir, &dst_steps)? {
+                self.warn(format!(
+                    "VM directory not copied from '{src}' ({e}); created it empty"
+                ));
+            }
+        } else {
+            self.hosts.run(dst, &dst_steps)?;
+        }
         if step == MigrateStep::Post && !called_by_other {
             if let Err(e) = self.hosts.remove_dir(src, dir) {
                 self.warn(e.to_string());
             }
         }
         Ok(String::new())
+    }
+
+    /// `migrate_other` of OpenNebula's `tm_common.sh`, for when this driver is the system
+    /// datastore's TM: the same step of every other TM among the VM's disks, in disk order and
+    /// once each, with the same five arguments (as received), this driver's name as the sixth (so the callee
+    /// does not fan out again) and the template on stdin. The first failure is the step's.
+    pub(super) fn migrate_other(
+        &self,
+        step: MigrateStep,
+        args: &[String; 5],
+        vm: &Vm,
+        template: Option<&str>,
+    ) -> R<()> {
+        let mut others: Vec<&str> = Vec::new();
+        for d in &vm.disks {
+            let tm = d.tm_mad.as_str();
+            if !tm.is_empty() && tm != self.driver_name && !others.contains(&tm) {
+                others.push(tm);
+            }
+        }
+        if others.is_empty() {
+            return Ok(());
+        }
+        let (Some(tm_dir), Some(template)) = (&self.tm_dir, template) else {
+            self.warn(format!(
+                "disks of {} not {}: no TM directory or no VM template on stdin",
+                others.join(", "),
+                step.name()
+            ));
+            return Ok(());
+        };
+        for tm in others {
+            if naming::validate_node_name(tm).is_err() || tm.contains('.') {
+                return Err(usage(format!(
+                    "VM {} names TM_MAD '{tm}', which is not a driver name",
+                    vm.id
+                )));
+            }
+            let script = tm_dir.join(tm).join(step.name());
+            info!(tm, "migrate_other: {}", script.display());
+            let mut child = std::process::Command::new(&script)
+                .args(args)
+                .arg(&self.driver_name)
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .map_err(|e| usage(format!("cannot run {}: {e}", script.display())))?;
+            if let Some(mut stdin) = child.stdin.take() {
+                use std::io::Write as _;
+                let _ = stdin.write_all(template.as_bytes());
+            }
+            let out = child
+                .wait_with_output()
+                .map_err(|e| usage(format!("{}: {e}", script.display())))?;
+            if !out.status.success() {
+                return Err(DriverError::OtherTm {
+                    tm: tm.to_string(),
+                    step: step.name(),
+                    message: format!(
+                        "{}: {}",
+                        out.status,
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 }

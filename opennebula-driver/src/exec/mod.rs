@@ -57,6 +57,8 @@ pub struct Driver {
     pub driver_name: String,
     /// Where per-VM disk sizes go (oned's monitord).
     pub monitord: Arc<dyn MonitorSender>,
+    /// The TM drivers' directory (`remotes/tm`), where `migrate_other` finds the other TMs.
+    pub tm_dir: Option<PathBuf>,
     storages: Mutex<HashMap<u64, (Storage, DsConfig)>>,
     /// Non-fatal problems, printed as `WARN:` lines.
     pub warnings: Mutex<Vec<String>>,
@@ -92,6 +94,18 @@ fn system_ds_of(dir: &str) -> Option<u64> {
     let mut it = dir.rsplit('/');
     it.next()?;
     it.next()?.parse().ok()
+}
+
+/// The error of a step that failed after this run created `name`: when removing it failed
+/// too, an error whose exit code says "nothing changed" becomes [`DriverError::Changed`].
+fn after_undo(e: DriverError, name: &str, removed: Result<(), String>) -> DriverError {
+    match removed {
+        Err(why) if e.exit_code() == 2 => DriverError::Changed {
+            context: format!("'{name}' was created and is left behind ({why})"),
+            source: Box::new(e),
+        },
+        Ok(()) | Err(_) => e,
+    }
 }
 
 /// The client configuration of a datastore: its attributes laid over discovery from `sources`,
@@ -130,6 +144,7 @@ impl Driver {
             device_timeout: Duration::from_secs(60),
             driver_name: "linstor".into(),
             monitord: Arc::new(UdpMonitor::from_env()),
+            tm_dir: None,
             storages: Mutex::new(HashMap::new()),
             warnings: Mutex::new(Vec::new()),
         }
@@ -345,15 +360,19 @@ impl Driver {
         what: &str,
         step: impl std::future::Future<Output = R<T>>,
     ) -> R<T> {
-        let r = step.await;
-        if r.is_err() && created {
-            if let Err(d) = st.delete(name).await {
-                self.warn(format!(
-                    "could not remove '{name}' after the failed {what}: {d}"
-                ));
-            }
+        let e = match step.await {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
+        };
+        if !created {
+            return Err(e);
         }
-        r
+        let removed = st.delete(name).await.map_err(|d| {
+            let msg = format!("could not remove '{name}' after the failed {what}: {d}");
+            self.warn(msg.clone());
+            msg
+        });
+        Err(after_undo(e, name, removed))
     }
 
     /// Run one action; the result is the exact stdout.
@@ -365,5 +384,29 @@ impl Driver {
             }
             other => self.tm(other).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_changed_only_when_the_undo_succeeded() {
+        let bad = || usage("IMAGE/PATH names no file");
+        let e = after_undo(bad(), "one-image-3", Ok(()));
+        assert_eq!(e.exit_code(), 2, "removed again: nothing changed");
+        let e = after_undo(bad(), "one-image-3", Err("controller gone".into()));
+        assert_eq!(e.exit_code(), 1, "left behind: something changed");
+        assert!(e
+            .summary("cp")
+            .contains("'one-image-3' was created and is left behind"));
+        assert!(e.summary("cp").contains("IMAGE/PATH names no file"));
+        let host = DriverError::Host(crate::host::HostError {
+            host: "n1".into(),
+            op: "dd".into(),
+            message: "short write".into(),
+        });
+        assert_eq!(after_undo(host, "x", Err("y".into())).exit_code(), 4);
     }
 }

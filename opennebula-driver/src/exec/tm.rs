@@ -2,6 +2,7 @@
 //! volatile disks, snapshots and resizes of VM disks.
 
 use super::*;
+use std::path::Path;
 
 impl Driver {
     /// For the controller VM: link the device when it is already on `host`, with no LINSTOR
@@ -85,11 +86,6 @@ impl Driver {
             .disk_id()
             .ok_or_else(|| usage(format!("'{}' is not a disk path", disk.path)))?;
         self.disk_rd(st, cfg, &vm, id).await
-    }
-
-    pub(super) async fn is_node(&self, st: &Storage, host: &str) -> R<bool> {
-        let nodes = st.nodes().await.map_err(lin("node list"))?;
-        Ok(nodes.iter().any(|n| n.name.eq_ignore_ascii_case(host)))
     }
 
     pub(super) async fn tm(&self, action: Action) -> R<String> {
@@ -235,7 +231,10 @@ impl Driver {
                     self.hosts.remove_dir(&target.host, &target.path)?;
                     return Ok(String::new());
                 };
-                let (st, cfg) = self.storage_of(ds_id)?;
+                // Like linstor_un: the system datastore the VM runs on (from the path) names
+                // the controllers and group, not the image datastore of the argument.
+                let sys_ds = system_ds_of(target.dir()).unwrap_or(ds_id);
+                let (st, cfg) = self.storage_of(sys_ds)?;
                 if st.is_controller_vm_id(&vm_id.to_string()) {
                     self.warn(format!(
                         "disk {} of VM {vm_id} (LINSTOR_CONTROLLER_VM) kept in LINSTOR and attached",
@@ -243,36 +242,50 @@ impl Driver {
                     ));
                     return Ok(String::new());
                 }
-                let (rd, own) = self.vm_disk(&st, &cfg, vm_id, &target).await?;
+                let vm = self.oned.vm(vm_id)?;
+                let disk_id = target
+                    .disk_id()
+                    .ok_or_else(|| usage(format!("'{}' is not a disk path", target.path)))?;
+                let (rd, own, def) = self.disk_rd_def(&st, &cfg, &vm, disk_id).await?;
                 let _s = info_span!("tm_delete", vm = vm_id, volume = %rd).entered();
                 let _l = self.lock(&rd)?;
                 if let Err(e) = self.hosts.unlink(&target.host, &target.path) {
                     self.warn(e.to_string());
                 }
-                let def = st
-                    .lookup(&rd)
-                    .await
-                    .map_err(lin(format!("resource '{rd}'")))?;
+                if !own {
+                    // Persistent or shared (CDROM, immutable) image: only this host's copy goes.
+                    if st
+                        .lookup(&rd)
+                        .await
+                        .map_err(lin(format!("resource '{rd}'")))?
+                        .is_some()
+                    {
+                        st.detach(&rd, &target.host)
+                            .await
+                            .map_err(lin(format!("detach '{rd}' from '{}'", target.host)))?;
+                    }
+                    return Ok(String::new());
+                }
+                // The VM's own disk, read once by `disk_rd_def`: deleting the definition removes
+                // every node's copy with it.
                 let Some(def) = def else {
                     return Ok(String::new());
                 };
-                let vm_owned = own
-                    && def
-                        .props
-                        .get(PROP_VM_ID)
-                        .is_none_or(|v| v == &vm_id.to_string());
-                if vm_owned {
-                    if let Err(e) = st.detach(&rd, &target.host).await {
-                        self.warn(format!("detach '{rd}' from '{}': {e}", target.host));
-                    }
-                    st.delete(&rd)
-                        .await
-                        .map_err(lin(format!("delete '{rd}'")))?;
-                } else {
+                if def
+                    .props
+                    .get(PROP_VM_ID)
+                    .is_some_and(|v| v != &vm_id.to_string())
+                {
                     st.detach(&rd, &target.host)
                         .await
                         .map_err(lin(format!("detach '{rd}' from '{}'", target.host)))?;
+                    return Ok(String::new());
                 }
+                st.owned(&def)
+                    .map_err(lin(format!("delete '{rd}'")))?
+                    .delete()
+                    .await
+                    .map_err(lin(format!("delete '{rd}'")))?;
                 Ok(String::new())
             }
             Action::Migrate {
@@ -284,6 +297,8 @@ impl Driver {
                 ds_id,
                 caller,
                 vm,
+                template_b64,
+                dir_arg,
             } => {
                 let vm = match vm {
                     Some(v) => *v,
@@ -298,8 +313,20 @@ impl Driver {
                     ds_id,
                     caller.is_some(),
                 )
-                .await
+                .await?;
+                if caller.is_none() {
+                    let args = [
+                        src_host,
+                        dst_host,
+                        dir_arg,
+                        vm_id.to_string(),
+                        ds_id.to_string(),
+                    ];
+                    self.migrate_other(step, &args, &vm, template_b64.as_deref())?;
+                }
+                Ok(String::new())
             }
+            Action::MonitorDs { dir } => monitor_ds(Path::new(&dir)),
             Action::Context { files, dst, .. } => {
                 self.hosts.context(&files, &dst.host, &dst.path)?;
                 Ok(String::new())
@@ -409,15 +436,14 @@ impl Driver {
                 return Ok(String::new());
             }
             if src.host != dst.host || src.path != dst.path {
-                if let Err(e) = self
-                    .hosts
-                    .copy_dir(&src.host, &src.path, &dst.host, &dst.path)
+                if let Some(e) =
+                    self.hosts
+                        .copy_dir(&src.host, &src.path, &dst.host, &dst.path, &[])?
                 {
                     self.warn(format!(
-                        "VM directory not copied from '{}' ({e}); recreating it empty",
+                        "VM directory not copied from '{}' ({e}); recreated it empty",
                         src.host
                     ));
-                    self.hosts.make_dir(&dst.host, &dst.path)?;
                 }
                 if let Err(e) = self.hosts.remove_dir(&src.host, &src.path) {
                     self.warn(e.to_string());
@@ -460,7 +486,8 @@ impl Driver {
             }
             return Ok(String::new());
         };
-        let dst_is_node = nodes.iter().any(|n| n.name.eq_ignore_ascii_case(&dst.host));
+        let is_node = |h: &str| nodes.iter().any(|n| n.name.eq_ignore_ascii_case(h));
+        let (dst_is_node, src_is_node) = (is_node(&dst.host), is_node(&src.host));
         if dst_is_node {
             self.attach_linked(&st, &rd, &dst.host, &dst.path).await?;
         }
@@ -468,7 +495,7 @@ impl Driver {
             if let Err(e) = self.hosts.unlink(&src.host, &src.path) {
                 self.warn(e.to_string());
             }
-            if self.is_node(&st, &src.host).await? {
+            if src_is_node {
                 if let Err(e) = st.detach(&rd, &src.host).await {
                     self.warn(format!("detach '{rd}' from '{}': {e}", src.host));
                 }
@@ -476,4 +503,72 @@ impl Driver {
         }
         Ok(String::new())
     }
+}
+
+/// `monitor_ds <ds_path>` on a host: for every VM directory (`<ds_path>/<vmid>`) with disks,
+/// `VM = [ ID = <vmid>, MONITOR = "<base64>" ]`, the base64 text holding one
+/// `DISK_SIZE = [ ID=<disk>, SIZE=<MB>]` line per `disk.<n>`, as OpenNebula's own
+/// `tm/ssh/monitor_ds` prints it. A disk's size is its device's (LINSTOR volumes are block
+/// devices) or, for a file, the space it takes; local only, no controller is asked. Snapshot
+/// sizes of LINSTOR volumes are not known on the host and not reported.
+pub fn monitor_ds(dir: &Path) -> R<String> {
+    use base64::Engine as _;
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        usage(format!(
+            "cannot read datastore directory {}: {e}",
+            dir.display()
+        ))
+    })?;
+    let mut vms: Vec<(u64, PathBuf)> = entries
+        .flatten()
+        .filter_map(|e| {
+            let id = e.file_name().to_str()?.parse::<u64>().ok()?;
+            Some((id, e.path()))
+        })
+        .collect();
+    vms.sort();
+    let mut out = Vec::new();
+    for (vm, vm_dir) in vms {
+        let mut disks: Vec<(u64, u64)> = std::fs::read_dir(&vm_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name();
+                let id = name.to_str()?.strip_prefix("disk.")?.parse::<u64>().ok()?;
+                Some((id, disk_mb(&e.path())?))
+            })
+            .collect();
+        if disks.is_empty() {
+            continue;
+        }
+        disks.sort();
+        let text: String = disks
+            .iter()
+            .map(|(id, mb)| format!("DISK_SIZE = [ ID={id}, SIZE={mb}]\n"))
+            .collect();
+        out.push(format!(
+            "VM = [ ID = {vm}, MONITOR = \"{}\" ]",
+            base64::engine::general_purpose::STANDARD.encode(text)
+        ));
+    }
+    Ok(out.join("\n"))
+}
+
+/// Size in MB (rounded up) of a disk: a block device's size, a file's allocated space.
+fn disk_mb(path: &Path) -> Option<u64> {
+    use std::io::{Seek as _, SeekFrom};
+    use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
+    let meta = std::fs::metadata(path).ok()?;
+    let bytes = if meta.file_type().is_block_device() {
+        std::fs::File::open(path)
+            .ok()?
+            .seek(SeekFrom::End(0))
+            .ok()?
+    } else if meta.is_file() {
+        meta.blocks() * 512
+    } else {
+        return None;
+    };
+    Some(bytes.div_ceil(1 << 20))
 }

@@ -1,6 +1,7 @@
 //! Test harness: an in-process LINSTOR simulator, an oned XML-RPC stand-in serving documents
-//! built in the reference formats, hosts as directories, and the real `linstor-one` binary
-//! installed under `remotes/{datastore,tm}/<driver>/<action>` symlinks.
+//! built in the reference formats, hosts reached over a private real sshd
+//! (`linstor_tests::sshd`, one directory and device root per host), and the real `linstor-one`
+//! binary installed under `remotes/{datastore,tm}/<driver>/<action>` symlinks.
 
 #![allow(dead_code)]
 
@@ -11,6 +12,7 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use linstor_tests::sim::{Backing, BlockingSim, Sim, SimConfig};
+use linstor_tests::sshd::Sshd;
 
 pub const DS_ACTIONS: [&str; 10] = [
     "cp",
@@ -24,7 +26,7 @@ pub const DS_ACTIONS: [&str; 10] = [
     "snap_flatten",
     "export",
 ];
-pub const TM_ACTIONS: [&str; 18] = [
+pub const TM_ACTIONS: [&str; 19] = [
     "clone",
     "ln",
     "mv",
@@ -42,6 +44,7 @@ pub const TM_ACTIONS: [&str; 18] = [
     "snap_delete",
     "snap_revert",
     "monitor",
+    "monitor_ds",
     "resize",
 ];
 
@@ -128,6 +131,7 @@ pub struct Run {
 }
 
 pub struct Harness {
+    pub sshd: Sshd,
     pub sim: BlockingSim,
     pub tmp: tempfile::TempDir,
     pub remotes: PathBuf,
@@ -152,13 +156,36 @@ impl Harness {
             ..Default::default()
         })
         .unwrap();
+        Harness::around(sim, tmp, nodes, &["linstor", "linstor_un"])
+    }
+
+    /// A harness around a running simulator whose nodes are `hosts` (and the front-end `fe`),
+    /// with `drivers` installed.
+    pub fn around(
+        sim: BlockingSim,
+        tmp: tempfile::TempDir,
+        hosts: &[&str],
+        drivers: &[&str],
+    ) -> Harness {
         let remotes = tmp.path().join("remotes");
-        install(&remotes, &["linstor", "linstor_un"]);
+        install(&remotes, drivers);
         std::fs::create_dir_all(tmp.path().join("hosts")).unwrap();
+        let mut hosts: Vec<&str> = hosts.to_vec();
+        hosts.push("fe");
+        let sshd = Sshd::start(
+            &tmp.path().join("ssh"),
+            &hosts,
+            &tmp.path().join("hosts"),
+            sim.dev_dir(),
+        )
+        .unwrap_or_else(|e| panic!("private sshd for the host steps: {e}"));
+        sshd.frontend_remotes(&tmp.path().join("one"))
+            .expect("front-end remotes");
         std::fs::write(tmp.path().join("one_auth"), "oneadmin:secret\n").unwrap();
         let docs: Docs = Arc::default();
         let xmlrpc = oned_standin(docs.clone());
         Harness {
+            sshd,
             sim,
             tmp,
             remotes,
@@ -218,8 +245,8 @@ impl Harness {
         c.args(args)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("LINSTOR_ONE_LOCAL_HOSTS", self.hosts())
-            .env("LINSTOR_ONE_DEV_DIR", self.sim.dev_dir())
+            .envs(self.sshd.driver_env())
+            .env("ONE_LOCATION", self.tmp.path().join("one"))
             .env("LINSTOR_ONE_STATE_DIR", self.tmp.path().join("state"))
             .env("LINSTOR_ONE_LOCK_DIR", self.tmp.path().join("locks"))
             .env("LINSTOR_ONE_NODE", "frontend")
@@ -243,6 +270,29 @@ impl Harness {
             let _ = si.write_all(input.as_bytes());
         });
         child
+    }
+
+    /// ssh sessions per host since the last [`Harness::reset_counts`].
+    pub fn ssh(&self) -> std::collections::BTreeMap<String, u64> {
+        self.sshd.sessions()
+    }
+
+    /// Forget the REST requests and ssh sessions counted so far.
+    pub fn reset_counts(&self) {
+        self.sim.reset_stats();
+        self.sshd.reset_sessions();
+    }
+
+    /// Where the symlink at `path` on `host` points, seen from the test: the device root of the
+    /// host's sessions is `sim.dev_root(host)`.
+    pub fn host_link(&self, host: &str, path: &str) -> PathBuf {
+        let link = self.hosts().join(host).join(path.trim_start_matches('/'));
+        let target =
+            std::fs::read_link(&link).unwrap_or_else(|e| panic!("{}: {e}", link.display()));
+        match target.strip_prefix(self.sshd.dev_root()) {
+            Ok(rel) => self.sim.dev_root(host).join(rel),
+            Err(_) => target,
+        }
     }
 
     pub fn rds(&self) -> serde_json::Map<String, serde_json::Value> {

@@ -53,7 +53,11 @@ struct Args {
     /// Only the scale rows.
     #[arg(long)]
     only_scale: bool,
-    /// Exit with status 2 when a row's round trips differ from the expected ones.
+    /// Only the OpenNebula operation rows (no scale rows, no loop devices or mounts).
+    #[arg(long)]
+    only_opennebula: bool,
+    /// Exit with status 2 when a row's round trips differ from the expected ones, or its ssh
+    /// connections exceed the better peer's.
     #[arg(long)]
     strict: bool,
 }
@@ -192,18 +196,25 @@ fn run(args: &Args) -> anyhow::Result<usize> {
             "[{:>4.0}s] operations at {lat} ms added latency",
             started.elapsed().as_secs_f64()
         );
-        for mode in [PveMode::PerCall, PveMode::LongLived] {
-            rows.extend(Pve::new(&b, mode)?.ops().context("Proxmox operations")?);
+        if !args.only_opennebula {
+            for mode in [PveMode::PerCall, PveMode::LongLived] {
+                rows.extend(Pve::new(&b, mode)?.ops().context("Proxmox operations")?);
+            }
         }
         rows.extend(One::new(&b)?.ops().context("OpenNebula operations")?);
-        {
+        if !args.only_opennebula {
             let d = Docker::start(&b)?;
             rows.extend(d.ops().context("Docker operations")?);
         }
         rt.block_on(sim.stop());
     }
     let lat = args.latency_ms.iter().copied().max().unwrap_or(0);
-    for &n in &args.scale {
+    let scale: &[usize] = if args.only_opennebula {
+        &[]
+    } else {
+        &args.scale
+    };
+    for &n in scale {
         for platform in ["Proxmox", "Docker"] {
             let dir = tmp.path().join(format!("scale-{platform}-{n}"));
             let nodes = nodes_for(n);
@@ -306,14 +317,29 @@ fn mib(kib: u64) -> String {
 fn render(rows: &[Row], routes: bool) -> (String, usize) {
     let mut md = String::new();
     let mut bad = 0;
-    let _ = writeln!(md, "| platform | operation | volumes | added latency | ours ms p50 (p10–p90) | controller ms | ours − controller ms | round trips (expected) | peak RSS MiB | python-linstor ms p50 (p10–p90) | their round trips | their peak RSS MiB | ours / theirs |");
+    let _ = writeln!(md, "| platform | operation | volumes | added latency | ours ms p50 (p10–p90) | controller ms | ours − controller ms | round trips (expected) | ssh connections (better peer) | peak RSS MiB | python-linstor ms p50 (p10–p90) | their round trips | their peak RSS MiB | ours / theirs |");
     let _ = writeln!(
         md,
-        "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"
+        "|---|---|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---:|"
     );
     for r in rows {
         let o = &r.ours;
         let ok = o.trips_min >= r.expected.0 && o.trips_max <= r.expected.1;
+        let ssh = match r.ssh {
+            Some(c) => {
+                let n = if c.min == c.max {
+                    c.max.to_string()
+                } else {
+                    format!("{}–{}", c.min, c.max)
+                };
+                let mark = if c.max <= c.peer { "✓" } else { "✗" };
+                if c.max > c.peer {
+                    bad += 1;
+                }
+                format!("{n} {mark} ({})", c.peer)
+            }
+            None => "–".into(),
+        };
         if !ok {
             bad += 1;
         }
@@ -329,7 +355,7 @@ fn render(rows: &[Row], routes: bool) -> (String, usize) {
         };
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} ms | {} | {} | {} | {} {} ({}: {}) | {} | {theirs} | {ttrips} | {trss} | {ratio} |",
+            "| {} | {} | {} | {} ms | {} | {} | {} | {} {} ({}: {}) | {ssh} | {} | {theirs} | {ttrips} | {trss} | {ratio} |",
             r.platform,
             r.op,
             r.volumes,

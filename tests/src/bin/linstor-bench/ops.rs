@@ -26,6 +26,27 @@ pub struct Row {
     pub theirs: Option<Summary>,
     /// Round trips the operation needs (lowest, highest), and why.
     pub expected: (u64, u64, &'static str),
+    /// ssh connections to hosts per invocation, for frontends that reach hosts over ssh.
+    pub ssh: Option<SshCount>,
+}
+
+/// ssh connections of one operation: the range over the runs, and the better peer driver's
+/// count for the same action (the most this operation may open).
+#[derive(Debug, Clone, Copy)]
+pub struct SshCount {
+    pub min: u64,
+    pub max: u64,
+    pub peer: u64,
+}
+
+impl SshCount {
+    fn of(counts: &[u64], peer: u64) -> SshCount {
+        SshCount {
+            min: counts.iter().copied().min().unwrap_or(0),
+            max: counts.iter().copied().max().unwrap_or(0),
+            peer,
+        }
+    }
 }
 
 /// What every frontend run shares.
@@ -70,6 +91,7 @@ impl Bench<'_> {
             ours: Summary::of(ours),
             theirs: theirs.map(Summary::of),
             expected,
+            ssh: None,
         }
     }
 }
@@ -440,10 +462,12 @@ fn vm_xml(id: u64, img: u64, size_mb: u64) -> String {
 }
 
 /// `linstor-one` behind the `remotes/{datastore,tm}/linstor/<action>` links, with an oned
-/// stand-in for the documents the TM actions fetch.
+/// stand-in for the documents the TM actions fetch, reaching the hosts over a private sshd
+/// (`linstor_tests::sshd`) that counts the connections.
 #[derive(Debug)]
 pub struct One<'a> {
     b: &'a Bench<'a>,
+    sshd: linstor_tests::sshd::Sshd,
     remotes: PathBuf,
     env: Vec<(String, String)>,
     docs: Arc<Mutex<HashMap<(String, u64), String>>>,
@@ -459,7 +483,7 @@ impl<'a> One<'a> {
         let exe = b.bin_dir.join("linstor-one");
         for (kind, actions) in [
             ("datastore", &["cp", "monitor"][..]),
-            ("tm", &["clone", "ln", "premigrate"][..]),
+            ("tm", &["clone", "ln", "premigrate", "mv", "delete"][..]),
         ] {
             let dir = remotes.join(kind).join("linstor");
             std::fs::create_dir_all(&dir)?;
@@ -470,6 +494,13 @@ impl<'a> One<'a> {
             }
         }
         std::fs::create_dir_all(base.join("hosts"))?;
+        let sshd = linstor_tests::sshd::Sshd::start(
+            &base.join("ssh"),
+            &["n1", "n2", "n3", "s1", "s2", "fe"],
+            &base.join("hosts"),
+            b.sim.dev_dir(),
+        )?;
+        sshd.frontend_remotes(&base.join("one-location"))?;
         std::fs::write(base.join("one_auth"), "oneadmin:secret\n")?;
         let image = base.join("image.raw");
         let payload: Vec<u8> = (0..(IMAGE_MB as u32) << 20)
@@ -487,12 +518,9 @@ impl<'a> One<'a> {
             d.insert(("one.datastore.info".into(), 0), datastore_xml(0, 1, &url));
         }
         let p = |x: &str| base.join(x).display().to_string();
-        let env = vec![
-            (s("LINSTOR_ONE_LOCAL_HOSTS"), p("hosts")),
-            (
-                s("LINSTOR_ONE_DEV_DIR"),
-                b.sim.dev_dir().display().to_string(),
-            ),
+        let mut env = sshd.driver_env();
+        env.extend([
+            (s("ONE_LOCATION"), p("one-location")),
             (s("LINSTOR_ONE_STATE_DIR"), p("state")),
             (s("LINSTOR_ONE_LOCK_DIR"), p("locks")),
             (s("LINSTOR_ONE_NODE"), s("frontend")),
@@ -500,9 +528,10 @@ impl<'a> One<'a> {
             (s("ONE_XMLRPC"), xmlrpc),
             (s("ONE_AUTH"), p("one_auth")),
             (s("LINSTOR_ONE_MONITORD_CONF"), p("no-monitord.conf")),
-        ];
+        ]);
         Ok(One {
             b,
+            sshd,
             remotes,
             env,
             docs,
@@ -510,14 +539,16 @@ impl<'a> One<'a> {
         })
     }
 
+    /// One invocation: its sample and the ssh connections it opened.
     fn run(
         &self,
         kind: &str,
         action: &str,
         args: &[String],
         stdin: &str,
-    ) -> anyhow::Result<Sample> {
-        Ok(self
+    ) -> anyhow::Result<(Sample, u64)> {
+        self.sshd.reset_sessions();
+        let sample = self
             .b
             .runner
             .run(
@@ -527,13 +558,14 @@ impl<'a> One<'a> {
                 &self.env,
                 stdin.as_bytes(),
             )?
-            .0)
+            .0;
+        Ok((sample, self.sshd.sessions().values().sum()))
     }
 
     pub fn ops(&self) -> anyhow::Result<Vec<Row>> {
         let b = self.b;
         let url = b.url();
-        let mut o: HashMap<&str, Vec<Sample>> = HashMap::new();
+        let mut o: HashMap<&str, Vec<(Sample, u64)>> = HashMap::new();
         let mut t: HashMap<&str, Vec<Sample>> = HashMap::new();
         let ds = datastore_xml(100, 0, &url);
         let dev = |node: &str, rsc: &str| {
@@ -614,6 +646,23 @@ impl<'a> One<'a> {
                 .push(b.peer("allow_two_primaries", &[s("n2"), py_clone, py_img])?);
             b.sim
                 .set_in_use(&format!("one-vm-{vmid}-disk-0"), "n1", false);
+            o.entry("mv").or_default().push(self.run(
+                "tm",
+                "mv",
+                &[
+                    format!("n1:{VM_DIR}/{vmid}/disk.1"),
+                    format!("n2:{VM_DIR}/{vmid}/disk.1"),
+                    s(vmid),
+                    s(100),
+                ],
+                "",
+            )?);
+            o.entry("delete").or_default().push(self.run(
+                "tm",
+                "delete",
+                &[format!("n2:{VM_DIR}/{vmid}/disk.0"), s(vmid), s(0)],
+                "",
+            )?);
             o.entry("monitor").or_default().push(self.run(
                 "datastore",
                 "monitor",
@@ -624,41 +673,67 @@ impl<'a> One<'a> {
                 .or_default()
                 .push(b.peer("size_info", &[])?);
         }
+        let row = |key: &str,
+                   label: &str,
+                   theirs: Option<&[Sample]>,
+                   expected: (u64, u64, &'static str),
+                   peer: u64| {
+            let ours: Vec<Sample> = o[key].iter().map(|(s, _)| s.clone()).collect();
+            let ssh: Vec<u64> = o[key].iter().map(|(_, n)| *n).collect();
+            Row {
+                ssh: Some(SshCount::of(&ssh, peer)),
+                ..b.row("OpenNebula", label, &ours, theirs, expected)
+            }
+        };
         Ok(vec![
-            b.row(
-                "OpenNebula",
+            row(
+                "cp",
                 "cp (4 MiB image)",
-                &o["cp"],
                 Some(&t["cp"]),
                 (2, 2, "spawn with the ownership props, where its replicas are (the image is written on one)"),
+                1,
             ),
-            b.row(
-                "OpenNebula",
+            row(
                 "clone",
-                &o["clone"],
+                "clone",
                 Some(&t["clone"]),
                 (5, 7, "the source definition by name (ownership, props to drop, size), clone, clone status until done (1-3 polls), grow the volume definition, make-available on the host"),
+                1,
             ),
-            b.row(
-                "OpenNebula",
+            row(
                 "ln",
-                &o["ln"],
+                "ln",
                 Some(&t["ln"]),
                 (1, 3, "the host's resource (1 when a replica is there already), else the definition (ownership) and make-available"),
+                1,
             ),
-            b.row(
-                "OpenNebula",
+            row(
+                "premigrate",
                 "premigrate (2 disks)",
-                &o["premigrate"],
                 Some(&t["premigrate"]),
                 (6, 6, "per disk: the definition (ownership, props), allow-two-primaries, make-available on the target"),
+                2,
             ),
-            b.row(
-                "OpenNebula",
+            row(
+                "mv",
+                "mv (persistent disk, host to host)",
+                None,
+                (5, 7, "the image's definition by name, the node list once for both hosts, the target's resource (make-available with the definition when absent: 7), detach from the source (its resources, then delete or, after a premigrate as here, allow-two-primaries cleared)"),
+                3,
+            ),
+            row(
+                "delete",
+                "delete (non-persistent disk)",
+                None,
+                (2, 2, "the VM disk's definition by name, then one delete of the whole definition"),
+                1,
+            ),
+            row(
+                "monitor",
                 "monitor (datastore)",
-                &o["monitor"],
                 Some(&t["monitor"]),
                 (0, 1, "capacity cache, refreshed by query-size-info when stale"),
+                0,
             ),
         ])
     }
