@@ -291,15 +291,6 @@ fn checked_name(name: &str) -> Result<(), AdoptError> {
     })
 }
 
-fn fnv1a32(data: &[u8]) -> u32 {
-    let mut h: u32 = 0x811c_9dc5;
-    for b in data {
-        h ^= u32::from(*b);
-        h = h.wrapping_mul(0x0100_0193);
-    }
-    h
-}
-
 /// LINSTOR name and ownership properties.
 fn name_and_owner(res: &DrbdResource, opts: &Options) -> Result<(String, Props), AdoptError> {
     let mut props = Props::new();
@@ -328,7 +319,7 @@ fn name_and_owner(res: &DrbdResource, opts: &Options) -> Result<(String, Props),
                 }
                 None => format!(
                     "pm-{:08x}",
-                    fnv1a32(format!("adopt:{}", res.name).as_bytes())
+                    naming::fnv1a_32(format!("adopt:{}", res.name).as_bytes())
                 ),
             };
             checked_name(&n)?;
