@@ -9,7 +9,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 spec="${LINSTOR_SPEC:-$repo/../shared/linstor/rest_v1_openapi.yaml}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target}"
+export CARGO_TARGET_DIR="$(realpath -m "${CARGO_TARGET_DIR:-$repo/target}")"
 venv="${SCHEMATHESIS_VENV:-$CARGO_TARGET_DIR/schemathesis-venv}"
 version=4.32.5
 
@@ -28,8 +28,8 @@ cargo build --quiet -p linstor-tests --bin linstor-sim
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 set +e
-"$venv/bin/python" "$here/run_schemathesis.py" "$CARGO_TARGET_DIR/debug/linstor-sim" "$spec" \
-    "$here/schemathesis-deviations.yaml" "$work" "${SCHEMATHESIS_SECONDS:-60}" | tee "$work/summary"
+(cd "$work" && "$venv/bin/python" "$here/run_schemathesis.py" "$CARGO_TARGET_DIR/debug/linstor-sim" \
+    "$spec" "$here/schemathesis-deviations.yaml" "$work" "${SCHEMATHESIS_SECONDS:-60}") | tee "$work/summary"
 rc=${PIPESTATUS[0]}
 set -e
 grep '^schemathesis' "$work/summary" > "$CARGO_TARGET_DIR/schemathesis-summary.txt" || true
