@@ -54,13 +54,7 @@ fn must(cmd: &str, args: &[&str]) -> String {
 }
 
 fn docker(d: &Dockerd, args: &[&str]) -> String {
-    let out = d.cli(args).expect("docker CLI");
-    assert!(
-        out.ok,
-        "docker {args:?} failed:\n{}\n{}",
-        out.stdout, out.stderr
-    );
-    out.stdout
+    d.cli_ok(args)
 }
 
 struct Plugin {

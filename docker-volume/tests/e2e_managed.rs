@@ -45,9 +45,7 @@ fn try_docker(d: &Dockerd, args: &[&str]) -> (bool, String, String) {
 }
 
 fn docker(d: &Dockerd, args: &[&str]) -> String {
-    let (ok, out, err) = try_docker(d, args);
-    assert!(ok, "docker {args:?} failed:\n{out}\n{err}");
-    out
+    d.cli_ok(args)
 }
 
 /// Host mount points below `dir` (not `dir` itself, which dockerd binds), each once (a

@@ -172,6 +172,18 @@ impl Dockerd {
         })
     }
 
+    /// Runs `docker -H <this engine> ARGS` and returns its stdout; panics with both outputs when
+    /// the command cannot run or fails (for tests).
+    pub fn cli_ok(&self, args: &[&str]) -> String {
+        let out = self.cli(args).expect("docker CLI");
+        assert!(
+            out.ok,
+            "docker {args:?} failed:\n{}\n{}",
+            out.stdout, out.stderr
+        );
+        out.stdout
+    }
+
     /// Stops dockerd and starts it again with the same directories (volumes, plugins and
     /// images stay; it forgets the legacy drivers it had in memory).
     pub fn restart(&mut self) -> Result<(), DockerdError> {

@@ -11,13 +11,7 @@ use linstor_tests::dockerd::{machine_volume_drivers, Dockerd};
 const IMAGE: &str = "linstor-dockerd-selftest:latest";
 
 fn must(d: &Dockerd, args: &[&str]) -> String {
-    let out = d.cli(args).expect("docker CLI");
-    assert!(
-        out.ok,
-        "docker {args:?} failed:\n{}\n{}",
-        out.stdout, out.stderr
-    );
-    out.stdout
+    d.cli_ok(args)
 }
 
 #[test]
