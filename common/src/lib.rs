@@ -6,6 +6,7 @@
 //! - [`naming`]: LINSTOR name rules, per-platform naming and ownership.
 //! - [`volume`]: create, delete, resize, snapshots, clones, attach/detach, migration, capacity, gc.
 //! - [`host`]: host side effects behind the [`host::HostOps`] trait.
+//! - [`persist`]: cache and state files written whole, at once or after the answer.
 
 pub mod api;
 pub mod client;
@@ -16,4 +17,5 @@ pub use client::Client;
 pub use error::{Error, Result};
 pub mod host;
 pub mod naming;
+pub mod persist;
 pub mod volume;

@@ -487,11 +487,7 @@ fn write_status_file(ctx: &Context, c: &linstor_common::volume::Capacity) {
     let avail = c.free_kib * 1024;
     let body = json!({"key": key, "fetched_at": c.fetched_at, "total": total, "avail": avail,
                       "used": total.saturating_sub(avail)});
-    let tmp = file.with_extension(format!("tmp{}", std::process::id()));
-    let written = std::fs::create_dir_all(cache_dir())
-        .and_then(|()| std::fs::write(&tmp, body.to_string()))
-        .and_then(|()| std::fs::rename(&tmp, &file));
-    if let Err(e) = written {
+    if let Err(e) = linstor_common::persist::write_cache(file.clone(), body.to_string().into_bytes()) {
         tracing::warn!(file = %file.display(), error = %e, "status file not written");
     }
 }
@@ -509,7 +505,7 @@ async fn status(st: &Storage, ctx: &Context) -> Result<Value, PveError> {
         let total = c.total_kib * 1024;
         let avail = c.free_kib * 1024;
         json!({"total": total, "avail": avail, "used": total.saturating_sub(avail),
-               "active": 1, "stale": stale})
+               "active": 1, "stale": stale, "fetched_at": c.fetched_at})
     };
     if let Some(c) = &cached {
         if now_secs().saturating_sub(c.fetched_at) < ttl {

@@ -5,7 +5,8 @@
 //! `linstor-pve --serve`: the same, for many calls over one process (the Perl module keeps one
 //! per PVE process): one request per stdin line, `{"method": ..., "input": {...}}`, one answer per
 //! stdout line, `{"ok": {...}, "log": [...]}` or `{"error": {...}, "log": [...]}`; the log lines
-//! of that request travel in the answer. It exits at the end of stdin.
+//! of that request travel in the answer, and its cache files are written after the answer,
+//! before the next request is read. It exits at the end of stdin.
 
 use std::io::{BufRead, Read, Write};
 use std::process::ExitCode;
@@ -135,6 +136,7 @@ fn serve() -> anyhow::Result<ExitCode> {
         .init();
     let rt = runtime()?;
     let storages = Storages::default();
+    linstor_common::persist::defer();
     for line in std::io::stdin().lock().lines() {
         let line = line.context("reading a request from stdin")?;
         if line.trim().is_empty() {
@@ -151,6 +153,7 @@ fn serve() -> anyhow::Result<ExitCode> {
         };
         out["log"] = serde_json::json!(log.take());
         answer(&out)?;
+        linstor_common::persist::flush();
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -69,20 +69,14 @@ impl Storage {
         let Some(file) = self.capacity_file(rg) else {
             return Ok(());
         };
-        let err = |e: std::io::Error| Error::State {
-            path: file.clone(),
-            source: e.into(),
-        };
-        if let Some(dir) = file.parent() {
-            std::fs::create_dir_all(dir).map_err(err)?;
-        }
-        let tmp = file.with_extension(format!("tmp{}", std::process::id()));
         let body = serde_json::to_vec(cap).map_err(|e| Error::State {
             path: file.clone(),
             source: e.into(),
         })?;
-        std::fs::write(&tmp, body).map_err(err)?;
-        std::fs::rename(&tmp, &file).map_err(err)
+        crate::persist::write_cache(file.clone(), body).map_err(|e| Error::State {
+            path: file,
+            source: e.into(),
+        })
     }
 
     /// Capacity of a resource group: from the cache when younger than `ttl` (no request),

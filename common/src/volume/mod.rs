@@ -368,11 +368,14 @@ impl Storage {
         Ok(out)
     }
 
-    /// Every volume this platform owns, with replicas (two requests whatever the count).
+    /// Every volume this platform owns, with replicas (two requests whatever the count, sent
+    /// together).
     #[instrument(skip(self))]
     pub async fn list(&self) -> Result<Vec<VolumeInfo>> {
-        let defs = self.client.resource_definitions_brief(&[]).await?;
-        let resources = self.client.view_resources_brief(&[], &[]).await?;
+        let (defs, resources) = tokio::try_join!(
+            self.client.resource_definitions_brief(&[]),
+            self.client.view_resources_brief(&[], &[])
+        )?;
         let mut by_rd: std::collections::HashMap<String, Vec<ResourceWithVolumes>> =
             std::collections::HashMap::with_capacity(resources.len());
         for r in resources {

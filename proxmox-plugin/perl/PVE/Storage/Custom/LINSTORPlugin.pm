@@ -597,19 +597,28 @@ sub _status_key {
     return $JSON->encode({ node => _nodename(), scfg => \%opts });
 }
 
-# The helper's last status answer for this storage while it is younger than 'statuscache'.
+my %STATUS;    # storeid => this process's last fresh status answer: key, dir, fetched_at, sizes
+
+# The helper's last status answer for this storage while it is younger than 'statuscache': this
+# process's own, else the one the helpers of all processes leave in the cache directory.
 sub _warm_status {
     my ($storeid, $scfg, $key) = @_;
     my $ttl = $scfg->{statuscache} // 60;
     return undef if $ttl <= 0 || $storeid !~ m/^[A-Za-z][A-Za-z0-9\-_.]*[A-Za-z0-9]$/;
-    open(my $fh, '<', _cache_dir() . "/pve-status-$storeid.json") or return undef;
+    my $fresh = sub {
+        my ($c) = @_;
+        return 0 if ref($c) ne 'HASH' || ($c->{key} // '') ne $key;
+        my $age = time() - ($c->{fetched_at} // 0);
+        return $age >= 0 && $age < $ttl;
+    };
+    my $dir = _cache_dir();
+    my $mine = $STATUS{$storeid};
+    return $mine if $mine && $mine->{dir} eq $dir && $fresh->($mine);
+    open(my $fh, '<', "$dir/pve-status-$storeid.json") or return undef;
     local $/;
     my $c = eval { $JSON->decode(scalar(<$fh>)) };
     close($fh);
-    return undef if ref($c) ne 'HASH' || ($c->{key} // '') ne $key;
-    my $age = time() - ($c->{fetched_at} // 0);
-    return undef if $age < 0 || $age >= $ttl;
-    return $c;
+    return $fresh->($c) ? $c : undef;
 }
 
 sub status {
@@ -618,6 +627,7 @@ sub status {
     if (my $c = _warm_status($storeid, $scfg, $key)) {
         return ($c->{total}, $c->{avail}, $c->{used}, 1);
     }
+    delete $STATUS{$storeid};
     my $res = eval { _run_helper('status', $storeid, $scfg, {}, status_key => $key) };
     if (!$res) {
         chomp(my $err = $@ // '');
@@ -625,6 +635,10 @@ sub status {
         return undef;
     }
     return undef if !$res->{active};
+    if (!$res->{stale} && defined($res->{fetched_at})) {
+        $STATUS{$storeid} = { key => $key, dir => _cache_dir(), fetched_at => $res->{fetched_at},
+            map { $_ => $res->{$_} } qw(total avail used) };
+    }
     return ($res->{total}, $res->{avail}, $res->{used}, 1);
 }
 
