@@ -454,7 +454,7 @@ fn render_peer(rows: &[Row], routes: bool) -> String {
             ),
             Err(e) => {
                 let e = e.lines().next().unwrap_or_default().replace('|', "\\|");
-                format!("failed: {e} | – | – | – | – | –")
+                format!("{e} | – | – | – | – | –")
             }
         };
         let _ = writeln!(

@@ -530,12 +530,16 @@ impl<'a> Pve<'a> {
                 self.call("deactivate_volume", json!({"volname": vol}), &node, 60)?
                     .0,
             );
-            p.on_volume(
-                "deactivate",
-                "deactivate_volume",
-                peer_vol.as_deref(),
-                peer_node.as_deref(),
-            );
+            if p.failed("activate") {
+                p.fail("deactivate", "not run: its activate_volume failed");
+            } else {
+                p.on_volume(
+                    "deactivate",
+                    "deactivate_volume",
+                    peer_vol.as_deref(),
+                    peer_node.as_deref(),
+                );
+            }
             t.entry("deactivate")
                 .or_default()
                 .push(b.peer("remove_diskless", &[py_node, py])?);
@@ -718,13 +722,22 @@ impl<'p, 'a> PeerRuns<'p, 'a> {
             Some((v, node)) => {
                 self.call(key, method, json!({"volname": v}), node, 60);
             }
-            None => {
-                let e = self.got.entry(key).or_insert_with(|| Ok(Vec::new()));
-                if e.is_ok() {
-                    *e = Err("not run: its alloc_image failed".into());
-                }
+            None => self.fail(key, "not run: its alloc_image failed"),
+        }
+    }
+
+    /// Ends the runs of `key` with `why`, unless they failed already.
+    fn fail(&mut self, key: &'static str, why: &str) {
+        if self.pve.is_some() {
+            let e = self.got.entry(key).or_insert_with(|| Ok(Vec::new()));
+            if e.is_ok() {
+                *e = Err(why.to_string());
             }
         }
+    }
+
+    fn failed(&self, key: &str) -> bool {
+        self.got.get(key).is_some_and(Result::is_err)
     }
 
     fn expire_status_cache(&self) -> anyhow::Result<()> {
