@@ -1,7 +1,8 @@
 //! `linstor-bench`: wall time, REST round trips and peak RSS of every frontend operation users
 //! wait on, through the real release binaries against the in-process simulator with added
 //! latency, side by side with the same LINSTOR work through python-linstor (one process per
-//! action); plus list/status/`Get`/`List` with thousands of volumes. Writes a markdown report.
+//! action); plus list/status/`Get`/`List` with thousands of volumes; with `--pve-peer`, every
+//! Proxmox row also through LINBIT's own Proxmox plugin. Writes a markdown report.
 //! Run it with `scripts/bench.sh` (see BENCHMARKS.md).
 
 mod measure;
@@ -17,7 +18,7 @@ use linstor_tests::sim::{Backing, Sim, SimConfig};
 use serde_json::json;
 
 use measure::{Runner, Summary, WRAPPER_FLAG};
-use ops::{Bench, Docker, One, Pve, PveMode, Row};
+use ops::{Bench, Docker, One, Pve, PveMode, PvePlugin, Row};
 
 /// Benchmark of the three frontends against python-linstor.
 #[derive(Debug, Parser)]
@@ -56,6 +57,13 @@ struct Args {
     /// Only the OpenNebula operation rows (no scale rows, no loop devices or mounts).
     #[arg(long)]
     only_opennebula: bool,
+    /// Only the Proxmox rows (operations and scale; no loop devices or mounts).
+    #[arg(long, conflicts_with = "only_opennebula")]
+    only_proxmox: bool,
+    /// A checkout of LINBIT's linstor-proxmox (`LINSTORPlugin.pm`, `LINBIT/*.pm`): every Proxmox
+    /// row also runs that plugin doing the same PVE call, reported in a second table.
+    #[arg(long, value_name = "DIR")]
+    pve_peer: Option<PathBuf>,
     /// Exit with status 2 when a row's round trips differ from the expected ones, or its ssh
     /// connections exceed the better peer's.
     #[arg(long)]
@@ -74,7 +82,10 @@ fn main() -> std::process::ExitCode {
         };
     }
     let mut args = Args::parse();
-    for p in [&mut args.bin_dir, &mut args.python, &mut args.peer] {
+    for p in [&mut args.bin_dir, &mut args.python, &mut args.peer]
+        .into_iter()
+        .chain(args.pve_peer.as_mut())
+    {
         if let Ok(abs) = std::path::absolute(&*p) {
             *p = abs;
         }
@@ -151,6 +162,20 @@ fn start_sim(
     }))
 }
 
+/// Our Proxmox plugin in `mode`, and LINBIT's from `peer_dir` beside it.
+fn pve_pair<'a>(
+    b: &'a Bench<'a>,
+    mode: PveMode,
+    peer_dir: Option<&std::path::Path>,
+) -> anyhow::Result<(Pve<'a>, Option<Pve<'a>>)> {
+    let ours = Pve::new(b, mode, PvePlugin::Ours)?;
+    let peer = peer_dir
+        .map(|d| Pve::new(b, mode, PvePlugin::Linbit(d.to_path_buf())))
+        .transpose()
+        .context("LINBIT's Proxmox plugin (--pve-peer)")?;
+    Ok((ours, peer))
+}
+
 fn run(args: &Args) -> anyhow::Result<usize> {
     let started = Instant::now();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -198,11 +223,14 @@ fn run(args: &Args) -> anyhow::Result<usize> {
         );
         if !args.only_opennebula {
             for mode in [PveMode::PerCall, PveMode::LongLived] {
-                rows.extend(Pve::new(&b, mode)?.ops().context("Proxmox operations")?);
+                let (pve, peer) = pve_pair(&b, mode, args.pve_peer.as_deref())?;
+                rows.extend(pve.ops(peer.as_ref()).context("Proxmox operations")?);
             }
         }
-        rows.extend(One::new(&b)?.ops().context("OpenNebula operations")?);
-        if !args.only_opennebula {
+        if !args.only_proxmox {
+            rows.extend(One::new(&b)?.ops().context("OpenNebula operations")?);
+        }
+        if !args.only_opennebula && !args.only_proxmox {
             let d = Docker::start(&b)?;
             rows.extend(d.ops().context("Docker operations")?);
         }
@@ -214,8 +242,13 @@ fn run(args: &Args) -> anyhow::Result<usize> {
     } else {
         &args.scale
     };
+    let platforms: &[&str] = if args.only_proxmox {
+        &["Proxmox"]
+    } else {
+        &["Proxmox", "Docker"]
+    };
     for &n in scale {
-        for platform in ["Proxmox", "Docker"] {
+        for &platform in platforms {
             let dir = tmp.path().join(format!("scale-{platform}-{n}"));
             let nodes = nodes_for(n);
             let sim = start_sim(&rt, nodes.clone(), Backing::None, lat, &dir)?;
@@ -259,9 +292,9 @@ fn run(args: &Args) -> anyhow::Result<usize> {
             };
             if platform == "Proxmox" {
                 for mode in [PveMode::PerCall, PveMode::LongLived] {
-                    let pve = Pve::new(&b, mode)?;
-                    rows.extend(pve.list()?);
-                    rows.push(pve.status_at_scale()?);
+                    let (pve, peer) = pve_pair(&b, mode, args.pve_peer.as_deref())?;
+                    rows.extend(pve.list(peer.as_ref())?);
+                    rows.push(pve.status_at_scale(peer.as_ref())?);
                 }
             } else {
                 let d = Docker::start(&b)?;
@@ -278,6 +311,9 @@ fn run(args: &Args) -> anyhow::Result<usize> {
     }
     let (table, mismatches) = render(&rows, args.routes);
     let mut md = table;
+    if args.pve_peer.is_some() {
+        md.push_str(&render_peer(&rows, args.routes));
+    }
     for n in &notes {
         let _ = writeln!(md, "- {n}");
     }
@@ -387,4 +423,60 @@ fn render(rows: &[Row], routes: bool) -> (String, usize) {
         }
     }
     (md, bad)
+}
+
+/// Own cost of one side: p50 wall − controller time − added latency × round trips.
+fn own_ms(s: &Summary, latency_ms: u64) -> f64 {
+    (s.p50 - s.server_p50 - latency_ms as f64 * s.trips_max as f64).max(0.0)
+}
+
+/// The Proxmox rows that also ran LINBIT's plugin, ours and theirs side by side.
+fn render_peer(rows: &[Row], routes: bool) -> String {
+    let mut md = String::new();
+    let _ = writeln!(md, "\n### Proxmox beside LINBIT's plugin\n");
+    let _ = writeln!(md, "| operation | volumes | added latency | ours ms p50 (p10–p90) | ours controller ms | ours − controller ms | ours round trips | ours process starts | LINBIT ms p50 (p10–p90) | LINBIT controller ms | LINBIT − controller ms | LINBIT round trips | LINBIT process starts | ours / LINBIT |");
+    let _ = writeln!(
+        md,
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for r in rows {
+        let Some(peer) = &r.peer else { continue };
+        let o = &r.ours;
+        let theirs = match peer {
+            Ok(l) => format!(
+                "{} | {} | {} | {} | {} | {:.2}",
+                spread(l),
+                ms(l.server_p50),
+                ms(own_ms(l, r.latency_ms)),
+                l.trips(),
+                l.starts(),
+                o.p50 / l.p50
+            ),
+            Err(e) => {
+                let e = e.lines().next().unwrap_or_default().replace('|', "\\|");
+                format!("{e} | – | – | – | – | –")
+            }
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} ms | {} | {} | {} | {} | {} | {theirs} |",
+            r.op,
+            r.volumes,
+            r.latency_ms,
+            spread(o),
+            ms(o.server_p50),
+            ms(own_ms(o, r.latency_ms)),
+            o.trips(),
+            o.starts(),
+        );
+        if routes {
+            if let Ok(l) = peer {
+                eprintln!(
+                    "{} {} @{}: LINBIT {:?}",
+                    r.platform, r.op, r.volumes, l.routes
+                );
+            }
+        }
+    }
+    md
 }

@@ -21,6 +21,8 @@ pub struct Sample {
     pub server: Duration,
     pub rss_kib: u64,
     pub routes: Vec<String>,
+    /// Processes the measured code started itself (the Proxmox plugins report theirs).
+    pub starts: u64,
 }
 
 /// Wrapper mode: `linstor-bench --measure-child REPORT PROG ARGS...` runs PROG with the
@@ -103,6 +105,7 @@ impl Runner {
                 server,
                 rss_kib: rss,
                 routes,
+                starts: 0,
             },
             String::from_utf8_lossy(&out.stdout).into_owned(),
         ))
@@ -127,6 +130,7 @@ pub fn timed<T>(sim: &Sim, f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Res
             server: sim.server_time(),
             rss_kib: 0,
             routes,
+            starts: 0,
         },
         v,
     ))
@@ -143,6 +147,8 @@ pub struct Summary {
     pub trips_max: u64,
     pub rss_kib: u64,
     pub routes: Vec<String>,
+    pub starts_min: u64,
+    pub starts_max: u64,
 }
 
 fn pct(sorted: &[f64], p: f64) -> f64 {
@@ -169,16 +175,27 @@ impl Summary {
             trips_max: samples.iter().map(|s| s.trips).max().unwrap_or(0),
             rss_kib: samples.iter().map(|s| s.rss_kib).max().unwrap_or(0),
             routes: samples.last().map(|s| s.routes.clone()).unwrap_or_default(),
+            starts_min: samples.iter().map(|s| s.starts).min().unwrap_or(0),
+            starts_max: samples.iter().map(|s| s.starts).max().unwrap_or(0),
         }
     }
 
     /// Round trips as `n` or `min–max` when they varied.
     pub fn trips(&self) -> String {
-        if self.trips_min == self.trips_max {
-            self.trips_min.to_string()
-        } else {
-            format!("{}–{}", self.trips_min, self.trips_max)
-        }
+        range(self.trips_min, self.trips_max)
+    }
+
+    /// Process starts per invocation, as `n` or `min–max` when they varied.
+    pub fn starts(&self) -> String {
+        range(self.starts_min, self.starts_max)
+    }
+}
+
+fn range(min: u64, max: u64) -> String {
+    if min == max {
+        min.to_string()
+    } else {
+        format!("{min}–{max}")
     }
 }
 

@@ -28,6 +28,8 @@ pub struct Row {
     pub expected: (u64, u64, &'static str),
     /// ssh connections to hosts per invocation, for frontends that reach hosts over ssh.
     pub ssh: Option<SshCount>,
+    /// The same PVE call through LINBIT's Proxmox plugin (`--pve-peer`), or why it failed.
+    pub peer: Option<Result<Summary, String>>,
 }
 
 /// ssh connections of one operation: the range over the runs, and the better peer driver's
@@ -92,6 +94,7 @@ impl Bench<'_> {
             theirs: theirs.map(Summary::of),
             expected,
             ssh: None,
+            peer: None,
         }
     }
 }
@@ -120,6 +123,76 @@ impl PveMode {
     }
 }
 
+/// Which `PVE::Storage::Custom::LINSTORPlugin` the Perl driver loads.
+#[derive(Debug, Clone)]
+pub enum PvePlugin {
+    /// Ours (`proxmox-plugin/perl`), with the release `linstor-pve` as its helper.
+    Ours,
+    /// A checkout of LINBIT's linstor-proxmox: `LINSTORPlugin.pm` and `LINBIT/*.pm` in this
+    /// directory.
+    Linbit(PathBuf),
+}
+
+/// LINBIT's plugin writes its status cache to `/var/cache/linstor-proxmox/sizeinfos` and turns
+/// to https when `/var/lib/linstor.d` holds a token: its driver runs in a private mount
+/// namespace where `/var/cache` is a directory of the bench (`$0`) and `/var/lib/linstor.d`,
+/// when present, an empty tmpfs. Nothing of it reaches the host's mounts.
+const LINBIT_NAMESPACE: &str = "mount --bind \"$0\" /var/cache && \
+     { [ ! -d /var/lib/linstor.d ] || mount -t tmpfs linstor-bench /var/lib/linstor.d; } && \
+     exec \"$@\"";
+
+/// Perl modules LINBIT's plugin loads beyond what ours needs, with their Debian packages.
+const LINBIT_PERL_MODULES: &[(&str, &str)] = &[
+    ("REST::Client", "librest-client-perl"),
+    ("UUID", "libuuid-perl"),
+    ("JSON::XS", "libjson-xs-perl"),
+    ("Types::Serialiser", "libtypes-serialiser-perl"),
+];
+
+/// Fails with what to install when LINBIT's plugin in `dir` cannot be loaded here.
+fn check_linbit(dir: &Path) -> anyhow::Result<()> {
+    for f in [
+        "LINSTORPlugin.pm",
+        "LINBIT/Linstor.pm",
+        "LINBIT/PluginHelper.pm",
+    ] {
+        if !dir.join(f).is_file() {
+            bail!(
+                "--pve-peer {}: no {f}; pass a checkout of LINBIT's linstor-proxmox",
+                dir.display()
+            );
+        }
+    }
+    let missing: Vec<&(&str, &str)> = LINBIT_PERL_MODULES
+        .iter()
+        .filter(|(m, _)| {
+            !Command::new("perl")
+                .arg(format!("-M{m}"))
+                .args(["-e", "1"])
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "LINBIT's plugin needs the Perl modules {}: apt-get install {} (scripts/bench.sh \
+             does with --pve-peer)",
+            missing
+                .iter()
+                .map(|(m, _)| *m)
+                .collect::<Vec<_>>()
+                .join(", "),
+            missing
+                .iter()
+                .map(|(_, p)| *p)
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+    }
+    Ok(())
+}
+
 /// The long-lived Perl process (`pve-driver.pl serve`).
 #[derive(Debug)]
 struct Session {
@@ -128,14 +201,18 @@ struct Session {
     stdout: std::io::BufReader<std::process::ChildStdout>,
 }
 
-/// The Perl module `PVE::Storage::Custom::LINSTORPlugin` driving the calls itself
-/// (`tests/bench/pve-driver.pl`), with the release `linstor-pve` as its helper.
+/// A `PVE::Storage::Custom::LINSTORPlugin` driving the calls itself (`tests/bench/pve-driver.pl`):
+/// ours with the release `linstor-pve` as its helper, or LINBIT's.
 #[derive(Debug)]
 pub struct Pve<'a> {
     b: &'a Bench<'a>,
     env: Vec<(String, String)>,
-    driver: PathBuf,
+    /// The program and its arguments up to `once`/`serve`.
+    cmd: Vec<String>,
     mode: PveMode,
+    plugin: PvePlugin,
+    /// LINBIT's plugin: what its namespace mounts over `/var/cache`.
+    var_cache: Option<PathBuf>,
     session: Mutex<Option<Session>>,
 }
 
@@ -149,7 +226,7 @@ impl Drop for Pve<'_> {
 }
 
 impl<'a> Pve<'a> {
-    pub fn new(b: &'a Bench<'a>, mode: PveMode) -> anyhow::Result<Self> {
+    pub fn new(b: &'a Bench<'a>, mode: PveMode, plugin: PvePlugin) -> anyhow::Result<Self> {
         let env = vec![
             (
                 s("LINSTOR_PVE_CACHE_DIR"),
@@ -172,11 +249,38 @@ impl<'a> Pve<'a> {
         if !driver.is_file() {
             bail!("{} is missing", driver.display());
         }
+        let (cmd, var_cache) = match &plugin {
+            PvePlugin::Ours => (vec![s("perl"), driver.display().to_string()], None),
+            PvePlugin::Linbit(dir) => {
+                check_linbit(dir)?;
+                let var_cache = b.tmp.join("linbit-var-cache");
+                std::fs::create_dir_all(var_cache.join("linstor-proxmox"))
+                    .with_context(|| format!("create {}", var_cache.display()))?;
+                let cmd = vec![
+                    s("unshare"),
+                    s("--mount"),
+                    s("--propagation"),
+                    s("private"),
+                    s("--"),
+                    s("sh"),
+                    s("-c"),
+                    s(LINBIT_NAMESPACE),
+                    var_cache.display().to_string(),
+                    s("perl"),
+                    driver.display().to_string(),
+                    s("--plugin"),
+                    dir.join("LINSTORPlugin.pm").display().to_string(),
+                    s("--lib"),
+                    dir.display().to_string(),
+                ];
+                (cmd, Some(var_cache))
+            }
+        };
         let session = match mode {
             PveMode::PerCall => None,
             PveMode::LongLived => {
-                let mut child = Command::new("perl")
-                    .arg(&driver)
+                let mut child = Command::new(&cmd[0])
+                    .args(&cmd[1..])
                     .arg("serve")
                     .envs(env.iter().map(|(k, v)| (k, v)))
                     .stdin(Stdio::piped())
@@ -195,8 +299,10 @@ impl<'a> Pve<'a> {
         Ok(Pve {
             b,
             env,
-            driver,
+            cmd,
             mode,
+            plugin,
+            var_cache,
             session: Mutex::new(session),
         })
     }
@@ -205,38 +311,103 @@ impl<'a> Pve<'a> {
         format!("{name}, {}", self.mode.label())
     }
 
+    /// The VM the benchmark allocates for: each plugin its own, so their volumes never meet.
+    fn vmid(&self) -> u32 {
+        match self.plugin {
+            PvePlugin::Ours => 100,
+            PvePlugin::Linbit(_) => 7100,
+        }
+    }
+
+    /// The storage configuration of a call: the same for both plugins, except that LINBIT's
+    /// takes controller host names and adds the port itself (the driver maps it to the
+    /// simulator's).
+    fn scfg(&self, statuscache: u32) -> (Value, Option<u16>) {
+        let url = self.b.url();
+        let (controller, port) = match self.plugin {
+            PvePlugin::Ours => (url, None),
+            PvePlugin::Linbit(_) => {
+                let hostport = url.rsplit("://").next().unwrap_or_default();
+                let (host, port) = hostport.rsplit_once(':').unwrap_or((hostport, ""));
+                (host.to_string(), port.parse().ok())
+            }
+        };
+        (
+            json!({"controller": controller, "resourcegroup": "DfltRscGrp",
+                   "statuscache": statuscache.to_string()}),
+            port,
+        )
+    }
+
+    /// A node where volume `vol` has no resource yet (a tie-breaker counts as one), so that
+    /// activating it there is a diskless attach whatever the placement of its replicas.
+    fn attach_node(&self, vol: &str) -> String {
+        let rsc = vol.split('_').next().unwrap_or(vol);
+        let (_, reply) = self.b.sim.call(
+            "GET",
+            &format!("/v1/resource-definitions/{rsc}/resources"),
+            b"",
+        );
+        let placed: Vec<String> = reply
+            .as_ref()
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|r| r["node_name"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        ["n3", "n2", "s1", "s2"]
+            .into_iter()
+            .find(|n| !placed.iter().any(|p| p == n))
+            .unwrap_or("n3")
+            .to_string()
+    }
+
+    /// Makes the next `status` find its cache expired. Ours: `statuscache` 0 does it. LINBIT's
+    /// reads 0 as its default of 60 s, so its cache file is removed, as 60 s passing would
+    /// make it stale.
+    fn expire_status_cache(&self) -> anyhow::Result<()> {
+        if let Some(dir) = &self.var_cache {
+            let f = dir.join("linstor-proxmox/sizeinfos");
+            match std::fs::remove_file(&f) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).with_context(|| format!("remove {}", f.display())),
+            }
+        }
+        Ok(())
+    }
+
     /// One plugin method; the sample's wall time is the method's own time measured in Perl
-    /// (helper start included in a fresh process, Perl's start-up not). Also answers how many
-    /// helper processes the call started.
+    /// (helper start included in a fresh process, Perl's start-up not), its `starts` the helper
+    /// processes the call started. Also answers the method's result.
     pub fn call(
         &self,
         method: &str,
         args: Value,
         node: &str,
         statuscache: u32,
-    ) -> anyhow::Result<(Sample, Value, u64)> {
+    ) -> anyhow::Result<(Sample, Value)> {
         use std::io::{BufRead as _, Write as _};
+        let (scfg, rest_port) = self.scfg(statuscache);
         let doc = json!({
             "method": method,
             "storeid": "drbd1",
             "node": node,
             "dev_root": self.b.sim.dev_root(node),
-            "scfg": {"controller": self.b.url(), "resourcegroup": "DfltRscGrp",
-                     "statuscache": statuscache.to_string()},
+            "scfg": scfg,
+            "rest_port": rest_port,
             "args": args,
         });
         let (mut sample, out) = match self.mode {
-            PveMode::PerCall => self.b.runner.run(
-                self.b.sim,
-                Path::new("perl"),
-                &[
-                    self.driver.display().to_string(),
-                    s("once"),
-                    doc.to_string(),
-                ],
-                &self.env,
-                b"",
-            )?,
+            PveMode::PerCall => {
+                let mut argv = self.cmd[1..].to_vec();
+                argv.extend([s("once"), doc.to_string()]);
+                self.b
+                    .runner
+                    .run(self.b.sim, Path::new(&self.cmd[0]), &argv, &self.env, b"")?
+            }
             PveMode::LongLived => {
                 let mut guard = self
                     .session
@@ -260,6 +431,7 @@ impl<'a> Pve<'a> {
                         .into_iter()
                         .map(|(k, v)| format!("{v}x {k}"))
                         .collect(),
+                    starts: 0,
                 };
                 (sample, line)
             }
@@ -267,38 +439,49 @@ impl<'a> Pve<'a> {
         let v: Value = serde_json::from_str(&out)
             .with_context(|| format!("pve-driver answered '{}'", out.trim()))?;
         if let Some(e) = v.get("error") {
-            bail!("{method} through the Perl module failed: {e}");
+            bail!(
+                "{method} through the Perl module failed: {}",
+                e.as_str().unwrap_or_default().trim()
+            );
         }
         sample.wall = Duration::from_nanos(v["wall_ns"].as_u64().context("no wall_ns")?);
-        Ok((sample, v["ok"].clone(), v["starts"].as_u64().unwrap_or(0)))
+        sample.starts = v["starts"].as_u64().unwrap_or(0);
+        Ok((sample, v["ok"].clone()))
     }
 
-    /// Every operation at the current population.
-    pub fn ops(&self) -> anyhow::Result<Vec<Row>> {
+    /// Every operation at the current population; with `peer`, the same PVE calls through that
+    /// plugin too, each right after ours.
+    pub fn ops(&self, peer: Option<&Pve<'_>>) -> anyhow::Result<Vec<Row>> {
         let b = self.b;
         let mut o: HashMap<&str, Vec<Sample>> = HashMap::new();
         let mut t: HashMap<&str, Vec<Sample>> = HashMap::new();
+        let mut p = PeerRuns::new(peer);
         self.call("status", json!({}), "n1", 60)?;
+        p.call("prime", "status", json!({}), "n1", 60);
         for i in 0..b.runs {
-            let (smp, _, starts) = self.call("status", json!({}), "n1", 60)?;
-            if starts != 0 {
+            let (smp, _) = self.call("status", json!({}), "n1", 60)?;
+            if smp.starts != 0 {
                 bail!(
-                    "a warm-cache status started {starts} process(es); status file: {}; plugin log: {}",
+                    "a warm-cache status started {} process(es); status file: {}; plugin log: {}",
+                    smp.starts,
                     std::fs::read_to_string(b.tmp.join("pve-cache/pve-status-drbd1.json"))
                         .unwrap_or_else(|e| e.to_string()),
                     std::fs::read_to_string(b.tmp.join("pve-plugin.log")).unwrap_or_default()
                 );
             }
             o.entry("status").or_default().push(smp);
+            p.call("status", "status", json!({}), "n1", 60);
             o.entry("status_miss")
                 .or_default()
                 .push(self.call("status", json!({}), "n1", 0)?.0);
+            p.expire_status_cache()?;
+            p.call("status_miss", "status", json!({}), "n1", 0);
             t.entry("status_miss")
                 .or_default()
                 .push(b.peer("size_info", &[])?);
-            let (smp, out, _) = self.call(
+            let (smp, out) = self.call(
                 "alloc_image",
-                json!({"vmid": 100, "size_kib": 4096}),
+                json!({"vmid": self.vmid(), "size_kib": 4096}),
                 "n1",
                 60,
             )?;
@@ -307,6 +490,7 @@ impl<'a> Pve<'a> {
                 .as_str()
                 .context("alloc_image answered no volname")?
                 .to_string();
+            let peer_vol = p.alloc(4096);
             let tag = if self.mode == PveMode::PerCall {
                 'f'
             } else {
@@ -323,96 +507,253 @@ impl<'a> Pve<'a> {
                     s("Aux/pm/vmid=100"),
                 ],
             )?);
+            let node = self.attach_node(&vol);
+            let py_node = self.attach_node(&py);
+            let peer_node = peer_vol
+                .as_deref()
+                .zip(peer)
+                .map(|(v, pve)| pve.attach_node(v));
             o.entry("activate").or_default().push(
-                self.call("activate_volume", json!({"volname": vol}), "n3", 60)?
+                self.call("activate_volume", json!({"volname": vol}), &node, 60)?
                     .0,
+            );
+            p.on_volume(
+                "activate",
+                "activate_volume",
+                peer_vol.as_deref(),
+                peer_node.as_deref(),
             );
             t.entry("activate")
                 .or_default()
-                .push(b.peer("make_available", &[s("n3"), py.clone()])?);
+                .push(b.peer("make_available", &[py_node.clone(), py.clone()])?);
             o.entry("deactivate").or_default().push(
-                self.call("deactivate_volume", json!({"volname": vol}), "n3", 60)?
+                self.call("deactivate_volume", json!({"volname": vol}), &node, 60)?
                     .0,
             );
+            if p.failed("activate") {
+                p.fail("deactivate", "not run: its activate_volume failed");
+            } else {
+                p.on_volume(
+                    "deactivate",
+                    "deactivate_volume",
+                    peer_vol.as_deref(),
+                    peer_node.as_deref(),
+                );
+            }
             t.entry("deactivate")
                 .or_default()
-                .push(b.peer("remove_diskless", &[s("n3"), py])?);
+                .push(b.peer("remove_diskless", &[py_node, py])?);
         }
         let mut rows = vec![
-            b.row(
-                "Proxmox",
-                &self.op("status (cache fresh, 0 process starts)"),
-                &o["status"],
-                None,
-                (0, 0, "served in Perl from the status file"),
+            p.row(
+                "status",
+                b.row(
+                    "Proxmox",
+                    &self.op("status (cache fresh, 0 process starts)"),
+                    &o["status"],
+                    None,
+                    (0, 0, "served in Perl from the status file"),
+                ),
             ),
-            b.row(
-                "Proxmox",
-                &self.op("status (cache expired)"),
-                &o["status_miss"],
-                Some(&t["status_miss"]),
-                (1, 1, "query-size-info of the resource group"),
+            p.row(
+                "status_miss",
+                b.row(
+                    "Proxmox",
+                    &self.op("status (cache expired)"),
+                    &o["status_miss"],
+                    Some(&t["status_miss"]),
+                    (1, 1, "query-size-info of the resource group"),
+                ),
             ),
-            b.row(
-                "Proxmox",
-                &self.op("alloc_image"),
-                &o["alloc"],
-                Some(&t["alloc"]),
-                (4, 4, "spawn of the definitions (ownership props, incomplete marker), the local diskful replica (make-available), autoplace of the rest, marker cleared"),
+            p.row(
+                "alloc",
+                b.row(
+                    "Proxmox",
+                    &self.op("alloc_image"),
+                    &o["alloc"],
+                    Some(&t["alloc"]),
+                    (4, 4, "spawn of the definitions (ownership props, incomplete marker), the local diskful replica (make-available), autoplace of the rest, marker cleared"),
+                ),
             ),
-            b.row(
-                "Proxmox",
-                &self.op("activate_volume (diskless attach)"),
-                &o["activate"],
-                Some(&t["activate"]),
-                (3, 3, "this node's resource (absent), the definition (ownership), make-available"),
+            p.row(
+                "activate",
+                b.row(
+                    "Proxmox",
+                    &self.op("activate_volume (diskless attach)"),
+                    &o["activate"],
+                    Some(&t["activate"]),
+                    (3, 3, "this node's resource (absent), the definition (ownership), make-available"),
+                ),
             ),
-            b.row(
-                "Proxmox",
-                &self.op("deactivate_volume (diskless removed)"),
-                &o["deactivate"],
-                Some(&t["deactivate"]),
-                (3, 3, "the definition (ownership), its resources (this copy diskless, a disk elsewhere), delete of the diskless copy"),
+            p.row(
+                "deactivate",
+                b.row(
+                    "Proxmox",
+                    &self.op("deactivate_volume (diskless removed)"),
+                    &o["deactivate"],
+                    Some(&t["deactivate"]),
+                    (3, 3, "the definition (ownership), its resources (this copy diskless, a disk elsewhere), delete of the diskless copy"),
+                ),
             ),
         ];
-        rows.extend(self.list()?);
+        rows.extend(self.list(peer)?);
         Ok(rows)
     }
 
-    /// `list_images` and `status` at the current population.
-    pub fn list(&self) -> anyhow::Result<Vec<Row>> {
+    /// `list_images` at the current population (with `peer`, its too).
+    pub fn list(&self, peer: Option<&Pve<'_>>) -> anyhow::Result<Vec<Row>> {
         let b = self.b;
         let mut o = Vec::new();
         let mut t = Vec::new();
+        let mut p = PeerRuns::new(peer);
         for _ in 0..b.runs {
             o.push(self.call("list_images", json!({}), "n1", 60)?.0);
+            p.call("list", "list_images", json!({}), "n1", 60);
             t.push(b.peer("list_owned_volumes", &[s("Aux/pm/vmid")])?);
         }
-        Ok(vec![b.row(
-            "Proxmox",
-            &self.op("list_images"),
-            &o,
-            Some(&t),
-            (2, 2, "definitions with volumes, resources of ours"),
+        Ok(vec![p.row(
+            "list",
+            b.row(
+                "Proxmox",
+                &self.op("list_images"),
+                &o,
+                Some(&t),
+                (2, 2, "definitions with volumes, resources of ours"),
+            ),
         )])
     }
 
-    /// `status` with an expired cache at the current population.
-    pub fn status_at_scale(&self) -> anyhow::Result<Row> {
+    /// `status` with an expired cache at the current population (with `peer`, its too).
+    pub fn status_at_scale(&self, peer: Option<&Pve<'_>>) -> anyhow::Result<Row> {
         let b = self.b;
         let mut o = Vec::new();
         let mut t = Vec::new();
+        let mut p = PeerRuns::new(peer);
         for _ in 0..b.runs {
             o.push(self.call("status", json!({}), "n1", 0)?.0);
+            p.expire_status_cache()?;
+            p.call("status_miss", "status", json!({}), "n1", 0);
             t.push(b.peer("size_info", &[])?);
         }
-        Ok(b.row(
-            "Proxmox",
-            &self.op("status (cache expired)"),
-            &o,
-            Some(&t),
-            (1, 1, "query-size-info of the resource group"),
+        Ok(p.row(
+            "status_miss",
+            b.row(
+                "Proxmox",
+                &self.op("status (cache expired)"),
+                &o,
+                Some(&t),
+                (1, 1, "query-size-info of the resource group"),
+            ),
         ))
+    }
+}
+
+/// The other plugin's samples per operation. The first failure of an operation ends its runs
+/// and is reported in its row instead of figures.
+struct PeerRuns<'p, 'a> {
+    pve: Option<&'p Pve<'a>>,
+    got: HashMap<&'static str, Result<Vec<Sample>, String>>,
+}
+
+impl<'p, 'a> PeerRuns<'p, 'a> {
+    fn new(pve: Option<&'p Pve<'a>>) -> Self {
+        PeerRuns {
+            pve,
+            got: HashMap::new(),
+        }
+    }
+
+    fn call(
+        &mut self,
+        key: &'static str,
+        method: &str,
+        args: Value,
+        node: &str,
+        statuscache: u32,
+    ) -> Option<Value> {
+        let pve = self.pve?;
+        let entry = self.got.entry(key).or_insert_with(|| Ok(Vec::new()));
+        let Ok(samples) = entry else {
+            return None;
+        };
+        match pve.call(method, args, node, statuscache) {
+            Ok((smp, out)) => {
+                samples.push(smp);
+                Some(out)
+            }
+            Err(e) => {
+                *entry = Err(format!("{e:#}"));
+                None
+            }
+        }
+    }
+
+    fn alloc(&mut self, size_kib: u64) -> Option<String> {
+        let vmid = self.pve?.vmid();
+        let out = self.call(
+            "alloc",
+            "alloc_image",
+            json!({"vmid": vmid, "size_kib": size_kib}),
+            "n1",
+            60,
+        )?;
+        match out.as_str() {
+            Some(v) => Some(v.to_string()),
+            None => {
+                self.got
+                    .insert("alloc", Err(format!("alloc_image answered {out}")));
+                None
+            }
+        }
+    }
+
+    /// `method` on the volume the peer allocated in this run, or the reason there is none.
+    fn on_volume(
+        &mut self,
+        key: &'static str,
+        method: &str,
+        vol: Option<&str>,
+        node: Option<&str>,
+    ) {
+        if self.pve.is_none() {
+            return;
+        }
+        match vol.zip(node) {
+            Some((v, node)) => {
+                self.call(key, method, json!({"volname": v}), node, 60);
+            }
+            None => self.fail(key, "not run: its alloc_image failed"),
+        }
+    }
+
+    /// Ends the runs of `key` with `why`, unless they failed already.
+    fn fail(&mut self, key: &'static str, why: &str) {
+        if self.pve.is_some() {
+            let e = self.got.entry(key).or_insert_with(|| Ok(Vec::new()));
+            if e.is_ok() {
+                *e = Err(why.to_string());
+            }
+        }
+    }
+
+    fn failed(&self, key: &str) -> bool {
+        self.got.get(key).is_some_and(Result::is_err)
+    }
+
+    fn expire_status_cache(&self) -> anyhow::Result<()> {
+        self.pve.map_or(Ok(()), Pve::expire_status_cache)
+    }
+
+    /// `row` with the peer's figures of `key`, when there is a peer.
+    fn row(&self, key: &str, mut row: Row) -> Row {
+        if self.pve.is_some() {
+            row.peer = Some(match self.got.get(key) {
+                Some(Ok(v)) if !v.is_empty() => Ok(Summary::of(v)),
+                Some(Ok(_)) | None => Err("not run".into()),
+                Some(Err(e)) => Err(e.clone()),
+            });
+        }
+        row
     }
 }
 
