@@ -1,5 +1,7 @@
 //! LINSTOR controller simulator and helpers for the end-to-end suites.
 
+pub mod cmd;
+pub mod docker_plugin;
 pub mod dockerd;
 pub mod faults;
 pub mod oned;
