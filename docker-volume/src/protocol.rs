@@ -473,16 +473,12 @@ mod tests {
 
     #[test]
     fn undecodable_body_keeps_the_json_error() {
-        use std::error::Error as _;
         let e = p("/VolumeDriver.Create", r#"{"Name":"v""#).unwrap_err();
-        let json = e
-            .source()
-            .and_then(|s| s.downcast_ref::<serde_json::Error>())
-            .expect("the JSON error is the source");
+        let json: &serde_json::Error = linstor_tests::errors::source(&e);
         assert!(json.is_eof(), "{json}");
         let shown = linstor_common::error::chain(&e);
         assert_eq!(
-            shown,
+            linstor_tests::errors::names_once(&shown, json),
             format!("Create: the request body is not a JSON object: {json}")
         );
     }

@@ -860,6 +860,8 @@ impl HostSteps for LocalHosts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use linstor_common::error::chain;
+    use linstor_tests::errors::{names_once, source};
 
     #[test]
     fn quoting() {
@@ -915,10 +917,7 @@ mod tests {
             b"ssh: connect to host n1: No route to host",
         );
         assert_eq!(e.op, ops[0]);
-        assert!(
-            linstor_common::error::chain(&e).contains("No route to host"),
-            "{e}"
-        );
+        assert!(chain(&e).contains("No route to host"), "{e}");
     }
 
     #[test]
@@ -928,13 +927,17 @@ mod tests {
         assert_eq!(sniff_format(b""), "raw");
     }
 
+    fn local_hosts(d: &tempfile::TempDir) -> LocalHosts {
+        LocalHosts {
+            root: d.path().join("hosts"),
+            dev_dir: d.path().join("dev"),
+        }
+    }
+
     #[test]
     fn local_links_and_dead_hosts() {
         let d = tempfile::tempdir().unwrap();
-        let h = LocalHosts {
-            root: d.path().join("hosts"),
-            dev_dir: d.path().join("dev"),
-        };
+        let h = local_hosts(&d);
         let link = Step::Link {
             link: "/ds/0/5/disk.0".into(),
             rd: "one-vm-5-disk-0".into(),
@@ -954,46 +957,35 @@ mod tests {
 
     #[test]
     fn io_failures_keep_the_io_error() {
-        use std::error::Error as _;
         let d = tempfile::tempdir().unwrap();
-        let h = LocalHosts {
-            root: d.path().join("hosts"),
-            dev_dir: d.path().join("dev"),
-        };
+        let h = local_hosts(&d);
         std::fs::create_dir_all(d.path().join("hosts/n1/ds")).unwrap();
         std::fs::write(d.path().join("hosts/n1/ds/0"), "a file").unwrap();
         let e = h.make_dir("n1", "/ds/0/5").unwrap_err();
-        let Some(HostCause::Io(io)) = e.source().and_then(|s| s.downcast_ref::<HostCause>()) else {
+        let HostCause::Io(io) = source(&e) else {
             panic!("the I/O error is the source: {e:?}");
         };
-        let shown = linstor_common::error::chain(&e);
-        assert_eq!(shown, format!("on host 'n1': mkdir -p: {io}"));
-        assert_eq!(shown.matches(&io.to_string()).count(), 1, "{shown}");
+        let shown = chain(&e);
+        assert_eq!(
+            names_once(&shown, io),
+            format!("on host 'n1': mkdir -p: {io}")
+        );
     }
 
     #[test]
     fn a_missing_program_keeps_the_spawn_error() {
-        use std::error::Error as _;
         let h = SshHosts {
             ssh: "/nonexistent/ssh".into(),
             ..SshHosts::default()
         };
         let e = h.make_dir("n1", "/ds/0/5").unwrap_err();
-        let cause = e.source().expect("the cause is the source");
-        assert!(
-            matches!(
-                cause.downcast_ref::<HostCause>(),
-                Some(HostCause::Spawn { .. })
-            ),
-            "{cause:?}"
-        );
-        let io = cause
-            .source()
-            .and_then(|s| s.downcast_ref::<std::io::Error>())
-            .expect("the I/O error is the cause's source");
+        let cause: &HostCause = source(&e);
+        assert!(matches!(cause, HostCause::Spawn { .. }), "{cause:?}");
+        let io: &std::io::Error = source(&e);
         assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+        let shown = chain(&e);
         assert_eq!(
-            linstor_common::error::chain(&e),
+            names_once(&shown, io),
             format!("on host 'n1': mkdir -p /ds/0/5: cannot run /nonexistent/ssh: {io}")
         );
     }

@@ -995,51 +995,32 @@ mod tests {
 
     #[test]
     fn undecodable_ds_input_keeps_its_cause() {
-        use std::error::Error as _;
+        use linstor_common::error::chain;
+        use linstor_tests::errors::{names_once, source};
         let argv0 = "/r/datastore/linstor/cp";
         let e = parse(argv0, &args(&["%%%", "3"]), no_stdin).unwrap_err();
-        let b64_err = e
-            .source()
-            .and_then(|s| s.downcast_ref::<base64::DecodeError>())
-            .expect("the base64 error is the source");
-        let shown = linstor_common::error::chain(&e);
+        let b64_err: &base64::DecodeError = source(&e);
+        let shown = chain(&e);
         assert!(
             shown.starts_with("cp: the driver message is not valid base64; "),
             "{shown}"
         );
-        assert!(shown.ends_with(&format!(": {b64_err}")), "{shown}");
-        assert_eq!(shown.matches(&b64_err.to_string()).count(), 1, "{shown}");
+        assert!(names_once(&shown, b64_err).ends_with(&format!(": {b64_err}")));
 
-        let e = parse(
-            argv0,
-            &args(&[
-                &base64::engine::general_purpose::STANDARD.encode([0xff, 0xfe]),
-                "3",
-            ]),
-            no_stdin,
-        )
-        .unwrap_err();
+        let not_text = base64::engine::general_purpose::STANDARD.encode([0xff, 0xfe]);
+        let e = parse(argv0, &args(&[&not_text, "3"]), no_stdin).unwrap_err();
+        let utf8: &std::string::FromUtf8Error = source(&e);
+        let shown = chain(&e);
         assert!(
-            e.source()
-                .is_some_and(|s| s.is::<std::string::FromUtf8Error>()),
-            "{e:?}"
-        );
-        assert!(
-            linstor_common::error::chain(&e).contains("not UTF-8 text"),
-            "{e}"
+            names_once(&shown, utf8).contains("not UTF-8 text"),
+            "{shown}"
         );
 
         let broken = || Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
         let e = parse(argv0, &args(&["3"]), broken).unwrap_err();
-        let io = e
-            .source()
-            .and_then(|s| s.downcast_ref::<std::io::Error>())
-            .expect("the I/O error is the source");
+        let io: &std::io::Error = source(&e);
         assert_eq!(io.kind(), std::io::ErrorKind::BrokenPipe);
-        assert_eq!(
-            linstor_common::error::chain(&e),
-            format!("cp: cannot read stdin: {io}")
-        );
+        assert_eq!(chain(&e), format!("cp: cannot read stdin: {io}"));
     }
 
     #[test]

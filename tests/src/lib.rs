@@ -3,6 +3,7 @@
 pub mod cmd;
 pub mod docker_plugin;
 pub mod dockerd;
+pub mod errors;
 pub mod faults;
 pub mod oned;
 pub mod pki;

@@ -130,7 +130,6 @@ pub fn net_sizes(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::error::Error as _;
 
     #[test]
     fn an_unreadable_net_size_keeps_the_host_error() {
@@ -142,15 +141,13 @@ mod tests {
         .unwrap();
         let host = linstor_common::host::FakeHost::default();
         let e = net_sizes(&res, &BTreeMap::new(), &host).unwrap_err();
-        let source = e
-            .source()
-            .and_then(|s| s.downcast_ref::<linstor_common::Error>())
-            .expect("the host error is the source");
+        let source: &linstor_common::Error = linstor_tests::errors::source(&e);
         assert!(
             matches!(source, linstor_common::Error::Host { .. }),
             "{source:?}"
         );
         let shown = linstor_common::error::chain(&e);
+        linstor_tests::errors::names_once(&shown, source);
         assert!(
             shown.starts_with("cannot read the net size of volume 0 from /dev/drbd9100; "),
             "{shown}"
