@@ -201,6 +201,21 @@ impl Harness {
             .insert((method.to_string(), id), doc);
     }
 
+    /// Serves image datastore 100 and system datastore 0, both placing 2 replicas on s1 and
+    /// s2 through this simulator; the image datastore's document.
+    pub fn serve_datastores_on_s1_s2(&self) -> String {
+        let url = self.sim.url();
+        let tpl = [
+            ("LS_CONTROLLERS", url.as_str()),
+            ("REPLICA_COUNT", "2"),
+            ("NODE_LIST", "s1,s2"),
+        ];
+        let ds_img = datastore_xml(100, 0, &tpl);
+        self.serve("one.datastore.info", 100, ds_img.clone());
+        self.serve("one.datastore.info", 0, datastore_xml(0, 1, &tpl));
+        ds_img
+    }
+
     pub fn hosts(&self) -> PathBuf {
         self.tmp.path().join("hosts")
     }
