@@ -251,20 +251,10 @@ fn docker_end_to_end() {
             VOL,
         ],
     );
-    docker(
-        &env.dockerd,
-        &[
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "-v",
-            &format!("{VOL}:/data"),
-            IMAGE,
-            "sh",
-            "-c",
-            "echo hello-linstor > /data/hello && sync",
-        ],
+    env.dockerd.run_once(
+        &format!("{VOL}:/data"),
+        IMAGE,
+        &["sh", "-c", "echo hello-linstor > /data/hello && sync"],
     );
 
     // ls and inspect.
@@ -290,22 +280,8 @@ fn docker_end_to_end() {
 
     // Two containers on one node share the volume; the plugin restarts in between.
     for c in ["e2e-c1", "e2e-c2"] {
-        docker(
-            &env.dockerd,
-            &[
-                "run",
-                "-d",
-                "--network",
-                "none",
-                "--name",
-                c,
-                "-v",
-                &format!("{VOL}:/data"),
-                IMAGE,
-                "sleep",
-                "600",
-            ],
-        );
+        env.dockerd
+            .start_sleeping(c, &format!("{VOL}:/data"), IMAGE);
         env.containers.push(c.into());
     }
     assert_eq!(
@@ -369,20 +345,9 @@ fn docker_end_to_end() {
             .any(|f| f == "DISKLESS"),
         "diskless on n3: {n3}"
     );
-    let got = docker(
-        &env.dockerd,
-        &[
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "-v",
-            &format!("{mp}:/data"),
-            IMAGE,
-            "cat",
-            "/data/hello",
-        ],
-    );
+    let got = env
+        .dockerd
+        .run_once(&format!("{mp}:/data"), IMAGE, &["cat", "/data/hello"]);
     assert_eq!(got.trim(), "hello-linstor");
     let r = b.call("VolumeDriver.Unmount", &mount_b);
     assert_eq!(r["Err"], "", "{r}");
@@ -392,20 +357,9 @@ fn docker_end_to_end() {
     let sim_pid = env.sim.as_ref().map(Child::id).unwrap().to_string();
     run_ok("kill", &["-STOP", &sim_pid]);
     let t0 = Instant::now();
-    let got = docker(
-        &env.dockerd,
-        &[
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "-v",
-            &format!("{VOL}:/data"),
-            IMAGE,
-            "cat",
-            "/data/hello",
-        ],
-    );
+    let got = env
+        .dockerd
+        .run_once(&format!("{VOL}:/data"), IMAGE, &["cat", "/data/hello"]);
     let run_took = t0.elapsed();
     assert_eq!(got.trim(), "hello-linstor", "read with the controller hung");
     let t0 = Instant::now();

@@ -222,20 +222,10 @@ fn managed_plugin_through_the_engine() {
         rd["props"]["Aux/is-linstor-docker-volume"], "true",
         "created through LINSTOR over mutual TLS with basic auth: {rd}"
     );
-    docker(
-        &guard.dockerd,
-        &[
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "-v",
-            &format!("{VOL}:/data"),
-            IMAGE,
-            "sh",
-            "-c",
-            "echo hello-managed > /data/hello && sync",
-        ],
+    guard.dockerd.run_once(
+        &format!("{VOL}:/data"),
+        IMAGE,
+        &["sh", "-c", "echo hello-managed > /data/hello && sync"],
     );
     let device = std::fs::read_link(dev_dir.join(format!("n1/drbd/by-res/{VOL}/0")))
         .expect("the volume's device on n1");
@@ -252,22 +242,9 @@ fn managed_plugin_through_the_engine() {
 
     // Two containers share the mount, which dockerd sees under the propagated mount.
     for c in ["e2em-c1", "e2em-c2"] {
-        docker(
-            &guard.dockerd,
-            &[
-                "run",
-                "-d",
-                "--network",
-                "none",
-                "--name",
-                c,
-                "-v",
-                &format!("{VOL}:/data"),
-                IMAGE,
-                "sleep",
-                "600",
-            ],
-        );
+        guard
+            .dockerd
+            .start_sleeping(c, &format!("{VOL}:/data"), IMAGE);
         guard.containers.push(c.into());
     }
     assert_eq!(

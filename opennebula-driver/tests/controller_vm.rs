@@ -48,15 +48,9 @@ fn set_props(url: &str, rd: &str, props: &[(&str, &str)]) {
 fn controller_vm_disks_without_the_controller() {
     let h = Harness::new(&["s1", "s2", "n1"]);
     let url = h.sim.url();
-    let tpl = [
-        ("LS_CONTROLLERS", url.as_str()),
-        ("REPLICA_COUNT", "2"),
-        ("NODE_LIST", "s1,s2"),
-        ("LINSTOR_CONTROLLER_VM", "50"),
-    ];
-    let ds = datastore_xml(100, 0, &tpl);
-    h.serve("one.datastore.info", 100, ds.clone());
-    h.serve("one.datastore.info", 0, datastore_xml(0, 1, &tpl));
+    let controller_vm = [("LINSTOR_CONTROLLER_VM", "50")];
+    let ds = h.serve_datastore_on_s1_s2(100, 0, &controller_vm);
+    h.serve_datastore_on_s1_s2(0, 1, &controller_vm);
     let image = h.tmp.path().join("image.raw");
     std::fs::write(&image, vec![3u8; 2 << 20]).unwrap();
     let ok = |r: Run| assert_eq!((r.code, r.stdout.as_str()), (0, ""), "{}", r.stderr);

@@ -30,7 +30,8 @@ fn real_nodes(rd: &serde_json::Value) -> Vec<String> {
 #[test]
 fn vm_lifecycle_two_hosts() {
     let h = Harness::new(&["s1", "s2", "n1", "n2"]);
-    let ds_img = h.serve_datastores_on_s1_s2();
+    let ds_img = h.serve_datastore_on_s1_s2(100, 0, &[]);
+    h.serve_datastore_on_s1_s2(0, 1, &[]);
 
     let image = h.tmp.path().join("image.raw");
     let payload: Vec<u8> = (0..4u32 << 20).map(|i| (i % 251) as u8).collect();

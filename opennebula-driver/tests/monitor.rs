@@ -55,17 +55,9 @@ fn recv(sock: &UdpSocket) -> Option<String> {
 #[test]
 fn vm_disk_sizes_reach_monitord() {
     let h = Harness::new(&["s1", "s2", "n1"]);
-    let url = h.sim.url();
-    let tpl = [
-        ("LS_CONTROLLERS", url.as_str()),
-        ("REPLICA_COUNT", "2"),
-        ("NODE_LIST", "s1,s2"),
-    ];
-    let ds_img = datastore_xml(100, 0, &tpl);
-    let sys0 = datastore_xml(0, 1, &tpl);
-    h.serve("one.datastore.info", 100, ds_img.clone());
-    h.serve("one.datastore.info", 0, sys0.clone());
-    h.serve("one.datastore.info", 1, datastore_xml(1, 1, &tpl));
+    let ds_img = h.serve_datastore_on_s1_s2(100, 0, &[]);
+    let sys0 = h.serve_datastore_on_s1_s2(0, 1, &[]);
+    let sys1 = h.serve_datastore_on_s1_s2(1, 1, &[]);
     let image = h.tmp.path().join("image.raw");
     std::fs::write(&image, vec![1u8; 4 << 20]).unwrap();
     let msg = action_msg(
@@ -168,7 +160,7 @@ fn vm_disk_sizes_reach_monitord() {
         "linstor",
         "monitor",
         &["1"],
-        &monitor_msg(&datastore_xml(1, 1, &tpl), 1),
+        &monitor_msg(&sys1, 1),
         &env,
     );
     assert_eq!(r.code, 0, "{}", r.stderr);

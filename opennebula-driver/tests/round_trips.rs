@@ -45,7 +45,8 @@ fn routes(h: &Harness) -> BTreeMap<String, u64> {
 #[test]
 fn cp_clone_premigrate_make_only_the_needed_requests() {
     let h = Harness::new(&["s1", "s2", "n1", "n2"]);
-    let ds_img = h.serve_datastores_on_s1_s2();
+    let ds_img = h.serve_datastore_on_s1_s2(100, 0, &[]);
+    h.serve_datastore_on_s1_s2(0, 1, &[]);
     let image = h.tmp.path().join("image.raw");
     let payload: Vec<u8> = (0..1u32 << 20).map(|i| (i % 253) as u8).collect();
     std::fs::write(&image, &payload).unwrap();
@@ -180,7 +181,8 @@ fn on(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
 #[test]
 fn rest_requests_and_ssh_connections_per_action() {
     let h = Harness::new(&["s1", "s2", "n1", "n2"]);
-    let ds_img = h.serve_datastores_on_s1_s2();
+    let ds_img = h.serve_datastore_on_s1_s2(100, 0, &[]);
+    h.serve_datastore_on_s1_s2(0, 1, &[]);
     let image = h.tmp.path().join("image.raw");
     std::fs::write(&image, vec![7u8; 1 << 20]).unwrap();
     let vm = vm41();
@@ -303,7 +305,8 @@ fn rest_requests_and_ssh_connections_per_action() {
 #[test]
 fn mv_from_an_unreachable_host_over_ssh() {
     let h = Harness::new(&["s1", "s2", "n1", "n2"]);
-    let ds_img = h.serve_datastores_on_s1_s2();
+    let ds_img = h.serve_datastore_on_s1_s2(100, 0, &[]);
+    h.serve_datastore_on_s1_s2(0, 1, &[]);
     let msg = action_msg(&image_xml(10, "", "", "raw", 8, -1, &[]), &ds_img);
     let r = h.run("datastore", "linstor", "mkfs", &["10"], &b64(&msg));
     assert_eq!(r.code, 0, "{}", r.stderr);

@@ -171,6 +171,32 @@ impl Dockerd {
         out.stdout
     }
 
+    /// Runs `image cmd…` without a network, with `mount` (`<volume>:/data`, or a bind mount), in
+    /// a container removed when it exits; its stdout. Panics when it fails (for tests).
+    pub fn run_once(&self, mount: &str, image: &str, cmd: &[&str]) -> String {
+        let mut args = vec!["run", "--rm", "--network", "none", "-v", mount, image];
+        args.extend_from_slice(cmd);
+        self.cli_ok(&args)
+    }
+
+    /// Starts container `name` of `image` without a network, with `mount`, sleeping for 10
+    /// minutes (for tests; remove it with `docker rm -f`).
+    pub fn start_sleeping(&self, name: &str, mount: &str, image: &str) {
+        self.cli_ok(&[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            name,
+            "-v",
+            mount,
+            image,
+            "sleep",
+            "600",
+        ]);
+    }
+
     /// Stops dockerd and starts it again with the same directories (volumes, plugins and
     /// images stay; it forgets the legacy drivers it had in memory).
     pub fn restart(&mut self) -> Result<(), DockerdError> {

@@ -201,19 +201,24 @@ impl Harness {
             .insert((method.to_string(), id), doc);
     }
 
-    /// Serves image datastore 100 and system datastore 0, both placing 2 replicas on s1 and
-    /// s2 through this simulator; the image datastore's document.
-    pub fn serve_datastores_on_s1_s2(&self) -> String {
+    /// Serves datastore `id` of `ds_type` (0 image, 1 system) placing 2 replicas on s1 and s2
+    /// through this simulator, with the `extra` attributes; its document.
+    pub fn serve_datastore_on_s1_s2(
+        &self,
+        id: u64,
+        ds_type: u32,
+        extra: &[(&str, &str)],
+    ) -> String {
         let url = self.sim.url();
-        let tpl = [
+        let mut tpl = vec![
             ("LS_CONTROLLERS", url.as_str()),
             ("REPLICA_COUNT", "2"),
             ("NODE_LIST", "s1,s2"),
         ];
-        let ds_img = datastore_xml(100, 0, &tpl);
-        self.serve("one.datastore.info", 100, ds_img.clone());
-        self.serve("one.datastore.info", 0, datastore_xml(0, 1, &tpl));
-        ds_img
+        tpl.extend_from_slice(extra);
+        let doc = datastore_xml(id, ds_type, &tpl);
+        self.serve("one.datastore.info", id, doc.clone());
+        doc
     }
 
     pub fn hosts(&self) -> PathBuf {
