@@ -11,42 +11,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
 use base64::Engine as _;
+use linstor_one::input::{DsKind, TM_ACTIONS};
 use linstor_tests::sim::{Backing, BlockingSim, Sim, SimConfig};
 use linstor_tests::sshd::Sshd;
-
-pub const DS_ACTIONS: [&str; 10] = [
-    "cp",
-    "mkfs",
-    "rm",
-    "stat",
-    "monitor",
-    "clone",
-    "snap_delete",
-    "snap_revert",
-    "snap_flatten",
-    "export",
-];
-pub const TM_ACTIONS: [&str; 19] = [
-    "clone",
-    "ln",
-    "mv",
-    "mvds",
-    "cpds",
-    "delete",
-    "premigrate",
-    "postmigrate",
-    "failmigrate",
-    "context",
-    "mkimage",
-    "mkswap",
-    "snap_create",
-    "snap_create_live",
-    "snap_delete",
-    "snap_revert",
-    "monitor",
-    "monitor_ds",
-    "resize",
-];
 
 pub fn b64(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
@@ -327,8 +294,9 @@ impl Harness {
 /// the binary.
 pub fn install(remotes: &Path, drivers: &[&str]) {
     let exe = PathBuf::from(env!("CARGO_BIN_EXE_linstor-one"));
+    let ds_actions: Vec<&str> = DsKind::ALL.iter().map(|(_, name)| *name).collect();
     for d in drivers {
-        for (kind, list) in [("datastore", &DS_ACTIONS[..]), ("tm", &TM_ACTIONS[..])] {
+        for (kind, list) in [("datastore", &ds_actions[..]), ("tm", &TM_ACTIONS[..])] {
             let dir = remotes.join(kind).join(d);
             std::fs::create_dir_all(&dir).unwrap();
             for a in list {
