@@ -91,20 +91,23 @@ fn controller_vm_disks_without_the_controller() {
             .join("n1")
             .join(format!("var/lib/one/datastores/0/50/disk.{i}"))
     };
-    ok(h.run(
-        "tm",
-        "linstor",
-        "clone",
-        &[&format!("fe:{img7}"), &disk(0), "50", "100"],
-        "",
-    ));
-    ok(h.run(
-        "tm",
-        "linstor",
-        "ln",
-        &[&format!("fe:{img8}"), &disk(1), "50", "100"],
-        "",
-    ));
+    let clone_and_ln = || {
+        ok(h.run(
+            "tm",
+            "linstor",
+            "clone",
+            &[&format!("fe:{img7}"), &disk(0), "50", "100"],
+            "",
+        ));
+        ok(h.run(
+            "tm",
+            "linstor",
+            "ln",
+            &[&format!("fe:{img8}"), &disk(1), "50", "100"],
+            "",
+        ));
+    };
+    clone_and_ln();
     set_props(
         &url,
         "one-image-8",
@@ -117,20 +120,7 @@ fn controller_vm_disks_without_the_controller() {
     for i in [0, 1] {
         std::fs::remove_file(link(i)).unwrap();
     }
-    ok(h.run(
-        "tm",
-        "linstor",
-        "clone",
-        &[&format!("fe:{img7}"), &disk(0), "50", "100"],
-        "",
-    ));
-    ok(h.run(
-        "tm",
-        "linstor",
-        "ln",
-        &[&format!("fe:{img8}"), &disk(1), "50", "100"],
-        "",
-    ));
+    clone_and_ln();
     for (i, rd) in [(0, "one-vm-50-disk-0"), (1, "one-image-8")] {
         assert!(
             h.host_link("n1", &format!("{DIR}/disk.{i}"))
