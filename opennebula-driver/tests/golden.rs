@@ -467,15 +467,8 @@ fn every_action_in_every_input_form() {
         ("snap_revert to an older snapshot", 0),
         ("snap_revert to the newest snapshot", 1),
     ] {
-        let image = image_xml(
-            5,
-            "/dev/drbd/by-res/one-image-5/0",
-            "",
-            "raw",
-            16,
-            target,
-            &[0, 1],
-        );
+        let source = "/dev/drbd/by-res/one-image-5/0";
+        let image = image_xml(5, source, "", "raw", 16, target, &[0, 1]);
         t.case(label, "datastore", "snap_revert", &["5"], &m(&image, &ds));
     }
     let image2 = image_xml(2, "/dev/drbd/by-res/one-image-2/0", "", "raw", 3, -1, &[]);
