@@ -11,7 +11,7 @@ if [ -n "${ONE_LOCATION:-}" ]; then def="$ONE_LOCATION/var/remotes"; else def=/v
 remotes=${2:-$def}
 [ -x "$bin" ] || { echo "install-remotes.sh: $bin is not an executable; pass the path of linstor-one" >&2; exit 2; }
 ds_actions="cp mkfs rm stat monitor clone snap_delete snap_revert snap_flatten export"
-tm_actions="clone ln mv mvds cpds delete premigrate postmigrate failmigrate context mkimage mkswap snap_create snap_create_live snap_delete snap_revert monitor resize"
+tm_actions="clone ln mv mvds cpds delete premigrate postmigrate failmigrate context mkimage mkswap snap_create snap_create_live snap_delete snap_revert monitor monitor_ds resize"
 for drv in linstor linstor_un; do
     mkdir -p "$remotes/datastore/$drv" "$remotes/tm/$drv"
     for a in $ds_actions; do ln -sfn "$bin" "$remotes/datastore/$drv/$a"; done

@@ -184,13 +184,20 @@ pub enum Cause {
     Ini(#[from] ini::Error),
 }
 
-/// An error and its sources on one line, `outer: inner: …`: how frontends show an error.
+/// An error and its sources on one line, `outer: inner: …`: how frontends show an error. A
+/// source whose text its outer error already ends with (some libraries repeat their source in
+/// their own message) is not repeated.
 pub fn chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
+    let mut outer = out.clone();
     let mut cur = e.source();
     while let Some(s) = cur {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
+        let text = s.to_string();
+        if !outer.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        outer = text;
         cur = s.source();
     }
     out
@@ -236,4 +243,29 @@ fn reports_suffix(reports: &[ApiCallRc]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("{0}")]
+    struct Repeats(#[source] std::io::Error);
+
+    #[test]
+    fn chain_names_each_cause_once() {
+        let e = Error::HostIo {
+            op: "mkdir /x".into(),
+            source: std::io::Error::other("disk on fire"),
+        };
+        assert_eq!(chain(&e), "host operation failed: mkdir /x: disk on fire");
+        let e = Error::State {
+            path: "/s".into(),
+            source: Cause::Io(std::io::Error::other("gone")),
+        };
+        assert_eq!(chain(&e), "local state /s: gone");
+        let repeats = Repeats(std::io::Error::other("at 1..6: unrecognized entity"));
+        assert_eq!(chain(&repeats), "at 1..6: unrecognized entity");
+    }
 }

@@ -18,6 +18,11 @@ fn config(urls: &[String]) -> ClientConfig {
     }
 }
 
+/// One property, as an `override_props`.
+fn prop(key: &str, value: &str) -> Props {
+    Props::from([(key.to_string(), value.to_string())])
+}
+
 fn client(url: &str) -> Client {
     Client::new(config(&[url.to_string()])).unwrap()
 }
@@ -86,7 +91,7 @@ async fn every_endpoint_round_trip() {
     c.resource_group_modify(
         "rg1",
         &ResourceGroupModify {
-            override_props: [("Aux/x".to_string(), "1".to_string())].into(),
+            override_props: prop("Aux/x", "1"),
             ..Default::default()
         },
     )
@@ -141,7 +146,7 @@ async fn every_endpoint_round_trip() {
         "vol1",
         free,
         &ResourceModify {
-            override_props: [("Aux/r".to_string(), "1".to_string())].into(),
+            override_props: prop("Aux/r", "1"),
             ..Default::default()
         },
     )
@@ -302,7 +307,7 @@ async fn every_endpoint_round_trip() {
     assert!(space.max_vlm_size_in_kib > 0 && space.available_size_in_kib.unwrap() > 0);
 
     c.controller_props_modify(&PropsModify {
-        override_props: [("Aux/ctl".to_string(), "1".to_string())].into(),
+        override_props: prop("Aux/ctl", "1"),
         ..Default::default()
     })
     .await
@@ -319,11 +324,7 @@ async fn every_endpoint_round_trip() {
         &nodes_of_vol1[0],
         &nodes_of_vol1[1],
         &PropsModify {
-            override_props: [(
-                "DrbdOptions/Net/allow-two-primaries".to_string(),
-                "yes".to_string(),
-            )]
-            .into(),
+            override_props: prop("DrbdOptions/Net/allow-two-primaries", "yes"),
             ..Default::default()
         },
     )
@@ -332,7 +333,7 @@ async fn every_endpoint_round_trip() {
     c.resource_definition_modify(
         "vol1",
         &ResourceDefinitionModify {
-            override_props: [("Aux/y".to_string(), "2".to_string())].into(),
+            override_props: prop("Aux/y", "2"),
             ..Default::default()
         },
     )
@@ -356,42 +357,18 @@ async fn every_endpoint_round_trip() {
 async fn not_found_and_exists_are_typed_with_linstor_messages() {
     let sim = Sim::start(SimConfig::default()).await.unwrap();
     let c = client(&sim.url());
-    let err = c
-        .spawn(
-            "no-such-group",
-            &ResourceGroupSpawn {
-                resource_definition_name: "x1".into(),
-                volume_sizes: vec![1024],
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap_err();
+    let x1 = ResourceGroupSpawn {
+        resource_definition_name: "x1".into(),
+        volume_sizes: vec![1024],
+        ..Default::default()
+    };
+    let err = c.spawn("no-such-group", &x1).await.unwrap_err();
     match &err {
         Error::NotFound { reports, .. } => assert!(!reports.is_empty()),
         other => panic!("expected NotFound, got {other:?}"),
     }
-    c.spawn(
-        "DfltRscGrp",
-        &ResourceGroupSpawn {
-            resource_definition_name: "x1".into(),
-            volume_sizes: vec![1024],
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    let err = c
-        .spawn(
-            "DfltRscGrp",
-            &ResourceGroupSpawn {
-                resource_definition_name: "x1".into(),
-                volume_sizes: vec![1024],
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap_err();
+    c.spawn("DfltRscGrp", &x1).await.unwrap();
+    let err = c.spawn("DfltRscGrp", &x1).await.unwrap_err();
     assert!(matches!(err, Error::AlreadyExists { .. }), "{err:?}");
     assert!(err.to_string().contains("already exists"), "{err}");
     sim.stop().await;
@@ -538,17 +515,34 @@ impl Pki {
     fn path(&self, name: &str) -> std::path::PathBuf {
         self.dir.path().join(name)
     }
+    /// The simulator's TLS settings: this CA's server certificate, and client certificates of
+    /// this CA required when `verify_clients`.
+    fn server_tls(&self, verify_clients: bool) -> TlsConfig {
+        TlsConfig {
+            cert: self.path("server.pem"),
+            key: self.path("server.key"),
+            client_ca: verify_clients.then(|| self.path("ca.pem")),
+        }
+    }
+    /// A client of `url` trusting this CA, without credentials.
+    fn anonymous(&self, url: String) -> ClientConfig {
+        ClientConfig {
+            ca_file: Some(self.path("ca.pem")),
+            ..config(&[url])
+        }
+    }
+}
+
+/// The error of listing the nodes with `cfg`.
+async fn nodes_error(cfg: ClientConfig) -> Error {
+    Client::new(cfg).unwrap().nodes().await.unwrap_err()
 }
 
 #[tokio::test]
 async fn tls_verifies_the_controller_and_presents_a_client_certificate() {
     let pki = Pki::new();
     let sim = Sim::start(SimConfig {
-        tls: Some(TlsConfig {
-            cert: pki.path("server.pem"),
-            key: pki.path("server.key"),
-            client_ca: Some(pki.path("ca.pem")),
-        }),
+        tls: Some(pki.server_tls(true)),
         ..Default::default()
     })
     .await
@@ -556,8 +550,7 @@ async fn tls_verifies_the_controller_and_presents_a_client_certificate() {
     let url = sim.url();
     assert!(url.starts_with("https://"));
 
-    let mut good = config(std::slice::from_ref(&url));
-    good.ca_file = Some(pki.path("ca.pem"));
+    let mut good = pki.anonymous(url);
     good.client_cert = Some(pki.path("client.pem"));
     good.client_key = Some(pki.path("client.key"));
     Client::new(good.clone()).unwrap().version().await.unwrap();
@@ -600,22 +593,13 @@ async fn bearer_token_is_sent_over_https_only() {
     let pki = Pki::new();
     let sim = Sim::start(SimConfig {
         token: Some("s3cret-token".into()),
-        tls: Some(TlsConfig {
-            cert: pki.path("server.pem"),
-            key: pki.path("server.key"),
-            client_ca: None,
-        }),
+        tls: Some(pki.server_tls(false)),
         ..Default::default()
     })
     .await
     .unwrap();
-    let mut anonymous = config(&[sim.url()]);
-    anonymous.ca_file = Some(pki.path("ca.pem"));
-    let err = Client::new(anonymous.clone())
-        .unwrap()
-        .nodes()
-        .await
-        .unwrap_err();
+    let anonymous = pki.anonymous(sim.url());
+    let err = nodes_error(anonymous.clone()).await;
     assert!(matches!(err, Error::Api { status: 401, .. }), "{err:?}");
     let mut cfg = anonymous;
     cfg.token = Some("s3cret-token".into());
@@ -636,22 +620,13 @@ async fn basic_auth_is_sent_over_https_only_and_wins_over_a_token() {
     let pki = Pki::new();
     let sim = Sim::start(SimConfig {
         basic_auth: Some(("alice".into(), "pw-e1d2".into())),
-        tls: Some(TlsConfig {
-            cert: pki.path("server.pem"),
-            key: pki.path("server.key"),
-            client_ca: None,
-        }),
+        tls: Some(pki.server_tls(false)),
         ..Default::default()
     })
     .await
     .unwrap();
-    let mut anonymous = config(&[sim.url()]);
-    anonymous.ca_file = Some(pki.path("ca.pem"));
-    let err = Client::new(anonymous.clone())
-        .unwrap()
-        .nodes()
-        .await
-        .unwrap_err();
+    let anonymous = pki.anonymous(sim.url());
+    let err = nodes_error(anonymous.clone()).await;
     assert!(
         matches!(&err, Error::Api { status: 401, .. })
             && err.to_string().contains("Login required"),
@@ -671,7 +646,7 @@ async fn basic_auth_is_sent_over_https_only_and_wins_over_a_token() {
         username: "alice".into(),
         password: "guess".into(),
     });
-    let err = Client::new(wrong).unwrap().nodes().await.unwrap_err();
+    let err = nodes_error(wrong).await;
     assert!(
         matches!(&err, Error::Api { status: 403, .. })
             && err.to_string().contains("Sign in failed"),

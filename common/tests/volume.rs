@@ -251,16 +251,10 @@ async fn clone_grown_and_migration_with_a_read_definition_skip_rereads() {
     let s = e.storage("n1");
     s.create(&pm_spec("pm-0000aac0", "100")).await.unwrap();
 
+    let spec = pm_spec("pm-0000aac1", "101");
+    let grown = || s.clone_grown("pm-0000aac0", &spec, 2 * 1024 * 1024);
     e.sim.reset_stats();
-    let out = s
-        .clone_grown(
-            "pm-0000aac0",
-            &pm_spec("pm-0000aac1", "101"),
-            2 * 1024 * 1024,
-        )
-        .await
-        .unwrap();
-    assert_eq!(out, CreateOutcome::Created);
+    assert_eq!(grown().await.unwrap(), CreateOutcome::Created);
     let stats = e.sim.stats();
     let polls = stats.get(STATUS).copied().unwrap_or(0);
     assert!(polls >= 1, "waited for the clone: {stats:?}");
@@ -273,16 +267,8 @@ async fn clone_grown_and_migration_with_a_read_definition_skip_rereads() {
         e.rd_state("pm-0000aac1")["volumes"][0]["size_kib"],
         2 * 1024 * 1024
     );
-    let again = s
-        .clone_grown(
-            "pm-0000aac0",
-            &pm_spec("pm-0000aac1", "101"),
-            2 * 1024 * 1024,
-        )
-        .await
-        .unwrap();
     assert_eq!(
-        again,
+        grown().await.unwrap(),
         CreateOutcome::Completed,
         "a retry takes its own clone over"
     );
@@ -378,18 +364,7 @@ async fn bad_input_is_refused_before_any_request() {
 #[tokio::test]
 async fn foreign_volumes_are_refused_and_untouched() {
     let e = env(&["n1", "n2", "n3"]).await;
-    let raw = e.storage("n1");
-    raw.client()
-        .spawn(
-            "DfltRscGrp",
-            &linstor_common::api::ResourceGroupSpawn {
-                resource_definition_name: "someone-else".into(),
-                volume_sizes: vec![4096],
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    spawn_foreign(&e.storage("n1"), "someone-else").await;
     let s = e.storage("n1");
     for err in [
         s.delete("someone-else").await.unwrap_err(),
@@ -602,7 +577,7 @@ where
 async fn crash_safety_create_attach_clone_delete() {
     let e = env(&["n1", "n2", "n3", "n4"]).await;
     let s = e.storage("n1");
-    s.storage_foreign_guard().await;
+    spawn_foreign(&s, "not-ours").await;
     let mut i = 0u32;
     for execute in [false, true] {
         for (method, path) in [
@@ -681,32 +656,26 @@ async fn crash_safety_create_attach_clone_delete() {
     assert_eq!(e.diskful_nodes("not-ours").len(), 2);
 }
 
-trait ForeignGuard {
-    async fn storage_foreign_guard(&self);
-}
-
-impl ForeignGuard for Storage {
-    /// A volume of someone else that must survive everything.
-    async fn storage_foreign_guard(&self) {
-        self.client()
-            .spawn(
-                "DfltRscGrp",
-                &linstor_common::api::ResourceGroupSpawn {
-                    resource_definition_name: "not-ours".into(),
-                    volume_sizes: vec![4096],
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
-    }
+/// A volume `name` of someone else, spawned in LINSTOR without the frontend's properties.
+async fn spawn_foreign(s: &Storage, name: &str) {
+    s.client()
+        .spawn(
+            "DfltRscGrp",
+            &linstor_common::api::ResourceGroupSpawn {
+                resource_definition_name: name.into(),
+                volume_sizes: vec![4096],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn gc_finds_half_created_and_orphan_diskless_only() {
     let e = env(&["n1", "n2", "n3", "n4"]).await;
     let s = e.storage("n1");
-    s.storage_foreign_guard().await;
+    spawn_foreign(&s, "not-ours").await;
     let mut props = Props::new();
     props.insert(proxmox::VMID_PROP.into(), "300".into());
     s.client()
@@ -955,17 +924,7 @@ async fn a_taken_name_is_ours_half_created_or_foreign_as_create_says() {
     }
     assert_eq!(e.rd_props("pm-0000e001")[proxmox::VMID_PROP], "600");
 
-    s.client()
-        .spawn(
-            "DfltRscGrp",
-            &linstor_common::api::ResourceGroupSpawn {
-                resource_definition_name: "pm-0000e002".into(),
-                volume_sizes: vec![4096],
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    spawn_foreign(&s, "pm-0000e002").await;
     let err = s.create(&pm_spec("pm-0000e002", "600")).await.unwrap_err();
     assert!(matches!(err, Error::NotOwned { .. }), "foreign: {err:?}");
     let err = s

@@ -541,7 +541,7 @@ impl Driver {
                 let known = lock(&self.state).known.get(name).cloned();
                 match known {
                     Some(k) => {
-                        warn!(error = %source, "controller unreachable; answering from the local cache");
+                        warn!(error = %chain(&source), "controller unreachable; answering from the local cache");
                         let mut status = Map::new();
                         status.insert("linstor_resource".into(), json!(k.rd));
                         status.insert(

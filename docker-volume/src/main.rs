@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::Parser;
 use linstor_common::config::Sources;
+use linstor_common::error::chain;
 use linstor_common::host::RealHost;
 use linstor_common::naming::Platform;
 use linstor_common::volume::{Storage, StorageConfig};
@@ -59,7 +60,7 @@ fn hostname() -> anyhow::Result<String> {
 }
 
 fn build(args: &Args) -> anyhow::Result<Driver> {
-    let file = FileConfig::load(&args.config).map_err(anyhow::Error::msg)?;
+    let file = FileConfig::load(&args.config)?;
     let env = |k: &str| std::env::var(k).ok();
     let client_cfg = file
         .client_config(
@@ -126,10 +127,10 @@ async fn run(args: &Args, listener: tokio::net::UnixListener) -> anyhow::Result<
                     warn!(node = %me, "this node name is unknown to LINSTOR; pass --node with the LINSTOR node name");
                 }
             }
-            Err(e) => warn!(error = %e, "cannot check the node name"),
+            Err(e) => warn!(error = %chain(&e), "cannot check the node name"),
         }
         if let Err(e) = bg.reconcile().await {
-            error!(error = %e, "reconciling local mounts failed");
+            error!(error = %chain(&e), "reconciling local mounts failed");
         }
         info!("start-up reconciliation done");
         let ttl = bg.config().list_cache_ttl;
@@ -141,7 +142,7 @@ async fn run(args: &Args, listener: tokio::net::UnixListener) -> anyhow::Result<
         loop {
             tick.tick().await;
             if let Err(e) = bg.refresh_volumes(Some(ttl / 2)).await {
-                warn!(error = %e, "cannot refresh the volume cache");
+                warn!(error = %chain(&e), "cannot refresh the volume cache");
             }
         }
     });

@@ -48,10 +48,49 @@ pub const DEFAULT_SIZE: u64 = 100 << 20;
 /// Smallest volume (the peer clamps to this).
 pub const MIN_SIZE: u64 = 4 << 20;
 
-/// A bad option value or an unknown key.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct OptionError(pub String);
+/// A bad option value or key, or a configuration file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum OptionError {
+    /// An unknown key or a value out of range; the text says what is valid.
+    #[error("{0}")]
+    Invalid(String),
+    /// A value LINSTOR's naming rules refuse.
+    #[error("option {option}")]
+    Rule {
+        /// The option (canonical key).
+        option: &'static str,
+        /// The rule it breaks, with what is valid.
+        #[source]
+        source: linstor_common::Error,
+    },
+    /// The configuration file exists but could not be read.
+    #[error("cannot read {}; make it readable, or remove it to use the built-in defaults", .path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The configuration file is not INI.
+    #[error("cannot parse {}; it holds a [global] section of 'key = value' lines", .path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Where and what.
+        #[source]
+        source: ini::ParseError,
+    },
+    /// A default in the configuration file is invalid.
+    #[error("bad default in {}", .path.display())]
+    Default {
+        /// The file.
+        path: PathBuf,
+        /// The option error.
+        #[source]
+        source: Box<OptionError>,
+    },
+}
 
 /// Canonical key of an option: case-insensitive, `-`/`_` ignored (kebab-case aliases such as
 /// `storage-pool` of the IRONROCK20 fork work too).
@@ -73,13 +112,13 @@ impl RawOptions {
         for (k, v) in opts {
             let c = canonical_key(k);
             if !OPTION_KEYS.contains(&c.as_str()) {
-                return Err(OptionError(format!(
+                return Err(OptionError::Invalid(format!(
                     "unknown option '{k}'; valid options are: {}",
                     OPTION_KEYS.join(", ")
                 )));
             }
             if out.insert(c.clone(), v.clone()).is_some() {
-                return Err(OptionError(format!(
+                return Err(OptionError::Invalid(format!(
                     "option '{k}' is given twice (keys are case-insensitive)"
                 )));
             }
@@ -100,8 +139,10 @@ pub struct FileConfig {
 impl FileConfig {
     /// Parse the file text; `path` only names it in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Self, OptionError> {
-        let ini = ini::Ini::load_from_str(text)
-            .map_err(|e| OptionError(format!("cannot parse {}: {e}", path.display())))?;
+        let ini = ini::Ini::load_from_str(text).map_err(|source| OptionError::Parse {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let mut cfg = Self::default();
         let Some(global) = ini
             .iter()
@@ -117,7 +158,7 @@ impl FileConfig {
             } else if OPTION_KEYS.contains(&c.as_str()) {
                 cfg.defaults.0.insert(c, v.to_string());
             } else {
-                return Err(OptionError(format!(
+                return Err(OptionError::Invalid(format!(
                     "{}: unknown key '{k}' in [global]; valid keys are: {}, {}",
                     path.display(),
                     CLIENT_KEYS.join(", "),
@@ -125,8 +166,12 @@ impl FileConfig {
                 )));
             }
         }
-        VolumeOptions::resolve(&cfg.defaults, &RawOptions::default())
-            .map_err(|e| OptionError(format!("{}: {}", path.display(), e.0)))?;
+        VolumeOptions::resolve(&cfg.defaults, &RawOptions::default()).map_err(|e| {
+            OptionError::Default {
+                path: path.to_path_buf(),
+                source: Box::new(e),
+            }
+        })?;
         Ok(cfg)
     }
 
@@ -135,7 +180,10 @@ impl FileConfig {
         match std::fs::read_to_string(path) {
             Ok(t) => Self::parse(&t, path),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(e) => Err(OptionError(format!("cannot read {}: {e}", path.display()))),
+            Err(source) => Err(OptionError::Read {
+                path: path.to_path_buf(),
+                source,
+            }),
         }
     }
 
@@ -252,7 +300,7 @@ fn parse_bool(key: &str, v: &str) -> Result<bool, OptionError> {
     match v.trim().to_ascii_lowercase().as_str() {
         "1" | "t" | "true" | "yes" | "y" | "on" => Ok(true),
         "0" | "f" | "false" | "no" | "n" | "off" | "" => Ok(false),
-        _ => Err(OptionError(format!(
+        _ => Err(OptionError::Invalid(format!(
             "invalid {key} '{v}': use true or false"
         ))),
     }
@@ -267,16 +315,14 @@ fn nonempty(v: Option<&String>) -> Option<String> {
 /// almost always a forgotten unit (the peer silently made `size=200` a 4 MiB volume).
 pub fn parse_size_option(v: &str) -> Result<u64, OptionError> {
     let t = v.trim();
-    let bytes = naming::parse_size(t, 1).map_err(|e| {
-        OptionError(format!(
-            "invalid size '{v}': {}",
-            e.to_string().split(": ").last().unwrap_or_default()
-        ))
+    let bytes = naming::parse_size(t, 1).map_err(|source| OptionError::Rule {
+        option: "size",
+        source,
     })?;
     let bare = !t.is_empty() && t.chars().all(|c| c.is_ascii_digit());
     if bytes < MIN_SIZE {
         if bare {
-            return Err(OptionError(format!(
+            return Err(OptionError::Invalid(format!(
                 "invalid size '{v}': a number without a unit is bytes, and volumes are at least 4 MiB; did you mean {v}M or {v}G?"
             )));
         }
@@ -294,30 +340,45 @@ impl VolumeOptions {
             (Some(s), _) => parse_size_option(&s)?,
             (None, Some(k)) => {
                 let kib: u64 = k.parse().map_err(|_| {
-                    OptionError(format!("invalid sizekib '{k}': use a whole number of KiB"))
+                    OptionError::Invalid(format!(
+                        "invalid sizekib '{k}': use a whole number of KiB"
+                    ))
                 })?;
                 kib.saturating_mul(1024).max(MIN_SIZE)
             }
             (None, None) => DEFAULT_SIZE,
         };
-        naming::validate_size_kib(size_bytes / 1024).map_err(|e| OptionError(e.to_string()))?;
+        naming::validate_size_kib(size_bytes / 1024).map_err(|source| OptionError::Rule {
+            option: if nonempty(get("size")).is_some() {
+                "size"
+            } else {
+                "sizekib"
+            },
+            source,
+        })?;
         let nodes = get("nodes").map(|v| split_list(v)).unwrap_or_default();
         for n in &nodes {
-            naming::validate_node_name(n).map_err(|e| OptionError(format!("option nodes: {e}")))?;
+            naming::validate_node_name(n).map_err(|source| OptionError::Rule {
+                option: "nodes",
+                source,
+            })?;
         }
         let resource_group = nonempty(get("resourcegroup"));
         if let Some(rg) = &resource_group {
-            naming::validate_resource_group_name(rg).map_err(|e| OptionError(e.to_string()))?;
+            naming::validate_resource_group_name(rg).map_err(|source| OptionError::Rule {
+                option: "resourcegroup",
+                source,
+            })?;
         }
         let replicas = match nonempty(get("replicas")) {
             Some(r) => {
                 let n: u32 = r.parse().map_err(|_| {
-                    OptionError(format!(
+                    OptionError::Invalid(format!(
                         "invalid replicas '{r}': use a whole number of diskful copies, 1 or more"
                     ))
                 })?;
                 if n == 0 {
-                    return Err(OptionError(
+                    return Err(OptionError::Invalid(
                         "invalid replicas '0': use a whole number of diskful copies, 1 or more"
                             .into(),
                     ));
@@ -331,7 +392,7 @@ impl VolumeOptions {
             .unwrap_or_else(|| "ext4".into())
             .to_ascii_lowercase();
         if !FILESYSTEMS.contains(&fs.as_str()) {
-            return Err(OptionError(format!(
+            return Err(OptionError::Invalid(format!(
                 "invalid fs '{fs}': use one of {}",
                 FILESYSTEMS.join(", ")
             )));
@@ -340,7 +401,7 @@ impl VolumeOptions {
             match nonempty(get(k)) {
                 Some(p) => {
                     naming::validate_resource_group_name(&p).map_err(|_| {
-                        OptionError(format!(
+                        OptionError::Invalid(format!(
                             "invalid {k} '{p}': storage pool names are 2-48 letters, digits, '_' or '-', starting with a letter"
                         ))
                     })?;
@@ -423,6 +484,8 @@ impl VolumeOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use linstor_common::error::chain;
+    use linstor_tests::errors::{names_once, source};
 
     fn opts(pairs: &[(&str, &str)]) -> Result<RawOptions, OptionError> {
         RawOptions::from_opts(
@@ -498,12 +561,12 @@ mod tests {
         assert_eq!(o.storage_pool.as_deref(), Some("a1"));
         assert_eq!(o.mount_opts, ["ro"]);
         let e = opts(&[("size", "1G"), ("SIZE", "2G")]).unwrap_err();
-        assert!(e.0.contains("twice"), "{e}");
+        assert!(e.to_string().contains("twice"), "{e}");
     }
 
     #[test]
     fn unknown_option_lists_valid_ones() {
-        let e = opts(&[("hosts", "a")]).unwrap_err().0;
+        let e = chain(&opts(&[("hosts", "a")]).unwrap_err());
         assert!(e.contains("unknown option 'hosts'"), "{e}");
         assert!(
             e.contains("replicasondifferent") && e.contains("resourcegroup"),
@@ -521,11 +584,11 @@ mod tests {
             "clamped like the peer"
         );
         assert_eq!(parse_size_option("5000000").unwrap(), 5_000_000);
-        let e = parse_size_option("200").unwrap_err().0;
+        let e = chain(&parse_size_option("200").unwrap_err());
         assert!(e.contains("did you mean 200M"), "{e}");
-        let e = parse_size_option("10X").unwrap_err().0;
+        let e = chain(&parse_size_option("10X").unwrap_err());
         assert!(e.contains("invalid size '10X'"), "{e}");
-        let e = resolve(&[("size", "2P")]).unwrap_err().0;
+        let e = chain(&resolve(&[("size", "2P")]).unwrap_err());
         assert!(e.contains("1 PiB"), "{e}");
         assert_eq!(resolve(&[("sizekib", "8192")]).unwrap().size_bytes, 8 << 20);
     }
@@ -541,7 +604,7 @@ mod tests {
             ("storagepool", "1x", "storage pool names"),
             ("resourcegroup", "a.b", "resource group"),
         ] {
-            let e = resolve(&[(k, v)]).unwrap_err().0;
+            let e = chain(&resolve(&[(k, v)]).unwrap_err());
             assert!(e.contains(needle), "{k}={v}: {e}");
         }
     }
@@ -583,17 +646,86 @@ mod tests {
 
     #[test]
     fn config_file_errors_name_the_file() {
-        let e = FileConfig::parse("[global]\nreplicas = abc\n", Path::new("/etc/x.conf"))
-            .unwrap_err()
-            .0;
-        assert!(e.starts_with("/etc/x.conf: invalid replicas"), "{e}");
-        let e = FileConfig::parse("[global]\ncolour = red\n", Path::new("/etc/x.conf"))
-            .unwrap_err()
-            .0;
+        let e = chain(
+            &FileConfig::parse("[global]\nreplicas = abc\n", Path::new("/etc/x.conf")).unwrap_err(),
+        );
+        assert!(
+            e.starts_with("bad default in /etc/x.conf: invalid replicas 'abc'"),
+            "{e}"
+        );
+        let e = chain(
+            &FileConfig::parse("[global]\ncolour = red\n", Path::new("/etc/x.conf")).unwrap_err(),
+        );
         assert!(e.contains("unknown key 'colour'"), "{e}");
         assert_eq!(
             FileConfig::load(Path::new("/nonexistent/x.conf")).unwrap(),
             FileConfig::default()
         );
+    }
+
+    #[test]
+    fn naming_rule_errors_keep_their_source() {
+        let e = resolve(&[("nodes", "bad_node")]).unwrap_err();
+        let rule: &linstor_common::Error = source(&e);
+        assert!(
+            matches!(rule, linstor_common::Error::InvalidInput(_)),
+            "{rule:?}"
+        );
+        let shown = chain(&e);
+        assert!(
+            shown.starts_with("option nodes: invalid node name 'bad_node'"),
+            "{shown}"
+        );
+        names_once(&shown, rule);
+        let e = chain(&resolve(&[("sizekib", "9999999999999")]).unwrap_err());
+        assert!(e.starts_with("option sizekib: invalid volume size"), "{e}");
+    }
+
+    #[test]
+    fn unreadable_config_file_keeps_the_io_error() {
+        let d = tempfile::tempdir().unwrap();
+        let e = FileConfig::load(d.path()).unwrap_err();
+        let io: &std::io::Error = source(&e);
+        let shown = chain(&e);
+        assert_eq!(
+            names_once(&shown, io),
+            format!(
+                "cannot read {}; make it readable, or remove it to use the built-in defaults: {io}",
+                d.path().display()
+            )
+        );
+    }
+
+    #[test]
+    fn unparsable_config_file_keeps_the_parse_error() {
+        let e = FileConfig::parse("[global\nfs = xfs\n", Path::new("/etc/x.conf")).unwrap_err();
+        let parse: &ini::ParseError = source(&e);
+        let shown = chain(&e);
+        assert!(shown.starts_with("cannot parse /etc/x.conf; "), "{shown}");
+        assert!(names_once(&shown, parse).ends_with(&format!(": {parse}")));
+    }
+
+    #[test]
+    fn bad_default_keeps_the_option_error() {
+        let e = FileConfig::parse("[global]\nresourcegroup = a.b\n", Path::new("/etc/x.conf"))
+            .unwrap_err();
+        let inner = source::<Box<OptionError>>(&e);
+        assert!(
+            matches!(
+                **inner,
+                OptionError::Rule {
+                    option: "resourcegroup",
+                    ..
+                }
+            ),
+            "{inner:?}"
+        );
+        let rule: &linstor_common::Error = source(&e);
+        let shown = chain(&e);
+        assert!(
+            shown.starts_with("bad default in /etc/x.conf: option resourcegroup: "),
+            "{shown}"
+        );
+        names_once(&shown, rule);
     }
 }

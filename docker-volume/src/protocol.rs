@@ -75,18 +75,27 @@ impl Request {
 }
 
 /// A request the plugin cannot understand.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum ParseError {
     /// The path is not a plugin method.
     #[error("unknown plugin method '{0}': this plugin implements /Plugin.Activate and /VolumeDriver.{{Create,Remove,Mount,Unmount,Path,Get,List,Capabilities}}")]
     UnknownMethod(String),
-    /// The body is not a JSON object.
-    #[error("{method}: the request body is not a JSON object ({problem})")]
+    /// The body is JSON, but not an object.
+    #[error("{method}: the request body is not a JSON object (found {found})")]
+    NotObject {
+        /// The method.
+        method: &'static str,
+        /// What it is instead, e.g. `a string`.
+        found: &'static str,
+    },
+    /// The body is not JSON.
+    #[error("{method}: the request body is not a JSON object")]
     BadJson {
         /// The method.
         method: &'static str,
         /// The decoder's complaint.
-        problem: String,
+        #[source]
+        source: serde_json::Error,
     },
     /// A field is missing or has the wrong type.
     #[error("{method}: {problem}")]
@@ -111,14 +120,11 @@ fn object(method: &'static str, body: &[u8]) -> Result<serde_json::Map<String, V
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(m)) => Ok(m),
         Ok(Value::Null) => Ok(serde_json::Map::new()),
-        Ok(other) => Err(ParseError::BadJson {
+        Ok(other) => Err(ParseError::NotObject {
             method,
-            problem: format!("found {}", kind(&other)),
+            found: kind(&other),
         }),
-        Err(e) => Err(ParseError::BadJson {
-            method,
-            problem: e.to_string(),
-        }),
+        Err(source) => Err(ParseError::BadJson { method, source }),
     }
 }
 
@@ -463,6 +469,18 @@ mod tests {
             Err(ParseError::TooLarge(_))
         ));
         assert!(parse_request("/VolumeDriver.Get", &[0xff, 0xfe]).is_err());
+    }
+
+    #[test]
+    fn undecodable_body_keeps_the_json_error() {
+        let e = p("/VolumeDriver.Create", r#"{"Name":"v""#).unwrap_err();
+        let json: &serde_json::Error = linstor_tests::errors::source(&e);
+        assert!(json.is_eof(), "{json}");
+        let shown = linstor_common::error::chain(&e);
+        assert_eq!(
+            linstor_tests::errors::names_once(&shown, json),
+            format!("Create: the request body is not a JSON object: {json}")
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request as HttpRequest, Response as HttpResponse, StatusCode};
 use hyper_util::rt::TokioIo;
+use linstor_common::error::chain;
 use tokio::net::UnixListener;
 use tracing::{debug, warn};
 
@@ -32,9 +33,15 @@ pub enum SocketError {
         #[source]
         source: std::io::Error,
     },
-    /// systemd passed something that is not a unix socket.
-    #[error("systemd socket activation: fd 3 is not a listening unix socket ({0})")]
-    Activation(String),
+    /// systemd passed something that is not a usable unix socket.
+    #[error("systemd socket activation: fd 3 is not a listening unix socket ({problem}); check ListenStream= in linstor-docker-volume.socket (a socket path)")]
+    Activation {
+        /// What was found wrong.
+        problem: &'static str,
+        /// The I/O error behind it, if any.
+        #[source]
+        source: Option<std::io::Error>,
+    },
 }
 
 /// Permission bits of the plugin socket: only its owner (root, like dockerd) may connect.
@@ -93,17 +100,25 @@ pub fn systemd_listener() -> Result<Option<UnixListener>, SocketError> {
     std::env::remove_var("LISTEN_PID");
     std::env::remove_var("LISTEN_FDS");
     std::env::remove_var("LISTEN_FDNAMES");
-    let meta =
-        std::fs::metadata("/proc/self/fd/3").map_err(|e| SocketError::Activation(e.to_string()))?;
+    let activation = |problem| {
+        move |e| SocketError::Activation {
+            problem,
+            source: Some(e),
+        }
+    };
+    let meta = std::fs::metadata("/proc/self/fd/3").map_err(activation("cannot inspect it"))?;
     if !meta.file_type().is_socket() {
-        return Err(SocketError::Activation("not a socket".into()));
+        return Err(SocketError::Activation {
+            problem: "not a socket",
+            source: None,
+        });
     }
     let std_listener = adopt_fd3();
     std_listener
         .set_nonblocking(true)
-        .map_err(|e| SocketError::Activation(e.to_string()))?;
+        .map_err(activation("cannot make it non-blocking"))?;
     UnixListener::from_std(std_listener)
-        .map_err(|e| SocketError::Activation(e.to_string()))
+        .map_err(activation("cannot listen on it"))
         .map(Some)
 }
 
@@ -143,7 +158,8 @@ pub async fn serve_request(
         Ok(b) => b.to_bytes(),
         Err(e) => {
             return Ok(reply(&Response::Err(format!(
-                "{path}: cannot read the request body: {e}"
+                "{path}: cannot read the request body: {}",
+                chain(e.as_ref())
             ))))
         }
     };
@@ -151,8 +167,8 @@ pub async fn serve_request(
     let resp = match parse_request(&path, &body) {
         Ok(r) => driver.handle(r).await,
         Err(e) => {
-            warn!(path = %path, error = %e, "bad request");
-            Response::Err(e.to_string())
+            warn!(path = %path, error = %chain(&e), "bad request");
+            Response::Err(chain(&e))
         }
     };
     Ok(reply(&resp))
@@ -177,12 +193,12 @@ pub async fn serve(
                             .serve_connection(TokioIo::new(stream), svc)
                             .await
                         {
-                            debug!(error = %e, "connection ended with an error");
+                            debug!(error = %chain(&e), "connection ended with an error");
                         }
                     });
                 }
                 Err(e) => {
-                    warn!(error = %e, "accept failed");
+                    warn!(error = %chain(&e), "accept failed");
                     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 }
             }

@@ -27,6 +27,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use linstor_tests::cmd::{run, run_ok};
+use linstor_tests::docker_plugin;
 use linstor_tests::dockerd::{machine_volume_drivers, Dockerd};
 use serde_json::Value;
 
@@ -34,24 +36,6 @@ const IMAGE: &str = "linstor-e2e:latest";
 const VOL: &str = "e2edata";
 const DRIVER_A: &str = "lse2e1";
 const DRIVER_B: &str = "lse2e3";
-
-fn sh(cmd: &str, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(cmd)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd}: {e}"));
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn must(cmd: &str, args: &[&str]) -> String {
-    let (ok, out, err) = sh(cmd, args);
-    assert!(ok, "{cmd} {args:?} failed:\n{out}\n{err}");
-    out
-}
 
 fn docker(d: &Dockerd, args: &[&str]) -> String {
     d.cli_ok(args)
@@ -92,18 +76,14 @@ impl Plugin {
     }
 
     fn call(&self, method: &str, body: &str) -> Value {
-        let mut s = UnixStream::connect(&self.socket).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
-        write!(
-            s,
-            "POST /{method} HTTP/1.1\r\nHost: plugin.moby.localhost\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
+        docker_plugin::post(
+            &self.socket,
+            &format!("/{method}"),
+            body,
+            Duration::from_secs(120),
         )
-        .unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
-        let (_, json) = out.split_once("\r\n\r\n").unwrap();
-        serde_json::from_str(json).unwrap()
+        .unwrap()
+        .body
     }
 }
 
@@ -139,7 +119,7 @@ impl Drop for Env {
             for line in text.lines() {
                 if let Some(m) = line.split_whitespace().nth(1) {
                     if Path::new(m).starts_with(&mnt) {
-                        let _ = sh("umount", &["-l", m]);
+                        let _ = run("umount", &["-l", m]);
                     }
                 }
             }
@@ -186,7 +166,7 @@ fn docker_end_to_end() {
         return;
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/ensure-docker.sh");
-    must("bash", &[script.to_str().unwrap(), "--install-only"]);
+    run_ok("bash", &[script.to_str().unwrap(), "--install-only"]);
     let machine_drivers = machine_volume_drivers();
     let plugin_bin = PathBuf::from(env!("CARGO_BIN_EXE_linstor-docker-volume"));
     let sim_bin = sim_binary(&plugin_bin);
@@ -271,20 +251,10 @@ fn docker_end_to_end() {
             VOL,
         ],
     );
-    docker(
-        &env.dockerd,
-        &[
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "-v",
-            &format!("{VOL}:/data"),
-            IMAGE,
-            "sh",
-            "-c",
-            "echo hello-linstor > /data/hello && sync",
-        ],
+    env.dockerd.run_once(
+        &format!("{VOL}:/data"),
+        IMAGE,
+        &["sh", "-c", "echo hello-linstor > /data/hello && sync"],
     );
 
     // ls and inspect.
@@ -310,22 +280,8 @@ fn docker_end_to_end() {
 
     // Two containers on one node share the volume; the plugin restarts in between.
     for c in ["e2e-c1", "e2e-c2"] {
-        docker(
-            &env.dockerd,
-            &[
-                "run",
-                "-d",
-                "--network",
-                "none",
-                "--name",
-                c,
-                "-v",
-                &format!("{VOL}:/data"),
-                IMAGE,
-                "sleep",
-                "600",
-            ],
-        );
+        env.dockerd
+            .start_sleeping(c, &format!("{VOL}:/data"), IMAGE);
         env.containers.push(c.into());
     }
     assert_eq!(
@@ -389,20 +345,9 @@ fn docker_end_to_end() {
             .any(|f| f == "DISKLESS"),
         "diskless on n3: {n3}"
     );
-    let got = docker(
-        &env.dockerd,
-        &[
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "-v",
-            &format!("{mp}:/data"),
-            IMAGE,
-            "cat",
-            "/data/hello",
-        ],
-    );
+    let got = env
+        .dockerd
+        .run_once(&format!("{mp}:/data"), IMAGE, &["cat", "/data/hello"]);
     assert_eq!(got.trim(), "hello-linstor");
     let r = b.call("VolumeDriver.Unmount", &mount_b);
     assert_eq!(r["Err"], "", "{r}");
@@ -410,22 +355,11 @@ fn docker_end_to_end() {
     // The controller hung (SIGSTOP: connections are accepted, nothing answers): a container on
     // the volume, which has its disk on n1, starts and reads its data; ls and inspect answer.
     let sim_pid = env.sim.as_ref().map(Child::id).unwrap().to_string();
-    must("kill", &["-STOP", &sim_pid]);
+    run_ok("kill", &["-STOP", &sim_pid]);
     let t0 = Instant::now();
-    let got = docker(
-        &env.dockerd,
-        &[
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "-v",
-            &format!("{VOL}:/data"),
-            IMAGE,
-            "cat",
-            "/data/hello",
-        ],
-    );
+    let got = env
+        .dockerd
+        .run_once(&format!("{VOL}:/data"), IMAGE, &["cat", "/data/hello"]);
     let run_took = t0.elapsed();
     assert_eq!(got.trim(), "hello-linstor", "read with the controller hung");
     let t0 = Instant::now();
@@ -444,7 +378,7 @@ fn docker_end_to_end() {
     println!(
         "controller hung: docker run {run_took:?}, docker volume ls {ls_took:?}, docker volume inspect {inspect_took:?}"
     );
-    must("kill", &["-CONT", &sim_pid]);
+    run_ok("kill", &["-CONT", &sim_pid]);
 
     // Remove leaves nothing in the simulator.
     docker(&env.dockerd, &["volume", "rm", VOL]);
@@ -485,7 +419,7 @@ fn docker_end_to_end() {
         "the machine's dockerd knows a test driver: {drivers:?}"
     );
     if machine_drivers.is_some() {
-        let ls = must("docker", &["volume", "ls", "--format", "{{.Driver}}"]);
+        let ls = run_ok("docker", &["volume", "ls", "--format", "{{.Driver}}"]);
         assert!(!ls.lines().any(|d| d == DRIVER_A || d == DRIVER_B), "{ls}");
     }
 }

@@ -16,6 +16,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use linstor_tests::cmd::{run, run_ok, CmdOutput};
 use linstor_tests::dockerd::{machine_volume_drivers, Dockerd};
 use linstor_tests::pki::Pki;
 use linstor_tests::sim::{Backing, BlockingSim, Sim, SimConfig};
@@ -27,21 +28,8 @@ const VOL: &str = "e2emanaged";
 const USER: &str = "docker-e2e";
 const PASSWORD: &str = "pw-6f1b0c3e9a2d";
 
-fn sh(cmd: &str, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(cmd)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd}: {e}"));
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn try_docker(d: &Dockerd, args: &[&str]) -> (bool, String, String) {
-    let out = d.cli(args).expect("docker CLI");
-    (out.ok, out.stdout, out.stderr)
+fn try_docker(d: &Dockerd, args: &[&str]) -> CmdOutput {
+    d.cli(args).expect("docker CLI")
 }
 
 fn docker(d: &Dockerd, args: &[&str]) -> String {
@@ -69,8 +57,8 @@ fn plugin_pid(d: &Dockerd, id: &str) -> Option<u64> {
         .exec_root()
         .join("runtime-runc")
         .join(d.plugins_namespace());
-    let (ok, out, _) = sh("runc", &["--root", root.to_str()?, "state", id]);
-    let v: Value = serde_json::from_str(&out).ok().filter(|_| ok)?;
+    let out = run("runc", &["--root", root.to_str()?, "state", id]);
+    let v: Value = serde_json::from_str(&out.stdout).ok().filter(|_| out.ok)?;
     (v["status"] == "running")
         .then(|| v["pid"].as_u64())
         .flatten()
@@ -108,17 +96,16 @@ fn managed_plugin_through_the_engine() {
         return;
     }
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let (ok, out, err) = sh(
+    run_ok(
         "bash",
         &[
             repo.join("scripts/ensure-docker.sh").to_str().unwrap(),
             "--install-only",
         ],
     );
-    assert!(ok, "ensure-docker.sh:\n{out}\n{err}");
     let machine_drivers = machine_volume_drivers();
     let dockerd = Dockerd::start().expect("private dockerd");
-    if try_docker(&dockerd, &["plugin", "inspect", PLUGIN]).0 {
+    if try_docker(&dockerd, &["plugin", "inspect", PLUGIN]).ok {
         panic!("a plugin '{PLUGIN}' exists already in a new private dockerd");
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -235,27 +222,18 @@ fn managed_plugin_through_the_engine() {
         rd["props"]["Aux/is-linstor-docker-volume"], "true",
         "created through LINSTOR over mutual TLS with basic auth: {rd}"
     );
-    docker(
-        &guard.dockerd,
-        &[
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "-v",
-            &format!("{VOL}:/data"),
-            IMAGE,
-            "sh",
-            "-c",
-            "echo hello-managed > /data/hello && sync",
-        ],
+    guard.dockerd.run_once(
+        &format!("{VOL}:/data"),
+        IMAGE,
+        &["sh", "-c", "echo hello-managed > /data/hello && sync"],
     );
     let device = std::fs::read_link(dev_dir.join(format!("n1/drbd/by-res/{VOL}/0")))
         .expect("the volume's device on n1");
-    let (_, fstype, _) = sh(
+    let fstype = run(
         "blkid",
         &["-p", "-o", "value", "-s", "TYPE", device.to_str().unwrap()],
-    );
+    )
+    .stdout;
     assert_eq!(fstype.trim(), "ext4", "the plugin made the filesystem");
     assert!(
         mounts_under(&propagated).is_empty(),
@@ -264,22 +242,9 @@ fn managed_plugin_through_the_engine() {
 
     // Two containers share the mount, which dockerd sees under the propagated mount.
     for c in ["e2em-c1", "e2em-c2"] {
-        docker(
-            &guard.dockerd,
-            &[
-                "run",
-                "-d",
-                "--network",
-                "none",
-                "--name",
-                c,
-                "-v",
-                &format!("{VOL}:/data"),
-                IMAGE,
-                "sleep",
-                "600",
-            ],
-        );
+        guard
+            .dockerd
+            .start_sleeping(c, &format!("{VOL}:/data"), IMAGE);
         guard.containers.push(c.into());
     }
     assert_eq!(
@@ -317,12 +282,11 @@ fn managed_plugin_through_the_engine() {
 
     // The plugin crashes: dockerd starts it again at once, and it finds its mount and counts.
     let first = plugin_pid(&guard.dockerd, &id).expect("the plugin's process");
-    let (ok, _, err) = sh("kill", &["-KILL", &first.to_string()]);
-    assert!(ok, "{err}");
+    run_ok("kill", &["-KILL", &first.to_string()]);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let second = loop {
         match plugin_pid(&guard.dockerd, &id) {
-            Some(p) if p != first && try_docker(&guard.dockerd, &["volume", "inspect", VOL]).0 => {
+            Some(p) if p != first && try_docker(&guard.dockerd, &["volume", "inspect", VOL]).ok => {
                 break p
             }
             _ => {}
@@ -346,7 +310,9 @@ fn managed_plugin_through_the_engine() {
         "mount counts survive the crash"
     );
 
-    let (ok, _, err) = try_docker(&guard.dockerd, &["plugin", "disable", PLUGIN]);
+    let CmdOutput {
+        ok, stderr: err, ..
+    } = try_docker(&guard.dockerd, &["plugin", "disable", PLUGIN]);
     assert!(!ok, "disable must be refused while the volume is mounted");
     assert!(err.contains("in use"), "{err}");
 
@@ -365,7 +331,9 @@ fn managed_plugin_through_the_engine() {
 
     let before: Value =
         serde_json::from_str(&std::fs::read_to_string(&state_file).unwrap()).expect("plugin state");
-    let (ok, _, err) = try_docker(&guard.dockerd, &["plugin", "disable", PLUGIN]);
+    let CmdOutput {
+        ok, stderr: err, ..
+    } = try_docker(&guard.dockerd, &["plugin", "disable", PLUGIN]);
     if !ok {
         // dockerd counts references per volume it knows, not per mount: an existing, unmounted
         // volume still blocks a plain disable.
@@ -430,7 +398,7 @@ fn managed_plugin_through_the_engine() {
     );
     docker(&guard.dockerd, &["plugin", "disable", PLUGIN]);
     docker(&guard.dockerd, &["plugin", "rm", PLUGIN]);
-    assert!(!try_docker(&guard.dockerd, &["plugin", "inspect", PLUGIN]).0);
+    assert!(!try_docker(&guard.dockerd, &["plugin", "inspect", PLUGIN]).ok);
     assert!(
         !propagated.exists(),
         "docker plugin rm removed its directory"

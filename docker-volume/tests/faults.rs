@@ -8,12 +8,12 @@
 //! reference counts intact after the restart, and that re-running converges to the end state
 //! of an undisturbed run. Counts go to the reliability summary.
 
-use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use linstor_tests::docker_plugin::{self, Answer};
 use linstor_tests::faults::{self, How, Row, Step};
 use linstor_tests::sim::{Backing, BlockingSim, Fault, Sim, SimConfig};
 use serde_json::{json, Value};
@@ -116,12 +116,6 @@ fn harness(node: &str) -> H {
     };
     h.start();
     h
-}
-
-#[derive(Debug, Clone)]
-struct Answer {
-    status: u16,
-    body: Value,
 }
 
 impl H {
@@ -252,26 +246,7 @@ impl H {
 }
 
 fn post(sock: &Path, path: &str, body: &str) -> std::io::Result<Answer> {
-    let mut s = UnixStream::connect(sock)?;
-    s.set_read_timeout(Some(BOUND))?;
-    let req = format!(
-        "POST {path} HTTP/1.1\r\nHost: plugin.moby.localhost\r\nAccept: application/vnd.docker.plugins.v1.2+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes())?;
-    let mut out = String::new();
-    s.read_to_string(&mut out)?;
-    let status: u16 = out
-        .get(9..12)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("no HTTP answer: {out:?}")))?;
-    let (_, json) = out
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| std::io::Error::other("no body"))?;
-    Ok(Answer {
-        status,
-        body: serde_json::from_str(json).map_err(std::io::Error::other)?,
-    })
+    docker_plugin::post(sock, path, body, BOUND)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,13 +4,13 @@
 //! basic auth (`username`/`password`, `LS_USERNAME`/`LS_PASSWORD`) over HTTPS only; and at trace
 //! level it never logs the token, the password, the Authorization header or the client key.
 
-use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use linstor_tests::docker_plugin;
 use linstor_tests::pki::Pki;
 use linstor_tests::sim::{BlockingSim, Sim, SimConfig};
 use serde_json::Value;
@@ -19,6 +19,31 @@ const TOKEN: &str = "tok-3c1d9a7e5b2f4c6d8e0a1b3c5d7e9f01";
 const USER: &str = "alice";
 const PASSWORD: &str = "pw-8b1e4f2a9c7d";
 const BIN: &str = env!("CARGO_BIN_EXE_linstor-docker-volume");
+
+/// The daemon for directory `d` (socket, configuration file, state) as node n1, with a clean
+/// environment, trace logs and `token_file` as the token file; under `umask 000` when `umask0`.
+fn daemon_command(d: &Path, token_file: &Path, umask0: bool) -> Command {
+    let mut c = if umask0 {
+        let mut c = Command::new("sh");
+        c.arg("-c").arg("umask 000; exec \"$0\" \"$@\"").arg(BIN);
+        c
+    } else {
+        Command::new(BIN)
+    };
+    c.arg("--socket")
+        .arg(d.join("linstor.sock"))
+        .arg("--config")
+        .arg(d.join("docker-volume.conf"))
+        .arg("--state-dir")
+        .arg(d.join("state"))
+        .arg("--node")
+        .arg("n1")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "trace")
+        .env("LS_BEARER_TOKEN_FILE", token_file);
+    c
+}
 
 struct Daemon {
     child: Child,
@@ -35,26 +60,11 @@ impl Daemon {
         let sock = d.join("linstor.sock");
         let log = d.join("daemon.log");
         let out = std::fs::File::create(&log).unwrap();
-        let child = Command::new("sh")
-            .arg("-c")
-            .arg("umask 000; exec \"$0\" \"$@\"")
-            .arg(BIN)
-            .arg("--socket")
-            .arg(&sock)
-            .arg("--config")
-            .arg(d.join("docker-volume.conf"))
-            .arg("--state-dir")
-            .arg(d.join("state"))
+        let child = daemon_command(&d, token_file, true)
             .arg("--mount-root")
             .arg(d.join("mnt"))
             .arg("--dev-root")
             .arg(sim.dev_root("n1"))
-            .arg("--node")
-            .arg("n1")
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("RUST_LOG", "trace")
-            .env("LS_BEARER_TOKEN_FILE", token_file)
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
             .stderr(out)
@@ -74,18 +84,9 @@ impl Daemon {
     }
 
     fn post(&self, path: &str, body: &str) -> Value {
-        let mut s = UnixStream::connect(&self.sock).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-        write!(
-            s,
-            "POST {path} HTTP/1.1\r\nHost: plugin\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
-        let (_, json) = out.split_once("\r\n\r\n").unwrap();
-        serde_json::from_str(json).unwrap()
+        docker_plugin::post(&self.sock, path, body, Duration::from_secs(60))
+            .unwrap()
+            .body
     }
 
     fn create(&self, name: &str) -> String {
@@ -105,6 +106,31 @@ impl Daemon {
         let _ = self.child.wait();
         self.logs()
     }
+}
+
+/// Starts a daemon named `name`, asks it to create `volume` and stops it: the error Docker
+/// shows (empty when created) and the daemon's logs.
+fn create_once(
+    dir: &Path,
+    name: &str,
+    sim: &BlockingSim,
+    conf: &str,
+    token_file: &Path,
+    volume: &str,
+) -> (String, String) {
+    let d = Daemon::start(dir, name, sim, conf, token_file);
+    let err = d.create(volume);
+    (err, d.stop())
+}
+
+/// The resource definitions in the simulator.
+fn rd_names(sim: &BlockingSim) -> Vec<String> {
+    sim.state()["resource_definitions"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect()
 }
 
 fn conf(sim: &BlockingSim, pki: &Pki, ca: bool, client: Option<&str>) -> String {
@@ -210,53 +236,37 @@ fn mutual_tls_with_token_verified_by_default_and_no_secret_logged() {
     );
     logs += &no_ca.stop();
 
-    let rogue = Daemon::start(
-        tmp.path(),
-        "rogue",
-        &sim,
-        &conf(&sim, &pki, true, Some("rogue-client")),
-        &token_file,
-    );
-    let err = rogue.create("tls3");
+    let rogue = conf(&sim, &pki, true, Some("rogue-client"));
+    let (err, log) = create_once(tmp.path(), "rogue", &sim, &rogue, &token_file, "tls3");
     assert!(
         err.contains("refused this client's certificate") && err.contains("certfile"),
         "a client certificate from another CA is refused: {err}"
     );
-    logs += &rogue.stop();
+    logs += &log;
 
-    let anonymous = Daemon::start(
+    let anonymous = conf(&sim, &pki, true, None);
+    let (err, log) = create_once(
         tmp.path(),
         "anonymous",
         &sim,
-        &conf(&sim, &pki, true, None),
+        &anonymous,
         &token_file,
+        "tls4",
     );
-    let err = anonymous.create("tls4");
     assert!(
         err.contains("client certificate") && err.contains("keyfile"),
         "no client certificate is refused: {err}"
     );
-    logs += &anonymous.stop();
+    logs += &log;
 
     let wrong_token = tmp.path().join("wrong.json");
     std::fs::write(&wrong_token, "{\"token\": \"not-the-token\"}").unwrap();
-    let unauth = Daemon::start(
-        tmp.path(),
-        "unauth",
-        &sim,
-        &conf(&sim, &pki, true, Some("client")),
-        &wrong_token,
-    );
-    let err = unauth.create("tls5");
+    let client = conf(&sim, &pki, true, Some("client"));
+    let (err, log) = create_once(tmp.path(), "unauth", &sim, &client, &wrong_token, "tls5");
     assert!(err.contains("401"), "a wrong token is refused: {err}");
-    logs += &unauth.stop();
+    logs += &log;
 
-    let names: Vec<String> = sim.state()["resource_definitions"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .cloned()
-        .collect();
+    let names = rd_names(&sim);
     assert_eq!(
         names.len(),
         1,
@@ -296,35 +306,22 @@ fn basic_auth_signs_in_over_https_only_and_is_never_logged() {
     assert_eq!(v["Volume"]["Name"], "ba1", "{v}");
     logs += &good.stop();
 
-    let wrong = Daemon::start(
-        tmp.path(),
-        "basic-wrong",
-        &sim,
-        &format!("{https}username = {USER}\npassword = not-{PASSWORD}\n"),
-        &no_token,
-    );
-    let err = wrong.create("ba2");
+    let wrong = format!("{https}username = {USER}\npassword = not-{PASSWORD}\n");
+    let (err, log) = create_once(tmp.path(), "basic-wrong", &sim, &wrong, &no_token, "ba2");
     assert!(
         err.contains("HTTP 403") && err.contains("Sign in failed") && err.contains("password"),
         "a wrong password is refused and the setting named: {err}"
     );
-    logs += &wrong.stop();
+    logs += &log;
 
-    let anonymous = Daemon::start(tmp.path(), "basic-none", &sim, &https, &no_token);
-    let err = anonymous.create("ba3");
+    let (err, log) = create_once(tmp.path(), "basic-none", &sim, &https, &no_token, "ba3");
     assert!(
         err.contains("HTTP 401") && err.contains("Login required"),
         "no credentials: {err}"
     );
-    logs += &anonymous.stop();
+    logs += &log;
 
-    let names: Vec<String> = sim.state()["resource_definitions"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .cloned()
-        .collect();
-    assert_eq!(names, ["ba1"], "only the signed-in daemon created");
+    assert_eq!(rd_names(&sim), ["ba1"], "only the signed-in daemon created");
 
     let plain = Sim::start_blocking(SimConfig {
         basic_auth: Some((USER.into(), PASSWORD.into())),
@@ -338,19 +335,7 @@ fn basic_auth_signs_in_over_https_only_and_is_never_logged() {
         format!("[global]\ncontrollers = {}\n", plain.url()),
     )
     .unwrap();
-    let out = Command::new(BIN)
-        .arg("--socket")
-        .arg(d.join("linstor.sock"))
-        .arg("--config")
-        .arg(d.join("docker-volume.conf"))
-        .arg("--state-dir")
-        .arg(d.join("state"))
-        .arg("--node")
-        .arg("n1")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RUST_LOG", "trace")
-        .env("LS_BEARER_TOKEN_FILE", &no_token)
+    let out = daemon_command(&d, &no_token, false)
         .env("LS_USERNAME", USER)
         .env("LS_PASSWORD", PASSWORD)
         .output()

@@ -4,7 +4,7 @@
 //! | exit | meaning |
 //! |---|---|
 //! | 1 | LINSTOR refused or the object is in a state that forbids the action; or the action failed after a change it could not undo; or another TM's migration step failed |
-//! | 2 | bad input: arguments, base64, XML, datastore attributes; nothing was changed |
+//! | 2 | bad input: arguments, base64, XML, datastore attributes, or a local file, lock or program of the front-end that cannot be used; nothing was changed |
 //! | 3 | no LINSTOR controller reachable, or it did not answer in time |
 //! | 4 | a host step failed (ssh, device wait, copy, mkfs) |
 //! | 5 | oned could not be asked for a datastore or VM document |
@@ -33,6 +33,16 @@ pub enum DriverError {
         /// The library error.
         #[source]
         source: LinstorError,
+    },
+    /// A file, lock or program on the front-end could not be used; nothing was changed.
+    #[error("{what}")]
+    Local {
+        /// What failed and what to check, e.g. `cannot lock /var/lock/one/linstor/x.lock;
+        /// check LINSTOR_ONE_LOCK_DIR`.
+        what: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
     },
     /// A host step failed.
     #[error(transparent)]
@@ -89,7 +99,7 @@ impl DriverError {
     /// The process exit code.
     pub fn exit_code(&self) -> i32 {
         match self {
-            DriverError::Input(_) | DriverError::Usage(_) => 2,
+            DriverError::Input(_) | DriverError::Usage(_) | DriverError::Local { .. } => 2,
             DriverError::Linstor { source, .. } => linstor_exit_code(source),
             DriverError::Host(_) => 4,
             DriverError::Oned(_) => 5,
@@ -107,6 +117,7 @@ impl DriverError {
             DriverError::Linstor { .. }
             | DriverError::Input(_)
             | DriverError::Usage(_)
+            | DriverError::Local { .. }
             | DriverError::Host(_)
             | DriverError::Oned(_)
             | DriverError::Changed { .. }

@@ -11,15 +11,36 @@ use std::time::{Duration, Instant};
 use linstor_common::naming;
 
 /// A host step that failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("on host '{host}': {op}: {message}")]
+#[derive(Debug, thiserror::Error)]
+#[error("on host '{host}': {op}")]
 pub struct HostError {
     /// Host name.
     pub host: String,
     /// The step.
     pub op: String,
     /// What went wrong.
-    pub message: String,
+    #[source]
+    pub cause: HostCause,
+}
+
+/// Why a host step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HostCause {
+    /// The step ran and failed: its error output, or its exit status.
+    #[error("{0}")]
+    Failed(String),
+    /// A program could not be started.
+    #[error("cannot run {program}")]
+    Spawn {
+        /// The program.
+        program: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file, pipe or child process failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
 }
 
 /// One host step of a remote script. Every name and path in it has been validated by the
@@ -328,7 +349,7 @@ impl SshHosts {
             .ssh_cmd(host, &shell_line(&["sh", "-c", script]))
             .stdin(stdin)
             .output()
-            .map_err(|e| err(host, first, format!("cannot run {}: {e}", self.ssh)))?;
+            .map_err(spawn(host, first, &self.ssh))?;
         if out.status.success() {
             return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
         }
@@ -366,7 +387,25 @@ fn err(host: &str, op: &str, message: impl Into<String>) -> HostError {
     HostError {
         host: host.into(),
         op: op.into(),
-        message: message.into(),
+        cause: HostCause::Failed(message.into()),
+    }
+}
+
+fn io(host: &str, op: &str) -> impl Fn(std::io::Error) -> HostError {
+    let (host, op) = (host.to_string(), op.to_string());
+    move |e| HostError {
+        host: host.clone(),
+        op: op.clone(),
+        cause: HostCause::Io(e),
+    }
+}
+
+fn spawn(host: &str, op: &str, program: &str) -> impl FnOnce(std::io::Error) -> HostError {
+    let (host, op, program) = (host.to_string(), op.to_string(), program.to_string());
+    move |source| HostError {
+        host,
+        op,
+        cause: HostCause::Spawn { program, source },
     }
 }
 
@@ -409,7 +448,7 @@ impl HostSteps for SshHosts {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| err(src_host, &op, e.to_string()))?;
+            .map_err(spawn(src_host, &op, &self.ssh))?;
         let out = src
             .stdout
             .take()
@@ -431,10 +470,8 @@ impl HostSteps for SshHosts {
             .ssh_cmd(dst_host, &shell_line(&["sh", "-c", &script]))
             .stdin(Stdio::from(out))
             .output()
-            .map_err(|e| err(dst_host, &op, e.to_string()))?;
-        let s = src
-            .wait_with_output()
-            .map_err(|e| err(src_host, &op, e.to_string()))?;
+            .map_err(spawn(dst_host, &op, &self.ssh))?;
+        let s = src.wait_with_output().map_err(io(src_host, &op))?;
         if !dst.status.success() {
             return Err(step_error(
                 dst_host,
@@ -479,13 +516,7 @@ impl HostSteps for SshHosts {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| {
-                err(
-                    "front-end",
-                    &op,
-                    format!("cannot run {}: {e}", downloader.display()),
-                )
-            })?;
+            .map_err(spawn("front-end", &op, &downloader.display().to_string()))?;
         let mut out = dl.stdout.take().ok_or_else(|| err(host, &op, "no pipe"))?;
         let mut head = vec![0u8; 512];
         let mut got = 0;
@@ -493,7 +524,7 @@ impl HostSteps for SshHosts {
             match out.read(&mut head[got..]) {
                 Ok(0) => break,
                 Ok(n) => got += n,
-                Err(e) => return Err(err("front-end", &op, e.to_string())),
+                Err(e) => return Err(io("front-end", &op)(e)),
             }
         }
         head.truncate(got);
@@ -521,19 +552,15 @@ impl HostSteps for SshHosts {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| err(host, &op, e.to_string()))?;
+            .map_err(spawn(host, &op, &self.ssh))?;
         let mut pipe = dd.stdin.take().ok_or_else(|| err(host, &op, "no pipe"))?;
         let copied = pipe
             .write_all(&head)
             .and_then(|_| std::io::copy(&mut out, &mut pipe).map(|_| ()));
         drop(pipe);
         drop(out);
-        let dd_out = dd
-            .wait_with_output()
-            .map_err(|e| err(host, &op, e.to_string()))?;
-        let dl_out = dl
-            .wait_with_output()
-            .map_err(|e| err("front-end", &op, e.to_string()))?;
+        let dd_out = dd.wait_with_output().map_err(io(host, &op))?;
+        let dl_out = dl.wait_with_output().map_err(io("front-end", &op))?;
         if !dd_out.status.success() {
             return Err(step_error(host, &ops, None, dd_out.status, &dd_out.stderr));
         }
@@ -547,7 +574,7 @@ impl HostSteps for SshHosts {
                 ),
             ));
         }
-        copied.map_err(|e| err(host, &op, e.to_string()))?;
+        copied.map_err(io(host, &op))?;
         Ok(format)
     }
 
@@ -573,13 +600,9 @@ impl HostSteps for SshHosts {
         let script = self.remotes.join("tm/ssh/context");
         let mut c = Command::new(&script);
         c.args(files).arg(format!("{host}:{path}")).args(["0", "0"]);
-        let out = c.output().map_err(|e| {
-            err(
-                host,
-                "context",
-                format!("cannot run {}: {e}", script.display()),
-            )
-        })?;
+        let out = c
+            .output()
+            .map_err(spawn(host, "context", &script.display().to_string()))?;
         if !out.status.success() {
             return Err(err(
                 host,
@@ -613,11 +636,6 @@ impl LocalHosts {
     fn on(&self, host: &str, op: &str, path: &str) -> Result<PathBuf, HostError> {
         Ok(self.check(host, op)?.join(path.trim_start_matches('/')))
     }
-}
-
-fn io(host: &str, op: &str) -> impl Fn(std::io::Error) -> HostError {
-    let (host, op) = (host.to_string(), op.to_string());
-    move |e| err(&host, &op, e.to_string())
 }
 
 fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
@@ -758,7 +776,7 @@ impl LocalHosts {
         let out = Command::new("md5sum")
             .arg(&dev)
             .output()
-            .map_err(io(host, "md5sum"))?;
+            .map_err(spawn(host, "md5sum", "md5sum"))?;
         if !out.status.success() {
             return Err(err(
                 host,
@@ -842,6 +860,8 @@ impl HostSteps for LocalHosts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use linstor_common::error::chain;
+    use linstor_tests::errors::{names_once, source};
 
     #[test]
     fn quoting() {
@@ -884,7 +904,10 @@ mod tests {
             format!("ln: Permission denied\n\n{STEP_MARK} 1\n").as_bytes(),
         );
         assert_eq!(e.op, ops[1]);
-        assert_eq!(e.message, "ln: Permission denied");
+        assert!(
+            matches!(&e.cause, HostCause::Failed(m) if m == "ln: Permission denied"),
+            "{e:?}"
+        );
         let refused = std::process::ExitStatus::from_raw(255 << 8);
         let e = step_error(
             "n1",
@@ -894,7 +917,7 @@ mod tests {
             b"ssh: connect to host n1: No route to host",
         );
         assert_eq!(e.op, ops[0]);
-        assert!(e.message.contains("No route to host"), "{e}");
+        assert!(chain(&e).contains("No route to host"), "{e}");
     }
 
     #[test]
@@ -904,13 +927,17 @@ mod tests {
         assert_eq!(sniff_format(b""), "raw");
     }
 
+    fn local_hosts(d: &tempfile::TempDir) -> LocalHosts {
+        LocalHosts {
+            root: d.path().join("hosts"),
+            dev_dir: d.path().join("dev"),
+        }
+    }
+
     #[test]
     fn local_links_and_dead_hosts() {
         let d = tempfile::tempdir().unwrap();
-        let h = LocalHosts {
-            root: d.path().join("hosts"),
-            dev_dir: d.path().join("dev"),
-        };
+        let h = local_hosts(&d);
         let link = Step::Link {
             link: "/ds/0/5/disk.0".into(),
             rd: "one-vm-5-disk-0".into(),
@@ -926,5 +953,40 @@ mod tests {
         std::fs::write(d.path().join("hosts/n2.down"), "").unwrap();
         let e = h.make_dir("n2", "/x").unwrap_err();
         assert!(e.to_string().contains("n2"), "{e}");
+    }
+
+    #[test]
+    fn io_failures_keep_the_io_error() {
+        let d = tempfile::tempdir().unwrap();
+        let h = local_hosts(&d);
+        std::fs::create_dir_all(d.path().join("hosts/n1/ds")).unwrap();
+        std::fs::write(d.path().join("hosts/n1/ds/0"), "a file").unwrap();
+        let e = h.make_dir("n1", "/ds/0/5").unwrap_err();
+        let HostCause::Io(io) = source(&e) else {
+            panic!("the I/O error is the source: {e:?}");
+        };
+        let shown = chain(&e);
+        assert_eq!(
+            names_once(&shown, io),
+            format!("on host 'n1': mkdir -p: {io}")
+        );
+    }
+
+    #[test]
+    fn a_missing_program_keeps_the_spawn_error() {
+        let h = SshHosts {
+            ssh: "/nonexistent/ssh".into(),
+            ..SshHosts::default()
+        };
+        let e = h.make_dir("n1", "/ds/0/5").unwrap_err();
+        let cause: &HostCause = source(&e);
+        assert!(matches!(cause, HostCause::Spawn { .. }), "{cause:?}");
+        let io: &std::io::Error = source(&e);
+        assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+        let shown = chain(&e);
+        assert_eq!(
+            names_once(&shown, io),
+            format!("on host 'n1': mkdir -p /ds/0/5: cannot run /nonexistent/ssh: {io}")
+        );
     }
 }

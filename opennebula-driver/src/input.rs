@@ -12,7 +12,7 @@ use crate::xml::{self, ActionData, Vm, XmlError};
 pub const MAX_MESSAGE: usize = 16 << 20;
 
 /// Why an invocation could not be understood. Nothing has been done when this is returned.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum InputError {
     /// `argv[0]` names no known action.
     #[error("unknown action '{0}': install this binary as remotes/datastore/<driver>/<action> or remotes/tm/<driver>/<action>, or call it as 'linstor-one datastore|tm <action> ARGS...'")]
@@ -40,12 +40,22 @@ pub enum InputError {
         why: String,
     },
     /// The DS message is not valid base64.
-    #[error("{action}: the driver message is not valid base64 ({why}); oned sends base64(<DS_DRIVER_ACTION_DATA>...) as the first argument or on stdin")]
+    #[error("{action}: the driver message is not valid base64; oned sends base64(<DS_DRIVER_ACTION_DATA>...) as the first argument or on stdin")]
     Base64 {
         /// The action.
         action: String,
         /// Decoder message.
-        why: String,
+        #[source]
+        source: base64::DecodeError,
+    },
+    /// The decoded DS message is not text.
+    #[error("{action}: the decoded driver message is not UTF-8 text; oned sends base64(<DS_DRIVER_ACTION_DATA>...)")]
+    NotText {
+        /// The action.
+        action: String,
+        /// Where the text breaks.
+        #[source]
+        source: std::string::FromUtf8Error,
     },
     /// The decoded message is not the expected XML.
     #[error("{action}")]
@@ -64,13 +74,22 @@ pub enum InputError {
         /// The missing element.
         what: &'static str,
     },
-    /// Reading stdin failed or stdin was required and empty.
+    /// Stdin was required and empty, or too large.
     #[error("{action}: {why}")]
     Stdin {
         /// The action.
         action: String,
         /// What went wrong.
         why: String,
+    },
+    /// Reading stdin failed.
+    #[error("{action}: cannot read stdin")]
+    StdinIo {
+        /// The action.
+        action: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
     },
 }
 
@@ -470,13 +489,13 @@ fn decode_b64(action: &str, raw: &[u8]) -> Result<String, InputError> {
     let bytes = b64
         .decode(&clean)
         .or_else(|_| nopad.decode(&clean))
-        .map_err(|e| InputError::Base64 {
+        .map_err(|source| InputError::Base64 {
             action: action.into(),
-            why: e.to_string(),
+            source,
         })?;
-    String::from_utf8(bytes).map_err(|_| InputError::Base64 {
+    String::from_utf8(bytes).map_err(|source| InputError::NotText {
         action: action.into(),
-        why: "the decoded message is not UTF-8 text".into(),
+        source,
     })
 }
 
@@ -484,9 +503,9 @@ fn read_stdin(
     action: &str,
     stdin: impl FnOnce() -> std::io::Result<Vec<u8>>,
 ) -> Result<Vec<u8>, InputError> {
-    stdin().map_err(|e| InputError::Stdin {
+    stdin().map_err(|source| InputError::StdinIo {
         action: action.into(),
-        why: format!("cannot read stdin: {e}"),
+        source,
     })
 }
 
@@ -972,6 +991,36 @@ mod tests {
         assert!(e.to_string().contains("empty"), "{e}");
         let e = parse("/r/datastore/linstor/frob", &args(&["3"]), no_stdin).unwrap_err();
         assert!(matches!(e, InputError::UnknownAction(_)));
+    }
+
+    #[test]
+    fn undecodable_ds_input_keeps_its_cause() {
+        use linstor_common::error::chain;
+        use linstor_tests::errors::{names_once, source};
+        let argv0 = "/r/datastore/linstor/cp";
+        let e = parse(argv0, &args(&["%%%", "3"]), no_stdin).unwrap_err();
+        let b64_err: &base64::DecodeError = source(&e);
+        let shown = chain(&e);
+        assert!(
+            shown.starts_with("cp: the driver message is not valid base64; "),
+            "{shown}"
+        );
+        assert!(names_once(&shown, b64_err).ends_with(&format!(": {b64_err}")));
+
+        let not_text = base64::engine::general_purpose::STANDARD.encode([0xff, 0xfe]);
+        let e = parse(argv0, &args(&[&not_text, "3"]), no_stdin).unwrap_err();
+        let utf8: &std::string::FromUtf8Error = source(&e);
+        let shown = chain(&e);
+        assert!(
+            names_once(&shown, utf8).contains("not UTF-8 text"),
+            "{shown}"
+        );
+
+        let broken = || Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+        let e = parse(argv0, &args(&["3"]), broken).unwrap_err();
+        let io: &std::io::Error = source(&e);
+        assert_eq!(io.kind(), std::io::ErrorKind::BrokenPipe);
+        assert_eq!(chain(&e), format!("cp: cannot read stdin: {io}"));
     }
 
     #[test]

@@ -20,12 +20,21 @@ use base64::Engine as _;
 pub const DEFAULT_PORT: u16 = 4124;
 
 /// Why the VM disk sizes were not sent.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum MonitorError {
     /// No `monitord.conf` in any searched place.
     #[error("no monitord.conf found (looked in {0}); set LINSTOR_ONE_MONITORD_CONF to its path")]
     NoConf(String),
-    /// The file could not be read or has a bad value.
+    /// The file could not be read.
+    #[error("cannot read {path}; make it readable by oneadmin or set LINSTOR_ONE_MONITORD_CONF to another monitord.conf")]
+    Unreadable {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file has a bad value.
     #[error("{path}: {why}")]
     BadConf {
         /// The file.
@@ -41,13 +50,20 @@ pub enum MonitorError {
         /// The PUBKEY value.
         key: String,
     },
+    /// The address of monitord does not resolve.
+    #[error("cannot send to monitord at {addr}: the address does not resolve; check MONITOR_ADDRESS in monitord.conf")]
+    Unresolved {
+        /// `address:port`.
+        addr: String,
+    },
     /// The datagram could not be sent.
-    #[error("cannot send to monitord at {addr}: {why}")]
+    #[error("cannot send to monitord at {addr}; check MONITOR_ADDRESS and PORT in monitord.conf")]
     Send {
         /// `address:port`.
         addr: String,
         /// Socket error.
-        why: String,
+        #[source]
+        source: std::io::Error,
     },
 }
 
@@ -234,9 +250,9 @@ impl UdpMonitor {
                 )
             })?;
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| MonitorError::BadConf {
+        let text = std::fs::read_to_string(path).map_err(|source| MonitorError::Unreadable {
             path: shown.clone(),
-            why: e.to_string(),
+            source,
         })?;
         let conf = parse_conf(&shown, &text)?;
         Ok((shown, conf))
@@ -250,24 +266,23 @@ impl MonitorSender for UdpMonitor {
             return Err(MonitorError::Encrypted { path, key });
         }
         let addr = format!("{}:{}", conf.address, conf.port);
-        let send_err = |why: String| MonitorError::Send {
+        let send_err = |source| MonitorError::Send {
             addr: addr.clone(),
-            why,
+            source,
         };
         let target = (conf.address.as_str(), conf.port)
             .to_socket_addrs()
-            .map_err(|e| send_err(e.to_string()))?
+            .map_err(send_err)?
             .next()
-            .ok_or_else(|| send_err("the address does not resolve".into()))?;
+            .ok_or_else(|| MonitorError::Unresolved { addr: addr.clone() })?;
         let bind = if target.is_ipv6() {
             "[::]:0"
         } else {
             "0.0.0.0:0"
         };
-        let sock = UdpSocket::bind(bind).map_err(|e| send_err(e.to_string()))?;
+        let sock = UdpSocket::bind(bind).map_err(send_err)?;
         let msg = datagram(payload);
-        sock.send_to(msg.as_bytes(), target)
-            .map_err(|e| send_err(e.to_string()))?;
+        sock.send_to(msg.as_bytes(), target).map_err(send_err)?;
         Ok(())
     }
 }
@@ -372,5 +387,26 @@ NETWORK = [
         };
         let e = m.send_vm_monitor("x").unwrap_err();
         assert!(e.to_string().contains("absent.conf"), "{e}");
+    }
+
+    #[test]
+    fn unreadable_conf_keeps_the_io_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("monitord.conf");
+        std::fs::create_dir(&conf).unwrap();
+        let m = UdpMonitor {
+            conf_paths: vec![conf.clone()],
+        };
+        std::fs::remove_dir(&conf).unwrap();
+        std::fs::write(&conf, [0xff, 0xfe]).unwrap();
+        let e = m.send_vm_monitor("x").unwrap_err();
+        let io: &std::io::Error = linstor_tests::errors::source(&e);
+        assert_eq!(io.kind(), std::io::ErrorKind::InvalidData);
+        let shown = linstor_common::error::chain(&e);
+        assert!(
+            linstor_tests::errors::names_once(&shown, io)
+                .starts_with(&format!("cannot read {}; ", conf.display())),
+            "{shown}"
+        );
     }
 }

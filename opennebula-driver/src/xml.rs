@@ -11,11 +11,20 @@ use quick_xml::Reader;
 const MAX_DEPTH: usize = 64;
 
 /// Why a document could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum XmlError {
     /// Not well-formed XML.
     #[error("malformed XML: {0}")]
     Malformed(String),
+    /// Not well-formed XML, as the parser found.
+    #[error("malformed XML at byte {pos}")]
+    Parse {
+        /// Where the parser was.
+        pos: u64,
+        /// What it found.
+        #[source]
+        source: quick_xml::Error,
+    },
     /// Well-formed, but not the expected document.
     #[error("unexpected XML document: {0}")]
     Unexpected(String),
@@ -73,11 +82,10 @@ pub fn parse_document(text: &str) -> Result<Element, XmlError> {
     reader.config_mut().trim_text(true);
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
-    let malformed =
-        |e: &dyn std::fmt::Display, pos: u64| XmlError::Malformed(format!("{e} (at byte {pos})"));
+    let malformed = |pos: u64| move |source| XmlError::Parse { pos, source };
     loop {
         let pos = reader.buffer_position();
-        let ev = reader.read_event().map_err(|e| malformed(&e, pos))?;
+        let ev = reader.read_event().map_err(malformed(pos))?;
         match ev {
             Event::Start(s) | Event::Empty(s) if root.is_some() => {
                 let _ = s;
@@ -116,7 +124,7 @@ pub fn parse_document(text: &str) -> Result<Element, XmlError> {
                 }
             }
             Event::Text(t) => {
-                let s = t.unescape().map_err(|e| malformed(&e, pos))?;
+                let s = t.unescape().map_err(malformed(pos))?;
                 push_text(&mut stack, &s, pos)?;
             }
             Event::CData(c) => {
@@ -526,6 +534,19 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("nested"));
+    }
+
+    #[test]
+    fn parser_errors_keep_their_source() {
+        let e = parse_document("<A>&bogus;</A>").unwrap_err();
+        assert!(matches!(e, XmlError::Parse { pos: 3, .. }), "{e:?}");
+        let parsed: &quick_xml::Error = linstor_tests::errors::source(&e);
+        let shown = linstor_common::error::chain(&e);
+        assert!(
+            linstor_tests::errors::names_once(&shown, parsed)
+                .starts_with("malformed XML at byte 3: "),
+            "{shown}"
+        );
     }
 
     #[test]

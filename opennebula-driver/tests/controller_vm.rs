@@ -48,15 +48,9 @@ fn set_props(url: &str, rd: &str, props: &[(&str, &str)]) {
 fn controller_vm_disks_without_the_controller() {
     let h = Harness::new(&["s1", "s2", "n1"]);
     let url = h.sim.url();
-    let tpl = [
-        ("LS_CONTROLLERS", url.as_str()),
-        ("REPLICA_COUNT", "2"),
-        ("NODE_LIST", "s1,s2"),
-        ("LINSTOR_CONTROLLER_VM", "50"),
-    ];
-    let ds = datastore_xml(100, 0, &tpl);
-    h.serve("one.datastore.info", 100, ds.clone());
-    h.serve("one.datastore.info", 0, datastore_xml(0, 1, &tpl));
+    let controller_vm = [("LINSTOR_CONTROLLER_VM", "50")];
+    let ds = h.serve_datastore_on_s1_s2(100, 0, &controller_vm);
+    h.serve_datastore_on_s1_s2(0, 1, &controller_vm);
     let image = h.tmp.path().join("image.raw");
     std::fs::write(&image, vec![3u8; 2 << 20]).unwrap();
     let ok = |r: Run| assert_eq!((r.code, r.stdout.as_str()), (0, ""), "{}", r.stderr);
@@ -97,20 +91,23 @@ fn controller_vm_disks_without_the_controller() {
             .join("n1")
             .join(format!("var/lib/one/datastores/0/50/disk.{i}"))
     };
-    ok(h.run(
-        "tm",
-        "linstor",
-        "clone",
-        &[&format!("fe:{img7}"), &disk(0), "50", "100"],
-        "",
-    ));
-    ok(h.run(
-        "tm",
-        "linstor",
-        "ln",
-        &[&format!("fe:{img8}"), &disk(1), "50", "100"],
-        "",
-    ));
+    let clone_and_ln = || {
+        ok(h.run(
+            "tm",
+            "linstor",
+            "clone",
+            &[&format!("fe:{img7}"), &disk(0), "50", "100"],
+            "",
+        ));
+        ok(h.run(
+            "tm",
+            "linstor",
+            "ln",
+            &[&format!("fe:{img8}"), &disk(1), "50", "100"],
+            "",
+        ));
+    };
+    clone_and_ln();
     set_props(
         &url,
         "one-image-8",
@@ -123,20 +120,7 @@ fn controller_vm_disks_without_the_controller() {
     for i in [0, 1] {
         std::fs::remove_file(link(i)).unwrap();
     }
-    ok(h.run(
-        "tm",
-        "linstor",
-        "clone",
-        &[&format!("fe:{img7}"), &disk(0), "50", "100"],
-        "",
-    ));
-    ok(h.run(
-        "tm",
-        "linstor",
-        "ln",
-        &[&format!("fe:{img8}"), &disk(1), "50", "100"],
-        "",
-    ));
+    clone_and_ln();
     for (i, rd) in [(0, "one-vm-50-disk-0"), (1, "one-image-8")] {
         assert!(
             h.host_link("n1", &format!("{DIR}/disk.{i}"))

@@ -463,62 +463,18 @@ fn every_action_in_every_input_form() {
             "",
         );
     }
-    t.case(
-        "snap_revert to an older snapshot",
-        "datastore",
-        "snap_revert",
-        &["5"],
-        &m(
-            &image_xml(
-                5,
-                "/dev/drbd/by-res/one-image-5/0",
-                "",
-                "raw",
-                16,
-                0,
-                &[0, 1],
-            ),
-            &ds,
-        ),
-    );
-    t.case(
-        "snap_revert to the newest snapshot",
-        "datastore",
-        "snap_revert",
-        &["5"],
-        &m(
-            &image_xml(
-                5,
-                "/dev/drbd/by-res/one-image-5/0",
-                "",
-                "raw",
-                16,
-                1,
-                &[0, 1],
-            ),
-            &ds,
-        ),
-    );
-    t.case(
-        "rm",
-        "datastore",
-        "rm",
-        &["2"],
-        &m(
-            &image_xml(2, "/dev/drbd/by-res/one-image-2/0", "", "raw", 3, -1, &[]),
-            &ds,
-        ),
-    );
-    t.case(
-        "rm again (idempotent)",
-        "datastore",
-        "rm",
-        &["2"],
-        &m(
-            &image_xml(2, "/dev/drbd/by-res/one-image-2/0", "", "raw", 3, -1, &[]),
-            &ds,
-        ),
-    );
+    for (label, target) in [
+        ("snap_revert to an older snapshot", 0),
+        ("snap_revert to the newest snapshot", 1),
+    ] {
+        let source = "/dev/drbd/by-res/one-image-5/0";
+        let image = image_xml(5, source, "", "raw", 16, target, &[0, 1]);
+        t.case(label, "datastore", "snap_revert", &["5"], &m(&image, &ds));
+    }
+    let image2 = image_xml(2, "/dev/drbd/by-res/one-image-2/0", "", "raw", 3, -1, &[]);
+    for label in ["rm", "rm again (idempotent)"] {
+        t.case(label, "datastore", "rm", &["2"], &m(&image2, &ds));
+    }
     t.case(
         "rm of a foreign resource",
         "datastore",

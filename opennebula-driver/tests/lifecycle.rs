@@ -30,16 +30,8 @@ fn real_nodes(rd: &serde_json::Value) -> Vec<String> {
 #[test]
 fn vm_lifecycle_two_hosts() {
     let h = Harness::new(&["s1", "s2", "n1", "n2"]);
-    let tpl = [
-        ("LS_CONTROLLERS", h.sim.url()),
-        ("REPLICA_COUNT", "2".to_string()),
-        ("NODE_LIST", "s1,s2".to_string()),
-    ];
-    let tpl: Vec<(&str, &str)> = tpl.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let ds_img = datastore_xml(100, 0, &tpl);
-    let ds_sys = datastore_xml(0, 1, &tpl);
-    h.serve("one.datastore.info", 100, ds_img.clone());
-    h.serve("one.datastore.info", 0, ds_sys);
+    let ds_img = h.serve_datastore_on_s1_s2(100, 0, &[]);
+    h.serve_datastore_on_s1_s2(0, 1, &[]);
 
     let image = h.tmp.path().join("image.raw");
     let payload: Vec<u8> = (0..4u32 << 20).map(|i| (i % 251) as u8).collect();

@@ -55,17 +55,9 @@ fn recv(sock: &UdpSocket) -> Option<String> {
 #[test]
 fn vm_disk_sizes_reach_monitord() {
     let h = Harness::new(&["s1", "s2", "n1"]);
-    let url = h.sim.url();
-    let tpl = [
-        ("LS_CONTROLLERS", url.as_str()),
-        ("REPLICA_COUNT", "2"),
-        ("NODE_LIST", "s1,s2"),
-    ];
-    let ds_img = datastore_xml(100, 0, &tpl);
-    let sys0 = datastore_xml(0, 1, &tpl);
-    h.serve("one.datastore.info", 100, ds_img.clone());
-    h.serve("one.datastore.info", 0, sys0.clone());
-    h.serve("one.datastore.info", 1, datastore_xml(1, 1, &tpl));
+    let ds_img = h.serve_datastore_on_s1_s2(100, 0, &[]);
+    let sys0 = h.serve_datastore_on_s1_s2(0, 1, &[]);
+    let sys1 = h.serve_datastore_on_s1_s2(1, 1, &[]);
     let image = h.tmp.path().join("image.raw");
     std::fs::write(&image, vec![1u8; 4 << 20]).unwrap();
     let msg = action_msg(
@@ -143,16 +135,14 @@ fn vm_disk_sizes_reach_monitord() {
     )
     .unwrap();
     let env = [("LINSTOR_ONE_MONITORD_CONF", conf.to_str().unwrap())];
+    let monitor = |kind: &str, ds: &str, doc: &str, vm_disks| {
+        let msg = monitor_msg(doc, vm_disks);
+        let r = h.run_env(kind, "linstor", "monitor", &[ds], &msg, &env);
+        assert_eq!(r.code, 0, "{kind}/monitor {ds}: {}", r.stderr);
+        r
+    };
 
-    let r = h.run_env(
-        "tm",
-        "linstor",
-        "monitor",
-        &["0"],
-        &monitor_msg(&sys0, 1),
-        &env,
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = monitor("tm", "0", &sys0, 1);
     assert!(r.stdout.starts_with("USED_MB="), "{}", r.stdout);
     let got = decode(&recv(&sock).expect("a MONITOR_VM datagram"));
     assert_eq!(
@@ -163,39 +153,15 @@ fn vm_disk_sizes_reach_monitord() {
                 .to_string()
         )]
     );
-    let r = h.run_env(
-        "tm",
-        "linstor",
-        "monitor",
-        &["1"],
-        &monitor_msg(&datastore_xml(1, 1, &tpl), 1),
-        &env,
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    monitor("tm", "1", &sys1, 1);
     let got = decode(&recv(&sock).expect("a MONITOR_VM datagram for DS 1"));
     assert_eq!(got, [(33, "DISK_SIZE=[ID=0,SIZE=4]".to_string())]);
 
     // MONITOR_VM_DISKS=0 (oned's off cycles) and image DSs send nothing
     sock.set_read_timeout(Some(Duration::from_millis(500)))
         .unwrap();
-    let r = h.run_env(
-        "tm",
-        "linstor",
-        "monitor",
-        &["0"],
-        &monitor_msg(&sys0, 0),
-        &env,
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let r = h.run_env(
-        "datastore",
-        "linstor",
-        "monitor",
-        &["100"],
-        &monitor_msg(&ds_img, 1),
-        &env,
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    monitor("tm", "0", &sys0, 0);
+    monitor("datastore", "100", &ds_img, 1);
     assert_eq!(
         recv(&sock),
         None,
@@ -208,15 +174,7 @@ fn vm_disk_sizes_reach_monitord() {
         format!("NETWORK = [ MONITOR_ADDRESS = \"auto\", PORT = {port}, PUBKEY = \"/etc/one/monitord_pub.pem\" ]\n"),
     )
     .unwrap();
-    let r = h.run_env(
-        "tm",
-        "linstor",
-        "monitor",
-        &["0"],
-        &monitor_msg(&sys0, 1),
-        &env,
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = monitor("tm", "0", &sys0, 1);
     assert!(r.stdout.starts_with("USED_MB="), "{}", r.stdout);
     assert!(
         r.stderr.lines().any(

@@ -11,6 +11,33 @@ use support::*;
 const DIR: &str = "/var/lib/one//datastores/0/41";
 const STATUS: &str = "GET /v1/resource-definitions/{rd}/clone/{clone}";
 
+/// VM 41 with a clone of image 9 as disk 0 and persistent image 10 as disk 1.
+fn vm41() -> String {
+    vm_xml(
+        41,
+        &[
+            (
+                0,
+                Some(9),
+                "/dev/drbd/by-res/one-image-9/0",
+                true,
+                "linstor",
+                100,
+                8,
+            ),
+            (
+                1,
+                Some(10),
+                "/dev/drbd/by-res/one-image-10/0",
+                false,
+                "linstor",
+                100,
+                8,
+            ),
+        ],
+    )
+}
+
 fn routes(h: &Harness) -> BTreeMap<String, u64> {
     h.sim.stats()
 }
@@ -18,15 +45,8 @@ fn routes(h: &Harness) -> BTreeMap<String, u64> {
 #[test]
 fn cp_clone_premigrate_make_only_the_needed_requests() {
     let h = Harness::new(&["s1", "s2", "n1", "n2"]);
-    let tpl = [
-        ("LS_CONTROLLERS", h.sim.url()),
-        ("REPLICA_COUNT", "2".to_string()),
-        ("NODE_LIST", "s1,s2".to_string()),
-    ];
-    let tpl: Vec<(&str, &str)> = tpl.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let ds_img = datastore_xml(100, 0, &tpl);
-    h.serve("one.datastore.info", 100, ds_img.clone());
-    h.serve("one.datastore.info", 0, datastore_xml(0, 1, &tpl));
+    let ds_img = h.serve_datastore_on_s1_s2(100, 0, &[]);
+    h.serve_datastore_on_s1_s2(0, 1, &[]);
     let image = h.tmp.path().join("image.raw");
     let payload: Vec<u8> = (0..1u32 << 20).map(|i| (i % 253) as u8).collect();
     std::fs::write(&image, &payload).unwrap();
@@ -58,29 +78,7 @@ fn cp_clone_premigrate_make_only_the_needed_requests() {
     let msg = action_msg(&image_xml(10, "", "", "raw", 8, -1, &[]), &ds_img);
     let r = h.run("datastore", "linstor", "mkfs", &["10"], &b64(&msg));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let vm = vm_xml(
-        41,
-        &[
-            (
-                0,
-                Some(9),
-                "/dev/drbd/by-res/one-image-9/0",
-                true,
-                "linstor",
-                100,
-                8,
-            ),
-            (
-                1,
-                Some(10),
-                "/dev/drbd/by-res/one-image-10/0",
-                false,
-                "linstor",
-                100,
-                8,
-            ),
-        ],
-    );
+    let vm = vm41();
     h.serve("one.vm.info", 41, vm.clone());
 
     h.sim.reset_stats();
@@ -183,40 +181,11 @@ fn on(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
 #[test]
 fn rest_requests_and_ssh_connections_per_action() {
     let h = Harness::new(&["s1", "s2", "n1", "n2"]);
-    let tpl = [
-        ("LS_CONTROLLERS", h.sim.url()),
-        ("REPLICA_COUNT", "2".to_string()),
-        ("NODE_LIST", "s1,s2".to_string()),
-    ];
-    let tpl: Vec<(&str, &str)> = tpl.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let ds_img = datastore_xml(100, 0, &tpl);
-    h.serve("one.datastore.info", 100, ds_img.clone());
-    h.serve("one.datastore.info", 0, datastore_xml(0, 1, &tpl));
+    let ds_img = h.serve_datastore_on_s1_s2(100, 0, &[]);
+    h.serve_datastore_on_s1_s2(0, 1, &[]);
     let image = h.tmp.path().join("image.raw");
     std::fs::write(&image, vec![7u8; 1 << 20]).unwrap();
-    let vm = vm_xml(
-        41,
-        &[
-            (
-                0,
-                Some(9),
-                "/dev/drbd/by-res/one-image-9/0",
-                true,
-                "linstor",
-                100,
-                8,
-            ),
-            (
-                1,
-                Some(10),
-                "/dev/drbd/by-res/one-image-10/0",
-                false,
-                "linstor",
-                100,
-                8,
-            ),
-        ],
-    );
+    let vm = vm41();
     h.serve("one.vm.info", 41, vm.clone());
     let disk = |host: &str, i: u32| format!("{host}:{DIR}/disk.{i}");
     let mut got = Vec::new();
@@ -336,15 +305,8 @@ fn rest_requests_and_ssh_connections_per_action() {
 #[test]
 fn mv_from_an_unreachable_host_over_ssh() {
     let h = Harness::new(&["s1", "s2", "n1", "n2"]);
-    let tpl = [
-        ("LS_CONTROLLERS", h.sim.url()),
-        ("REPLICA_COUNT", "2".to_string()),
-        ("NODE_LIST", "s1,s2".to_string()),
-    ];
-    let tpl: Vec<(&str, &str)> = tpl.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let ds_img = datastore_xml(100, 0, &tpl);
-    h.serve("one.datastore.info", 100, ds_img.clone());
-    h.serve("one.datastore.info", 0, datastore_xml(0, 1, &tpl));
+    let ds_img = h.serve_datastore_on_s1_s2(100, 0, &[]);
+    h.serve_datastore_on_s1_s2(0, 1, &[]);
     let msg = action_msg(&image_xml(10, "", "", "raw", 8, -1, &[]), &ds_img);
     let r = h.run("datastore", "linstor", "mkfs", &["10"], &b64(&msg));
     assert_eq!(r.code, 0, "{}", r.stderr);

@@ -20,6 +20,7 @@ use std::path::PathBuf;
 
 use crate::doctor::Check;
 use linstor_common::config::{ClientConfig, Sources};
+use linstor_common::error::chain;
 use linstor_common::naming::Platform;
 use linstor_docker_volume::options::FileConfig;
 use linstor_one::attrs::DsConfig;
@@ -276,8 +277,7 @@ fn proxmox_client(
     if let Some(c) = controllers {
         options.controller = Some(c.to_string());
     }
-    let client =
-        linstor_pve::exec::client_config(&options, &files.sources).map_err(|e| e.to_string());
+    let client = linstor_pve::exec::client_config(&options, &files.sources).map_err(|e| chain(&e));
     (options, client)
 }
 
@@ -387,7 +387,7 @@ fn resolve_proxmox(
         Err(e) => {
             r.checks.push(Check::fail(
                 name,
-                format!("the plugin refuses storage '{}': {e}", chosen.id),
+                format!("the plugin refuses storage '{}': {}", chosen.id, chain(&e)),
                 format!(
                     "correct the option with `pvesm set {} --<option> <value>`",
                     chosen.id
@@ -457,8 +457,7 @@ fn resolve_opennebula(controllers: Option<&str>, files: &PlatformFiles) -> Resol
     if let Some(c) = controllers {
         ds.controllers = Some(c.to_string());
     }
-    let client =
-        linstor_one::exec::client_config(&ds, &files.sources, None).map_err(|e| e.to_string());
+    let client = linstor_one::exec::client_config(&ds, &files.sources, None).map_err(|e| chain(&e));
     let mut r = Resolved {
         node: files.hostname.clone(),
         node_source: "hostname (OpenNebula host names must equal LINSTOR node names)".into(),
@@ -513,7 +512,7 @@ fn resolve_docker(controllers: Option<&str>, files: &PlatformFiles) -> Resolved 
     let env = |k: &str| files.env.get(k).cloned();
     let client = |conf: &FileConfig| {
         conf.client_config(controllers, &env, &files.sources, None)
-            .map_err(|e| e.to_string())
+            .map_err(|e| chain(&e))
     };
     let mut r = Resolved {
         node: files.hostname.clone(),
@@ -547,7 +546,7 @@ fn resolve_docker(controllers: Option<&str>, files: &PlatformFiles) -> Resolved 
         Err(e) => {
             r.checks.push(Check::fail(
                 name,
-                format!("the plugin refuses it: {e}"),
+                format!("the plugin refuses it: {}", chain(&e)),
                 "correct /etc/linstor/docker-volume.conf (INI: a `[global]` line, then `key = value` lines; see docs/operations.md)",
             ));
             return r;
@@ -780,10 +779,19 @@ mod tests {
         assert_eq!(r.resource_group, "dockergrp");
         assert_eq!(r.node, "pve1.example.com");
         assert_eq!(r.checks[0].status, Status::Ok, "{}", r.checks[0]);
-        for bad in ["[global]\ncontrolers = x\n", "[global]\nreplicas = abc\n"] {
+        for (bad, cause) in [
+            ("[global]\ncontrolers = x\n", "unknown key 'controlers'"),
+            ("[global]\nreplicas = abc\n", "invalid replicas 'abc'"),
+        ] {
             let r = resolve(&settings(Platform::Docker), &files(bad, DOCKER_CONF));
             assert_eq!(r.checks[0].status, Status::Fail, "{bad}");
             assert!(r.checks[0].detail.contains(DOCKER_CONF), "{}", r.checks[0]);
+            assert_eq!(
+                r.checks[0].detail.matches(cause).count(),
+                1,
+                "the cause, once: {}",
+                r.checks[0]
+            );
         }
     }
 

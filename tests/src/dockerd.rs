@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+use crate::cmd::CmdOutput;
+
 /// How long dockerd may take to answer after it starts, and to stop after SIGTERM.
 const START_TIMEOUT: Duration = Duration::from_secs(90);
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -67,17 +69,6 @@ pub enum DockerdError {
         /// Its error output.
         detail: String,
     },
-}
-
-/// What a `docker` CLI call printed, and whether it succeeded.
-#[derive(Debug, Clone)]
-pub struct CliOutput {
-    /// Exit status 0.
-    pub ok: bool,
-    /// Standard output.
-    pub stdout: String,
-    /// Standard error.
-    pub stderr: String,
 }
 
 /// A dockerd of its own for one test; see the module documentation.
@@ -156,7 +147,7 @@ impl Dockerd {
     }
 
     /// Runs `docker -H <this engine> ARGS`.
-    pub fn cli(&self, args: &[&str]) -> Result<CliOutput, DockerdError> {
+    pub fn cli(&self, args: &[&str]) -> Result<CmdOutput, DockerdError> {
         let out = self
             .command()
             .args(args)
@@ -165,11 +156,7 @@ impl Dockerd {
                 program: "docker".into(),
                 source,
             })?;
-        Ok(CliOutput {
-            ok: out.status.success(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        })
+        Ok(out.into())
     }
 
     /// Runs `docker -H <this engine> ARGS` and returns its stdout; panics with both outputs when
@@ -182,6 +169,32 @@ impl Dockerd {
             out.stdout, out.stderr
         );
         out.stdout
+    }
+
+    /// Runs `image cmd…` without a network, with `mount` (`<volume>:/data`, or a bind mount), in
+    /// a container removed when it exits; its stdout. Panics when it fails (for tests).
+    pub fn run_once(&self, mount: &str, image: &str, cmd: &[&str]) -> String {
+        let mut args = vec!["run", "--rm", "--network", "none", "-v", mount, image];
+        args.extend_from_slice(cmd);
+        self.cli_ok(&args)
+    }
+
+    /// Starts container `name` of `image` without a network, with `mount`, sleeping for 10
+    /// minutes (for tests; remove it with `docker rm -f`).
+    pub fn start_sleeping(&self, name: &str, mount: &str, image: &str) {
+        self.cli_ok(&[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            name,
+            "-v",
+            mount,
+            image,
+            "sleep",
+            "600",
+        ]);
     }
 
     /// Stops dockerd and starts it again with the same directories (volumes, plugins and

@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use linstor_tests::cmd::run_ok;
 use linstor_tests::dockerd::{machine_volume_drivers, Dockerd};
 
 const IMAGE: &str = "linstor-dockerd-selftest:latest";
@@ -21,12 +22,7 @@ fn private_dockerd_is_isolated_and_removed_on_drop() {
         return;
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/ensure-docker.sh");
-    let status = std::process::Command::new("bash")
-        .arg(&script)
-        .arg("--install-only")
-        .status()
-        .expect("run ensure-docker.sh");
-    assert!(status.success(), "ensure-docker.sh --install-only failed");
+    run_ok("bash", &[script.to_str().unwrap(), "--install-only"]);
     let machine_before = machine_volume_drivers();
 
     let mut d = Dockerd::start().expect("private dockerd");

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use linstor_common::error::chain;
 use linstor_common::naming::docker;
 use linstor_common::volume::DATA_PLANE_BUDGET;
 use linstor_common::Error;
@@ -55,7 +56,7 @@ impl Driver {
         if st.known.get(name) != Some(&known) {
             st.known.insert(name.to_string(), known);
             if let Err(e) = self.store.save(&st) {
-                warn!(error = %e, "cannot persist the volume cache");
+                warn!(error = %chain(&e), "cannot persist the volume cache");
             }
         }
     }
@@ -115,7 +116,7 @@ impl Driver {
         if known != st.known {
             st.known = known;
             if let Err(e) = self.store.save(&st) {
-                warn!(error = %e, "cannot persist the volume cache");
+                warn!(error = %chain(&e), "cannot persist the volume cache");
             }
         }
     }
@@ -170,7 +171,7 @@ impl Driver {
             match tokio::time::timeout(DATA_PLANE_BUDGET, self.refresh_volumes(max_age)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) if controller_outage(&e) => {
-                    warn!(error = %e, "controller unreachable; listing from the local cache");
+                    warn!(error = %chain(&e), "controller unreachable; listing from the local cache");
                 }
                 Ok(Err(e)) => return Err(e.into()),
                 Err(_) => {

@@ -6,6 +6,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use linstor_common::error::chain;
 use linstor_common::naming::docker;
 use linstor_common::volume::{within_budget, DATA_PLANE_BUDGET};
 use linstor_common::Error;
@@ -25,9 +26,9 @@ impl Driver {
         tokio::task::spawn_blocking(move || f(host.as_ref()))
             .await
             .map_err(|e| {
-                Failure::from(Error::Host {
+                Failure::from(Error::HostIo {
                     op: "host task".into(),
-                    message: e.to_string(),
+                    source: std::io::Error::other(e),
                 })
             })?
             .map_err(Failure::from)
@@ -58,7 +59,7 @@ impl Driver {
             None => Some(self.storage.volume_with_resources(&rd).await?),
         };
         let file = FileConfig::load(&self.cfg.config_file).unwrap_or_else(|e| {
-            warn!(error = %e, "ignoring the configuration file");
+            warn!(error = %chain(&e), "ignoring the configuration file");
             FileConfig::default()
         });
         let (rd, dev, props, attached) = match looked {
@@ -146,7 +147,7 @@ impl Driver {
                     h.mount(&d, &t, &fstype, &mount_opts)?;
                 }
                 if let Err(e) = h.grow_fs(&d, &t, &fstype) {
-                    tracing::warn!(error = %e, "cannot grow the filesystem to the volume size");
+                    tracing::warn!(error = %chain(&e), "cannot grow the filesystem to the volume size");
                 }
                 std::fs::create_dir_all(t.join("data")).map_err(|e| Error::HostIo {
                     op: format!("mkdir {}", t.join("data").display()),
@@ -226,7 +227,7 @@ impl Driver {
                 "controller silent: the detach is deferred to the next start or gc"
             ),
             Err(e) => {
-                warn!(error = %e, rd = %rd, "cannot detach (a diskless copy may remain until the next start or gc)")
+                warn!(error = %chain(&e), rd = %rd, "cannot detach (a diskless copy may remain until the next start or gc)")
             }
         }
     }

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use linstor_common::error::chain;
 use linstor_common::naming::docker;
 use tracing::{info, warn};
 
@@ -39,7 +40,7 @@ impl Driver {
         let volumes = match listed {
             Ok(v) => v,
             Err(e) => {
-                warn!(error = %e, "cannot list volumes to release unused diskless copies");
+                warn!(error = %chain(&e), "cannot list volumes to release unused diskless copies");
                 return Ok(());
             }
         };
@@ -56,7 +57,7 @@ impl Driver {
             }
             info!(volume = %name, rd = %v.name, "releasing an unused diskless copy on this node");
             if let Err(e) = self.storage.detach(&v.name, &me).await {
-                warn!(error = %e, rd = %v.name, "cannot release the unused diskless copy");
+                warn!(error = %chain(&e), rd = %v.name, "cannot release the unused diskless copy");
             }
         }
         Ok(())

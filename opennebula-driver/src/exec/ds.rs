@@ -166,7 +166,7 @@ impl Driver {
         let vms = match self.vm_disks(st, ds_id).await {
             Ok(v) => v,
             Err(e) => {
-                self.warn(format!("VM disk sizes not reported: {e}"));
+                self.warn(format!("VM disk sizes not reported: {}", chain(&e)));
                 return;
             }
         };
@@ -176,7 +176,7 @@ impl Driver {
         let payload = crate::monitord::vm_payload(&vms);
         match self.monitord.send_vm_monitor(&payload) {
             Ok(()) => info!(vms = vms.len(), "VM disk sizes sent to monitord"),
-            Err(e) => self.warn(format!("VM disk sizes not reported: {e}")),
+            Err(e) => self.warn(format!("VM disk sizes not reported: {}", chain(&e))),
         }
     }
 
@@ -353,12 +353,12 @@ pub fn stat(path: &str) -> R<u64> {
             "cannot size '{path}': only local files are supported by this driver's stat; upload the image to the front-end first"
         )));
     }
-    let local = path.strip_prefix("file://").unwrap_or(path);
+    let local_path = path.strip_prefix("file://").unwrap_or(path);
     let mut f =
-        std::fs::File::open(local).map_err(|e| usage(format!("cannot open '{local}': {e}")))?;
+        std::fs::File::open(local_path).map_err(local(format!("cannot open '{local_path}'")))?;
     let len = f
         .metadata()
-        .map_err(|e| usage(format!("cannot stat '{local}': {e}")))?
+        .map_err(local(format!("cannot stat '{local_path}'")))?
         .len();
     let mut head = [0u8; 32];
     let n = f.read(&mut head).unwrap_or(0);

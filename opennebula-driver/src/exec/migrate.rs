@@ -34,7 +34,7 @@ impl Driver {
                 .map(|l| Step::Unlink { path: l.clone() })
                 .collect();
             if let Err(e) = self.hosts.run(dst, &unlinks) {
-                self.warn(e.to_string());
+                self.warn(chain(&e));
             }
         }
         let mut dst_steps = Vec::new();
@@ -90,7 +90,8 @@ impl Driver {
             // together with the links of the disks attached above.
             if let Some(e) = self.hosts.copy_dir(src, dir, dst, dir, &dst_steps)? {
                 self.warn(format!(
-                    "VM directory not copied from '{src}' ({e}); created it empty"
+                    "VM directory not copied from '{src}' ({}); created it empty",
+                    chain(&e)
                 ));
             }
         } else {
@@ -98,7 +99,7 @@ impl Driver {
         }
         if step == MigrateStep::Post && !called_by_other {
             if let Err(e) = self.hosts.remove_dir(src, dir) {
-                self.warn(e.to_string());
+                self.warn(chain(&e));
             }
         }
         Ok(String::new())
@@ -149,14 +150,15 @@ impl Driver {
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::piped())
                 .spawn()
-                .map_err(|e| usage(format!("cannot run {}: {e}", script.display())))?;
+                .map_err(local(format!("cannot run {}", script.display())))?;
             if let Some(mut stdin) = child.stdin.take() {
                 use std::io::Write as _;
                 let _ = stdin.write_all(template.as_bytes());
             }
-            let out = child
-                .wait_with_output()
-                .map_err(|e| usage(format!("{}: {e}", script.display())))?;
+            let out = child.wait_with_output().map_err(local(format!(
+                "cannot collect the output of {}",
+                script.display()
+            )))?;
             if !out.status.success() {
                 return Err(DriverError::OtherTm {
                     tm: tm.to_string(),

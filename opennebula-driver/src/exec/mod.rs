@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use linstor_common::api::{AutoSelectFilter, Props, ResourceDefinition};
 use linstor_common::config::{ClientConfig, Overlay, Sources};
+use linstor_common::error::chain;
 use linstor_common::host::{HostOps, RealHost};
 use linstor_common::naming::opennebula::{
     self as on, image_id_of, rd_from_source, PROP_DS_ID, PROP_VM_ID,
@@ -73,6 +74,11 @@ fn lin(context: impl Into<String>) -> impl FnOnce(linstor_common::Error) -> Driv
 
 fn usage(msg: impl Into<String>) -> DriverError {
     DriverError::Usage(msg.into())
+}
+
+fn local(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> DriverError {
+    let what = what.into();
+    move |source| DriverError::Local { what, source }
 }
 
 fn valid_rd(name: &str) -> R<String> {
@@ -216,12 +222,10 @@ impl Driver {
                     .open(&path)
             })
             .and_then(|f| f.lock_exclusive().map(|_| f))
-            .map_err(|e| {
-                usage(format!(
-                    "cannot lock {}: {e}; check LINSTOR_ONE_LOCK_DIR",
-                    path.display()
-                ))
-            })?;
+            .map_err(local(format!(
+                "cannot lock {}; check LINSTOR_ONE_LOCK_DIR (a directory oneadmin can write)",
+                path.display()
+            )))?;
         Ok(file)
     }
 
@@ -343,7 +347,8 @@ impl Driver {
         let r = f(&node);
         if let Err(e) = st.detach(rd, &node).await {
             self.warn(format!(
-                "temporary attachment of '{rd}' on '{node}' kept: {e}"
+                "temporary attachment of '{rd}' on '{node}' kept: {}",
+                chain(&e)
             ));
         }
         Ok(r?)
@@ -368,7 +373,10 @@ impl Driver {
             return Err(e);
         }
         let removed = st.delete(name).await.map_err(|d| {
-            let msg = format!("could not remove '{name}' after the failed {what}: {d}");
+            let msg = format!(
+                "could not remove '{name}' after the failed {what}: {}",
+                chain(&d)
+            );
             self.warn(msg.clone());
             msg
         });
@@ -405,8 +413,43 @@ mod tests {
         let host = DriverError::Host(crate::host::HostError {
             host: "n1".into(),
             op: "dd".into(),
-            message: "short write".into(),
+            cause: crate::host::HostCause::Failed("short write".into()),
         });
         assert_eq!(after_undo(host, "x", Err("y".into())).exit_code(), 4);
+    }
+
+    #[test]
+    fn an_unusable_lock_dir_keeps_the_io_error() {
+        let d = tempfile::tempdir().unwrap();
+        let hosts = crate::host::LocalHosts {
+            root: d.path().join("hosts"),
+            dev_dir: d.path().join("dev"),
+        };
+        let mut driver = Driver::new(
+            Arc::new(hosts),
+            Arc::new(crate::oned::Cli),
+            Sources {
+                ls_controllers: None,
+                ls_username: None,
+                ls_password: None,
+                client_conf: d.path().join("linstor-client.conf"),
+                auth_json: d.path().join("auth.json"),
+            },
+            "n1".into(),
+        );
+        let file = d.path().join("not-a-dir");
+        std::fs::write(&file, "").unwrap();
+        driver.lock_dir = file.clone();
+        let e = driver.lock("one-image-3").unwrap_err();
+        assert_eq!(e.exit_code(), 2, "nothing was changed");
+        let io: &std::io::Error = linstor_tests::errors::source(&e);
+        let shown = e.summary("cp");
+        assert_eq!(
+            linstor_tests::errors::names_once(&shown, io),
+            format!(
+                "cp: cannot lock {}/one-image-3.lock; check LINSTOR_ONE_LOCK_DIR (a directory oneadmin can write): {io}",
+                file.display()
+            )
+        );
     }
 }

@@ -168,7 +168,7 @@ impl Driver {
                 let _s = info_span!("tm_mvds", vm = vm_id, volume = %rd).entered();
                 let _l = self.lock(&rd)?;
                 if let Err(e) = self.hosts.unlink(&disk.host, &disk.path) {
-                    self.warn(e.to_string());
+                    self.warn(chain(&e));
                 }
                 st.detach(&rd, &disk.host)
                     .await
@@ -250,7 +250,7 @@ impl Driver {
                 let _s = info_span!("tm_delete", vm = vm_id, volume = %rd).entered();
                 let _l = self.lock(&rd)?;
                 if let Err(e) = self.hosts.unlink(&target.host, &target.path) {
-                    self.warn(e.to_string());
+                    self.warn(chain(&e));
                 }
                 if !own {
                     // Persistent or shared (CDROM, immutable) image: only this host's copy goes.
@@ -441,12 +441,13 @@ impl Driver {
                         .copy_dir(&src.host, &src.path, &dst.host, &dst.path, &[])?
                 {
                     self.warn(format!(
-                        "VM directory not copied from '{}' ({e}); recreated it empty",
-                        src.host
+                        "VM directory not copied from '{}' ({}); recreated it empty",
+                        src.host,
+                        chain(&e)
                     ));
                 }
                 if let Err(e) = self.hosts.remove_dir(&src.host, &src.path) {
-                    self.warn(e.to_string());
+                    self.warn(chain(&e));
                 }
             }
             return Ok(String::new());
@@ -477,7 +478,7 @@ impl Driver {
             )?;
             if src.host != dst.host {
                 if let Err(e) = self.hosts.unlink(&src.host, &src.path) {
-                    self.warn(e.to_string());
+                    self.warn(chain(&e));
                 }
                 self.warn(format!(
                     "'{rd}' stays attached on '{}' until the controller answers (linstor-plugins gc releases it)",
@@ -493,11 +494,11 @@ impl Driver {
         }
         if src.host != dst.host {
             if let Err(e) = self.hosts.unlink(&src.host, &src.path) {
-                self.warn(e.to_string());
+                self.warn(chain(&e));
             }
             if src_is_node {
                 if let Err(e) = st.detach(&rd, &src.host).await {
-                    self.warn(format!("detach '{rd}' from '{}': {e}", src.host));
+                    self.warn(format!("detach '{rd}' from '{}': {}", src.host, chain(&e)));
                 }
             }
         }
@@ -513,12 +514,10 @@ impl Driver {
 /// sizes of LINSTOR volumes are not known on the host and not reported.
 pub fn monitor_ds(dir: &Path) -> R<String> {
     use base64::Engine as _;
-    let entries = std::fs::read_dir(dir).map_err(|e| {
-        usage(format!(
-            "cannot read datastore directory {}: {e}",
-            dir.display()
-        ))
-    })?;
+    let entries = std::fs::read_dir(dir).map_err(local(format!(
+        "cannot read datastore directory {}",
+        dir.display()
+    )))?;
     let mut vms: Vec<(u64, PathBuf)> = entries
         .flatten()
         .filter_map(|e| {

@@ -11,42 +11,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
 use base64::Engine as _;
+use linstor_one::input::{DsKind, TM_ACTIONS};
 use linstor_tests::sim::{Backing, BlockingSim, Sim, SimConfig};
 use linstor_tests::sshd::Sshd;
-
-pub const DS_ACTIONS: [&str; 10] = [
-    "cp",
-    "mkfs",
-    "rm",
-    "stat",
-    "monitor",
-    "clone",
-    "snap_delete",
-    "snap_revert",
-    "snap_flatten",
-    "export",
-];
-pub const TM_ACTIONS: [&str; 19] = [
-    "clone",
-    "ln",
-    "mv",
-    "mvds",
-    "cpds",
-    "delete",
-    "premigrate",
-    "postmigrate",
-    "failmigrate",
-    "context",
-    "mkimage",
-    "mkswap",
-    "snap_create",
-    "snap_create_live",
-    "snap_delete",
-    "snap_revert",
-    "monitor",
-    "monitor_ds",
-    "resize",
-];
 
 pub fn b64(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
@@ -201,6 +168,26 @@ impl Harness {
             .insert((method.to_string(), id), doc);
     }
 
+    /// Serves datastore `id` of `ds_type` (0 image, 1 system) placing 2 replicas on s1 and s2
+    /// through this simulator, with the `extra` attributes; its document.
+    pub fn serve_datastore_on_s1_s2(
+        &self,
+        id: u64,
+        ds_type: u32,
+        extra: &[(&str, &str)],
+    ) -> String {
+        let url = self.sim.url();
+        let mut tpl = vec![
+            ("LS_CONTROLLERS", url.as_str()),
+            ("REPLICA_COUNT", "2"),
+            ("NODE_LIST", "s1,s2"),
+        ];
+        tpl.extend_from_slice(extra);
+        let doc = datastore_xml(id, ds_type, &tpl);
+        self.serve("one.datastore.info", id, doc.clone());
+        doc
+    }
+
     pub fn hosts(&self) -> PathBuf {
         self.tmp.path().join("hosts")
     }
@@ -307,8 +294,9 @@ impl Harness {
 /// the binary.
 pub fn install(remotes: &Path, drivers: &[&str]) {
     let exe = PathBuf::from(env!("CARGO_BIN_EXE_linstor-one"));
+    let ds_actions: Vec<&str> = DsKind::ALL.iter().map(|(_, name)| *name).collect();
     for d in drivers {
-        for (kind, list) in [("datastore", &DS_ACTIONS[..]), ("tm", &TM_ACTIONS[..])] {
+        for (kind, list) in [("datastore", &ds_actions[..]), ("tm", &TM_ACTIONS[..])] {
             let dir = remotes.join(kind).join(d);
             std::fs::create_dir_all(&dir).unwrap();
             for a in list {

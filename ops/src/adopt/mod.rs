@@ -66,14 +66,15 @@ pub enum AdoptError {
         proposal: String,
     },
     /// The net size of a volume could not be read from the host.
-    #[error("cannot read the net size of volume {volume} from {}: {message}; run adopt on a node where the resource is up, or give it with --size {volume}=BYTES (the output of `blockdev --getsize64 {}` there)", .device.display(), .device.display())]
+    #[error("cannot read the net size of volume {volume} from {}; run adopt on a node where the resource is up, or give it with --size {volume}=BYTES (the output of `blockdev --getsize64 {}` there)", .device.display(), .device.display())]
     SizeUnknown {
         /// Volume number.
         volume: u32,
         /// The DRBD device read.
         device: PathBuf,
         /// What failed.
-        message: String,
+        #[source]
+        source: linstor_common::Error,
     },
     /// Any other reason the configuration or the options do not describe an adoptable resource.
     #[error("{0}")]
@@ -113,15 +114,51 @@ pub fn net_sizes(
             }
             let Some(minor) = v.minor else { continue };
             let device = PathBuf::from(format!("/dev/drbd{minor}"));
-            let bytes = host
-                .block_device_size(&device)
-                .map_err(|e| AdoptError::SizeUnknown {
-                    volume: v.number,
-                    device: device.clone(),
-                    message: e.to_string(),
-                })?;
+            let bytes =
+                host.block_device_size(&device)
+                    .map_err(|source| AdoptError::SizeUnknown {
+                        volume: v.number,
+                        device: device.clone(),
+                        source,
+                    })?;
             out.insert(v.number, bytes);
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreadable_net_size_keeps_the_host_error() {
+        let res = parse::parse_resource(
+            "resource r { volume 0 { device minor 9100; disk /dev/vg/r; meta-disk internal; }\n\
+             on alpha { node-id 0; address 10.0.0.1:7000; } }",
+            None,
+        )
+        .unwrap();
+        let host = linstor_common::host::FakeHost::default();
+        let e = net_sizes(&res, &BTreeMap::new(), &host).unwrap_err();
+        let source: &linstor_common::Error = linstor_tests::errors::source(&e);
+        assert!(
+            matches!(source, linstor_common::Error::Host { .. }),
+            "{source:?}"
+        );
+        let shown = linstor_common::error::chain(&e);
+        linstor_tests::errors::names_once(&shown, source);
+        assert!(
+            shown.starts_with("cannot read the net size of volume 0 from /dev/drbd9100; "),
+            "{shown}"
+        );
+        assert!(
+            shown.ends_with(
+                ": host operation failed: blockdev --getsize64 /dev/drbd9100: no such device"
+            ),
+            "{shown}"
+        );
+        let given = BTreeMap::from([(0, 1 << 30)]);
+        assert_eq!(net_sizes(&res, &given, &host).unwrap(), given);
+    }
 }

@@ -79,8 +79,7 @@ impl Core {
                 r.synced_ms = r.deployed_ms + if written { self.resync_ms as i64 } else { 0 };
                 out.push(
                     Entry::new(MODIFIED, format!("Successfully toggled disk on resource '{name}' on node '{}' to diskful", r.node))
-                        .obj("RscDfn", &name)
-                        .obj("Node", &r.node),
+                        .rsc(&name, &r.node),
                 );
             }
         }
@@ -123,8 +122,7 @@ impl Core {
                         if self.add_resource(rk, &n, flags, DISKLESS_POOL.into(), Props::new(), &mut es).is_ok() {
                             out.push(
                                 Entry::new(INFO_TIE_BREAKER_CREATED, format!("Tie breaker resource '{name}' created on {n}"))
-                                    .obj("RscDfn", &name)
-                                    .obj("Node", &n),
+                                    .rsc(&name, &n),
                             );
                         }
                     }
@@ -138,8 +136,7 @@ impl Core {
                 if let Some(r) = self.drop_resource(rk, &nk) {
                     out.push(
                         Entry::new(INFO_TIE_BREAKER_DELETING, "Tie breaker marked for deletion")
-                            .obj("RscDfn", &name)
-                            .obj("Node", r.node),
+                            .rsc(&name, &r.node),
                     );
                 }
             }

@@ -141,6 +141,11 @@ impl Entry {
         self
     }
 
+    /// The resource of `rd` on `node` as the entry's objects (`RscDfn`, `Node`).
+    pub fn rsc(self, rd: &str, node: &str) -> Self {
+        self.obj("RscDfn", rd).obj("Node", node)
+    }
+
     pub fn is_error(&self) -> bool {
         self.ret_code & MASK_TYPE == MASK_ERROR
     }

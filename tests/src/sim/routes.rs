@@ -30,6 +30,16 @@ const fn r(method: &'static str, pattern: &'static str, handler: Handler) -> Rou
     }
 }
 
+/// A route that changes the state: `METHOD "pattern" => handler; op, obj, status`, answered
+/// with the handler's ApiCallRc entries in `op`/`obj` context, and `status` when all succeeded.
+macro_rules! change {
+    ($method:ident $pattern:literal => $handler:ident; $op:expr, $obj:expr, $ok:literal) => {
+        r(stringify!($method), $pattern, |c, q| {
+            ctx_reply($op, $obj, $ok, c.$handler(q))
+        })
+    };
+}
+
 const RD: &str = "/v1/resource-definitions/{rd}";
 
 /// Every route, in no particular order (the matcher prefers the most literal segments).
@@ -42,9 +52,7 @@ pub static ROUTES: &[Route] = &[
         body: Some(json!(c.st.ctrl_props)),
         headers: vec![],
     }),
-    r("POST", "/v1/controller/properties", |c, q| {
-        ctx_reply(MOD, OBJ_CTRL_CONF, 201, c.ctrl_props(q))
-    }),
+    change!(POST "/v1/controller/properties" => ctrl_props; MOD, OBJ_CTRL_CONF, 201),
     r("GET", "/v1/nodes", |c, q| get_reply(Ok(c.nodes_list(q)))),
     r("GET", "/v1/nodes/{node}", |c, q| {
         get_reply(
@@ -56,32 +64,20 @@ pub static ROUTES: &[Route] = &[
     r("GET", "/v1/nodes/{node}/net-interfaces", |c, q| {
         get_reply(c.netif_list(&q.p[0]))
     }),
-    r("POST", "/v1/nodes/{node}/net-interfaces", |c, q| {
-        ctx_reply(CRT, OBJ_NET_IF, 201, c.netif_create(q))
-    }),
+    change!(POST "/v1/nodes/{node}/net-interfaces" => netif_create; CRT, OBJ_NET_IF, 201),
     r("GET", "/v1/nodes/{node}/net-interfaces/{netif}", |c, q| {
         get_reply(c.netif_get(&q.p[0], &q.p[1]))
     }),
-    r("PUT", "/v1/nodes/{node}/net-interfaces/{netif}", |c, q| {
-        ctx_reply(MOD, OBJ_NET_IF, 200, c.netif_modify(q))
-    }),
-    r(
-        "DELETE",
-        "/v1/nodes/{node}/net-interfaces/{netif}",
-        |c, q| ctx_reply(DEL, OBJ_NET_IF, 200, c.netif_delete(q)),
-    ),
+    change!(PUT "/v1/nodes/{node}/net-interfaces/{netif}" => netif_modify; MOD, OBJ_NET_IF, 200),
+    change!(DELETE "/v1/nodes/{node}/net-interfaces/{netif}" => netif_delete; DEL, OBJ_NET_IF, 200),
     r("GET", "/v1/error-reports", |c, q| {
         get_reply(Ok(c.error_reports(q)))
     }),
-    r("PATCH", "/v1/error-reports", |c, q| {
-        ctx_reply(DEL, 0, 200, c.error_reports_delete(q))
-    }),
+    change!(PATCH "/v1/error-reports" => error_reports_delete; DEL, 0, 200),
     r("GET", "/v1/error-reports/{id}", |c, q| {
         get_reply(Ok(c.error_report(q)))
     }),
-    r("DELETE", "/v1/error-reports/{id}", |c, q| {
-        ctx_reply(DEL, 0, 200, c.error_report_delete(q))
-    }),
+    change!(DELETE "/v1/error-reports/{id}" => error_report_delete; DEL, 0, 200),
     r("GET", "/v1/space-report", |c, _| {
         get_reply(Ok(c.space_report()))
     }),
@@ -111,15 +107,9 @@ pub static ROUTES: &[Route] = &[
     r("GET", "/v1/resource-groups/{rg}", |c, q| {
         get_reply(c.rg_ref(&q.p[0]).map(|g| c.rg_json(g)))
     }),
-    r("PUT", "/v1/resource-groups/{rg}", |c, q| {
-        ctx_reply(MOD, OBJ_RSC_GRP, 200, c.rg_modify(q))
-    }),
-    r("DELETE", "/v1/resource-groups/{rg}", |c, q| {
-        ctx_reply(DEL, OBJ_RSC_GRP, 200, c.rg_delete(q))
-    }),
-    r("POST", "/v1/resource-groups/{rg}/spawn", |c, q| {
-        ctx_reply(CRT, OBJ_RSC_GRP, 201, c.spawn(q))
-    }),
+    change!(PUT "/v1/resource-groups/{rg}" => rg_modify; MOD, OBJ_RSC_GRP, 200),
+    change!(DELETE "/v1/resource-groups/{rg}" => rg_delete; DEL, OBJ_RSC_GRP, 200),
+    change!(POST "/v1/resource-groups/{rg}/spawn" => spawn; CRT, OBJ_RSC_GRP, 201),
     r(
         "POST",
         "/v1/resource-groups/{rg}/query-size-info",
@@ -140,19 +130,13 @@ pub static ROUTES: &[Route] = &[
             )
         }))
     }),
-    r("POST", "/v1/resource-groups/{rg}/volume-groups", |c, q| {
-        ctx_reply(CRT, OBJ_VLM_GRP, 201, c.vg_create(q))
-    }),
+    change!(POST "/v1/resource-groups/{rg}/volume-groups" => vg_create; CRT, OBJ_VLM_GRP, 201),
     r(
         "GET",
         "/v1/resource-groups/{rg}/volume-groups/{nr}",
         |c, q| get_reply(c.vg_get(&q.p[0], &q.p[1])),
     ),
-    r(
-        "DELETE",
-        "/v1/resource-groups/{rg}/volume-groups/{nr}",
-        |c, q| ctx_reply(DEL, OBJ_VLM_GRP, 200, c.vg_delete(q)),
-    ),
+    change!(DELETE "/v1/resource-groups/{rg}/volume-groups/{nr}" => vg_delete; DEL, OBJ_VLM_GRP, 200),
     r("GET", "/v1/resource-definitions", |c, q| {
         get_reply(Ok(c.rd_list(q)))
     }),
@@ -181,26 +165,14 @@ pub static ROUTES: &[Route] = &[
             )
         },
     ),
-    r(
-        "POST",
-        "/v1/resource-definitions/{rd}/volume-definitions",
-        |c, q| ctx_reply(CRT, OBJ_VLM_DFN, 200, c.vd_create(q)),
-    ),
+    change!(POST "/v1/resource-definitions/{rd}/volume-definitions" => vd_create; CRT, OBJ_VLM_DFN, 200),
     r(
         "GET",
         "/v1/resource-definitions/{rd}/volume-definitions/{nr}",
         |c, q| get_reply(c.vd_get(&q.p[0], &q.p[1])),
     ),
-    r(
-        "PUT",
-        "/v1/resource-definitions/{rd}/volume-definitions/{nr}",
-        |c, q| ctx_reply(MOD, OBJ_VLM_DFN, 200, c.vd_modify(q)),
-    ),
-    r(
-        "DELETE",
-        "/v1/resource-definitions/{rd}/volume-definitions/{nr}",
-        |c, q| ctx_reply(DEL, OBJ_VLM_DFN, 200, c.vd_delete(q)),
-    ),
+    change!(PUT "/v1/resource-definitions/{rd}/volume-definitions/{nr}" => vd_modify; MOD, OBJ_VLM_DFN, 200),
+    change!(DELETE "/v1/resource-definitions/{rd}/volume-definitions/{nr}" => vd_delete; DEL, OBJ_VLM_DFN, 200),
     r("GET", "/v1/resource-definitions/{rd}/resources", |c, q| {
         get_reply(
             c.rd_ref(&q.p[0]).map(|rd| {
@@ -208,34 +180,16 @@ pub static ROUTES: &[Route] = &[
             }),
         )
     }),
-    r("POST", "/v1/resource-definitions/{rd}/resources", |c, q| {
-        ctx_reply(CRT, OBJ_RSC, 201, c.rsc_create_many(q))
-    }),
+    change!(POST "/v1/resource-definitions/{rd}/resources" => rsc_create_many; CRT, OBJ_RSC, 201),
     r(
         "GET",
         "/v1/resource-definitions/{rd}/resources/{node}",
         |c, q| get_reply(c.rsc_get(&q.p[0], &q.p[1])),
     ),
-    r(
-        "POST",
-        "/v1/resource-definitions/{rd}/resources/{node}",
-        |c, q| ctx_reply(CRT, OBJ_RSC, 201, c.rsc_create_one(q)),
-    ),
-    r(
-        "PUT",
-        "/v1/resource-definitions/{rd}/resources/{node}",
-        |c, q| ctx_reply(MOD, OBJ_RSC, 200, c.rsc_modify(q)),
-    ),
-    r(
-        "DELETE",
-        "/v1/resource-definitions/{rd}/resources/{node}",
-        |c, q| ctx_reply(DEL, OBJ_RSC, 200, c.rsc_delete(q)),
-    ),
-    r(
-        "POST",
-        "/v1/resource-definitions/{rd}/resources/{node}/make-available",
-        |c, q| ctx_reply(CRT, OBJ_RSC, 200, c.make_available(q)),
-    ),
+    change!(POST "/v1/resource-definitions/{rd}/resources/{node}" => rsc_create_one; CRT, OBJ_RSC, 201),
+    change!(PUT "/v1/resource-definitions/{rd}/resources/{node}" => rsc_modify; MOD, OBJ_RSC, 200),
+    change!(DELETE "/v1/resource-definitions/{rd}/resources/{node}" => rsc_delete; DEL, OBJ_RSC, 200),
+    change!(POST "/v1/resource-definitions/{rd}/resources/{node}/make-available" => make_available; CRT, OBJ_RSC, 200),
     r(
         "GET",
         "/v1/resource-definitions/{rd}/resources/{node}/volumes",
@@ -246,43 +200,27 @@ pub static ROUTES: &[Route] = &[
         "/v1/resource-definitions/{rd}/resources/{node}/volumes/{nr}",
         |c, q| get_reply(c.vlm_list(&q.p[0], &q.p[1], Some(&q.p[2]))),
     ),
-    r("POST", "/v1/resource-definitions/{rd}/autoplace", |c, q| {
-        ctx_reply(CRT, OBJ_RSC, 201, c.autoplace_req(q))
-    }),
+    change!(POST "/v1/resource-definitions/{rd}/autoplace" => autoplace_req; CRT, OBJ_RSC, 201),
     r("GET", "/v1/resource-definitions/{rd}/snapshots", |c, q| {
         get_reply(
             c.rd_ref(&q.p[0])
                 .map(|rd| Value::Array(rd.snaps.values().map(|s| c.snap_json(rd, s)).collect())),
         )
     }),
-    r("POST", "/v1/resource-definitions/{rd}/snapshots", |c, q| {
-        ctx_reply(CRT, OBJ_SNAPSHOT, 201, c.snap_create(q))
-    }),
+    change!(POST "/v1/resource-definitions/{rd}/snapshots" => snap_create; CRT, OBJ_SNAPSHOT, 201),
     r(
         "GET",
         "/v1/resource-definitions/{rd}/snapshots/{snap}",
         |c, q| get_reply(c.snap_get(&q.p[0], &q.p[1])),
     ),
-    r(
-        "DELETE",
-        "/v1/resource-definitions/{rd}/snapshots/{snap}",
-        |c, q| ctx_reply(DEL, OBJ_SNAPSHOT, 200, c.snap_delete(q)),
-    ),
-    r(
-        "POST",
-        "/v1/resource-definitions/{rd}/snapshot-rollback/{snap}",
-        |c, q| ctx_reply(MOD, OBJ_RSC_DFN, 200, c.snap_rollback(q)),
-    ),
+    change!(DELETE "/v1/resource-definitions/{rd}/snapshots/{snap}" => snap_delete; DEL, OBJ_SNAPSHOT, 200),
+    change!(POST "/v1/resource-definitions/{rd}/snapshot-rollback/{snap}" => snap_rollback; MOD, OBJ_RSC_DFN, 200),
     r(
         "POST",
         "/v1/resource-definitions/{rd}/snapshot-restore-volume-definition/{snap}",
         |c, q| ctx_reply_sync(CRT, OBJ_VLM_DFN, 200, c.snap_restore_vd(q)),
     ),
-    r(
-        "POST",
-        "/v1/resource-definitions/{rd}/snapshot-restore-resource/{snap}",
-        |c, q| ctx_reply(CRT, OBJ_RSC, 200, c.snap_restore_rsc(q)),
-    ),
+    change!(POST "/v1/resource-definitions/{rd}/snapshot-restore-resource/{snap}" => snap_restore_rsc; CRT, OBJ_RSC, 200),
     r("POST", "/v1/resource-definitions/{rd}/clone", |c, q| {
         c.clone_rd(q)
     }),
@@ -311,11 +249,7 @@ pub static ROUTES: &[Route] = &[
         "/v1/resource-definitions/{rd}/resource-connections/{a}/{b}",
         |c, q| get_reply(c.conn_get(q)),
     ),
-    r(
-        "PUT",
-        "/v1/resource-definitions/{rd}/resource-connections/{a}/{b}",
-        |c, q| ctx_reply(MOD, OBJ_RSC_CONN, 200, c.conn_modify(q)),
-    ),
+    change!(PUT "/v1/resource-definitions/{rd}/resource-connections/{a}/{b}" => conn_modify; MOD, OBJ_RSC_CONN, 200),
 ];
 
 /// Result of matching a path against the route table.

@@ -105,8 +105,7 @@ impl Core {
                         FAIL_NOT_FOUND_RSC,
                         format!("Resource '{}' on '{n}' not found.", rd.name),
                     )
-                    .obj("RscDfn", &rd.name)
-                    .obj("Node", n.as_str()),
+                    .rsc(&rd.name, n.as_str()),
                 ));
             }
         }

@@ -209,8 +209,7 @@ impl Core {
             .details(format!(
                 "Resource '{name}' on node '{node_name}' UUID is: {id}"
             ))
-            .obj("RscDfn", &name)
-            .obj("Node", &node_name)
+            .rsc(&name, &node_name)
             .obj("UUID", &id),
         );
         for vd in rd.vds.values() {
@@ -220,8 +219,7 @@ impl Core {
                     format!("Volume with number '{}' on resource '{name}' on node '{node_name}' successfully registered", vd.nr),
                 )
                 .details(format!("Volume UUID is: {}", vd.uuid))
-                .obj("RscDfn", &name)
-                .obj("Node", &node_name)
+                .rsc(&name, &node_name)
                 .obj("VlmNr", vd.nr.to_string()),
             );
             if !r.is_tiebreaker() {
@@ -402,8 +400,7 @@ impl Core {
                     INFO_RSC_ALREADY_EXISTS,
                     format!("A resource '{name}' on node '{}' already exists.", ex.node),
                 )
-                .obj("RscDfn", &name)
-                .obj("Node", &ex.node),
+                .rsc(&name, &ex.node),
             );
             return Ok(false);
         }
@@ -414,8 +411,7 @@ impl Core {
                     FAIL_STLT_DOES_NOT_SUPPORT_LAYER,
                     format!("Satellite '{n}' does not support the following layers: [DRBD]"),
                 )
-                .obj("RscDfn", &name)
-                .obj("Node", n),
+                .rsc(&name, n),
             ));
         }
         let pool = if diskless {
@@ -517,8 +513,7 @@ impl Core {
             MODIFIED,
             format!("Resource '{name}' on node '{node}' modified."),
         )
-        .obj("RscDfn", &name)
-        .obj("Node", &node)];
+        .rsc(&name, &node)];
         out.extend(props_set_entry(&keys));
         Ok(out)
     }
@@ -531,8 +526,7 @@ impl Core {
                 WARN_NOT_FOUND,
                 format!("Node: {node}, Resource: {rdn} not found."),
             )
-            .obj("RscDfn", rdn)
-            .obj("Node", node)])
+            .rsc(rdn, node)])
         };
         let Some(rd) = self.st.rds.get(&key(rdn)) else {
             return not_found();
@@ -547,8 +541,7 @@ impl Core {
                 Entry::new(FAIL_IN_USE, format!("Resource '{name}' is still in use."))
                     .cause("Resource is mounted/in use.")
                     .details(format!("Node: {nname}, Resource: {name}"))
-                    .obj("RscDfn", &name)
-                    .obj("Node", &nname),
+                    .rsc(&name, &nname),
             ));
         }
         let diskful = rd.rscs.values().filter(|x| !x.is_diskless()).count();
@@ -558,6 +551,9 @@ impl Core {
             .filter(|x| x.is_diskless() && !x.is_tiebreaker())
             .count();
         let mut out = vec![];
+        let deleted = |text: String| Entry::new(DELETED, text).rsc(&name, &nname);
+        let step = |what: &str| deleted(format!("Node: {nname}, Resource: {name} {what}."));
+        let gone = || deleted(format!("Resource '{name}' on node '{nname}' deleted."));
         if !r.is_diskless() && diskful == 1 && diskless > 0 {
             return Err(Box::new(
                 Entry::new(
@@ -565,8 +561,7 @@ impl Core {
                     format!("Last resource of '{name}' with disk still has diskless resources attached."),
                 )
                 .correction("Delete the diskless resources first.")
-                .obj("RscDfn", &name)
-                .obj("Node", &nname),
+                .rsc(&name, &nname),
             ));
         }
         let wanted = self.tiebreaker_wanted(rd);
@@ -577,8 +572,7 @@ impl Core {
                         INFO_TIE_BREAKER_TAKEOVER,
                         "The given resource will not be deleted but will be taken over as a linstor managed tiebreaker resource.",
                     )
-                    .obj("RscDfn", &name)
-                    .obj("Node", &nname),
+                    .rsc(&name, &nname),
                 );
                 if !wanted {
                     if let Some(rd) = self.st.rds.get_mut(&rk) {
@@ -598,14 +592,7 @@ impl Core {
                     "false".into(),
                 );
             }
-            out.push(
-                Entry::new(
-                    DELETED,
-                    format!("Resource '{name}' on node '{nname}' deleted."),
-                )
-                .obj("RscDfn", &name)
-                .obj("Node", &nname),
-            );
+            out.push(gone());
             out.push(Entry::new(
                 INFO_PROP_SET,
                 format!("Disabling auto-tiebreaker on resource-definition '{name}' as tiebreaker resource was manually deleted"),
@@ -642,8 +629,7 @@ impl Core {
                     INFO_TIE_BREAKER_TAKEOVER,
                     "The given resource will not be deleted but will be taken over as a linstor managed tiebreaker resource.",
                 )
-                .obj("RscDfn", &name)
-                .obj("Node", &nname),
+                .rsc(&name, &nname),
             );
             return Ok(out);
         }
@@ -660,23 +646,9 @@ impl Core {
                     }
                 }
             }
-            out.push(
-                Entry::new(
-                    DELETED,
-                    format!("Node: {nname}, Resource: {name} preparing for deletion."),
-                )
-                .obj("RscDfn", &name)
-                .obj("Node", &nname),
-            );
+            out.push(step("preparing for deletion"));
             out.push(not_connected());
-            out.push(
-                Entry::new(
-                    DELETED,
-                    format!("Node: {nname}, Resource: {name} marked for deletion."),
-                )
-                .obj("RscDfn", &name)
-                .obj("Node", &nname),
-            );
+            out.push(step("marked for deletion"));
             out.push(not_connected());
             return Ok(out);
         }
@@ -696,22 +668,8 @@ impl Core {
             );
         }
         self.drop_resource(&rk, &nk);
-        out.push(
-            Entry::new(
-                DELETED,
-                format!("Node: {nname}, Resource: {name} preparation for deletion completed."),
-            )
-            .obj("RscDfn", &name)
-            .obj("Node", &nname),
-        );
-        out.push(
-            Entry::new(
-                DELETED,
-                format!("Resource '{name}' on node '{nname}' deleted."),
-            )
-            .obj("RscDfn", &name)
-            .obj("Node", &nname),
-        );
+        out.push(step("preparation for deletion completed"));
+        out.push(gone());
         self.sync_tiebreaker(&rk, &mut out);
         Ok(out)
     }
@@ -740,11 +698,7 @@ impl Core {
                 if r.is_tiebreaker() {
                     self.set_tiebreaker(&rk, &nk, false);
                 }
-                out.push(
-                    Entry::new(0, "Resource already deployed as requested")
-                        .obj("RscDfn", &name)
-                        .obj("Node", &node),
-                );
+                out.push(Entry::new(0, "Resource already deployed as requested").rsc(&name, &node));
                 self.sync_tiebreaker(&rk, &mut out);
                 return Ok(out);
             }
@@ -764,8 +718,7 @@ impl Core {
                     FAIL_NOT_FOUND_STOR_POOL,
                     format!("Autoplacer could not find {kind} stor pool on node {node} matching resource-groups autoplace-settings"),
                 )
-                .obj("RscDfn", &name)
-                .obj("Node", &node),
+                .rsc(&name, &node),
             ));
         }
         if !b.diskful && has_diskful_peer {

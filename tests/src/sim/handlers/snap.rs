@@ -124,8 +124,7 @@ impl Core {
                     FAIL_SNAPSHOT_NOT_UPTODATE,
                     "Cannot take snapshot from non-UpToDate DRBD device. Snapshot creation aborted",
                 )
-                .obj("RscDfn", &name)
-                .obj("Node", &r.node),
+                .rsc(&name, &r.node),
             ));
         }
         let mut sprops = Props::new();
