@@ -800,7 +800,7 @@ impl Client {
             Ok(started) => {
                 let body = serde_json::to_vec(&started.messages).unwrap_or_default();
                 let as_list = RawResponse {
-                    body,
+                    body: body.into(),
                     ..resp.clone()
                 };
                 Err(Self::failure(&as_list, &request, &what))

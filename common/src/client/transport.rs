@@ -30,8 +30,8 @@ pub enum CallKind {
 pub struct RawResponse {
     /// HTTP status.
     pub status: u16,
-    /// Body bytes.
-    pub body: Vec<u8>,
+    /// Body bytes, as received.
+    pub body: bytes::Bytes,
     /// Base URL of the controller that answered.
     pub controller: String,
 }
@@ -290,7 +290,7 @@ impl Transport {
             match sent {
                 Ok((status, read_body)) => {
                     let body = match read_body {
-                        Ok(b) => b.to_vec(),
+                        Ok(b) => b,
                         Err(e) if read && e.is_timeout() => {
                             tracing::debug!(controller = %ctrl.base, "answer not read in time; trying the next controller");
                             timed_out = true;

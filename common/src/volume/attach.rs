@@ -159,6 +159,9 @@ impl Storage {
     }
 
     pub(crate) async fn wait_device(&self, path: PathBuf) -> Result<()> {
+        if self.host.device_exists(&path) {
+            return Ok(());
+        }
         let host = Arc::clone(&self.host);
         let timeout = self.cfg.device_timeout;
         tokio::task::spawn_blocking(move || host.wait_for_device(&path, timeout))

@@ -286,6 +286,7 @@ impl Sim {
             stats: Mutex::new(BTreeMap::new()),
             count: AtomicU64::new(0),
             busy_us: AtomicU64::new(0),
+            handling: Mutex::new((0, None)),
             faults: Mutex::new(faults),
             token: cfg.token.clone(),
             basic_auth: cfg.basic_auth.clone(),

@@ -10,7 +10,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http_body_util::BodyExt;
 use hyper::body::{Body, Bytes, Frame, Incoming, SizeHint};
@@ -339,9 +339,12 @@ pub struct Shared {
     pub core: Mutex<Core>,
     pub stats: Mutex<BTreeMap<String, u64>>,
     pub count: AtomicU64,
-    /// Microseconds spent handling API requests (routing to a serialized reply), latency
-    /// injection excluded.
+    /// Microseconds in which at least one API request was being handled (routing to a
+    /// serialized reply; requests handled at the same time count once), latency injection
+    /// excluded.
     pub busy_us: AtomicU64,
+    /// Requests being handled now, and since when one has been.
+    pub handling: Mutex<(u32, Option<Instant>)>,
     pub faults: Mutex<Faults>,
     pub token: Option<String>,
     /// `(user, password)` a controller with `[ldap] enabled` would accept.
@@ -355,7 +358,19 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// One request being handled: adds to [`Shared::busy_us`] when the last one ends.
+struct Handling<'a>(&'a Shared);
+
 impl Shared {
+    fn handling(&self) -> Handling<'_> {
+        let mut h = lock(&self.handling);
+        if h.0 == 0 {
+            h.1 = Some(Instant::now());
+        }
+        h.0 += 1;
+        Handling(self)
+    }
+
     pub fn save(&self, core: &Core) {
         let Some(path) = &self.state_file else { return };
         let Ok(data) = serde_json::to_vec_pretty(&core.st) else {
@@ -584,7 +599,7 @@ async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Result<Response<SimB
             ));
         }
     }
-    let started = std::time::Instant::now();
+    let handling = sh.handling();
     if let Some((kind, false)) = fault {
         return fault_response(kind, None);
     }
@@ -634,14 +649,14 @@ async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Result<Response<SimB
         }
     };
     if resp.status == NO_ANSWER {
+        drop(handling);
         tokio::time::sleep(NO_ANSWER_HOLD).await;
         return Err(io::Error::other(
             "request never answered, as the real controller",
         ));
     }
     let resp = to_response(resp);
-    sh.busy_us
-        .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+    drop(handling);
     if let Some((true, rx)) = pause {
         if held(&sh, format!("{method} {path}"), rx).await == Release::Abandon {
             return Err(io::Error::other(
@@ -970,6 +985,20 @@ pub async fn accept_loop(
                     }
                     _ = stop.changed() => break,
                 }
+            }
+        }
+    }
+}
+
+impl Drop for Handling<'_> {
+    fn drop(&mut self) {
+        let mut h = lock(&self.0.handling);
+        h.0 = h.0.saturating_sub(1);
+        if h.0 == 0 {
+            if let Some(since) = h.1.take() {
+                self.0
+                    .busy_us
+                    .fetch_add(since.elapsed().as_micros() as u64, Ordering::Relaxed);
             }
         }
     }
