@@ -11,6 +11,7 @@ use File::Temp qw(tempdir);
 use POSIX ();
 use Test::More;
 use Time::HiRes qw(time);
+use JSON::PP ();
 use LinstorSimHarness;
 
 LinstorSimHarness::require_binaries();
@@ -39,9 +40,23 @@ $P->volume_resize($scfg, $sid, $vol, 8 << 20, 0);
 is(($P->volume_size_info($scfg, $sid, $vol))[0], 8 << 20, 'calls are answered');
 is($pid_of->(), $helper, 'by the same helper process');
 
-# status: the first one asks the helper, the next ones are answered from the status file.
+# status: the first one asks the helper, which leaves its answer in the status file after
+# answering; the next ones are answered in Perl, in this process and in fresh ones.
 my @st = $P->status($sid, $scfg, {});
 is($st[3], 1, 'status active');
+my $status_file = PVE::Storage::Custom::LINSTORPlugin::_cache_dir() . "/pve-status-$sid.json";
+{
+    my $deadline = time + 5;
+    Time::HiRes::sleep(0.01) while !-e $status_file && time < $deadline;
+    ok(-e $status_file, 'the helper leaves its status answer for the other processes');
+}
+{
+    $sim->reset_stats;
+    local $ENV{LINSTOR_PVE_SCFG} = JSON::PP->new->encode($scfg);
+    my $out = `$^X -I$FindBin::Bin/lib -I$FindBin::Bin/../perl -MJSON::PP -MPVE::Storage::Custom::LINSTORPlugin -e 'my \@s = PVE::Storage::Custom::LINSTORPlugin->status("$sid", decode_json(\$ENV{LINSTOR_PVE_SCFG}), {}); print "\@s \$PVE::Storage::Custom::LINSTORPlugin::PROCESS_STARTS"'`;
+    is($out, "@st 0", 'a warm-cache status in a fresh process is read from that file and starts no helper');
+    is($sim->stats->{total}, 0, 'and sends no request');
+}
 {
     my $child = fork() // die "fork: $!";
     if (!$child) {
@@ -55,7 +70,13 @@ is($st[3], 1, 'status active');
         POSIX::_exit($ok ? 0 : 1);
     }
     waitpid($child, 0);
-    is($?, 0, 'a warm-cache status in a fresh process starts no helper and sends no request');
+    is($?, 0, 'a process PVE forked answers a warm status without a helper or a request');
+}
+{
+    unlink($status_file) or die "unlink $status_file: $!";
+    local $ENV{LINSTOR_PVE_HELPER} = '/nonexistent/linstor-pve';
+    is_deeply([ $P->status($sid, $scfg, {}) ], \@st,
+        'the process answers from its own last status while it is fresh, without the file or the helper');
 }
 is_deeply([ $P->status($sid, { %$scfg, statuscache => 0 }, {}) ], \@st, 'statuscache 0 always asks the helper (bounded)');
 is_deeply([ $P->status($sid, { %$scfg, resourcegroup => 'DfltRscGrp' }, {}) ]->[3], 1, 'another resource group is not served from this storage\'s answer');
