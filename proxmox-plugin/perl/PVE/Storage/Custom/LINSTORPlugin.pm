@@ -245,13 +245,15 @@ sub _exec {
             if ($fh == $out) { $o .= $buf; } else { $e .= $buf; }
         }
     }
+    my $pause = 0.0002;    # the helper closed its output: it is exiting, reap it soon
     while (waitpid($pid, WNOHANG) == 0) {
         if (Time::HiRes::time() > $deadline) {
             kill('KILL', $pid);
             waitpid($pid, 0);
             return (undef, $e, -1);
         }
-        Time::HiRes::sleep(0.01);
+        Time::HiRes::sleep($pause);
+        $pause = $pause < 0.01 ? $pause * 2 : 0.01;
     }
     return ($o, $e, $? >> 8);
 }
