@@ -65,7 +65,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let now = dir.path().join("a/now.json");
         write_cache(now.clone(), b"1".to_vec()).unwrap();
-        assert_eq!(std::fs::read(&now).unwrap(), b"1", "written at once before defer");
+        assert_eq!(
+            std::fs::read(&now).unwrap(),
+            b"1",
+            "written at once before defer"
+        );
 
         defer();
         let later = dir.path().join("later.json");

@@ -487,7 +487,9 @@ fn write_status_file(ctx: &Context, c: &linstor_common::volume::Capacity) {
     let avail = c.free_kib * 1024;
     let body = json!({"key": key, "fetched_at": c.fetched_at, "total": total, "avail": avail,
                       "used": total.saturating_sub(avail)});
-    if let Err(e) = linstor_common::persist::write_cache(file.clone(), body.to_string().into_bytes()) {
+    if let Err(e) =
+        linstor_common::persist::write_cache(file.clone(), body.to_string().into_bytes())
+    {
         tracing::warn!(file = %file.display(), error = %e, "status file not written");
     }
 }

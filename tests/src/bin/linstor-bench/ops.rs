@@ -544,58 +544,28 @@ impl<'a> Pve<'a> {
                 .or_default()
                 .push(b.peer("remove_diskless", &[py_node, py])?);
         }
-        let mut rows = vec![
-            p.row(
-                "status",
-                b.row(
-                    "Proxmox",
-                    &self.op("status (cache fresh, 0 process starts)"),
-                    &o["status"],
-                    None,
-                    (0, 0, "served in Perl from the status file"),
-                ),
-            ),
-            p.row(
-                "status_miss",
-                b.row(
-                    "Proxmox",
-                    &self.op("status (cache expired)"),
-                    &o["status_miss"],
-                    Some(&t["status_miss"]),
-                    (1, 1, "query-size-info of the resource group"),
-                ),
-            ),
-            p.row(
-                "alloc",
-                b.row(
-                    "Proxmox",
-                    &self.op("alloc_image"),
-                    &o["alloc"],
-                    Some(&t["alloc"]),
-                    (4, 4, "spawn of the definitions (ownership props, incomplete marker), the local diskful replica (make-available), autoplace of the rest, marker cleared"),
-                ),
-            ),
-            p.row(
-                "activate",
-                b.row(
-                    "Proxmox",
-                    &self.op("activate_volume (diskless attach)"),
-                    &o["activate"],
-                    Some(&t["activate"]),
-                    (3, 3, "this node's resource (absent), the definition (ownership), make-available"),
-                ),
-            ),
-            p.row(
-                "deactivate",
-                b.row(
-                    "Proxmox",
-                    &self.op("deactivate_volume (diskless removed)"),
-                    &o["deactivate"],
-                    Some(&t["deactivate"]),
-                    (3, 3, "the definition (ownership), its resources (this copy diskless, a disk elsewhere), delete of the diskless copy"),
-                ),
-            ),
+        let table: [(&str, &str, bool, (u64, u64, &'static str)); 5] = [
+            ("status", "status (cache fresh, 0 process starts)", false,
+             (0, 0, "served in Perl from the status file")),
+            ("status_miss", "status (cache expired)", true,
+             (1, 1, "query-size-info of the resource group")),
+            ("alloc", "alloc_image", true,
+             (4, 4, "spawn of the definitions (ownership props, incomplete marker), the local diskful replica (make-available), autoplace of the rest, marker cleared")),
+            ("activate", "activate_volume (diskless attach)", true,
+             (3, 3, "this node's resource (absent), the definition (ownership), make-available")),
+            ("deactivate", "deactivate_volume (diskless removed)", true,
+             (3, 3, "the definition (ownership), its resources (this copy diskless, a disk elsewhere), delete of the diskless copy")),
         ];
+        let mut rows: Vec<Row> = table
+            .into_iter()
+            .map(|(key, label, theirs, expected)| {
+                let theirs = theirs.then(|| t[key].as_slice());
+                p.row(
+                    key,
+                    b.row("Proxmox", &self.op(label), &o[key], theirs, expected),
+                )
+            })
+            .collect();
         rows.extend(self.list(peer)?);
         Ok(rows)
     }
