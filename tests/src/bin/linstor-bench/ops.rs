@@ -83,7 +83,7 @@ impl Bench<'_> {
         op: &str,
         ours: &[Sample],
         theirs: Option<&[Sample]>,
-        expected: (u64, u64, &'static str),
+        expected: Expected,
     ) -> Row {
         Row {
             platform,
@@ -102,6 +102,9 @@ impl Bench<'_> {
 fn s(v: impl ToString) -> String {
     v.to_string()
 }
+
+/// Round trips an operation needs (fewest, most) and why.
+type Expected = (u64, u64, &'static str);
 
 // ---------------------------------------------------------------- Proxmox VE
 
@@ -544,7 +547,7 @@ impl<'a> Pve<'a> {
                 .or_default()
                 .push(b.peer("remove_diskless", &[py_node, py])?);
         }
-        let table: [(&str, &str, bool, (u64, u64, &'static str)); 5] = [
+        let table: [(&str, &str, bool, Expected); 5] = [
             ("status", "status (cache fresh, 0 process starts)", false,
              (0, 0, "served in Perl from the status file")),
             ("status_miss", "status (cache expired)", true,
