@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-static QUEUE: Mutex<Option<Vec<(PathBuf, Vec<u8>)>>> = Mutex::new(None);
+/// Cache files waiting for [`flush`]: `None` until [`defer`], then path and content.
+type Queue = Option<Vec<(PathBuf, Vec<u8>)>>;
+
+static QUEUE: Mutex<Queue> = Mutex::new(None);
 static TMP_SEQ: AtomicU64 = AtomicU64::new(0);
 
 /// Write `bytes` to `path` in one piece, creating its directory.
