@@ -45,6 +45,9 @@ def main():
         props = dict(p.split("=", 1) for p in args[4:])
         if props:
             check(lin.resource_dfn_modify(name, props))
+    elif op == "resize":
+        name, size_kib = args[0], int(args[1])
+        check(lin.volume_dfn_modify(name, 0, size=size_kib))
     elif op == "make_available":
         check(lin.resource_make_available(args[0], args[1], diskful=False))
     elif op == "remove_diskless":

@@ -78,6 +78,8 @@ sub call {
         $ok = $P->activate_volume($sid, $scfg, $a->{volname});
     } elsif ($m eq 'deactivate_volume') {
         $ok = $P->deactivate_volume($sid, $scfg, $a->{volname});
+    } elsif ($m eq 'volume_resize') {
+        $ok = $P->volume_resize($scfg, $sid, $a->{volname}, $a->{size}, 0);
     } elsif ($m eq 'list_images') {
         $ok = scalar(@{ $P->list_images($sid, $scfg, undef) });
     } else {

@@ -656,12 +656,15 @@ impl Storage {
     #[instrument(skip(self), fields(volume = %rd))]
     pub async fn resize(&self, rd: &str, new_size_kib: u64) -> Result<()> {
         naming::validate_size_kib(new_size_kib)?;
-        let Some(info) = self.get(rd).await? else {
+        naming::validate_resource_name(rd)?;
+        let Some(def) = self.definition_with_volumes(rd).await? else {
             return Err(Error::NotFound {
                 what: format!("volume '{rd}'"),
                 reports: Vec::new(),
             });
         };
+        self.check_owned(&def)?;
+        let info = VolumeInfo::from_parts(def, &[]);
         if new_size_kib < info.size_kib {
             return Err(Error::Unsupported(format!(
                 "cannot shrink volume '{rd}' from {} KiB to {new_size_kib} KiB: DRBD volumes can only grow",

@@ -103,6 +103,9 @@ fn s(v: impl ToString) -> String {
     v.to_string()
 }
 
+/// Size a Proxmox volume of 4 MiB is grown to, in KiB.
+const RESIZED_KIB: u64 = 8192;
+
 /// Round trips an operation needs (fewest, most) and why.
 type Expected = (u64, u64, &'static str);
 
@@ -545,9 +548,23 @@ impl<'a> Pve<'a> {
             }
             t.entry("deactivate")
                 .or_default()
-                .push(b.peer("remove_diskless", &[py_node, py])?);
+                .push(b.peer("remove_diskless", &[py_node, py.clone()])?);
+            let grown = json!({"volname": vol, "size": RESIZED_KIB * 1024});
+            o.entry("resize")
+                .or_default()
+                .push(self.call("volume_resize", grown, "n1", 60)?.0);
+            match &peer_vol {
+                Some(v) => {
+                    let grown = json!({"volname": v, "size": RESIZED_KIB * 1024});
+                    p.call("resize", "volume_resize", grown, "n1", 60);
+                }
+                None => p.fail("resize", "not run: its alloc_image failed"),
+            }
+            t.entry("resize")
+                .or_default()
+                .push(b.peer("resize", &[py, s(RESIZED_KIB)])?);
         }
-        let table: [(&str, &str, bool, Expected); 5] = [
+        let table: [(&str, &str, bool, Expected); 6] = [
             ("status", "status (cache fresh, 0 process starts)", false,
              (0, 0, "served in Perl from the status file")),
             ("status_miss", "status (cache expired)", true,
@@ -558,6 +575,8 @@ impl<'a> Pve<'a> {
              (3, 3, "this node's resource (absent), the definition (ownership), make-available")),
             ("deactivate", "deactivate_volume (diskless removed)", true,
              (3, 3, "the definition (ownership), its resources (this copy diskless, a disk elsewhere), delete of the diskless copy")),
+            ("resize", "volume_resize (4 to 8 MiB)", true,
+             (2, 2, "the definition (ownership, current size), the new size of volume 0")),
         ];
         let mut rows: Vec<Row> = table
             .into_iter()
