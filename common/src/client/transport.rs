@@ -3,6 +3,8 @@
 //! short deadline per controller and moves on to the next one at once (a hung controller is then
 //! tried after the healthy ones); a mutating call moves on only when it was certainly not
 //! delivered, and its own bound ends in [`Error::Timeout`] saying it may have been carried out.
+//! A controller that let its bound pass is remembered as silent ([`super::silent`]); while all
+//! are, a data-plane read gets only [`ClientConfig::silent_grace`].
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,6 +13,7 @@ use std::time::Duration;
 
 use reqwest::Method;
 
+use super::silent::{self, KnownSilent};
 use crate::config::{BasicAuth, ClientConfig, ControllerUrl};
 use crate::error::{Error, Result};
 
@@ -45,6 +48,8 @@ struct Inner {
     request_timeout: Duration,
     mutate_timeout: Duration,
     last_good_file: Option<PathBuf>,
+    silent: KnownSilent,
+    silent_grace: Duration,
 }
 
 impl std::fmt::Debug for Inner {
@@ -60,16 +65,20 @@ impl std::fmt::Debug for Inner {
             .field("request_timeout", &self.request_timeout)
             .field("mutate_timeout", &self.mutate_timeout)
             .field("last_good_file", &self.last_good_file)
+            .field("silent", &self.silent)
+            .field("silent_grace", &self.silent_grace)
             .finish_non_exhaustive()
     }
 }
 
 /// A request in flight on one controller; dropped before it finished (the caller gave up, e.g.
-/// the data-plane budget ran out), that controller is tried after the next one from then on.
+/// the data-plane budget ran out), that controller is tried after the next one from then on and
+/// is known silent (unless it only had the known-silent grace).
 struct InFlight<'a> {
     transport: &'a Transport,
     idx: usize,
     done: bool,
+    grace: bool,
 }
 
 impl Drop for InFlight<'_> {
@@ -77,6 +86,9 @@ impl Drop for InFlight<'_> {
         if !self.done {
             tracing::debug!(controller = %self.transport.inner.controllers[self.idx].base, "request abandoned before an answer; trying the next controller first from now on");
             self.transport.demote(self.idx);
+            if !self.grace {
+                self.transport.inner.silent.mark(self.idx);
+            }
         }
     }
 }
@@ -183,6 +195,11 @@ impl Transport {
             .and_then(|f| std::fs::read_to_string(f).ok())
             .and_then(|s| config.controllers.iter().position(|c| c.base == s.trim()))
             .unwrap_or(0);
+        let silent = KnownSilent::load(
+            config.controllers.iter().map(|c| c.base.clone()).collect(),
+            config.state_dir.as_deref(),
+            config.silent_hold_off,
+        );
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
@@ -193,6 +210,8 @@ impl Transport {
                 request_timeout: config.request_timeout,
                 mutate_timeout: config.mutate_timeout,
                 last_good_file,
+                silent,
+                silent_grace: config.silent_grace,
             }),
         })
     }
@@ -204,6 +223,12 @@ impl Transport {
             .iter()
             .map(|c| c.base.clone())
             .collect()
+    }
+
+    /// The controllers known silent now: each let its bound pass without an answer less than
+    /// [`ClientConfig::silent_hold_off`] ago and has not answered since.
+    pub fn known_silent(&self) -> Vec<String> {
+        self.inner.silent.silent()
     }
 
     fn remember(&self, idx: usize) {
@@ -252,8 +277,24 @@ impl Transport {
     ) -> Result<RawResponse> {
         let n = self.inner.controllers.len();
         let start = self.inner.preferred.load(Ordering::Relaxed) % n;
-        let timeout = self.bound(kind);
         let read = kind == CallKind::Read;
+        let grace = read && silent::in_data_plane() && self.inner.silent.all_silent();
+        let timeout = if grace {
+            silent::note_shortcut();
+            tracing::info!(
+                known_silent = true,
+                grace_ms = self.inner.silent_grace.as_millis() as u64,
+                "every controller is known silent: asking with a short grace only"
+            );
+            self.inner.silent_grace
+        } else {
+            self.bound(kind)
+        };
+        let silent_now = |idx: usize| {
+            if !grace {
+                self.inner.silent.mark(idx);
+            }
+        };
         let mut tried = Vec::with_capacity(n);
         let mut last_error: Option<reqwest::Error> = None;
         let mut tls_failure: Option<(String, String)> = None;
@@ -280,6 +321,7 @@ impl Transport {
                 transport: self,
                 idx,
                 done: false,
+                grace,
             };
             let sent = req.send().await;
             let sent = match sent {
@@ -293,12 +335,14 @@ impl Transport {
                         Ok(b) => b.to_vec(),
                         Err(e) if read && e.is_timeout() => {
                             tracing::debug!(controller = %ctrl.base, "answer not read in time; trying the next controller");
+                            silent_now(idx);
                             timed_out = true;
                             last_error = Some(e);
                             continue;
                         }
                         Err(e) if e.is_timeout() => {
                             self.demote(idx);
+                            silent_now(idx);
                             return Err(Error::Timeout {
                                 tried,
                                 seconds: timeout.as_secs_f64(),
@@ -315,6 +359,7 @@ impl Transport {
                             })
                         }
                     };
+                    self.inner.silent.clear(idx);
                     self.remember(idx);
                     return Ok(RawResponse {
                         status,
@@ -330,15 +375,20 @@ impl Transport {
                 }
                 Err(e) if e.is_connect() => {
                     tracing::debug!(controller = %ctrl.base, error = %e, "controller unreachable");
+                    if e.is_timeout() {
+                        silent_now(idx);
+                    }
                     last_error = Some(e);
                 }
                 Err(e) if e.is_timeout() && read => {
                     tracing::debug!(controller = %ctrl.base, "no answer in time; trying the next controller");
+                    silent_now(idx);
                     timed_out = true;
                     last_error = Some(e);
                 }
                 Err(e) if e.is_timeout() => {
                     self.demote(idx);
+                    silent_now(idx);
                     return Err(Error::Timeout {
                         tried,
                         seconds: timeout.as_secs_f64(),
