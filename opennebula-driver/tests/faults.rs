@@ -740,6 +740,9 @@ fn every_controller_silent_present_disks_link_and_monitor_answers() {
         );
         tries += 1;
         h.sim.clear_faults();
+        let (r, _) = worst.time("ln (controller back)", || exec_logged(&h, &ln[0]));
+        assert_eq!(r.code, 0, "controller {what} back: ln: {}", r.stderr);
+        tries += 1;
         assert!(faults::lost(&before, &h.sim.state(), None).is_empty());
     }
     println!("worst times, every controller silent: {}", worst.summary());
