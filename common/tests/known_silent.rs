@@ -16,7 +16,7 @@ use linstor_common::naming::{proxmox, Platform};
 use linstor_common::volume::{CreateSpec, Storage, StorageConfig, DATA_PLANE_BUDGET};
 use linstor_common::{Client, Error};
 use linstor_tests::faults::{lost, silent_controllers};
-use linstor_tests::sim::{Sim, SimConfig};
+use linstor_tests::sim::{Fault, Sim, SimConfig};
 
 const RD: &str = "pm-0000d00d";
 const READ: Duration = Duration::from_secs(2);
@@ -44,11 +44,15 @@ impl Env {
     /// A fresh client ("process") for node n1 keeping its state in the shared state dir; the
     /// grace is wider than the default so a loaded machine never misses a healthy answer.
     fn storage(&self) -> Storage {
+        self.storage_with_grace(Duration::from_millis(500))
+    }
+
+    fn storage_with_grace(&self, silent_grace: Duration) -> Storage {
         let client = Client::new(ClientConfig {
             controllers: vec![ControllerUrl::parse(&self.sim.url()).unwrap()],
             request_timeout: READ,
             mutate_timeout: MUTATE,
-            silent_grace: Duration::from_millis(500),
+            silent_grace,
             state_dir: Some(self.state.path().to_path_buf()),
             ..Default::default()
         })
@@ -196,6 +200,36 @@ async fn once_the_controller_is_known_silent_the_data_plane_goes_on_after_the_gr
         assert!(!shortcut, "{what}: no shortcut once it answers");
         assert!(lost(&before, &e.sim.state(), None).is_empty());
     }
+}
+
+#[tokio::test]
+async fn an_answer_after_the_grace_still_clears_the_mark() {
+    let e = env().await;
+    e.volume_on_n1().await;
+    e.sim.inject(silent_controllers()[0].1.clone());
+    let s = e.storage_with_grace(Duration::from_millis(100));
+    s.activate_local(RD).await.unwrap();
+    assert_eq!(s.client().known_silent(), [e.sim.url()]);
+    e.sim.clear_faults();
+    e.sim.inject(Fault::Latency(Duration::from_millis(300)));
+    let (found, shortcut) = data_plane(s.attach_unless_silent(RD, "n1")).await;
+    assert_eq!(found.unwrap(), None, "went on after the grace");
+    assert!(shortcut);
+    let t = Instant::now();
+    while !s.client().known_silent().is_empty() {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the late answer never cleared the mark"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (found, shortcut) = data_plane(s.attach_unless_silent(RD, "n1")).await;
+    assert!(
+        found.unwrap().is_some(),
+        "the slow controller is waited for again"
+    );
+    assert!(!shortcut);
+    e.sim.clear_faults();
 }
 
 #[tokio::test]

@@ -265,6 +265,34 @@ impl Transport {
         }
     }
 
+    /// A read on a known-silent controller: sent in a task of its own with the full read bound,
+    /// waited for [`ClientConfig::silent_grace`]; `None` when the grace passed (the request goes
+    /// on, and an answer clears the controller's mark).
+    async fn probe(
+        &self,
+        req: reqwest::RequestBuilder,
+        idx: usize,
+    ) -> Option<reqwest::Result<(u16, reqwest::Result<Vec<u8>>)>> {
+        let transport = self.clone();
+        let task = tokio::spawn(async move {
+            let sent = match req.send().await {
+                Ok(resp) => Ok((
+                    resp.status().as_u16(),
+                    resp.bytes().await.map(|b| b.to_vec()),
+                )),
+                Err(e) => Err(e),
+            };
+            if matches!(sent, Ok((_, Ok(_)))) {
+                transport.inner.silent.clear(idx);
+            }
+            sent
+        });
+        match tokio::time::timeout(self.inner.silent_grace, task).await {
+            Ok(Ok(sent)) => Some(sent),
+            Ok(Err(_)) | Err(_) => None,
+        }
+    }
+
     /// Send one request, trying controllers from the last good one onwards. Connection
     /// failures move on to the next controller; so does a read that timed out or broke. An
     /// HTTP answer of any status is returned.
@@ -279,6 +307,7 @@ impl Transport {
         let start = self.inner.preferred.load(Ordering::Relaxed) % n;
         let read = kind == CallKind::Read;
         let grace = read && silent::in_data_plane() && self.inner.silent.all_silent();
+        let bound = self.bound(kind);
         let timeout = if grace {
             silent::note_shortcut();
             tracing::info!(
@@ -288,7 +317,7 @@ impl Transport {
             );
             self.inner.silent_grace
         } else {
-            self.bound(kind)
+            bound
         };
         let silent_now = |idx: usize| {
             if !grace {
@@ -303,11 +332,7 @@ impl Transport {
             let idx = (start + i) % n;
             let ctrl = &self.inner.controllers[idx];
             let url = format!("{}{}", ctrl.base, path_and_query);
-            let mut req = self
-                .inner
-                .http
-                .request(method.clone(), &url)
-                .timeout(timeout);
+            let mut req = self.inner.http.request(method.clone(), &url).timeout(bound);
             if let Some(b) = &self.inner.basic_auth {
                 req = req.basic_auth(&b.username, Some(&b.password));
             } else if let Some(token) = &self.inner.token {
@@ -323,16 +348,30 @@ impl Transport {
                 done: false,
                 grace,
             };
-            let sent = req.send().await;
-            let sent = match sent {
-                Ok(resp) => Ok((resp.status().as_u16(), resp.bytes().await)),
-                Err(e) => Err(e),
+            let sent = if grace {
+                match self.probe(req, idx).await {
+                    Some(sent) => sent,
+                    None => {
+                        in_flight.done = true;
+                        tracing::debug!(controller = %ctrl.base, "no answer within the grace; an answer still clears its mark");
+                        timed_out = true;
+                        continue;
+                    }
+                }
+            } else {
+                match req.send().await {
+                    Ok(resp) => Ok((
+                        resp.status().as_u16(),
+                        resp.bytes().await.map(|b| b.to_vec()),
+                    )),
+                    Err(e) => Err(e),
+                }
             };
             in_flight.done = true;
             match sent {
                 Ok((status, read_body)) => {
                     let body = match read_body {
-                        Ok(b) => b.to_vec(),
+                        Ok(b) => b,
                         Err(e) if read && e.is_timeout() => {
                             tracing::debug!(controller = %ctrl.base, "answer not read in time; trying the next controller");
                             silent_now(idx);
