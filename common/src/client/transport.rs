@@ -231,6 +231,15 @@ impl Transport {
         self.inner.silent.silent()
     }
 
+    /// How long a data-plane read waits on the controllers now: the grace while every
+    /// controller is known silent, `None` otherwise (the caller's budget applies).
+    pub fn data_plane_wait(&self) -> Option<Duration> {
+        self.inner
+            .silent
+            .all_silent()
+            .then_some(self.inner.silent_grace)
+    }
+
     fn remember(&self, idx: usize) {
         if self.inner.preferred.swap(idx, Ordering::Relaxed) != idx {
             if let Some(f) = &self.inner.last_good_file {

@@ -130,11 +130,16 @@ impl Storage {
     }
 
     /// The error of a call that needed the controller when none answered within
-    /// [`DATA_PLANE_BUDGET`].
+    /// [`DATA_PLANE_BUDGET`] (or the known-silent grace).
     pub fn silent(&self) -> Error {
+        let waited = self
+            .client
+            .transport()
+            .data_plane_wait()
+            .unwrap_or(DATA_PLANE_BUDGET);
         Error::Timeout {
             tried: self.client.controllers(),
-            seconds: DATA_PLANE_BUDGET.as_secs_f64(),
+            seconds: waited.as_secs_f64(),
             may_have_been_carried_out: false,
         }
     }
