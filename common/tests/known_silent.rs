@@ -232,6 +232,37 @@ async fn an_answer_after_the_grace_still_clears_the_mark() {
     e.sim.clear_faults();
 }
 
+/// When the mark of the controller was written, from the state dir.
+fn marked_at(e: &Env) -> Option<u64> {
+    let text = std::fs::read(e.state.path().join(FILE_NAME)).ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&text).ok()?;
+    v["silent_since_ms"][e.sim.url()].as_u64()
+}
+
+#[tokio::test]
+async fn the_request_sent_with_the_grace_renews_the_mark_when_its_bound_passes() {
+    let e = env().await;
+    e.volume_on_n1().await;
+    e.sim.inject(silent_controllers()[0].1.clone());
+    let s = e.storage_with_grace(Duration::from_millis(100));
+    s.activate_local(RD).await.unwrap();
+    let first = marked_at(&e).expect("marked in the state dir");
+    let (found, shortcut) = data_plane(s.attach_unless_silent(RD, "n1")).await;
+    assert_eq!(found.unwrap(), None);
+    assert!(shortcut);
+    let t = Instant::now();
+    while marked_at(&e) == Some(first) {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the mark was not renewed when the read bound passed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(marked_at(&e) > Some(first), "renewed, still silent");
+    assert_eq!(s.client().known_silent(), [e.sim.url()]);
+    e.sim.clear_faults();
+}
+
 #[tokio::test]
 async fn the_memory_crosses_processes_and_a_bad_file_is_ignored_with_a_log_line() {
     let e = env().await;

@@ -1,8 +1,9 @@
 //! The "known silent" memory: which controllers did not answer within their bound, and when.
 //! While every configured controller is known silent (marks younger than the hold-off), a read
 //! made inside a [`data_plane`] call is still sent, so a recovered controller is noticed, but
-//! gets only the short grace instead of its bound (it runs on in the background, so a late
-//! answer counts too); any answer clears its controller's mark.
+//! gets only the short grace instead of its bound (it runs on in the background with its bound,
+//! so a late answer clears the mark and a bound passing renews it); any answer clears its
+//! controller's mark.
 //! With a state dir the memory is kept in `known-silent-controllers.json` (written atomically,
 //! read at start), so per-call processes share it; a corrupt or foreign file is ignored.
 

@@ -276,7 +276,7 @@ impl Transport {
 
     /// A read on a known-silent controller: sent in a task of its own with the full read bound,
     /// waited for [`ClientConfig::silent_grace`]; `None` when the grace passed (the request goes
-    /// on, and an answer clears the controller's mark).
+    /// on: an answer clears the controller's mark, the bound passing renews it).
     async fn probe(
         &self,
         req: reqwest::RequestBuilder,
@@ -291,8 +291,10 @@ impl Transport {
                 )),
                 Err(e) => Err(e),
             };
-            if matches!(sent, Ok((_, Ok(_)))) {
-                transport.inner.silent.clear(idx);
+            match &sent {
+                Ok((_, Ok(_))) => transport.inner.silent.clear(idx),
+                Ok((_, Err(e))) | Err(e) if e.is_timeout() => transport.inner.silent.mark(idx),
+                _ => {}
             }
             sent
         });
