@@ -179,8 +179,13 @@ pub struct ClientConfig {
     /// Bound of a mutating call on the controller that took it; when it expires the call
     /// may have been carried out ([`crate::Error::Timeout`]), and a retry converges.
     pub mutate_timeout: Duration,
-    /// Where the last good controller is remembered.
+    /// Where the last good controller and the known-silent controllers are remembered.
     pub state_dir: Option<PathBuf>,
+    /// How long a read of a data-plane call waits on a controller while every controller is
+    /// known silent (it is still sent, so a recovered controller is noticed).
+    pub silent_grace: Duration,
+    /// How long a controller that let its bound pass stays known silent (unless it answers).
+    pub silent_hold_off: Duration,
 }
 
 /// Default [`ClientConfig::request_timeout`]: a read on one controller.
@@ -188,6 +193,15 @@ pub const DEFAULT_READ_BOUND: Duration = Duration::from_secs(5);
 /// Default [`ClientConfig::mutate_timeout`]: one mutating call (waits on satellites), well
 /// inside Docker's two minutes for a whole call.
 pub const DEFAULT_MUTATE_BOUND: Duration = Duration::from_secs(45);
+
+/// Default [`ClientConfig::silent_grace`]: a healthy controller answers a look-up in a few
+/// milliseconds, so one that recovered is still heard, and four calls of a `docker run` cost
+/// well under a second while none answers.
+pub const DEFAULT_SILENT_GRACE: Duration = Duration::from_millis(100);
+/// Default [`ClientConfig::silent_hold_off`]: about one LINSTOR HA failover. While it lasts a
+/// silent controller costs the data plane the grace only; after it one call waits the full
+/// data-plane budget again (and marks it again if it still does not answer).
+pub const DEFAULT_SILENT_HOLD_OFF: Duration = Duration::from_secs(30);
 
 /// Stands in for a secret in `Debug` output.
 pub const REDACTED: &str = "<redacted>";
@@ -206,6 +220,8 @@ impl std::fmt::Debug for ClientConfig {
             .field("request_timeout", &self.request_timeout)
             .field("mutate_timeout", &self.mutate_timeout)
             .field("state_dir", &self.state_dir)
+            .field("silent_grace", &self.silent_grace)
+            .field("silent_hold_off", &self.silent_hold_off)
             .finish()
     }
 }
@@ -226,6 +242,8 @@ impl Default for ClientConfig {
             request_timeout: DEFAULT_READ_BOUND,
             mutate_timeout: DEFAULT_MUTATE_BOUND,
             state_dir: None,
+            silent_grace: DEFAULT_SILENT_GRACE,
+            silent_hold_off: DEFAULT_SILENT_HOLD_OFF,
         }
     }
 }

@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use linstor_common::error::chain;
 use linstor_common::naming::docker;
-use linstor_common::volume::{CreateOutcome, CreateSpec, Storage, VolumeInfo, DATA_PLANE_BUDGET};
+use linstor_common::volume::{
+    bounded, CreateOutcome, CreateSpec, Storage, VolumeInfo, DATA_PLANE_BUDGET,
+};
 use linstor_common::Error;
 use serde_json::{json, Map, Value};
 use tracing::{info, instrument, warn};
@@ -505,17 +507,15 @@ impl Driver {
 
     #[instrument(skip(self))]
     async fn get(&self, name: &str) -> Result<Response, Failure> {
-        let looked = tokio::time::timeout(DATA_PLANE_BUDGET, self.lookup(name))
-            .await
-            .unwrap_or_else(|_| {
-                Err(Failure::Linstor {
-                    source: Error::Timeout {
-                        tried: self.storage.client().controllers(),
-                        seconds: DATA_PLANE_BUDGET.as_secs_f64(),
-                        may_have_been_carried_out: false,
-                    },
-                })
-            });
+        let looked = bounded(self.lookup(name)).await.unwrap_or_else(|| {
+            Err(Failure::Linstor {
+                source: Error::Timeout {
+                    tried: self.storage.client().controllers(),
+                    seconds: DATA_PLANE_BUDGET.as_secs_f64(),
+                    may_have_been_carried_out: false,
+                },
+            })
+        });
         match looked {
             Ok(Some(info)) => {
                 let created_at = Self::created_at(&info);

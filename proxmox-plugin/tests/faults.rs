@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use linstor_common::client::silent::FILE_NAME;
 use linstor_tests::faults::{self, How, Kill, Row, Step};
 use linstor_tests::sim::{Backing, BlockingSim, Fault, Sim, SimConfig};
 use serde_json::{json, Value};
@@ -568,7 +569,10 @@ fn concurrent_calls_on_one_volume_and_on_many() {
 
 /// Every controller hung or blackholed: activate_volume and map_volume of a volume this node
 /// holds (disk, or the diskless copy of an earlier activation) and status answer within 3 s;
-/// alloc_image fails with one message naming the controller within its bound.
+/// alloc_image fails with one message naming the controller within its bound. The first call
+/// finds the controller silent and the next helper processes know it from the cache dir, so
+/// they go on after the short grace (their log says `known_silent=true`); a corrupt memory file
+/// is ignored with a log line.
 #[test]
 fn every_controller_silent_local_volumes_activate_within_3_s() {
     let mut worst = faults::Worst::default();
@@ -582,20 +586,33 @@ fn every_controller_silent_local_volumes_activate_within_3_s() {
         h.sim.inject(fault);
         let disk = "n1".to_string();
         let diskless = h.free[0].clone();
-        for (method, node) in [
+        for (i, (method, node)) in [
             ("activate_volume", &disk),
             ("map_volume", &disk),
             ("activate_volume", &diskless),
             ("map_volume", &diskless),
             ("status", &disk),
-        ] {
+        ]
+        .into_iter()
+        .enumerate()
+        {
             let args = if method == "status" {
                 json!({})
             } else {
                 json!({"volname": VOL, "snap": null})
             };
-            let (r, took) = worst.time(method, || h.call_method(method, h.input(node, args, 30)));
+            let key = match i {
+                0 => format!("{method} (first call)"),
+                _ => method.to_string(),
+            };
+            let (r, took) = worst.time(&key, || h.call_method(method, h.input(node, args, 30)));
             assert_eq!(r.code, 0, "controller {what}: {method} on {node}: {r:?}");
+            if i > 0 && method != "status" {
+                assert!(
+                    r.stderr.contains("known_silent=true"),
+                    "controller {what}: {method} on {node} knew the controller silent from the previous process: {r:?}"
+                );
+            }
             assert!(
                 took < Duration::from_secs(3),
                 "controller {what}: {method} on {node} took {took:?}"
@@ -630,6 +647,20 @@ fn every_controller_silent_local_volumes_activate_within_3_s() {
             "alloc_image took {took:?}, past the Perl side's 30 s"
         );
         tries += 1;
+        let memory = h.tmp.path().join("cache").join(FILE_NAME);
+        assert!(memory.exists(), "{} written", memory.display());
+        std::fs::write(&memory, "{not json").unwrap();
+        let r = h.call_method(
+            "activate_volume",
+            h.input(&disk, json!({"volname": VOL, "snap": null}), 30),
+        );
+        assert_eq!(r.code, 0, "controller {what}: corrupt memory: {r:?}");
+        assert!(
+            r.stderr.contains("ignoring the known-silent controllers")
+                && !r.stderr.contains("known_silent=true"),
+            "controller {what}: the corrupt file is ignored with a log line: {r:?}"
+        );
+        tries += 1;
         h.sim.clear_faults();
         assert!(faults::lost(&before, &h.sim.state(), None).is_empty());
     }
@@ -639,7 +670,7 @@ fn every_controller_silent_local_volumes_activate_within_3_s() {
         case: "every controller hung or blackholed: activate_volume, map_volume (disk, diskless copy), status; alloc_image".into(),
         tries,
         survived: format!(
-            "local volumes active within 3 s, status from the cache; alloc_image one error naming the controller; worst: {}",
+            "local volumes active within 3 s, after the first call without waiting the budget (controller known silent across processes; a corrupt memory file ignored), status from the cache; alloc_image one error naming the controller; worst: {}",
             worst.summary()
         ),
         lost: "nothing".into(),

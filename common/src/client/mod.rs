@@ -1,5 +1,6 @@
 //! Typed LINSTOR REST calls on top of the failover [`transport`], with ApiCallRc decoding.
 
+pub mod silent;
 pub mod transport;
 
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use serde::Serialize;
 use crate::api::*;
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
+pub use silent::data_plane;
 use transport::Transport;
 pub use transport::{CallKind, RawResponse};
 
@@ -78,6 +80,11 @@ impl Client {
     /// The controller URLs in the order they are tried.
     pub fn controllers(&self) -> Vec<String> {
         self.transport.controllers()
+    }
+
+    /// The controllers known silent now ([`Transport::known_silent`]).
+    pub fn known_silent(&self) -> Vec<String> {
+        self.transport.known_silent()
     }
 
     /// The underlying transport.

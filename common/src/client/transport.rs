@@ -3,6 +3,8 @@
 //! short deadline per controller and moves on to the next one at once (a hung controller is then
 //! tried after the healthy ones); a mutating call moves on only when it was certainly not
 //! delivered, and its own bound ends in [`Error::Timeout`] saying it may have been carried out.
+//! A controller that let its bound pass is remembered as silent ([`super::silent`]); while all
+//! are, a data-plane read gets only [`ClientConfig::silent_grace`].
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,6 +13,7 @@ use std::time::Duration;
 
 use reqwest::Method;
 
+use super::silent::{self, KnownSilent};
 use crate::config::{BasicAuth, ClientConfig, ControllerUrl};
 use crate::error::{Error, Result};
 
@@ -45,6 +48,8 @@ struct Inner {
     request_timeout: Duration,
     mutate_timeout: Duration,
     last_good_file: Option<PathBuf>,
+    silent: KnownSilent,
+    silent_grace: Duration,
 }
 
 impl std::fmt::Debug for Inner {
@@ -60,16 +65,20 @@ impl std::fmt::Debug for Inner {
             .field("request_timeout", &self.request_timeout)
             .field("mutate_timeout", &self.mutate_timeout)
             .field("last_good_file", &self.last_good_file)
+            .field("silent", &self.silent)
+            .field("silent_grace", &self.silent_grace)
             .finish_non_exhaustive()
     }
 }
 
 /// A request in flight on one controller; dropped before it finished (the caller gave up, e.g.
-/// the data-plane budget ran out), that controller is tried after the next one from then on.
+/// the data-plane budget ran out), that controller is tried after the next one from then on and
+/// is known silent (unless it only had the known-silent grace).
 struct InFlight<'a> {
     transport: &'a Transport,
     idx: usize,
     done: bool,
+    grace: bool,
 }
 
 impl Drop for InFlight<'_> {
@@ -77,6 +86,9 @@ impl Drop for InFlight<'_> {
         if !self.done {
             tracing::debug!(controller = %self.transport.inner.controllers[self.idx].base, "request abandoned before an answer; trying the next controller first from now on");
             self.transport.demote(self.idx);
+            if !self.grace {
+                self.transport.inner.silent.mark(self.idx);
+            }
         }
     }
 }
@@ -183,6 +195,11 @@ impl Transport {
             .and_then(|f| std::fs::read_to_string(f).ok())
             .and_then(|s| config.controllers.iter().position(|c| c.base == s.trim()))
             .unwrap_or(0);
+        let silent = KnownSilent::load(
+            config.controllers.iter().map(|c| c.base.clone()).collect(),
+            config.state_dir.as_deref(),
+            config.silent_hold_off,
+        );
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
@@ -193,6 +210,8 @@ impl Transport {
                 request_timeout: config.request_timeout,
                 mutate_timeout: config.mutate_timeout,
                 last_good_file,
+                silent,
+                silent_grace: config.silent_grace,
             }),
         })
     }
@@ -206,13 +225,27 @@ impl Transport {
             .collect()
     }
 
+    /// The controllers known silent now: each let its bound pass without an answer less than
+    /// [`ClientConfig::silent_hold_off`] ago and has not answered since.
+    pub fn known_silent(&self) -> Vec<String> {
+        self.inner.silent.silent()
+    }
+
+    /// How long a data-plane read waits on the controllers now: the grace while every
+    /// controller is known silent, `None` otherwise (the caller's budget applies).
+    pub fn data_plane_wait(&self) -> Option<Duration> {
+        self.inner
+            .silent
+            .all_silent()
+            .then_some(self.inner.silent_grace)
+    }
+
     fn remember(&self, idx: usize) {
         if self.inner.preferred.swap(idx, Ordering::Relaxed) != idx {
             if let Some(f) = &self.inner.last_good_file {
-                let tmp = f.with_extension("tmp");
                 let base = &self.inner.controllers[idx].base;
-                if std::fs::write(&tmp, base).is_ok() {
-                    let _ = std::fs::rename(&tmp, f);
+                if let Err(e) = crate::persist::write_atomic(f, base.as_bytes()) {
+                    tracing::debug!(file = %f.display(), error = %e, "last good controller not recorded");
                 }
             }
         }
@@ -240,6 +273,33 @@ impl Transport {
         }
     }
 
+    /// A read on a known-silent controller: sent in a task of its own with the full read bound,
+    /// waited for [`ClientConfig::silent_grace`]; `None` when the grace passed (the request goes
+    /// on: an answer clears the controller's mark, the bound passing renews it).
+    async fn probe(
+        &self,
+        req: reqwest::RequestBuilder,
+        idx: usize,
+    ) -> Option<reqwest::Result<(u16, reqwest::Result<bytes::Bytes>)>> {
+        let transport = self.clone();
+        let task = tokio::spawn(async move {
+            let sent = match req.send().await {
+                Ok(resp) => Ok((resp.status().as_u16(), resp.bytes().await)),
+                Err(e) => Err(e),
+            };
+            match &sent {
+                Ok((_, Ok(_))) => transport.inner.silent.clear(idx),
+                Ok((_, Err(e))) | Err(e) if e.is_timeout() => transport.inner.silent.mark(idx),
+                _ => {}
+            }
+            sent
+        });
+        match tokio::time::timeout(self.inner.silent_grace, task).await {
+            Ok(Ok(sent)) => Some(sent),
+            Ok(Err(_)) | Err(_) => None,
+        }
+    }
+
     /// Send one request, trying controllers from the last good one onwards. Connection
     /// failures move on to the next controller; so does a read that timed out or broke. An
     /// HTTP answer of any status is returned.
@@ -252,8 +312,25 @@ impl Transport {
     ) -> Result<RawResponse> {
         let n = self.inner.controllers.len();
         let start = self.inner.preferred.load(Ordering::Relaxed) % n;
-        let timeout = self.bound(kind);
         let read = kind == CallKind::Read;
+        let grace = read && silent::in_data_plane() && self.inner.silent.all_silent();
+        let bound = self.bound(kind);
+        let timeout = if grace {
+            silent::note_shortcut();
+            tracing::info!(
+                known_silent = true,
+                grace_ms = self.inner.silent_grace.as_millis() as u64,
+                "every controller is known silent: asking with a short grace only"
+            );
+            self.inner.silent_grace
+        } else {
+            bound
+        };
+        let silent_now = |idx: usize| {
+            if !grace {
+                self.inner.silent.mark(idx);
+            }
+        };
         let mut tried = Vec::with_capacity(n);
         let mut last_error: Option<reqwest::Error> = None;
         let mut tls_failure: Option<(String, String)> = None;
@@ -262,11 +339,7 @@ impl Transport {
             let idx = (start + i) % n;
             let ctrl = &self.inner.controllers[idx];
             let url = format!("{}{}", ctrl.base, path_and_query);
-            let mut req = self
-                .inner
-                .http
-                .request(method.clone(), &url)
-                .timeout(timeout);
+            let mut req = self.inner.http.request(method.clone(), &url).timeout(bound);
             if let Some(b) = &self.inner.basic_auth {
                 req = req.basic_auth(&b.username, Some(&b.password));
             } else if let Some(token) = &self.inner.token {
@@ -280,11 +353,23 @@ impl Transport {
                 transport: self,
                 idx,
                 done: false,
+                grace,
             };
-            let sent = req.send().await;
-            let sent = match sent {
-                Ok(resp) => Ok((resp.status().as_u16(), resp.bytes().await)),
-                Err(e) => Err(e),
+            let sent = if grace {
+                match self.probe(req, idx).await {
+                    Some(sent) => sent,
+                    None => {
+                        in_flight.done = true;
+                        tracing::debug!(controller = %ctrl.base, "no answer within the grace; an answer still clears its mark");
+                        timed_out = true;
+                        continue;
+                    }
+                }
+            } else {
+                match req.send().await {
+                    Ok(resp) => Ok((resp.status().as_u16(), resp.bytes().await)),
+                    Err(e) => Err(e),
+                }
             };
             in_flight.done = true;
             match sent {
@@ -293,12 +378,14 @@ impl Transport {
                         Ok(b) => b,
                         Err(e) if read && e.is_timeout() => {
                             tracing::debug!(controller = %ctrl.base, "answer not read in time; trying the next controller");
+                            silent_now(idx);
                             timed_out = true;
                             last_error = Some(e);
                             continue;
                         }
                         Err(e) if e.is_timeout() => {
                             self.demote(idx);
+                            silent_now(idx);
                             return Err(Error::Timeout {
                                 tried,
                                 seconds: timeout.as_secs_f64(),
@@ -315,6 +402,7 @@ impl Transport {
                             })
                         }
                     };
+                    self.inner.silent.clear(idx);
                     self.remember(idx);
                     return Ok(RawResponse {
                         status,
@@ -330,15 +418,20 @@ impl Transport {
                 }
                 Err(e) if e.is_connect() => {
                     tracing::debug!(controller = %ctrl.base, error = %e, "controller unreachable");
+                    if e.is_timeout() {
+                        silent_now(idx);
+                    }
                     last_error = Some(e);
                 }
                 Err(e) if e.is_timeout() && read => {
                     tracing::debug!(controller = %ctrl.base, "no answer in time; trying the next controller");
+                    silent_now(idx);
                     timed_out = true;
                     last_error = Some(e);
                 }
                 Err(e) if e.is_timeout() => {
                     self.demote(idx);
+                    silent_now(idx);
                     return Err(Error::Timeout {
                         tried,
                         seconds: timeout.as_secs_f64(),

@@ -1,6 +1,7 @@
 //! Diskless attach on demand, detach of diskless copies only, live-migration handover, and the
 //! local-first data plane: a volume whose device is already on this node is used after at most
-//! [`DATA_PLANE_BUDGET`] of waiting on the controller, whatever the controller does.
+//! [`DATA_PLANE_BUDGET`] of waiting on the controller, whatever the controller does, and after
+//! only the client's known-silent grace once every controller is known silent.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use tracing::instrument;
 
 use super::{Storage, ALLOW_TWO_PRIMARIES, MIGRATION_MARKER};
 use crate::api::*;
+use crate::client::data_plane;
 use crate::error::{Error, Result};
 use crate::naming;
 
@@ -18,21 +20,38 @@ use crate::naming;
 /// user may wait, whatever the per-controller read bound and the number of controllers.
 pub const DATA_PLANE_BUDGET: Duration = Duration::from_millis(1500);
 
-/// The result of a controller call given [`DATA_PLANE_BUDGET`]: `None` when the controller did
-/// not answer in time or could not be reached (the caller goes on locally), the error otherwise.
+/// A data-plane call given at most [`DATA_PLANE_BUDGET`], its reads only the client's
+/// known-silent grace while every controller is known silent ([`crate::client::silent`]):
+/// `None` when the budget ran out.
+pub async fn bounded<F: std::future::Future>(call: F) -> Option<F::Output> {
+    let (out, known_silent) = data_plane(tokio::time::timeout(DATA_PLANE_BUDGET, call)).await;
+    if known_silent {
+        tracing::debug!(
+            known_silent,
+            "data-plane call took the known-silent shortcut"
+        );
+    }
+    out.ok()
+}
+
+/// The result of a controller call given [`DATA_PLANE_BUDGET`] (see [`bounded`]): `None` when
+/// the controller did not answer in time or could not be reached (the caller goes on locally),
+/// the error otherwise.
 pub async fn within_budget<T>(
     call: impl std::future::Future<Output = Result<T>>,
 ) -> Result<Option<T>> {
-    match tokio::time::timeout(DATA_PLANE_BUDGET, call).await {
+    let (out, known_silent) = data_plane(tokio::time::timeout(DATA_PLANE_BUDGET, call)).await;
+    match out {
         Ok(Ok(v)) => Ok(Some(v)),
         Ok(Err(e)) if e.is_controller_unreachable() => {
-            tracing::warn!(error = %e, "controller unreachable; going on with this node's state");
+            tracing::warn!(error = %e, known_silent, "controller unreachable; going on with this node's state");
             Ok(None)
         }
         Ok(Err(e)) => Err(e),
         Err(_) => {
             tracing::warn!(
                 budget_ms = DATA_PLANE_BUDGET.as_millis() as u64,
+                known_silent,
                 "no controller answered within the data-plane budget; going on with this node's state"
             );
             Ok(None)
@@ -111,11 +130,16 @@ impl Storage {
     }
 
     /// The error of a call that needed the controller when none answered within
-    /// [`DATA_PLANE_BUDGET`].
+    /// [`DATA_PLANE_BUDGET`] (or the known-silent grace).
     pub fn silent(&self) -> Error {
+        let waited = self
+            .client
+            .transport()
+            .data_plane_wait()
+            .unwrap_or(DATA_PLANE_BUDGET);
         Error::Timeout {
             tried: self.client.controllers(),
-            seconds: DATA_PLANE_BUDGET.as_secs_f64(),
+            seconds: waited.as_secs_f64(),
             may_have_been_carried_out: false,
         }
     }

@@ -93,9 +93,9 @@ impl Storage {
             }
         }
         let fetched = match cached {
-            Some(_) => tokio::time::timeout(super::DATA_PLANE_BUDGET, self.query_capacity(&rg))
+            Some(_) => super::bounded(self.query_capacity(&rg))
                 .await
-                .unwrap_or_else(|_| {
+                .unwrap_or_else(|| {
                     Err(Error::Timeout {
                         tried: self.client.controllers(),
                         seconds: super::DATA_PLANE_BUDGET.as_secs_f64(),

@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::host::HostOps;
 use crate::naming::{self, Platform};
 
-pub use attach::{within_budget, TwoPrimaries, DATA_PLANE_BUDGET};
+pub use attach::{bounded, within_budget, TwoPrimaries, DATA_PLANE_BUDGET};
 pub use capacity::{Capacity, CapacityArithmetic};
 pub use gc::GcReport;
 pub use owned::OwnedVolume;

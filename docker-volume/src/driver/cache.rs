@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use linstor_common::error::chain;
 use linstor_common::naming::docker;
-use linstor_common::volume::DATA_PLANE_BUDGET;
+use linstor_common::volume::{bounded, DATA_PLANE_BUDGET};
 use linstor_common::Error;
 use tracing::{instrument, warn};
 
@@ -168,13 +168,13 @@ impl Driver {
                 .is_some_and(|t| t.elapsed() <= ttl);
         if !fresh {
             let max_age = (!ttl.is_zero()).then_some(ttl);
-            match tokio::time::timeout(DATA_PLANE_BUDGET, self.refresh_volumes(max_age)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) if controller_outage(&e) => {
+            match bounded(self.refresh_volumes(max_age)).await {
+                Some(Ok(())) => {}
+                Some(Err(e)) if controller_outage(&e) => {
                     warn!(error = %chain(&e), "controller unreachable; listing from the local cache");
                 }
-                Ok(Err(e)) => return Err(e.into()),
-                Err(_) => {
+                Some(Err(e)) => return Err(e.into()),
+                None => {
                     warn!(
                         budget_ms = DATA_PLANE_BUDGET.as_millis() as u64,
                         "no controller answered within the budget; listing from the local cache"
