@@ -216,8 +216,8 @@ impl SelectFilter {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NetIfReq {
-    pub name: String,
-    pub address: String,
+    pub name: Option<String>,
+    pub address: Option<String>,
     pub satellite_port: Option<i64>,
     pub satellite_encryption_type: Option<String>,
     pub is_active: Option<bool>,
