@@ -85,6 +85,67 @@ impl Core {
         }
     }
 
+    /// A disk asked for on an offline node (`CtrlRscToggleDiskApiCallHandler`: the toggle is
+    /// stored as `DISK_ADD_REQUESTED`, `updateAndAdjustDisk` stops at the offline node and
+    /// answers `WARN_NOT_CONNECTED`; `resourceDefinitionConnected` finishes it on reconnect).
+    /// `CtrlRscCrtApiHelper` drops the `TIE_BREAKER` flag first.
+    pub(crate) fn request_disk(&mut self, rk: &str, nk: &str, out: &mut Vec<Entry>) {
+        self.set_tiebreaker(rk, nk, false);
+        let Some(rd) = self.st.rds.get_mut(rk) else {
+            return;
+        };
+        let name = rd.name.clone();
+        let Some(r) = rd.rscs.get_mut(nk) else { return };
+        if !r.flags.iter().any(|f| f == DISK_ADD_REQUESTED) {
+            r.flags.push(DISK_ADD_REQUESTED.into());
+        }
+        let node = r.node.clone();
+        out.push(
+            Entry::new(
+                MOD | OBJ_RSC | MODIFIED,
+                format!("Addition of disk to resource '{name}' on node '{node}' registered"),
+            )
+            .rsc(&name, &node),
+        );
+        out.push(
+            not_connected(&node)
+                .with_context(MOD, OBJ_RSC)
+                .obj("RscDfn", &name),
+        );
+    }
+
+    /// The answer when a tie-breaker became a regular diskless resource through resource
+    /// create (`CtrlRscCrtApiHelper`: `updateSatellites` of the definition, combined with
+    /// "Updated resource {1} on {0}" for the node itself and "Update of resource {1} on
+    /// '<node>' applied on node {0}" for the peers; `MessageFormat` eats the quotes around the
+    /// literal node name). Offline nodes answer `WARN_NOT_CONNECTED`.
+    pub(crate) fn tiebreaker_released(&self, rk: &str, nk: &str, out: &mut Vec<Entry>) {
+        let Some(rd) = self.st.rds.get(rk) else {
+            return;
+        };
+        let Some(tb) = rd.rscs.get(nk).map(|r| r.node.clone()) else {
+            return;
+        };
+        for r in rd.rscs.values() {
+            if !self.node_online(&r.node) {
+                out.push(not_connected(&r.node));
+            } else if r.node == tb {
+                out.push(Entry::new(
+                    MODIFIED,
+                    format!("Updated resource '{}' on '{tb}'", rd.name),
+                ));
+            } else {
+                out.push(Entry::new(
+                    MODIFIED,
+                    format!(
+                        "Update of resource '{}' on {tb} applied on node '{}'",
+                        rd.name, r.node
+                    ),
+                ));
+            }
+        }
+    }
+
     /// Adds or removes the automatic tie-breaker so the RD matches the quorum rules.
     pub(crate) fn sync_tiebreaker(&mut self, rk: &str, out: &mut Vec<Entry>) {
         let Some(rd) = self.st.rds.get(rk) else {
@@ -267,6 +328,20 @@ impl Core {
                 }
             }
             return true;
+        }
+        let pending: Vec<String> = self
+            .st
+            .rds
+            .iter()
+            .filter(|(_, rd)| {
+                rd.rscs
+                    .get(&nk)
+                    .is_some_and(|r| r.flags.iter().any(|f| f == DISK_ADD_REQUESTED))
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for rk in pending {
+            self.toggle_diskful(&rk, &nk, &mut vec![]);
         }
         self.finish_pending_deletes();
         true

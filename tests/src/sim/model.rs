@@ -16,6 +16,9 @@ pub struct State {
     pub ctrl_props: Props,
 }
 
+/// `Resource.Flags.DISK_ADD_REQUESTED`: a disk asked for while the node was offline.
+pub const DISK_ADD_REQUESTED: &str = "DISK_ADD_REQUESTED";
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct NodeSt {

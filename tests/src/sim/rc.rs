@@ -190,6 +190,16 @@ impl Entry {
     }
 }
 
+/// `ResponseUtils.makeNotConnectedWarning`.
+pub fn not_connected(node: &str) -> Entry {
+    Entry::new(
+        WARN_NOT_CONNECTED,
+        format!("No active connection to satellite '{node}'"),
+    )
+    .details("The controller is trying to (re-) establish a connection to the satellite. The controller stored the changes and as soon the satellite is connected, it will receive this update.")
+    .obj("Node", node)
+}
+
 /// HTTP status the real server derives from an entry list.
 pub fn status_for(entries: &[Entry], success: u16) -> u16 {
     for e in entries {

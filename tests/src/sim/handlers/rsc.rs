@@ -384,14 +384,16 @@ impl Core {
         let name = rd.name.clone();
         if let Some(ex) = rd.rscs.get(&nk) {
             if ex.is_diskless() {
+                let was_tb = ex.is_tiebreaker();
                 if diskless {
                     self.set_tiebreaker(rk, &nk, false);
-                    out.push(Entry::new(
-                        MODIFIED,
-                        format!("Resource '{name}' on node '{node}' is no longer a tie breaker."),
-                    ));
-                } else {
+                    if was_tb {
+                        self.tiebreaker_released(rk, &nk, out);
+                    }
+                } else if self.node_online(node) {
                     self.toggle_diskful(rk, &nk, out);
+                } else {
+                    self.request_disk(rk, &nk, out);
                 }
                 return Ok(true);
             }
@@ -694,6 +696,17 @@ impl Core {
         }
         let mut out = vec![];
         if let Some(r) = rd.rscs.get(&nk) {
+            if r.is_diskless() && b.diskful && !self.node_online(&node) {
+                // CtrlRscMakeAvailableApiCallHandler: the autoplacer's StorPoolFilter only
+                // lists pools of online nodes, so getStorPoolOrFail fails; nothing is changed.
+                return Err(Box::new(
+                    Entry::new(
+                        FAIL_NOT_FOUND_STOR_POOL,
+                        format!("Autoplacer could not find diskful stor pool on node {node} matching resource-groups autoplace-settings"),
+                    )
+                    .rsc(&name, &node),
+                ));
+            }
             if !r.is_diskless() || !b.diskful {
                 if r.is_tiebreaker() {
                     self.set_tiebreaker(&rk, &nk, false);
