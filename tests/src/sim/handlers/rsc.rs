@@ -245,11 +245,7 @@ impl Core {
         let has_vds = !rd.vds.is_empty();
         rd.rscs.insert(nk, r);
         if !online {
-            out.push(
-                Entry::new(WARN_NOT_CONNECTED, format!("No active connection to satellite '{node_name}'"))
-                    .details("The controller is trying to (re-) establish a connection to the satellite. The controller stored the changes and as soon the satellite is connected, it will receive this update.")
-                    .obj("Node", &node_name),
-            );
+            out.push(not_connected(&node_name));
             return Ok(());
         }
         if !has_vds {
@@ -267,11 +263,7 @@ impl Core {
         );
         for p in &peers {
             if !self.node_online(p) {
-                out.push(
-                    Entry::new(WARN_NOT_CONNECTED, format!("No active connection to satellite '{p}'"))
-                        .details("The controller is trying to (re-) establish a connection to the satellite. The controller stored the changes and as soon the satellite is connected, it will receive this update.")
-                        .obj("Node", p.as_str()),
-                );
+                out.push(not_connected(p.as_str()));
             }
             out.push(Entry::new(
                 CRT | OBJ_RSC | MODIFIED,
@@ -636,11 +628,6 @@ impl Core {
             return Ok(out);
         }
         if !self.node_online(&nname) {
-            let not_connected = || {
-                Entry::new(WARN_NOT_CONNECTED, format!("No active connection to satellite '{nname}'"))
-                    .details("The controller is trying to (re-) establish a connection to the satellite. The controller stored the changes and as soon the satellite is connected, it will receive this update.")
-                    .obj("Node", &nname)
-            };
             if let Some(r) = self.st.rds.get_mut(&rk).and_then(|rd| rd.rscs.get_mut(&nk)) {
                 for f in ["DRBD_DELETE", "DELETE"] {
                     if !r.flags.iter().any(|x| x == f) {
@@ -649,9 +636,9 @@ impl Core {
                 }
             }
             out.push(step("preparing for deletion"));
-            out.push(not_connected());
+            out.push(not_connected(&nname));
             out.push(step("marked for deletion"));
-            out.push(not_connected());
+            out.push(not_connected(&nname));
             return Ok(out);
         }
         let offline_peers: Vec<String> = self.st.rds[&rk]
