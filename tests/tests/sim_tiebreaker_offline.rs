@@ -81,7 +81,7 @@ async fn make_available_diskless_drops_the_tiebreaker_flag_without_contacting_th
 
 #[tokio::test]
 async fn make_available_diskful_fails_in_the_autoplacer_and_changes_nothing() {
-    let (_sim, api, tb, _) = offline_tiebreaker().await;
+    let (_sim, api, tb, diskful) = offline_tiebreaker().await;
     let path = format!("/v1/resource-definitions/rd/resources/{tb}/make-available");
     let (st, v) = api.post(&path, json!({"diskful": true})).await;
     assert_eq!(
@@ -103,6 +103,16 @@ async fn make_available_diskful_fails_in_the_autoplacer_and_changes_nothing() {
     let (st, v) = api.post(&path, json!({"diskful": true})).await;
     assert_eq!(st, 200, "{v}");
     assert!(flags(&api, &tb).await.is_empty());
+    // Online, the toggle runs through: registered, peers prepared, disk added.
+    let toggled = |m: String| (MODIFIED | MASK_MOD | MASK_RSC, m);
+    let mut want = vec![toggled(format!(
+        "Addition of disk to resource 'rd' on node '{tb}' registered"
+    ))];
+    for d in &diskful {
+        want.push(toggled(format!("Prepared '{d}' to expect disk on '{tb}'")));
+    }
+    want.push(toggled(format!("Added disk on '{tb}'")));
+    assert_eq!(entries(&v), want);
 }
 
 #[tokio::test]

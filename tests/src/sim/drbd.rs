@@ -64,25 +64,48 @@ impl Core {
         }
     }
 
-    /// Turns a diskless resource into a diskful one on the node's pool.
+    /// Turns a diskless resource into a diskful one on the node's pool, answered like
+    /// `CtrlRscToggleDiskApiCallHandler` with the node online: "Addition of disk ... registered"
+    /// (`handleNormalToggleDisk`), "Prepared {0} to expect disk on ''<node>''" per online peer
+    /// (`updateAndAdjustDiskInTransaction`), "Added disk on {0}" (`finishOperationInTransaction`).
     pub(crate) fn toggle_diskful(&mut self, rk: &str, nk: &str, out: &mut Vec<Entry>) {
         self.set_tiebreaker(rk, nk, false);
         let pool = self.pool_name.clone();
-        if let Some(rd) = self.st.rds.get_mut(rk) {
-            let name = rd.name.clone();
-            let written = rd.written;
-            if let Some(r) = rd.rscs.get_mut(nk) {
-                r.flags.clear();
-                r.drbd_client = false;
-                r.pool = pool;
-                r.deployed_ms = now_ms() + self.deploy_delay_ms as i64;
-                r.synced_ms = r.deployed_ms + if written { self.resync_ms as i64 } else { 0 };
-                out.push(
-                    Entry::new(MODIFIED, format!("Successfully toggled disk on resource '{name}' on node '{}' to diskful", r.node))
-                        .rsc(&name, &r.node),
-                );
-            }
+        let online: Vec<String> = self
+            .st
+            .nodes
+            .values()
+            .filter(|n| n.online)
+            .map(|n| key(&n.name))
+            .collect();
+        let Some(rd) = self.st.rds.get_mut(rk) else {
+            return;
+        };
+        let name = rd.name.clone();
+        let written = rd.written;
+        let peers: Vec<String> = rd
+            .rscs
+            .iter()
+            .filter(|(k, _)| k.as_str() != nk && online.contains(k))
+            .map(|(_, p)| p.node.clone())
+            .collect();
+        let Some(r) = rd.rscs.get_mut(nk) else { return };
+        r.flags.clear();
+        r.drbd_client = false;
+        r.pool = pool;
+        r.deployed_ms = now_ms() + self.deploy_delay_ms as i64;
+        r.synced_ms = r.deployed_ms + if written { self.resync_ms as i64 } else { 0 };
+        let node = r.node.clone();
+        let modified = |m: String| Entry::new(MOD | OBJ_RSC | MODIFIED, m).rsc(&name, &node);
+        out.push(modified(format!(
+            "Addition of disk to resource '{name}' on node '{node}' registered"
+        )));
+        for p in peers {
+            out.push(modified(format!(
+                "Prepared '{p}' to expect disk on '{node}'"
+            )));
         }
+        out.push(modified(format!("Added disk on '{node}'")));
     }
 
     /// A disk asked for on an offline node (`CtrlRscToggleDiskApiCallHandler`: the toggle is
