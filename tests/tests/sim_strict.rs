@@ -1,4 +1,4 @@
-//! The simulator as strict as the real controller: net interfaces, resource connections,
+//! The simulator as strict as the real controller: resource connections,
 //! error reports, JSON coercion, per-endpoint parse-error statuses, diskless pools, the DRBD
 //! and satellite model, and controller versions.
 
@@ -22,74 +22,8 @@ async fn sim3() -> (Sim, Api) {
 const FAIL_NOT_FOUND_RSC: u64 = 302 | MASK_ERROR;
 const FAIL_NOT_FOUND_NET_IF: u64 = 305 | MASK_ERROR;
 const FAIL_NOT_FOUND_RSC_CONN: u64 = 307 | MASK_ERROR;
-const FAIL_EXISTS_NET_IF: u64 = 505 | MASK_ERROR;
-const FAIL_INVLD_NET_ADDR: u64 = 209 | MASK_ERROR;
 const FAIL_INVLD_PROP: u64 = 213 | MASK_ERROR;
-const FAIL_IN_USE: u64 = 997 | MASK_ERROR;
 const API_CALL_PARSE_ERROR: u64 = 0xCFFF_FFFF_FFFF_FFFD;
-
-#[tokio::test]
-async fn net_interfaces_crud_and_node_listing() {
-    let (_sim, api) = sim3().await;
-    let (st, v) = api.get("/v1/nodes/n1/net-interfaces").await;
-    assert_eq!(st, 200);
-    assert_eq!(v[0]["name"], "default");
-    assert_eq!(v[0]["satellite_port"], 3366);
-    assert_eq!(v[0]["is_active"], true);
-    let (st, v) = api
-        .post(
-            "/v1/nodes/n1/net-interfaces",
-            json!({"name": "data", "address": "192.168.7.1"}),
-        )
-        .await;
-    assert_eq!(st, 201, "{v}");
-    let (st, v) = api
-        .post(
-            "/v1/nodes/n1/net-interfaces",
-            json!({"name": "data", "address": "192.168.7.1"}),
-        )
-        .await;
-    assert_eq!((st, code(&v)), (500, FAIL_EXISTS_NET_IF));
-    let (st, v) = api
-        .post(
-            "/v1/nodes/n1/net-interfaces",
-            json!({"name": "bad", "address": "not-an-ip"}),
-        )
-        .await;
-    assert_eq!((st, code(&v)), (500, FAIL_INVLD_NET_ADDR));
-    let (st, v) = api
-        .post(
-            "/v1/nodes/n1/net-interfaces",
-            json!({"name": "x1", "address": "10.1.1.1", "color": "red"}),
-        )
-        .await;
-    assert!(st >= 400, "unknown field refused like Jackson: {v}");
-    assert_eq!(first_code(&v), API_CALL_PARSE_ERROR);
-    let (st, v) = api
-        .put(
-            "/v1/nodes/n1/net-interfaces/data",
-            json!({"name": "data", "address": "192.168.7.9"}),
-        )
-        .await;
-    assert_eq!(st, 200, "{v}");
-    let (_, v) = api.get("/v1/nodes/n1/net-interfaces/data").await;
-    assert_eq!(v["address"], "192.168.7.9");
-    assert!(v.get("satellite_port").is_none());
-    let (_, v) = api.get("/v1/nodes/n1").await;
-    let names: Vec<&str> = v["net_interfaces"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["data", "default"]);
-    let (st, v) = api.delete("/v1/nodes/n1/net-interfaces/default").await;
-    assert_eq!((st, code(&v)), (500, FAIL_IN_USE));
-    let (st, _) = api.delete("/v1/nodes/n1/net-interfaces/data").await;
-    assert_eq!(st, 200);
-    let (st, v) = api.get("/v1/nodes/n1/net-interfaces/data").await;
-    assert_eq!((st, code(&v)), (404, FAIL_NOT_FOUND_NET_IF));
-}
 
 #[tokio::test]
 async fn resource_connections_need_both_resources_and_keep_paths() {

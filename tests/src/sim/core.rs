@@ -79,6 +79,14 @@ impl Req<'_> {
             .collect()
     }
 
+    /// A numeric query parameter such as `limit`; absent or not a number is `None`.
+    pub(crate) fn q_usize(&self, k: &str) -> Option<usize> {
+        self.query
+            .iter()
+            .find(|(a, _)| a == k)
+            .and_then(|(_, v)| v.parse().ok())
+    }
+
     pub(crate) fn q_bool(&self, k: &str) -> bool {
         self.query
             .iter()

@@ -64,23 +64,107 @@ impl Core {
         }
     }
 
-    /// Turns a diskless resource into a diskful one on the node's pool.
+    /// Turns a diskless resource into a diskful one on the node's pool, answered like
+    /// `CtrlRscToggleDiskApiCallHandler` with the node online: "Addition of disk ... registered"
+    /// (`handleNormalToggleDisk`), "Prepared {0} to expect disk on ''<node>''" per online peer
+    /// (`updateAndAdjustDiskInTransaction`), "Added disk on {0}" (`finishOperationInTransaction`).
     pub(crate) fn toggle_diskful(&mut self, rk: &str, nk: &str, out: &mut Vec<Entry>) {
         self.set_tiebreaker(rk, nk, false);
         let pool = self.pool_name.clone();
-        if let Some(rd) = self.st.rds.get_mut(rk) {
-            let name = rd.name.clone();
-            let written = rd.written;
-            if let Some(r) = rd.rscs.get_mut(nk) {
-                r.flags.clear();
-                r.drbd_client = false;
-                r.pool = pool;
-                r.deployed_ms = now_ms() + self.deploy_delay_ms as i64;
-                r.synced_ms = r.deployed_ms + if written { self.resync_ms as i64 } else { 0 };
-                out.push(
-                    Entry::new(MODIFIED, format!("Successfully toggled disk on resource '{name}' on node '{}' to diskful", r.node))
-                        .rsc(&name, &r.node),
-                );
+        let online: Vec<String> = self
+            .st
+            .nodes
+            .values()
+            .filter(|n| n.online)
+            .map(|n| key(&n.name))
+            .collect();
+        let Some(rd) = self.st.rds.get_mut(rk) else {
+            return;
+        };
+        let name = rd.name.clone();
+        let written = rd.written;
+        let peers: Vec<String> = rd
+            .rscs
+            .iter()
+            .filter(|(k, _)| k.as_str() != nk && online.contains(k))
+            .map(|(_, p)| p.node.clone())
+            .collect();
+        let Some(r) = rd.rscs.get_mut(nk) else { return };
+        r.flags.clear();
+        r.drbd_client = false;
+        r.pool = pool;
+        r.deployed_ms = now_ms() + self.deploy_delay_ms as i64;
+        r.synced_ms = r.deployed_ms + if written { self.resync_ms as i64 } else { 0 };
+        let node = r.node.clone();
+        let modified = |m: String| Entry::new(MOD | OBJ_RSC | MODIFIED, m).rsc(&name, &node);
+        out.push(modified(format!(
+            "Addition of disk to resource '{name}' on node '{node}' registered"
+        )));
+        for p in peers {
+            out.push(modified(format!(
+                "Prepared '{p}' to expect disk on '{node}'"
+            )));
+        }
+        out.push(modified(format!("Added disk on '{node}'")));
+    }
+
+    /// A disk asked for on an offline node (`CtrlRscToggleDiskApiCallHandler`: the toggle is
+    /// stored as `DISK_ADD_REQUESTED`, `updateAndAdjustDisk` stops at the offline node and
+    /// answers `WARN_NOT_CONNECTED`; `resourceDefinitionConnected` finishes it on reconnect).
+    /// `CtrlRscCrtApiHelper` drops the `TIE_BREAKER` flag first.
+    pub(crate) fn request_disk(&mut self, rk: &str, nk: &str, out: &mut Vec<Entry>) {
+        self.set_tiebreaker(rk, nk, false);
+        let Some(rd) = self.st.rds.get_mut(rk) else {
+            return;
+        };
+        let name = rd.name.clone();
+        let Some(r) = rd.rscs.get_mut(nk) else { return };
+        if !r.flags.iter().any(|f| f == DISK_ADD_REQUESTED) {
+            r.flags.push(DISK_ADD_REQUESTED.into());
+        }
+        let node = r.node.clone();
+        out.push(
+            Entry::new(
+                MOD | OBJ_RSC | MODIFIED,
+                format!("Addition of disk to resource '{name}' on node '{node}' registered"),
+            )
+            .rsc(&name, &node),
+        );
+        out.push(
+            not_connected(&node)
+                .with_context(MOD, OBJ_RSC)
+                .obj("RscDfn", &name),
+        );
+    }
+
+    /// The answer when a tie-breaker became a regular diskless resource through resource
+    /// create (`CtrlRscCrtApiHelper`: `updateSatellites` of the definition, combined with
+    /// "Updated resource {1} on {0}" for the node itself and "Update of resource {1} on
+    /// '<node>' applied on node {0}" for the peers; `MessageFormat` eats the quotes around the
+    /// literal node name). Offline nodes answer `WARN_NOT_CONNECTED`.
+    pub(crate) fn tiebreaker_released(&self, rk: &str, nk: &str, out: &mut Vec<Entry>) {
+        let Some(rd) = self.st.rds.get(rk) else {
+            return;
+        };
+        let Some(tb) = rd.rscs.get(nk).map(|r| r.node.clone()) else {
+            return;
+        };
+        for r in rd.rscs.values() {
+            if !self.node_online(&r.node) {
+                out.push(not_connected(&r.node));
+            } else if r.node == tb {
+                out.push(Entry::new(
+                    MODIFIED,
+                    format!("Updated resource '{}' on '{tb}'", rd.name),
+                ));
+            } else {
+                out.push(Entry::new(
+                    MODIFIED,
+                    format!(
+                        "Update of resource '{}' on {tb} applied on node '{}'",
+                        rd.name, r.node
+                    ),
+                ));
             }
         }
     }
@@ -267,6 +351,20 @@ impl Core {
                 }
             }
             return true;
+        }
+        let pending: Vec<String> = self
+            .st
+            .rds
+            .iter()
+            .filter(|(_, rd)| {
+                rd.rscs
+                    .get(&nk)
+                    .is_some_and(|r| r.flags.iter().any(|f| f == DISK_ADD_REQUESTED))
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for rk in pending {
+            self.toggle_diskful(&rk, &nk, &mut vec![]);
         }
         self.finish_pending_deletes();
         true

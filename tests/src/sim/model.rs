@@ -16,6 +16,9 @@ pub struct State {
     pub ctrl_props: Props,
 }
 
+/// `Resource.Flags.DISK_ADD_REQUESTED`: a disk asked for while the node was offline.
+pub const DISK_ADD_REQUESTED: &str = "DISK_ADD_REQUESTED";
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct NodeSt {
@@ -216,8 +219,8 @@ impl SelectFilter {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NetIfReq {
-    pub name: String,
-    pub address: String,
+    pub name: Option<String>,
+    pub address: Option<String>,
     pub satellite_port: Option<i64>,
     pub satellite_encryption_type: Option<String>,
     pub is_active: Option<bool>,

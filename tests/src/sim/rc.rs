@@ -1,4 +1,5 @@
 //! ApiCallRc entries: return-code constants, context masks and the HTTP status rule.
+//! The values are those of linstor-common's `consts.json` (`ApiConsts`).
 
 use serde_json::{json, Map, Value};
 
@@ -30,7 +31,7 @@ pub const CREATED: u64 = 1;
 pub const DELETED: u64 = 2;
 pub const MODIFIED: u64 = 3;
 
-pub const FAIL_INVLD_NODE_NAME: u64 = 201 | MASK_ERROR;
+pub const FAIL_INVLD_NODE_NAME: u64 = 200 | MASK_ERROR;
 pub const FAIL_INVLD_RSC_NAME: u64 = 202 | MASK_ERROR;
 pub const FAIL_INVLD_RSC_PORT: u64 = 203 | MASK_ERROR;
 pub const FAIL_INVLD_NODE_ID: u64 = 204 | MASK_ERROR;
@@ -44,10 +45,10 @@ pub const FAIL_INVLD_LAYER_STACK: u64 = 225 | MASK_ERROR;
 pub const FAIL_INVLD_VLM_SIZES: u64 = 228 | MASK_ERROR;
 pub const FAIL_INVLD_REQUEST: u64 = 234 | MASK_ERROR;
 pub const FAIL_INVLD_RSC_GRP_NAME: u64 = 237 | MASK_ERROR;
-pub const FAIL_INVLD_NET_NAME: u64 = 208 | MASK_ERROR;
-pub const FAIL_INVLD_NET_ADDR: u64 = 209 | MASK_ERROR;
-pub const FAIL_INVLD_NET_PORT: u64 = 210 | MASK_ERROR;
-pub const FAIL_INVLD_NET_TYPE: u64 = 211 | MASK_ERROR;
+pub const FAIL_INVLD_NET_NAME: u64 = 209 | MASK_ERROR;
+pub const FAIL_INVLD_NET_ADDR: u64 = 210 | MASK_ERROR;
+pub const FAIL_INVLD_NET_PORT: u64 = 211 | MASK_ERROR;
+pub const FAIL_INVLD_NET_TYPE: u64 = 212 | MASK_ERROR;
 pub const FAIL_NOT_FOUND_NET_IF: u64 = 305 | MASK_ERROR;
 pub const FAIL_NOT_FOUND_RSC_CONN: u64 = 307 | MASK_ERROR;
 pub const FAIL_EXISTS_NET_IF: u64 = 505 | MASK_ERROR;
@@ -81,12 +82,14 @@ pub const FAIL_NOT_ALL_UPTODATE: u64 = 974 | MASK_ERROR;
 pub const FAIL_SNAPSHOT_NOT_UPTODATE: u64 = 979 | MASK_ERROR;
 pub const FAIL_STLT_DOES_NOT_SUPPORT_LAYER: u64 = 988 | MASK_ERROR;
 pub const FAIL_UNKNOWN_ERROR: u64 = 998 | MASK_ERROR;
+pub const FAIL_IMPL_ERROR: u64 = 999 | MASK_ERROR;
 pub const FAIL_INVLD_ENCRYPT_TYPE: u64 = 217 | MASK_ERROR;
 pub const FAIL_SIGN_IN: u64 = 10000 | MASK_ERROR;
 pub const FAIL_SIGN_IN_MISSING_CREDENTIALS: u64 = 10001 | MASK_ERROR;
 pub const API_CALL_PARSE_ERROR: u64 = 0x0FFF_FFFF_FFFF_FFFD | MASK_ERROR;
 
 pub const WARN_NOT_CONNECTED: u64 = 1002 | MASK_WARN;
+pub const WARN_NO_STLT_CONN_DEFINED: u64 = 1004 | MASK_WARN;
 pub const WARN_DEL_UNSET_PROP: u64 = 1005 | MASK_WARN;
 pub const WARN_RSC_ALREADY_DEPLOYED: u64 = 1006 | MASK_WARN;
 pub const WARN_ALL_DISKLESS: u64 = 1009 | MASK_WARN;
@@ -185,6 +188,16 @@ impl Entry {
         m.insert("created_at".into(), json!(now_iso()));
         Value::Object(m)
     }
+}
+
+/// `ResponseUtils.makeNotConnectedWarning`.
+pub fn not_connected(node: &str) -> Entry {
+    Entry::new(
+        WARN_NOT_CONNECTED,
+        format!("No active connection to satellite '{node}'"),
+    )
+    .details("The controller is trying to (re-) establish a connection to the satellite. The controller stored the changes and as soon the satellite is connected, it will receive this update.")
+    .obj("Node", node)
 }
 
 /// HTTP status the real server derives from an entry list.

@@ -40,6 +40,16 @@ macro_rules! change {
     };
 }
 
+/// [`change!`] for the endpoints run in `RequestHelper.doInScope`, where a body that does not
+/// parse gives 400.
+macro_rules! change_sync {
+    ($method:ident $pattern:literal => $handler:ident; $op:expr, $obj:expr, $ok:literal) => {
+        r(stringify!($method), $pattern, |c, q| {
+            ctx_reply_sync($op, $obj, $ok, c.$handler(q))
+        })
+    };
+}
+
 const RD: &str = "/v1/resource-definitions/{rd}";
 
 /// Every route, in no particular order (the matcher prefers the most literal segments).
@@ -62,14 +72,14 @@ pub static ROUTES: &[Route] = &[
         )
     }),
     r("GET", "/v1/nodes/{node}/net-interfaces", |c, q| {
-        get_reply(c.netif_list(&q.p[0]))
+        get_reply(c.netif_list(q))
     }),
-    change!(POST "/v1/nodes/{node}/net-interfaces" => netif_create; CRT, OBJ_NET_IF, 201),
+    change_sync!(POST "/v1/nodes/{node}/net-interfaces" => netif_create; CRT, OBJ_NET_IF, 201),
     r("GET", "/v1/nodes/{node}/net-interfaces/{netif}", |c, q| {
         get_reply(c.netif_get(&q.p[0], &q.p[1]))
     }),
-    change!(PUT "/v1/nodes/{node}/net-interfaces/{netif}" => netif_modify; MOD, OBJ_NET_IF, 200),
-    change!(DELETE "/v1/nodes/{node}/net-interfaces/{netif}" => netif_delete; DEL, OBJ_NET_IF, 200),
+    change_sync!(PUT "/v1/nodes/{node}/net-interfaces/{netif}" => netif_modify; MOD, OBJ_NET_IF, 200),
+    change_sync!(DELETE "/v1/nodes/{node}/net-interfaces/{netif}" => netif_delete; DEL, OBJ_NET_IF, 200),
     r("GET", "/v1/error-reports", |c, q| {
         get_reply(Ok(c.error_reports(q)))
     }),

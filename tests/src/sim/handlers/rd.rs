@@ -225,11 +225,7 @@ impl Core {
             )
             .obj("RscDfn", &name)];
             for n in offline {
-                out.push(
-                    Entry::new(WARN_NOT_CONNECTED, format!("No active connection to satellite '{n}'"))
-                        .details("The controller is trying to (re-) establish a connection to the satellite. The controller stored the changes and as soon the satellite is connected, it will receive this update.")
-                        .obj("Node", n),
-                );
+                out.push(not_connected(&n));
             }
             return Ok(out);
         }

@@ -245,11 +245,7 @@ impl Core {
         let has_vds = !rd.vds.is_empty();
         rd.rscs.insert(nk, r);
         if !online {
-            out.push(
-                Entry::new(WARN_NOT_CONNECTED, format!("No active connection to satellite '{node_name}'"))
-                    .details("The controller is trying to (re-) establish a connection to the satellite. The controller stored the changes and as soon the satellite is connected, it will receive this update.")
-                    .obj("Node", &node_name),
-            );
+            out.push(not_connected(&node_name));
             return Ok(());
         }
         if !has_vds {
@@ -267,11 +263,7 @@ impl Core {
         );
         for p in &peers {
             if !self.node_online(p) {
-                out.push(
-                    Entry::new(WARN_NOT_CONNECTED, format!("No active connection to satellite '{p}'"))
-                        .details("The controller is trying to (re-) establish a connection to the satellite. The controller stored the changes and as soon the satellite is connected, it will receive this update.")
-                        .obj("Node", p.as_str()),
-                );
+                out.push(not_connected(p.as_str()));
             }
             out.push(Entry::new(
                 CRT | OBJ_RSC | MODIFIED,
@@ -384,14 +376,16 @@ impl Core {
         let name = rd.name.clone();
         if let Some(ex) = rd.rscs.get(&nk) {
             if ex.is_diskless() {
+                let was_tb = ex.is_tiebreaker();
                 if diskless {
                     self.set_tiebreaker(rk, &nk, false);
-                    out.push(Entry::new(
-                        MODIFIED,
-                        format!("Resource '{name}' on node '{node}' is no longer a tie breaker."),
-                    ));
-                } else {
+                    if was_tb {
+                        self.tiebreaker_released(rk, &nk, out);
+                    }
+                } else if self.node_online(node) {
                     self.toggle_diskful(rk, &nk, out);
+                } else {
+                    self.request_disk(rk, &nk, out);
                 }
                 return Ok(true);
             }
@@ -634,11 +628,6 @@ impl Core {
             return Ok(out);
         }
         if !self.node_online(&nname) {
-            let not_connected = || {
-                Entry::new(WARN_NOT_CONNECTED, format!("No active connection to satellite '{nname}'"))
-                    .details("The controller is trying to (re-) establish a connection to the satellite. The controller stored the changes and as soon the satellite is connected, it will receive this update.")
-                    .obj("Node", &nname)
-            };
             if let Some(r) = self.st.rds.get_mut(&rk).and_then(|rd| rd.rscs.get_mut(&nk)) {
                 for f in ["DRBD_DELETE", "DELETE"] {
                     if !r.flags.iter().any(|x| x == f) {
@@ -647,9 +636,9 @@ impl Core {
                 }
             }
             out.push(step("preparing for deletion"));
-            out.push(not_connected());
+            out.push(not_connected(&nname));
             out.push(step("marked for deletion"));
-            out.push(not_connected());
+            out.push(not_connected(&nname));
             return Ok(out);
         }
         let offline_peers: Vec<String> = self.st.rds[&rk]
@@ -694,6 +683,17 @@ impl Core {
         }
         let mut out = vec![];
         if let Some(r) = rd.rscs.get(&nk) {
+            if r.is_diskless() && b.diskful && !self.node_online(&node) {
+                // CtrlRscMakeAvailableApiCallHandler: the autoplacer's StorPoolFilter only
+                // lists pools of online nodes, so getStorPoolOrFail fails; nothing is changed.
+                return Err(Box::new(
+                    Entry::new(
+                        FAIL_NOT_FOUND_STOR_POOL,
+                        format!("Autoplacer could not find diskful stor pool on node {node} matching resource-groups autoplace-settings"),
+                    )
+                    .rsc(&name, &node),
+                ));
+            }
             if !r.is_diskless() || !b.diskful {
                 if r.is_tiebreaker() {
                     self.set_tiebreaker(&rk, &nk, false);
