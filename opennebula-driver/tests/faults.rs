@@ -686,8 +686,8 @@ fn every_controller_silent_present_disks_link_and_monitor_answers() {
                 );
             }
             assert!(
-                took < Duration::from_secs(3),
-                "controller {what}: {name} took {took:?}"
+                took < Duration::from_secs(5),
+                "controller {what}: {name} took {took:?}: it waited a full read bound (5 s), not the data-plane budget"
             );
             if name == "monitor" {
                 assert_eq!(sizes(&r.stdout).map(|s| s.1 > 0), Some(true), "{r:?}");
