@@ -285,8 +285,8 @@ impl Sim {
             core: Mutex::new(core),
             stats: Mutex::new(BTreeMap::new()),
             count: AtomicU64::new(0),
-            busy_us: AtomicU64::new(0),
-            handling: Mutex::new((0, None)),
+            handling: Default::default(),
+            holding: Default::default(),
             faults: Mutex::new(faults),
             token: cfg.token.clone(),
             basic_auth: cfg.basic_auth.clone(),
@@ -358,13 +358,20 @@ impl Sim {
     pub fn reset_stats(&self) {
         lock(&self.shared.stats).clear();
         self.shared.count.store(0, Ordering::Relaxed);
-        self.shared.busy_us.store(0, Ordering::Relaxed);
+        self.shared.handling.reset();
+        self.shared.holding.reset();
     }
 
     /// Time the simulator spent handling API requests since start or the last reset
-    /// (injected latency excluded).
+    /// (injected latency excluded; overlapping requests count once).
     pub fn server_time(&self) -> Duration {
-        Duration::from_micros(self.shared.busy_us.load(Ordering::Relaxed))
+        self.shared.handling.total()
+    }
+
+    /// Time in which the simulator held at least one API request for its answer since start or
+    /// the last reset, injected latency included: what its clients waited for it.
+    pub fn held_time(&self) -> Duration {
+        self.shared.holding.total()
     }
 
     /// Carries out one API request in-process (no HTTP, not counted in the statistics), e.g.

@@ -339,12 +339,12 @@ pub struct Shared {
     pub core: Mutex<Core>,
     pub stats: Mutex<BTreeMap<String, u64>>,
     pub count: AtomicU64,
-    /// Microseconds in which at least one API request was being handled (routing to a
-    /// serialized reply; requests handled at the same time count once), latency injection
-    /// excluded.
-    pub busy_us: AtomicU64,
-    /// Requests being handled now, and since when one has been.
-    pub handling: Mutex<(u32, Option<Instant>)>,
+    /// Time in which at least one API request was being handled (routing to a serialized
+    /// reply; requests handled at the same time count once), latency injection excluded.
+    pub handling: Busy,
+    /// Time in which at least one API request was held for its answer, latency injection
+    /// included: what a client waits for the controller.
+    pub holding: Busy,
     pub faults: Mutex<Faults>,
     pub token: Option<String>,
     /// `(user, password)` a controller with `[ldap] enabled` would accept.
@@ -358,19 +358,59 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// One request being handled: adds to [`Shared::busy_us`] when the last one ends.
-struct Handling<'a>(&'a Shared);
+/// Time in which at least one of several overlapping activities was going on.
+#[derive(Debug, Default)]
+pub struct Busy {
+    /// Activities going on now, and since when one has been.
+    now: Mutex<(u32, Option<Instant>)>,
+    /// Microseconds in total.
+    us: AtomicU64,
+}
 
-impl Shared {
-    fn handling(&self) -> Handling<'_> {
-        let mut h = lock(&self.handling);
-        if h.0 == 0 {
-            h.1 = Some(Instant::now());
+impl Busy {
+    /// One activity starts; it ends when the guard is dropped.
+    fn enter(&self) -> BusyGuard<'_> {
+        let mut n = lock(&self.now);
+        if n.0 == 0 {
+            n.1 = Some(Instant::now());
         }
-        h.0 += 1;
-        Handling(self)
+        n.0 += 1;
+        BusyGuard(self)
     }
 
+    /// The total so far.
+    pub fn total(&self) -> Duration {
+        Duration::from_micros(self.us.load(Ordering::Relaxed))
+    }
+
+    /// Back to zero (activities going on keep counting from now).
+    pub fn reset(&self) {
+        self.us.store(0, Ordering::Relaxed);
+        let mut n = lock(&self.now);
+        if n.0 > 0 {
+            n.1 = Some(Instant::now());
+        }
+    }
+}
+
+/// One activity of a [`Busy`]; adds to its total when the last one ends.
+struct BusyGuard<'a>(&'a Busy);
+
+impl Drop for BusyGuard<'_> {
+    fn drop(&mut self) {
+        let mut n = lock(&self.0.now);
+        n.0 = n.0.saturating_sub(1);
+        if n.0 == 0 {
+            if let Some(since) = n.1.take() {
+                self.0
+                    .us
+                    .fetch_add(since.elapsed().as_micros() as u64, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+impl Shared {
     pub fn save(&self, core: &Core) {
         let Some(path) = &self.state_file else { return };
         let Ok(data) = serde_json::to_vec_pretty(&core.st) else {
@@ -516,6 +556,7 @@ fn parse_query(q: Option<&str>) -> Vec<(String, String)> {
 async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Result<Response<SimBody>, io::Error> {
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
+    let holding = (!path.starts_with("/sim/")).then(|| sh.holding.enter());
     let query = parse_query(req.uri().query());
     let auth = req
         .headers()
@@ -599,7 +640,7 @@ async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Result<Response<SimB
             ));
         }
     }
-    let handling = sh.handling();
+    let handling = sh.handling.enter();
     if let Some((kind, false)) = fault {
         return fault_response(kind, None);
     }
@@ -650,6 +691,7 @@ async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Result<Response<SimB
     };
     if resp.status == NO_ANSWER {
         drop(handling);
+        drop(holding);
         tokio::time::sleep(NO_ANSWER_HOLD).await;
         return Err(io::Error::other(
             "request never answered, as the real controller",
@@ -657,6 +699,7 @@ async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Result<Response<SimB
     }
     let resp = to_response(resp);
     drop(handling);
+    drop(holding);
     if let Some((true, rx)) = pause {
         if held(&sh, format!("{method} {path}"), rx).await == Release::Abandon {
             return Err(io::Error::other(
@@ -798,14 +841,17 @@ async fn control(sh: &Arc<Shared>, method: &str, path: &str, body: &[u8]) -> Res
         ("GET", "/sim/stats") => Resp {
             status: 200,
             body: Some(
-                json!({"total": sh.count.load(Ordering::Relaxed), "routes": *lock(&sh.stats), "server_us": sh.busy_us.load(Ordering::Relaxed)}),
+                json!({"total": sh.count.load(Ordering::Relaxed), "routes": *lock(&sh.stats),
+                       "server_us": sh.handling.total().as_micros() as u64,
+                       "held_us": sh.holding.total().as_micros() as u64}),
             ),
             headers: vec![],
         },
         ("POST", "/sim/stats/reset") => {
             lock(&sh.stats).clear();
             sh.count.store(0, Ordering::Relaxed);
-            sh.busy_us.store(0, Ordering::Relaxed);
+            sh.handling.reset();
+            sh.holding.reset();
             ok
         }
         ("POST", "/sim/fault") => match fault_from_json(&v) {
@@ -985,20 +1031,6 @@ pub async fn accept_loop(
                     }
                     _ = stop.changed() => break,
                 }
-            }
-        }
-    }
-}
-
-impl Drop for Handling<'_> {
-    fn drop(&mut self) {
-        let mut h = lock(&self.0.handling);
-        h.0 = h.0.saturating_sub(1);
-        if h.0 == 0 {
-            if let Some(since) = h.1.take() {
-                self.0
-                    .busy_us
-                    .fetch_add(since.elapsed().as_micros() as u64, Ordering::Relaxed);
             }
         }
     }

@@ -379,7 +379,6 @@ fn render(rows: &[Row], routes: bool) -> (String, usize) {
         if !ok {
             bad += 1;
         }
-        let lat = r.latency_ms as f64 * o.trips_max as f64;
         let (theirs, ttrips, trss, ratio) = match &r.theirs {
             Some(t) => (
                 spread(t),
@@ -398,7 +397,7 @@ fn render(rows: &[Row], routes: bool) -> (String, usize) {
             r.latency_ms,
             spread(o),
             ms(o.server_p50),
-            ms((o.p50 - o.server_p50 - lat).max(0.0)),
+            ms(o.own_p50),
             o.trips(),
             if ok { "✓" } else { "✗" },
             if r.expected.0 == r.expected.1 {
@@ -425,11 +424,6 @@ fn render(rows: &[Row], routes: bool) -> (String, usize) {
     (md, bad)
 }
 
-/// Own cost of one side: p50 wall − controller time − added latency × round trips.
-fn own_ms(s: &Summary, latency_ms: u64) -> f64 {
-    (s.p50 - s.server_p50 - latency_ms as f64 * s.trips_max as f64).max(0.0)
-}
-
 /// The Proxmox rows that also ran LINBIT's plugin, ours and theirs side by side.
 fn render_peer(rows: &[Row], routes: bool) -> String {
     let mut md = String::new();
@@ -447,7 +441,7 @@ fn render_peer(rows: &[Row], routes: bool) -> String {
                 "{} | {} | {} | {} | {} | {:.2}",
                 spread(l),
                 ms(l.server_p50),
-                ms(own_ms(l, r.latency_ms)),
+                ms(l.own_p50),
                 l.trips(),
                 l.starts(),
                 o.p50 / l.p50
@@ -465,7 +459,7 @@ fn render_peer(rows: &[Row], routes: bool) -> String {
             r.latency_ms,
             spread(o),
             ms(o.server_p50),
-            ms(own_ms(o, r.latency_ms)),
+            ms(o.own_p50),
             o.trips(),
             o.starts(),
         );

@@ -19,6 +19,9 @@ pub struct Sample {
     pub wall: Duration,
     pub trips: u64,
     pub server: Duration,
+    /// Time in which the simulator held at least one of its requests for the answer, injected
+    /// latency included.
+    pub held: Duration,
     pub rss_kib: u64,
     pub routes: Vec<String>,
     /// Processes the measured code started itself (the Proxmox plugins report theirs).
@@ -78,6 +81,7 @@ impl Runner {
         let out = child.wait_with_output()?;
         let trips = sim.request_count();
         let server = sim.server_time();
+        let held = sim.held_time();
         let routes = sim
             .stats()
             .into_iter()
@@ -103,6 +107,7 @@ impl Runner {
                 wall: Duration::from_nanos(ns),
                 trips,
                 server,
+                held,
                 rss_kib: rss,
                 routes,
                 starts: 0,
@@ -128,6 +133,7 @@ pub fn timed<T>(sim: &Sim, f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Res
             wall,
             trips: sim.request_count(),
             server: sim.server_time(),
+            held: sim.held_time(),
             rss_kib: 0,
             routes,
             starts: 0,
@@ -143,6 +149,9 @@ pub struct Summary {
     pub p50: f64,
     pub p90: f64,
     pub server_p50: f64,
+    /// Median over the invocations of wall time − time the simulator held a request of it:
+    /// the frontend's own cost.
+    pub own_p50: f64,
     pub trips_min: u64,
     pub trips_max: u64,
     pub rss_kib: u64,
@@ -166,11 +175,17 @@ impl Summary {
         wall.sort_by(f64::total_cmp);
         let mut server: Vec<f64> = samples.iter().map(|s| ms(s.server)).collect();
         server.sort_by(f64::total_cmp);
+        let mut own: Vec<f64> = samples
+            .iter()
+            .map(|s| ms(s.wall.saturating_sub(s.held)))
+            .collect();
+        own.sort_by(f64::total_cmp);
         Summary {
             p10: pct(&wall, 0.1),
             p50: pct(&wall, 0.5),
             p90: pct(&wall, 0.9),
             server_p50: pct(&server, 0.5),
+            own_p50: pct(&own, 0.5),
             trips_min: samples.iter().map(|s| s.trips).min().unwrap_or(0),
             trips_max: samples.iter().map(|s| s.trips).max().unwrap_or(0),
             rss_kib: samples.iter().map(|s| s.rss_kib).max().unwrap_or(0),

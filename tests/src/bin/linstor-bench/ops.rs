@@ -429,6 +429,7 @@ impl<'a> Pve<'a> {
                     wall: Duration::ZERO,
                     trips: self.b.sim.request_count(),
                     server: self.b.sim.server_time(),
+                    held: self.b.sim.held_time(),
                     rss_kib: vm_hwm_kib(sess.child.id()),
                     routes: self
                         .b
