@@ -191,10 +191,29 @@ async fn in_process_calls_are_uncounted_and_server_time_excludes_latency() {
         busy < std::time::Duration::from_millis(50),
         "injected latency is not handling time: {busy:?}"
     );
+    let held = sim.held_time();
+    assert!(
+        held >= std::time::Duration::from_millis(50),
+        "the time a client waited includes the injected latency: {held:?}"
+    );
     let (_, stats) = api.get("/sim/stats").await;
     assert!(stats["server_us"].as_u64().is_some_and(|us| us > 0));
+    assert!(stats["held_us"].as_u64().is_some_and(|us| us >= 50_000));
     sim.reset_stats();
     assert_eq!(sim.server_time(), std::time::Duration::ZERO);
+    assert_eq!(sim.held_time(), std::time::Duration::ZERO);
+
+    let (a, b) = tokio::join!(
+        api.get("/v1/resource-definitions/seeded"),
+        api.get("/v1/resource-definitions")
+    );
+    assert_eq!((a.0, b.0, sim.request_count()), (200, 200, 2));
+    let held = sim.held_time();
+    assert!(
+        held >= std::time::Duration::from_millis(50)
+            && held < std::time::Duration::from_millis(100),
+        "two requests held at the same time count once: {held:?}"
+    );
 }
 
 #[tokio::test]
