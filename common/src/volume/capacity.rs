@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
 use super::Storage;
-use crate::api::{ApiCallRc, QuerySizeInfoRequest, SpaceInfo, StoragePool};
+use crate::api::{ApiCallRc, AutoSelectFilter, QuerySizeInfoRequest, SpaceInfo, StoragePool};
 use crate::error::{Error, Result};
 use crate::naming;
 
@@ -161,9 +161,9 @@ impl Storage {
         }
     }
 
-    /// The storage-pool view: the diskful pools the group places on (all when it names
-    /// none), their sums divided by the group's replica count.
-    async fn pool_capacity(&self, rg: &str) -> Result<Capacity> {
+    /// A resource group's placement filter and the storage pools it names (both its list and
+    /// its single pool); `NotFound` when the group does not exist.
+    async fn group_filter(&self, rg: &str) -> Result<(AutoSelectFilter, Vec<String>)> {
         let group = self
             .client
             .resource_group(rg)
@@ -173,8 +173,15 @@ impl Storage {
                 reports: Vec::new(),
             })?;
         let filter = group.select_filter.unwrap_or_default();
-        let mut named: Vec<String> = filter.storage_pool_list.clone();
-        named.extend(filter.storage_pool.clone());
+        let mut pools = filter.storage_pool_list.clone();
+        pools.extend(filter.storage_pool.clone());
+        Ok((filter, pools))
+    }
+
+    /// The storage-pool view: the diskful pools the group places on (all when it names
+    /// none), their sums divided by the group's replica count.
+    async fn pool_capacity(&self, rg: &str) -> Result<Capacity> {
+        let (filter, named) = self.group_filter(rg).await?;
         let replicas = filter.place_count.filter(|n| *n > 0).unwrap_or(2) as u64;
         let pools: Vec<StoragePool> = self
             .client
@@ -226,17 +233,7 @@ impl Storage {
         };
         let rg = rg.unwrap_or(&self.cfg.resource_group).to_string();
         naming::validate_resource_group_name(&rg)?;
-        let group = self
-            .client
-            .resource_group(&rg)
-            .await?
-            .ok_or_else(|| Error::NotFound {
-                what: format!("resource group '{rg}'"),
-                reports: Vec::new(),
-            })?;
-        let filter = group.select_filter.unwrap_or_default();
-        let mut names = filter.storage_pool_list.clone();
-        names.extend(filter.storage_pool.clone());
+        let (filter, names) = self.group_filter(&rg).await?;
         let nodes: Vec<&str> = filter.node_name_list.iter().map(String::as_str).collect();
         let pools = self.client.storage_pools(&nodes, false).await?;
         let (mut total, mut free) = (0u64, 0u64);
