@@ -665,33 +665,6 @@ pub struct DiskStateBrief {
     pub disk_state: Option<String>,
 }
 
-impl From<ResourceBrief> for ResourceWithVolumes {
-    fn from(r: ResourceBrief) -> Self {
-        Self {
-            resource: Resource {
-                name: r.name,
-                node_name: r.node_name,
-                flags: r.flags,
-                state: r.state,
-                create_timestamp: r.create_timestamp,
-                ..Default::default()
-            },
-            volumes: r
-                .volumes
-                .into_iter()
-                .map(|v| Volume {
-                    volume_number: v.volume_number,
-                    state: v.state.map(|s| VolumeState {
-                        disk_state: s.disk_state,
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                })
-                .collect(),
-        }
-    }
-}
-
 /// `SnapshotNode`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use linstor_common::api::{Props, ResourceDefinition};
+use linstor_common::api::Props;
 use linstor_common::config::DEFAULT_READ_BOUND;
 use linstor_common::config::{read_token_file, ClientConfig, Sources};
 use linstor_common::host::RealHost;
@@ -15,7 +15,7 @@ use linstor_common::naming::proxmox::{
 };
 use linstor_common::naming::{kib_from_bytes, Platform};
 use linstor_common::volume::{
-    within_budget, CreateOutcome, CreateSpec, Storage, StorageConfig, TwoPrimaries, VolumeInfo,
+    within_budget, CreateOutcome, CreateSpec, Storage, StorageConfig, TwoPrimaries,
     ALLOW_TWO_PRIMARIES,
 };
 use linstor_common::{Client, Error};
@@ -136,14 +136,6 @@ fn creation_props(ctx: &Context, vmid: &str) -> Props {
         TwoPrimariesMode::Migration => {}
     }
     props
-}
-
-fn rd_of(info: &VolumeInfo) -> ResourceDefinition {
-    ResourceDefinition {
-        name: info.name.clone(),
-        props: info.props.clone(),
-        ..Default::default()
-    }
 }
 
 /// The storage layers a long-lived helper (`linstor-pve --serve`) keeps between requests, one
@@ -386,7 +378,7 @@ async fn controller_vm_volume(
         .list()
         .await?
         .iter()
-        .filter_map(|i| Some((proxmox::volname_of(&rd_of(i))?, i.size_kib)))
+        .filter_map(|i| Some((proxmox::volname_from(&i.name, &i.props)?, i.size_kib)))
         .filter(|(v, _)| v.vmid == vmid && matches!(v.kind, NameKind::Pm | NameKind::Disk))
         .map(|(v, size)| (v.volname(), size))
         .collect();
@@ -451,7 +443,7 @@ async fn list(
         {
             continue;
         }
-        let Some(v) = proxmox::volname_of(&rd_of(&info)) else {
+        let Some(v) = proxmox::volname_from(&info.name, &info.props) else {
             continue;
         };
         if vmid.is_some_and(|id| id != v.vmid) {
@@ -461,13 +453,16 @@ async fn list(
         if vollist.is_some_and(|l| !l.contains(&volid)) {
             continue;
         }
-        images.push(json!({
+        let mut image = json!({
             "volid": volid,
             "format": "raw",
             "size": info.size_kib * 1024,
             "vmid": vmid_value(&v.vmid),
-            "ctime": info.created_ms.map(|ms| ms / 1000),
-        }));
+        });
+        if let Some(ms) = info.created_ms {
+            image["ctime"] = json!(ms / 1000);
+        }
+        images.push(image);
     }
     Ok(json!({"images": images}))
 }

@@ -36,9 +36,10 @@ fn filter() -> EnvFilter {
 }
 
 fn answer(out: &serde_json::Value) -> anyhow::Result<()> {
+    let mut line = serde_json::to_vec(out)?;
+    line.push(b'\n');
     let mut stdout = std::io::stdout().lock();
-    serde_json::to_writer(&mut stdout, out)?;
-    stdout.write_all(b"\n")?;
+    stdout.write_all(&line)?;
     stdout.flush()?;
     Ok(())
 }

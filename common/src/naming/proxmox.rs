@@ -3,7 +3,7 @@
 //! `snap_<res>_<snap>` snapshot (and temporary resource) names, and this suite's `base-` prefix
 //! that marks a template volume.
 
-use crate::api::ResourceDefinition;
+use crate::api::{Props, ResourceDefinition};
 use crate::error::{Error, Result};
 
 /// RD property holding the owning VMID.
@@ -215,21 +215,25 @@ pub fn parse_alloc_name(name: &str, vmid: &str) -> Result<Volname> {
 /// The volname of an existing resource definition, or `None` when it is not a Proxmox volume
 /// (other names, temporary snapshot resources, RDs without a VMID).
 pub fn volname_of(rd: &ResourceDefinition) -> Option<Volname> {
-    let is_base = rd
-        .props
+    volname_from(&rd.name, &rd.props)
+}
+
+/// [`volname_of`] from a definition's name and props.
+pub fn volname_from(name: &str, props: &Props) -> Option<Volname> {
+    let is_base = props
         .get(BASE_PROP)
         .is_some_and(|v| v.eq_ignore_ascii_case("yes"));
-    if is_pm_name(&rd.name) {
-        let vmid = rd.props.get(VMID_PROP).filter(|v| is_vmid(v))?;
+    if is_pm_name(name) {
+        let vmid = props.get(VMID_PROP).filter(|v| is_vmid(v))?;
         return Some(Volname {
-            rd: rd.name.clone(),
+            rd: name.to_string(),
             vmid: vmid.clone(),
             kind: NameKind::Pm,
             is_base,
         });
     }
-    legacy_vmid(&rd.name)?;
-    let mut v = parse_volname(&rd.name).ok()?;
+    legacy_vmid(name)?;
+    let mut v = parse_volname(name).ok()?;
     v.is_base = is_base;
     Some(v)
 }

@@ -140,6 +140,32 @@ pub struct Replica {
     pub disk_state: Option<String>,
 }
 
+/// A resource of `/v1/view/resources` as a replica: the replica, its RD name, its creation time.
+fn replica_of(r: ResourceBrief) -> (Replica, String, Option<i64>) {
+    let disk_state = r
+        .volumes
+        .into_iter()
+        .find(|v| v.volume_number.unwrap_or(0) == 0)
+        .and_then(|v| v.state)
+        .and_then(|s| s.disk_state);
+    let res = Resource {
+        name: r.name,
+        node_name: r.node_name,
+        flags: r.flags,
+        state: r.state,
+        create_timestamp: r.create_timestamp,
+        ..Default::default()
+    };
+    let replica = Replica {
+        diskless: res.is_diskless(),
+        tiebreaker: res.is_tiebreaker(),
+        in_use: res.in_use(),
+        node: res.node_name,
+        disk_state,
+    };
+    (replica, res.name, res.create_timestamp)
+}
+
 /// A volume as the frontends see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VolumeInfo {
@@ -161,9 +187,14 @@ pub struct VolumeInfo {
 
 impl VolumeInfo {
     fn from_parts(rd: ResourceDefinition, resources: &[ResourceWithVolumes]) -> Self {
-        let mut replicas: Vec<Replica> = resources
+        let mine = resources
             .iter()
-            .filter(|r| r.resource.name.eq_ignore_ascii_case(&rd.name))
+            .filter(|r| r.resource.name.eq_ignore_ascii_case(&rd.name));
+        let created_ms = mine
+            .clone()
+            .filter_map(|r| r.resource.create_timestamp)
+            .min();
+        let replicas = mine
             .map(|r| Replica {
                 node: r.resource.node_name.clone(),
                 diskless: r.resource.is_diskless(),
@@ -177,12 +208,16 @@ impl VolumeInfo {
                     .and_then(|s| s.disk_state.clone()),
             })
             .collect();
+        Self::assemble(rd, replicas, created_ms)
+    }
+
+    /// A volume from its definition and its replicas (any order).
+    fn assemble(
+        rd: ResourceDefinition,
+        mut replicas: Vec<Replica>,
+        created_ms: Option<i64>,
+    ) -> Self {
         replicas.sort_by(|a, b| a.node.cmp(&b.node));
-        let created_ms = resources
-            .iter()
-            .filter(|r| r.resource.name.eq_ignore_ascii_case(&rd.name))
-            .filter_map(|r| r.resource.create_timestamp)
-            .min();
         Self {
             size_kib: rd
                 .volume_definitions
@@ -376,23 +411,27 @@ impl Storage {
             self.client.resource_definitions_brief(&[]),
             self.client.view_resources_brief(&[], &[])
         )?;
-        let mut by_rd: std::collections::HashMap<String, Vec<ResourceWithVolumes>> =
-            std::collections::HashMap::with_capacity(resources.len());
+        let mut by_rd: std::collections::HashMap<String, (Vec<Replica>, Option<i64>)> =
+            std::collections::HashMap::with_capacity(defs.len());
         for r in resources {
-            by_rd
-                .entry(r.name.to_ascii_lowercase())
-                .or_default()
-                .push(r.into());
+            let (replica, mut key, created) = replica_of(r);
+            key.make_ascii_lowercase();
+            let entry = by_rd.entry(key).or_default();
+            entry.0.push(replica);
+            entry.1 = match (entry.1, created) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
         }
         let mut out: Vec<VolumeInfo> = defs
             .into_iter()
             .map(ResourceDefinition::from)
             .filter(|d| self.cfg.platform.owns(d))
             .map(|d| {
-                let rs = by_rd
+                let (replicas, created_ms) = by_rd
                     .remove(&d.name.to_ascii_lowercase())
                     .unwrap_or_default();
-                VolumeInfo::from_parts(d, &rs)
+                VolumeInfo::assemble(d, replicas, created_ms)
             })
             .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));

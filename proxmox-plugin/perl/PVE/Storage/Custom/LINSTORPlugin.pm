@@ -582,13 +582,7 @@ sub list_images {
     my ($class, $storeid, $scfg, $vmid, $vollist, $cache) = @_;
     my $res = _run_helper('list_images', $storeid, $scfg,
         { vmid => defined($vmid) ? "$vmid" : undef, vollist => $vollist });
-    my @images;
-    for my $i (@{ $res->{images} // [] }) {
-        my %img = (volid => $i->{volid}, format => $i->{format}, size => $i->{size}, vmid => $i->{vmid});
-        $img{ctime} = $i->{ctime} if defined($i->{ctime});
-        push @images, \%img;
-    }
-    return \@images;
+    return $res->{images} // [];
 }
 
 # What identifies a status answer: this node and the storage's options that change it.
