@@ -8,11 +8,6 @@
 //! of that request travel in the answer, and its cache files are written after the answer,
 //! before the next request is read. It exits at the end of stdin.
 
-/// A long-lived helper receives, decodes and drops whole controller answers on every call;
-/// mimalloc keeps that memory at hand where glibc unmapped it and faulted it back in each time.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::io::{BufRead, Read, Write};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, PoisonError};
