@@ -378,22 +378,24 @@ sub _serve_call {
     }
     my $deadline = Time::HiRes::time() + $timeout;
     my $sel = IO::Select->new($SERVE{from});
-    while ($SERVE{buf} !~ /\n/) {
+    my $end = index($SERVE{buf}, "\n");
+    while ($end < 0) {
         my $left = $deadline - Time::HiRes::time();
         if ($left <= 0 || !$sel->can_read($left)) {
             next if $left > 0 && $!{EINTR};
             _serve_stop(1);
             die "linstor-pve $method: no answer within $timeout s; the helper was stopped\n";
         }
-        my $n = sysread($SERVE{from}, my $chunk, 65536);
+        my $had = length($SERVE{buf});
+        my $n = sysread($SERVE{from}, $SERVE{buf}, 65536, $had);
         if (!$n) {
             _serve_stop(1);
             die "linstor-pve $method: the helper ended without an answer\n";
         }
-        $SERVE{buf} .= $chunk;
+        $end = index($SERVE{buf}, "\n", $had);
     }
-    $SERVE{buf} =~ s/^([^\n]*)\n//;
-    my $res = eval { $JSON->decode($1) };
+    my $answer = substr($SERVE{buf}, 0, $end + 1, q{});
+    my $res = eval { $JSON->decode($answer) };
     if (ref($res) ne 'HASH') {
         _serve_stop(1);
         die "linstor-pve $method: unreadable answer\n";
