@@ -87,8 +87,8 @@ enum Action {
 
 /// A request the REST class refuses before the flux starts: `GrizzlyHttpService.LinstorMapper`
 /// answers an `ApiRcException` with 400 and the bare entry (no context masks).
-fn rejected(e: Fail) -> Resp {
-    Resp::entries(400, &[*e])
+fn rejected(e: Entry) -> Resp {
+    Resp::entries(400, &[e])
 }
 
 impl Core {
@@ -96,11 +96,11 @@ impl Core {
     pub(crate) fn toggle_disk(&mut self, req: &Req<'_>) -> Resp {
         let b: ToggleDiskRequest = match parse_or_default(req.body) {
             Ok(b) => b,
-            Err(e) => return rejected(e),
+            Err(e) => return rejected(*e),
         };
         let op = match ToggleOp::parse(b.operation.as_deref()) {
             Ok(op) => op,
-            Err(e) => return rejected(e),
+            Err(e) => return rejected(*e),
         };
         self.toggle_reply(Toggle {
             node: &req.p[1],
@@ -116,7 +116,7 @@ impl Core {
     pub(crate) fn toggle_diskful_route(&mut self, req: &Req<'_>) -> Resp {
         let b: ToggleDiskDiskful = match parse_or_default(req.body) {
             Ok(b) => b,
-            Err(e) => return rejected(e),
+            Err(e) => return rejected(*e),
         };
         self.toggle_reply(Toggle {
             node: &req.p[1],
@@ -144,7 +144,7 @@ impl Core {
     pub(crate) fn migrate_disk_route(&mut self, req: &Req<'_>) -> Resp {
         let b: ToggleDiskDiskful = match parse_or_default(req.body) {
             Ok(b) => b,
-            Err(e) => return rejected(e),
+            Err(e) => return rejected(*e),
         };
         self.toggle_reply(Toggle {
             node: &req.p[1],
@@ -161,7 +161,7 @@ impl Core {
     /// refused like a bad body; the rest runs in the flux, answered in `MOD`/`RSC` context.
     fn toggle_reply(&mut self, t: Toggle<'_>) -> Resp {
         if hostname_check(t.node).is_err() {
-            return rejected(invalid_node_name(t.node, None));
+            return rejected(*invalid_node_name(t.node, None));
         }
         ctx_reply(MOD, OBJ_RSC, 200, self.toggle_in_tx(&t))
     }
