@@ -20,6 +20,7 @@ const FAIL_NOT_FOUND_RSC_DFN: u64 = 301 | MASK_ERROR;
 const FAIL_NOT_FOUND_RSC: u64 = 302 | MASK_ERROR;
 const FAIL_NOT_FOUND_DFLT_STOR_POOL: u64 = 311 | MASK_ERROR;
 const FAIL_INSUFFICIENT_REPLICA_COUNT: u64 = 991 | MASK_ERROR;
+const FAIL_INSUFFICIENT_PEER_SLOTS: u64 = 993 | MASK_ERROR;
 const FAIL_IN_USE: u64 = 997 | MASK_ERROR;
 const API_CALL_PARSE_ERROR: u64 = 0xCFFF_FFFF_FFFF_FFFD;
 
@@ -117,6 +118,8 @@ async fn diskless_to_diskful_and_back_answer_and_change_the_resource() {
         volume(&api, &tb).await,
         ("DfltStorPool".into(), "FILE_THIN".into())
     );
+    let (_, r) = api.rsc("rd", &tb).await;
+    assert_eq!(r["props"]["DiskfulBy"], "user", "{r}");
 
     let (st, v) = toggle(&api, &tb, json!({"operation": "into_drbd_diskful"})).await;
     assert_eq!(st, 200);
@@ -150,6 +153,8 @@ async fn diskless_to_diskful_and_back_answer_and_change_the_resource() {
         volume(&api, &tb).await,
         ("DfltDisklessStorPool".into(), "DISKLESS".into())
     );
+    let (_, r) = api.rsc("rd", &tb).await;
+    assert!(r["props"].get("DiskfulBy").is_none(), "{r}");
 
     let (st, v) = toggle(&api, &tb, json!({"operation": "INTO_DRBD_DISKLESS"})).await;
     assert_eq!(st, 200);
@@ -540,4 +545,51 @@ async fn migrate_disk_adds_the_disk_and_deletes_the_source_once_synced() {
     assert!(flags(&api, &tb).await.is_empty());
     let (_, r) = api.rsc("rd", &tb).await;
     assert!(r["props"].get("MigrateFrom").is_none(), "{r}");
+}
+
+#[tokio::test]
+async fn a_disk_needs_a_peer_slot_on_every_diskful_peer() {
+    let sim = Sim::start(SimConfig::default()).await.unwrap();
+    let api = Api::new(&sim.url());
+    let (st, v) = api
+        .post(
+            "/v1/resource-definitions",
+            json!({"resource_definition": {"name": "rd"}, "drbd_peer_slots": 1}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    let (st, v) = api
+        .post(
+            "/v1/resource-definitions/rd/volume-definitions",
+            json!({"volume_definition": {"size_kib": 1024}}),
+        )
+        .await;
+    assert!(st < 300, "{v}");
+    for (node, flags) in [
+        ("n1", json!([])),
+        ("n2", json!([])),
+        ("n3", json!(["DRBD_DISKLESS"])),
+    ] {
+        let (st, v) = api
+            .post(
+                "/v1/resource-definitions/rd/resources",
+                json!([{"resource": {"node_name": node, "flags": flags}}]),
+            )
+            .await;
+        assert_eq!(st, 201, "{v}");
+    }
+    let (st, v) = toggle(&api, "n3", json!({"operation": "INTO_DRBD_DISKFUL"})).await;
+    assert_eq!(st, 500, "{v}");
+    assert_eq!(
+        entries(&v),
+        [(
+            md(FAIL_INSUFFICIENT_PEER_SLOTS),
+            "Existing resources do not have enough peer slots".to_string()
+        )]
+    );
+    assert!(v[0]["details"]
+        .as_str()
+        .unwrap()
+        .starts_with("Resources with insufficient peer slots (2 required): \n"));
+    assert_eq!(flags(&api, "n3").await, ["DISKLESS", "DRBD_DISKLESS"]);
 }

@@ -313,7 +313,12 @@ impl Core {
             Some(p) => r.props.insert("StorPoolName".into(), p),
             None => r.props.remove("StorPoolName"),
         };
-        r.props.remove("DiskfulBy");
+        // setDiskfulByProp(USER) / removeDiskfulByProp.
+        if remove {
+            r.props.remove(KEY_RSC_DISKFUL_BY);
+        } else {
+            r.props.insert(KEY_RSC_DISKFUL_BY.into(), "user".into());
+        }
         if let Some(from) = migrate_from {
             r.props.insert(KEY_RSC_MIGRATE_FROM.into(), from);
         }
