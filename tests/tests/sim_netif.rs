@@ -16,6 +16,7 @@ const MASK_NET_IF: u64 = 0x1C_0000;
 const CREATED: u64 = 1;
 const DELETED: u64 = 2;
 const MODIFIED: u64 = 3;
+const FAIL_INVLD_NODE_NAME: u64 = 200 | MASK_ERROR;
 const FAIL_INVLD_NET_NAME: u64 = 209 | MASK_ERROR;
 const FAIL_INVLD_NET_ADDR: u64 = 210 | MASK_ERROR;
 const FAIL_INVLD_NET_PORT: u64 = 211 | MASK_ERROR;
@@ -364,4 +365,62 @@ async fn delete_warns_for_unknown_and_moves_or_drops_the_satellite_connection() 
     assert_eq!(active(&v), ["back"]);
     let (_, v) = api.get("/v1/nodes/n1").await;
     assert_eq!(v["connection_status"], "ONLINE");
+}
+
+/// `CtrlApiDataLoader.loadNode` parses the node name (`LinstorParsingUtils.asNodeName`,
+/// `Checks.hostNameCheck`) before looking it up: a name that cannot be a node is
+/// `FAIL_INVLD_NODE_NAME` (500, the hostname rule as cause), not a missing node (404). The
+/// list routes only filter by name, so there it stays "not found".
+#[tokio::test]
+async fn invalid_node_names_are_refused_as_invalid_not_missing() {
+    let (_sim, api) = sim().await;
+    let cases = [
+        ("-n1", "Hostname cannot begin with '-'"),
+        ("n1-", "Hostname cannot end with '-'"),
+        (
+            "x",
+            "Hostname length of 1 violates RFC1123 minimum length of 2",
+        ),
+        ("n_1", "Domain name cannot contain character '_'"),
+    ];
+    for (node, cause) in cases {
+        let base = format!("/v1/nodes/{node}/net-interfaces");
+        let msg = format!("The given node name '{node}' is invalid.");
+        let (st, v) = api
+            .post(&base, json!({"name": "data", "address": "10.1.1.1"}))
+            .await;
+        assert_eq!(st, 500, "{v}");
+        assert_eq!(
+            only(&v),
+            (FAIL_INVLD_NODE_NAME | MASK_CRT | MASK_NET_IF, msg.as_str())
+        );
+        assert_eq!(v[0]["cause"], cause);
+        assert_eq!(v[0]["obj_refs"]["Node"], node);
+
+        let (st, v) = api
+            .put(&format!("{base}/default"), json!({"address": "10.1.1.2"}))
+            .await;
+        assert_eq!(st, 500, "{v}");
+        assert_eq!(
+            only(&v),
+            (FAIL_INVLD_NODE_NAME | MASK_MOD | MASK_NET_IF, msg.as_str())
+        );
+
+        let (st, v) = api.delete(&format!("{base}/default")).await;
+        assert_eq!(st, 500, "{v}");
+        assert_eq!(
+            only(&v),
+            (FAIL_INVLD_NODE_NAME | MASK_DEL | MASK_NET_IF, msg.as_str())
+        );
+
+        let (st, v) = api.get(&base).await;
+        assert_eq!((st, only(&v).0), (404, FAIL_NOT_FOUND_NODE), "{v}");
+    }
+    // A valid name that is not a node stays a missing node.
+    let (st, v) = api.delete("/v1/nodes/zz9/net-interfaces/default").await;
+    assert_eq!(st, 200);
+    assert_eq!(only(&v).0, WARN_NOT_FOUND | MASK_DEL | MASK_NET_IF);
+    // The interfaces of n1 are untouched.
+    let (_, v) = api.get(NETIFS).await;
+    assert_eq!(active(&v), ["default"]);
 }

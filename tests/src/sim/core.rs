@@ -344,6 +344,52 @@ pub(crate) fn props_set_entry(keys: &[String]) -> Option<Entry> {
     })
 }
 
+/// `Checks.hostNameCheck`, the rule of `NodeName`: the `InvalidNameException` message when
+/// `n` is not a valid node name.
+pub(crate) fn hostname_check(n: &str) -> Result<(), String> {
+    if n.starts_with('.') {
+        return Err("Hostname cannot begin with '.'".into());
+    }
+    if n.starts_with('-') {
+        return Err("Hostname cannot begin with '-'".into());
+    }
+    if n.ends_with('-') {
+        return Err("Hostname cannot end with '-'".into());
+    }
+    let b = n.as_bytes();
+    if b.len() < 2 || b.len() > 255 {
+        let (bound, what) = if b.len() < 2 {
+            (2, "minimum")
+        } else {
+            (255, "maximum")
+        };
+        return Err(format!(
+            "Hostname length of {} violates RFC1123 {what} length of {bound}",
+            b.len()
+        ));
+    }
+    let mut label = 0;
+    for &c in b {
+        if c == b'.' {
+            label = 0;
+            continue;
+        }
+        label += 1;
+        if label > 63 {
+            return Err(format!(
+                "Domain name component length of {label} violates RFC1123 maximum length of 63"
+            ));
+        }
+        if !(c.is_ascii_alphanumeric() || c == b'-') {
+            return Err(format!(
+                "Domain name cannot contain character '{}'",
+                c as char
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn layer_stack_ok(l: &[String]) -> bool {
     let up: Vec<String> = l.iter().map(|x| x.to_ascii_uppercase()).collect();
     l.is_empty() || up == ["DRBD", "STORAGE"] || up == ["DRBD"]
@@ -512,7 +558,7 @@ impl Core {
     /// Clears `CLONING` from clones whose copy time has passed; true when state changed.
     pub fn tick(&mut self) -> bool {
         let now = now_ms();
-        let mut changed = false;
+        let mut changed = self.finish_migrations();
         for rd in self.st.rds.values_mut() {
             if let Some(t) = rd.clone_done_ms {
                 if now >= t {

@@ -66,9 +66,31 @@ impl Core {
 
     /// Turns a diskless resource into a diskful one on the node's pool, answered like
     /// `CtrlRscToggleDiskApiCallHandler` with the node online: "Addition of disk ... registered"
-    /// (`handleNormalToggleDisk`), "Prepared {0} to expect disk on ''<node>''" per online peer
-    /// (`updateAndAdjustDiskInTransaction`), "Added disk on {0}" (`finishOperationInTransaction`).
+    /// (`handleNormalToggleDisk`), then [`Core::add_disk_now`].
     pub(crate) fn toggle_diskful(&mut self, rk: &str, nk: &str, out: &mut Vec<Entry>) {
+        let Some((name, node)) = self
+            .st
+            .rds
+            .get(rk)
+            .and_then(|rd| rd.rscs.get(nk).map(|r| (rd.name.clone(), r.node.clone())))
+        else {
+            return;
+        };
+        out.push(
+            Entry::new(
+                MOD | OBJ_RSC | MODIFIED,
+                format!("Addition of disk to resource '{name}' on node '{node}' registered"),
+            )
+            .rsc(&name, &node),
+        );
+        self.add_disk_now(rk, nk, out);
+    }
+
+    /// The disk added on an online node: "Prepared {0} to expect disk on ''<node>''" per online
+    /// peer (`updateAndAdjustDiskInTransaction`), "Added disk on {0}"
+    /// (`finishOperationInTransaction`, whose `markDiskAdded` clears `DRBD_DISKLESS`, and with
+    /// it `TIE_BREAKER`, and the `DISK_ADD*` flags).
+    pub(crate) fn add_disk_now(&mut self, rk: &str, nk: &str, out: &mut Vec<Entry>) {
         self.set_tiebreaker(rk, nk, false);
         let pool = self.pool_name.clone();
         let online: Vec<String> = self
@@ -93,13 +115,11 @@ impl Core {
         r.flags.clear();
         r.drbd_client = false;
         r.pool = pool;
+        r.props.remove("StorPoolName");
         r.deployed_ms = now_ms() + self.deploy_delay_ms as i64;
         r.synced_ms = r.deployed_ms + if written { self.resync_ms as i64 } else { 0 };
         let node = r.node.clone();
         let modified = |m: String| Entry::new(MOD | OBJ_RSC | MODIFIED, m).rsc(&name, &node);
-        out.push(modified(format!(
-            "Addition of disk to resource '{name}' on node '{node}' registered"
-        )));
         for p in peers {
             out.push(modified(format!(
                 "Prepared '{p}' to expect disk on '{node}'"
@@ -364,8 +384,10 @@ impl Core {
             .map(|(k, _)| k.clone())
             .collect();
         for rk in pending {
-            self.toggle_diskful(&rk, &nk, &mut vec![]);
+            self.add_disk_now(&rk, &nk, &mut vec![]);
+            self.sync_tiebreaker(&rk, &mut vec![]);
         }
+        self.resume_disk_removals(&nk);
         self.finish_pending_deletes();
         true
     }

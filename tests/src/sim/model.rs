@@ -18,6 +18,12 @@ pub struct State {
 
 /// `Resource.Flags.DISK_ADD_REQUESTED`: a disk asked for while the node was offline.
 pub const DISK_ADD_REQUESTED: &str = "DISK_ADD_REQUESTED";
+/// `Resource.Flags.DISK_REMOVE_REQUESTED`: a disk removal waiting for its node.
+pub const DISK_REMOVE_REQUESTED: &str = "DISK_REMOVE_REQUESTED";
+/// `ApiConsts.KEY_RSC_MIGRATE_FROM`: the resource to delete once this one's disk is `UpToDate`.
+pub const KEY_RSC_MIGRATE_FROM: &str = "MigrateFrom";
+/// `ApiConsts.KEY_RSC_DISKFUL_BY`: who gave a resource its disk (`Resource.DiskfulBy`).
+pub const KEY_RSC_DISKFUL_BY: &str = "DiskfulBy";
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]

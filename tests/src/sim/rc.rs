@@ -33,6 +33,7 @@ pub const MODIFIED: u64 = 3;
 
 pub const FAIL_INVLD_NODE_NAME: u64 = 200 | MASK_ERROR;
 pub const FAIL_INVLD_RSC_NAME: u64 = 202 | MASK_ERROR;
+pub const FAIL_INVLD_STOR_POOL_NAME: u64 = 208 | MASK_ERROR;
 pub const FAIL_INVLD_RSC_PORT: u64 = 203 | MASK_ERROR;
 pub const FAIL_INVLD_NODE_ID: u64 = 204 | MASK_ERROR;
 pub const FAIL_INVLD_VLM_NR: u64 = 205 | MASK_ERROR;
@@ -58,6 +59,7 @@ pub const FAIL_NOT_FOUND_RSC: u64 = 302 | MASK_ERROR;
 pub const FAIL_NOT_FOUND_VLM_DFN: u64 = 303 | MASK_ERROR;
 pub const FAIL_NOT_FOUND_VLM: u64 = 304 | MASK_ERROR;
 pub const FAIL_NOT_FOUND_STOR_POOL: u64 = 310 | MASK_ERROR;
+pub const FAIL_NOT_FOUND_DFLT_STOR_POOL: u64 = 311 | MASK_ERROR;
 pub const FAIL_NOT_FOUND_SNAPSHOT_DFN: u64 = 313 | MASK_ERROR;
 pub const FAIL_NOT_FOUND_SNAPSHOT_VLM_DFN: u64 = 314 | MASK_ERROR;
 pub const FAIL_NOT_FOUND_SNAPSHOT: u64 = 315 | MASK_ERROR;
@@ -74,6 +76,8 @@ pub const FAIL_POOL_EXHAUSTED_MINOR_NR: u64 = 801 | MASK_ERROR;
 pub const FAIL_POOL_EXHAUSTED_TCP_PORT: u64 = 802 | MASK_ERROR;
 pub const FAIL_POOL_EXHAUSTED_NODE_ID: u64 = 803 | MASK_ERROR;
 pub const FAIL_NOT_ENOUGH_FREE_SPACE: u64 = 980 | MASK_ERROR;
+pub const FAIL_INSUFFICIENT_REPLICA_COUNT: u64 = 991 | MASK_ERROR;
+pub const FAIL_INSUFFICIENT_PEER_SLOTS: u64 = 993 | MASK_ERROR;
 pub const FAIL_SNAPSHOTS_NOT_SUPPORTED: u64 = 994 | MASK_ERROR;
 pub const FAIL_NOT_CONNECTED: u64 = 995 | MASK_ERROR;
 pub const FAIL_NOT_ENOUGH_NODES: u64 = 996 | MASK_ERROR;
@@ -102,6 +106,7 @@ pub const INFO_PROP_SET: u64 = 10002 | MASK_INFO;
 pub const INFO_TIE_BREAKER_CREATED: u64 = 10003 | MASK_INFO;
 pub const INFO_TIE_BREAKER_DELETING: u64 = 10004 | MASK_INFO;
 pub const INFO_TIE_BREAKER_TAKEOVER: u64 = 10006 | MASK_INFO;
+pub const INFO_NOOP: u64 = 10007 | MASK_INFO;
 pub const INFO_RSC_ALREADY_EXISTS: u64 = 10008 | MASK_INFO;
 
 /// One ApiCallRc entry before serialisation.
@@ -198,6 +203,20 @@ pub fn not_connected(node: &str) -> Entry {
     )
     .details("The controller is trying to (re-) establish a connection to the satellite. The controller stored the changes and as soon the satellite is connected, it will receive this update.")
     .obj("Node", node)
+}
+
+/// `LinstorParsingUtils.asNodeName`: `why` is the `InvalidNameException` message, which
+/// `ResponseConverter.exceptionToResponse` turns into the cause (absent when the REST class's
+/// exception mapper answers instead).
+pub(crate) fn invalid_node_name(node: &str, why: Option<String>) -> Box<Entry> {
+    let e = Entry::new(
+        FAIL_INVLD_NODE_NAME,
+        format!("The given node name '{node}' is invalid."),
+    );
+    Box::new(match why {
+        Some(w) => e.cause(w),
+        None => e,
+    })
 }
 
 /// HTTP status the real server derives from an entry list.

@@ -201,6 +201,41 @@ pub static ROUTES: &[Route] = &[
     change!(DELETE "/v1/resource-definitions/{rd}/resources/{node}" => rsc_delete; DEL, OBJ_RSC, 200),
     change!(POST "/v1/resource-definitions/{rd}/resources/{node}/make-available" => make_available; CRT, OBJ_RSC, 200),
     r(
+        "PUT",
+        "/v1/resource-definitions/{rd}/resources/{node}/toggle-disk",
+        |c, q| c.toggle_disk(q),
+    ),
+    r(
+        "PUT",
+        "/v1/resource-definitions/{rd}/resources/{node}/toggle-disk/diskful",
+        |c, q| c.toggle_diskful_route(q),
+    ),
+    r(
+        "PUT",
+        "/v1/resource-definitions/{rd}/resources/{node}/toggle-disk/diskful/{pool}",
+        |c, q| c.toggle_diskful_route(q),
+    ),
+    r(
+        "PUT",
+        "/v1/resource-definitions/{rd}/resources/{node}/toggle-disk/diskless",
+        |c, q| c.toggle_diskless_route(q),
+    ),
+    r(
+        "PUT",
+        "/v1/resource-definitions/{rd}/resources/{node}/toggle-disk/diskless/{pool}",
+        |c, q| c.toggle_diskless_route(q),
+    ),
+    r(
+        "PUT",
+        "/v1/resource-definitions/{rd}/resources/{node}/migrate-disk/{from}",
+        |c, q| c.migrate_disk_route(q),
+    ),
+    r(
+        "PUT",
+        "/v1/resource-definitions/{rd}/resources/{node}/migrate-disk/{from}/{pool}",
+        |c, q| c.migrate_disk_route(q),
+    ),
+    r(
         "GET",
         "/v1/resource-definitions/{rd}/resources/{node}/volumes",
         |c, q| get_reply(c.vlm_list(&q.p[0], &q.p[1], None)),

@@ -9,5 +9,6 @@ mod reports;
 mod rg;
 mod rsc;
 mod snap;
+mod toggle;
 
 pub use reports::ErrReport;

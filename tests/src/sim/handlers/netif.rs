@@ -56,6 +56,12 @@ impl Ctx<'_> {
         )
     }
 
+    /// `CtrlApiDataLoader.loadNode` parses the name first (`LinstorParsingUtils.asNodeName`):
+    /// an invalid one is `FAIL_INVLD_NODE_NAME` (500), not a missing node.
+    fn check_node(&self) -> Result<(), Fail> {
+        hostname_check(self.node).map_err(|why| self.err(*invalid_node_name(self.node, Some(why))))
+    }
+
     /// `LinstorParsingUtils.asNetInterfaceName`; the `InvalidNameException` message becomes
     /// the cause (`ResponseConverter.exceptionToResponse`).
     fn check_name(&self) -> Result<(), Fail> {
@@ -263,6 +269,7 @@ impl Core {
             node: &req.p[0],
             netif: name,
         };
+        c.check_node()?;
         let nk = key(&self
             .st
             .nodes
@@ -322,6 +329,7 @@ impl Core {
 
     /// `CtrlNetIfApiCallHandler.loadNetIf(node, name, true)`.
     fn netif_load(&self, c: &Ctx<'_>) -> Result<(String, String), Fail> {
+        c.check_node()?;
         let n = self
             .st
             .nodes
@@ -396,6 +404,7 @@ impl Core {
             node: &req.p[0],
             netif: &req.p[1],
         };
+        c.check_node()?;
         let found = match self.st.nodes.get(&key(c.node)) {
             None => None,
             Some(n) => {
