@@ -155,7 +155,10 @@ async fn run(args: &Args, listener: tokio::net::UnixListener) -> anyhow::Result<
         loop {
             tick.tick().await;
             if let Err(e) = bg.refresh_volumes(Some(ttl / 2)).await {
-                warn!(error = %chain(&e), "cannot refresh the volume cache");
+                warn!(
+                    error = %linstor_docker_volume::driver::linstor_message(&e),
+                    "cannot refresh the volume cache"
+                );
             }
         }
     });
