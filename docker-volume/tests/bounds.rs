@@ -5,7 +5,8 @@
 //! flag, and succeeds at 3 s; List answers from its cache within the data-plane budget either
 //! way, and its background refresh only brings a volume in with the raised bound; values
 //! outside the range, or beyond what dockerd's limits leave, stop the daemon with a message
-//! naming the flag, the value and the range. Needs no root: nothing is mounted.
+//! naming the flag, the value and the range; empty variables (the managed plugin's default)
+//! keep the defaults. Needs no root: nothing is mounted.
 
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -145,7 +146,11 @@ fn err_of(a: &Answer) -> &str {
 #[test]
 fn remove_on_a_slow_controller_needs_a_raised_read_timeout_and_names_it_below() {
     let mut h = harness();
-    h.start("state", &[], &[]);
+    h.start(
+        "state",
+        &[],
+        &[("LINSTOR_READ_TIMEOUT", ""), ("LINSTOR_CHANGE_TIMEOUT", "")],
+    );
     let made = h.post(
         "/VolumeDriver.Create",
         json!({"Name": "web", "Opts": {"size": "64M", "replicas": "2"}}),
