@@ -325,4 +325,18 @@ mod tests {
             c.warnings
         );
     }
+
+    #[test]
+    fn bound_attributes_reach_the_client_settings_with_their_names() {
+        let c = DsConfig::from_template(&t(&[
+            ("LINSTOR_READ_TIMEOUT", "12.5"),
+            ("LINSTOR_CHANGE_TIMEOUT", "90"),
+        ]));
+        let o = c.client_overlay();
+        assert_eq!(o.read_timeout.as_deref(), Some("12.5"));
+        assert_eq!(o.change_timeout.as_deref(), Some("90"));
+        assert_eq!(o.bound_names, Some(BOUND_NAMES));
+        let none = DsConfig::from_template(&t(&[])).client_overlay();
+        assert_eq!((none.read_timeout, none.change_timeout), (None, None));
+    }
 }

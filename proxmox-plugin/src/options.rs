@@ -254,7 +254,8 @@ mod tests {
             "controller": "a,b:4000", "resourcegroup": "rg1", "preferlocal": "No",
             "exactsize": "yes", "allowtwoprimaries": "migration", "statuscache": "0",
             "apicrt": "/c", "apikey": "/k", "apica": "/ca", "clusterlocktimeout": 30,
-            "searchdomain": ".example.com", "controllervm": "100"
+            "searchdomain": ".example.com", "controllervm": "100",
+            "readtimeout": "12.5", "changetimeout": 90
         }))
         .unwrap();
         assert_eq!(o.controller.as_deref(), Some("a,b:4000"));
@@ -270,6 +271,14 @@ mod tests {
         assert_eq!(o.linstor_node("pve1"), "pve1.example.com");
         assert_eq!(o.linstor_node("pve1.other"), "pve1.other");
         assert_eq!(o.controller_vm.as_deref(), Some("100"));
+        assert_eq!(
+            (o.read_timeout.as_deref(), o.change_timeout.as_deref()),
+            (Some("12.5"), Some("90"))
+        );
+        let overlay = o.client_overlay(None, false).unwrap();
+        assert_eq!(overlay.read_timeout.as_deref(), Some("12.5"));
+        assert_eq!(overlay.change_timeout.as_deref(), Some("90"));
+        assert_eq!(overlay.bound_names, Some(BOUND_NAMES));
         assert_eq!(
             opts(json!({"allowtwoprimaries": "no"}))
                 .unwrap()
