@@ -291,14 +291,31 @@ impl BoundNames {
         )
     }
 
-    /// [`BoundNames::raise_hint`] for a timeout error: a change's when it may have been
-    /// carried out, a read's otherwise.
-    pub fn timeout_hint(&self, may_have_been_carried_out: bool) -> String {
-        self.raise_hint(if may_have_been_carried_out {
+    /// [`BoundNames::raise_hint`] for an [`Error::Timeout`]: a change's when it may have been
+    /// carried out, a read's otherwise. `None` for any other error and for waits no bound
+    /// setting decides: the data-plane budget ([`crate::volume::DATA_PLANE_BUDGET`]), the
+    /// known-silent grace, a clone's wait (each outside the setting's range, or exactly the
+    /// budget, so a read bound set to 1.5 s gets no hint).
+    pub fn timeout_hint(&self, err: &Error) -> Option<String> {
+        let Error::Timeout {
+            seconds,
+            may_have_been_carried_out,
+            ..
+        } = err
+        else {
+            return None;
+        };
+        let kind = if *may_have_been_carried_out {
             BoundKind::Change
         } else {
             BoundKind::Read
-        })
+        };
+        let (min, max) = kind.range();
+        let budget = (kind == BoundKind::Read
+            && (*seconds - crate::volume::DATA_PLANE_BUDGET.as_secs_f64()).abs() < 1e-3)
+            || *seconds < min as f64
+            || *seconds > max as f64;
+        (!budget).then(|| self.raise_hint(kind))
     }
 }
 
@@ -811,18 +828,43 @@ mod tests {
     }
 
     #[test]
-    fn timeout_hint_names_the_setting_of_the_call() {
+    fn timeout_hint_names_the_setting_of_the_call_and_only_for_a_settable_wait() {
         let names = BoundNames {
             read: "readtimeout",
             change: "changetimeout",
         };
+        let timeout = |seconds: f64, change: bool| Error::Timeout {
+            tried: vec!["http://c:3370".into()],
+            seconds,
+            may_have_been_carried_out: change,
+        };
         assert_eq!(
-            names.timeout_hint(false),
-            "if the controller is only slow, raise readtimeout (seconds, 1 to 300; default 5)"
+            names.timeout_hint(&timeout(5.0, false)).as_deref(),
+            Some(
+                "if the controller is only slow, raise readtimeout (seconds, 1 to 300; default 5)"
+            )
         );
         assert_eq!(
-            names.timeout_hint(true),
-            "if the controller is only slow, raise changetimeout (seconds, 5 to 600; default 45)"
+            names.timeout_hint(&timeout(24.0, true)).as_deref(),
+            Some(
+                "if the controller is only slow, raise changetimeout (seconds, 5 to 600; default 45)"
+            )
+        );
+        for (seconds, change, what) in [
+            (0.1, false, "the known-silent grace"),
+            (1.5, false, "the data-plane budget"),
+            (3600.0, true, "a clone's wait"),
+        ] {
+            assert_eq!(
+                names.timeout_hint(&timeout(seconds, change)),
+                None,
+                "{what}"
+            );
+        }
+        assert_eq!(
+            names.timeout_hint(&Error::Config("x".into())),
+            None,
+            "not a timeout"
         );
     }
 

@@ -131,19 +131,19 @@ pub fn linstor_message(e: &Error) -> String {
             crate::options::CONFIG_FILE
         ),
         Error::Timeout {
-            may_have_been_carried_out: true,
+            may_have_been_carried_out,
             ..
-        } => format!(
-            "{e}; the operation may still complete, retry later; {}",
-            crate::options::BOUND_NAMES.timeout_hint(true)
-        ),
-        Error::Timeout {
-            may_have_been_carried_out: false,
-            ..
-        } => format!(
-            "{e}; retry later; {}",
-            crate::options::BOUND_NAMES.timeout_hint(false)
-        ),
+        } => {
+            let advice = if *may_have_been_carried_out {
+                "the operation may still complete, retry later"
+            } else {
+                "retry later"
+            };
+            match crate::options::BOUND_NAMES.timeout_hint(e) {
+                Some(hint) => format!("{e}; {advice}; {hint}"),
+                None => format!("{e}; {advice}"),
+            }
+        }
         Error::NotFound { .. } => full,
         Error::AlreadyExists { .. } => full,
         Error::InUse { .. } => format!("{e}; stop the containers using it first"),

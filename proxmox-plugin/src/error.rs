@@ -93,16 +93,13 @@ fn from_linstor(err: &Error) -> Failure {
             EXIT_INPUT,
             format!("{msg}; the storage options are 'apica' (CA file), 'apicrt' and 'apikey' (client certificate and key)"),
         ),
-        Error::Timeout {
-            may_have_been_carried_out,
-            ..
-        } => Failure::new(
+        Error::Timeout { .. } => Failure::new(
             "timeout",
             EXIT_UNREACHABLE,
-            format!(
-                "{msg}; {}",
-                crate::options::BOUND_NAMES.timeout_hint(*may_have_been_carried_out)
-            ),
+            match crate::options::BOUND_NAMES.timeout_hint(err) {
+                Some(hint) => format!("{msg}; {hint}"),
+                None => msg,
+            },
         ),
         Error::NotFound { .. } => Failure::new("not-found", EXIT_NOT_FOUND, msg),
         Error::AlreadyExists { .. } => Failure::new("exists", EXIT_CONFLICT, msg),
