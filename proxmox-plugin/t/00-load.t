@@ -198,4 +198,15 @@ for my $case (@bad) {
     like($@, qr/resourcegroup: property is missing and it is not optional/, 'resourcegroup is required by pvesm add');
 }
 
+# The bounds reach the helper as written; they change how long a call waits, not what status
+# answers, so the status cache stays valid across a change of either.
+{
+    my $req = PVE::Storage::Custom::LINSTORPlugin::_request('drbd1',
+        { resourcegroup => 'rg', readtimeout => 2.5, changetimeout => '90' }, {}, 30);
+    is_deeply([ @{ $req->{scfg} }{qw(readtimeout changetimeout)} ], [ '2.5', '90' ], 'readtimeout and changetimeout are passed to the helper');
+    my $key = PVE::Storage::Custom::LINSTORPlugin::_status_key({ resourcegroup => 'rg' });
+    is(PVE::Storage::Custom::LINSTORPlugin::_status_key({ resourcegroup => 'rg', readtimeout => 30, changetimeout => 60 }),
+        $key, 'the bounds do not change the status cache key');
+}
+
 done_testing();
