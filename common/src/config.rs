@@ -203,6 +203,122 @@ pub const DEFAULT_SILENT_GRACE: Duration = Duration::from_millis(100);
 /// data-plane budget again (and marks it again if it still does not answer).
 pub const DEFAULT_SILENT_HOLD_OFF: Duration = Duration::from_secs(30);
 
+/// Allowed [`ClientConfig::request_timeout`] an admin may set, in seconds.
+pub const READ_BOUND_RANGE: (u64, u64) = (1, 300);
+/// Allowed [`ClientConfig::mutate_timeout`] an admin may set, in seconds.
+pub const CHANGE_BOUND_RANGE: (u64, u64) = (5, 600);
+
+/// Which of the two admin-settable controller bounds a setting sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BoundKind {
+    /// [`ClientConfig::request_timeout`]: a read on one controller.
+    Read,
+    /// [`ClientConfig::mutate_timeout`]: one change on the controller that took it.
+    Change,
+}
+
+impl BoundKind {
+    /// Smallest and largest value an admin may set, in seconds.
+    pub fn range(self) -> (u64, u64) {
+        match self {
+            Self::Read => READ_BOUND_RANGE,
+            Self::Change => CHANGE_BOUND_RANGE,
+        }
+    }
+
+    /// The bound when the setting is absent.
+    pub fn default_bound(self) -> Duration {
+        match self {
+            Self::Read => DEFAULT_READ_BOUND,
+            Self::Change => DEFAULT_MUTATE_BOUND,
+        }
+    }
+}
+
+/// Parse a bound setting named `setting`: seconds, whole or decimal (`10`, `2.5`), inside
+/// [`BoundKind::range`]. Anything else is refused with the setting, the value and the range.
+pub fn parse_bound(kind: BoundKind, setting: &str, raw: &str) -> Result<Duration> {
+    let (min, max) = kind.range();
+    let text = raw.trim();
+    let well_formed = {
+        let (whole, frac) = text.split_once('.').unwrap_or((text, "0"));
+        !whole.is_empty()
+            && !frac.is_empty()
+            && whole.bytes().all(|b| b.is_ascii_digit())
+            && frac.bytes().all(|b| b.is_ascii_digit())
+    };
+    let secs = text
+        .parse::<f64>()
+        .ok()
+        .filter(|s| well_formed && s.is_finite());
+    match secs {
+        Some(s) if s >= min as f64 && s <= max as f64 => Ok(Duration::from_secs_f64(s)),
+        Some(_) => Err(Error::Config(format!(
+            "{setting} is '{raw}': it must be from {min} to {max} seconds"
+        ))),
+        None => Err(Error::Config(format!(
+            "{setting} is '{raw}': use a number of seconds from {min} to {max} (whole or decimal, e.g. 10 or 2.5)"
+        ))),
+    }
+}
+
+/// How a frontend names its two bound settings, for its errors and hints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BoundNames {
+    /// The read bound's setting (e.g. `LINSTOR_READ_TIMEOUT`).
+    pub read: &'static str,
+    /// The change bound's setting.
+    pub change: &'static str,
+}
+
+impl BoundNames {
+    /// The setting of `kind`.
+    pub fn of(&self, kind: BoundKind) -> &'static str {
+        match kind {
+            BoundKind::Read => self.read,
+            BoundKind::Change => self.change,
+        }
+    }
+
+    /// What to tell an admin after a call of `kind` let its bound pass: the setting to raise
+    /// when the controller is only slow, and its range.
+    pub fn raise_hint(&self, kind: BoundKind) -> String {
+        let (min, max) = kind.range();
+        format!(
+            "if the controller is only slow, raise {} (seconds, {min} to {max}; default {})",
+            self.of(kind),
+            kind.default_bound().as_secs()
+        )
+    }
+
+    /// [`BoundNames::raise_hint`] for an [`Error::Timeout`]: a change's when it may have been
+    /// carried out, a read's otherwise. `None` for any other error and for waits no bound
+    /// setting decides: the data-plane budget ([`crate::volume::DATA_PLANE_BUDGET`]), the
+    /// known-silent grace, a clone's wait (each outside the setting's range, or exactly the
+    /// budget, so a read bound set to 1.5 s gets no hint).
+    pub fn timeout_hint(&self, err: &Error) -> Option<String> {
+        let Error::Timeout {
+            seconds,
+            may_have_been_carried_out,
+            ..
+        } = err
+        else {
+            return None;
+        };
+        let kind = if *may_have_been_carried_out {
+            BoundKind::Change
+        } else {
+            BoundKind::Read
+        };
+        let (min, max) = kind.range();
+        let budget = (kind == BoundKind::Read
+            && (*seconds - crate::volume::DATA_PLANE_BUDGET.as_secs_f64()).abs() < 1e-3)
+            || *seconds < min as f64
+            || *seconds > max as f64;
+        (!budget).then(|| self.raise_hint(kind))
+    }
+}
+
 /// Stands in for a secret in `Debug` output.
 pub const REDACTED: &str = "<redacted>";
 
@@ -361,7 +477,21 @@ pub struct Overlay {
     pub auth_keys: Option<(&'static str, &'static str)>,
     /// Where the last good controller is remembered.
     pub state_dir: Option<PathBuf>,
+    /// The read bound as the admin wrote it ([`parse_bound`]); `None` or blank keeps
+    /// [`DEFAULT_READ_BOUND`].
+    pub read_timeout: Option<String>,
+    /// The change bound as the admin wrote it; `None` or blank keeps [`DEFAULT_MUTATE_BOUND`].
+    pub change_timeout: Option<String>,
+    /// How the frontend names the two bound settings, for errors (default `read_timeout`,
+    /// `change_timeout`).
+    pub bound_names: Option<BoundNames>,
 }
+
+/// [`Overlay::bound_names`] when a frontend gives none.
+pub const DEFAULT_BOUND_NAMES: BoundNames = BoundNames {
+    read: "read_timeout",
+    change: "change_timeout",
+};
 
 impl Overlay {
     /// Only a controller list (e.g. a `--controllers` option); `None` or blank keeps discovery's.
@@ -385,6 +515,9 @@ impl std::fmt::Debug for Overlay {
             .field("password", &self.password.as_ref().map(|_| REDACTED))
             .field("auth_keys", &self.auth_keys)
             .field("state_dir", &self.state_dir)
+            .field("read_timeout", &self.read_timeout)
+            .field("change_timeout", &self.change_timeout)
+            .field("bound_names", &self.bound_names)
             .finish()
     }
 }
@@ -451,6 +584,16 @@ impl ClientConfig {
             )?
         };
         cfg.state_dir = overlay.state_dir.clone();
+        let names = overlay.bound_names.unwrap_or(DEFAULT_BOUND_NAMES);
+        fn setting(raw: &Option<String>) -> Option<&str> {
+            raw.as_deref().filter(|s| !s.trim().is_empty())
+        }
+        if let Some(raw) = setting(&overlay.read_timeout) {
+            cfg.request_timeout = parse_bound(BoundKind::Read, names.read, raw)?;
+        }
+        if let Some(raw) = setting(&overlay.change_timeout) {
+            cfg.mutate_timeout = parse_bound(BoundKind::Change, names.change, raw)?;
+        }
         Ok(cfg)
     }
 }
@@ -573,6 +716,9 @@ mod tests {
             password: Some("overlay-pw".into()),
             auth_keys: None,
             state_dir: Some("/var/cache/x".into()),
+            read_timeout: Some("12.5".into()),
+            change_timeout: Some(" 90 ".into()),
+            bound_names: None,
         };
         let cfg = ClientConfig::discover(&overlay, &src).unwrap();
         assert_eq!(
@@ -591,6 +737,135 @@ mod tests {
         assert_eq!(cfg.client_key, Some(PathBuf::from("/conf/k.pem")));
         assert_eq!(cfg.token.as_deref(), Some("from-overlay"));
         assert_eq!(cfg.state_dir, Some(PathBuf::from("/var/cache/x")));
+        assert_eq!(cfg.request_timeout, Duration::from_millis(12_500));
+        assert_eq!(cfg.mutate_timeout, Duration::from_secs(90));
+    }
+
+    #[test]
+    fn bounds_default_when_absent_or_blank() {
+        let src = Sources {
+            ls_controllers: None,
+            ls_username: None,
+            ls_password: None,
+            client_conf: PathBuf::from("/nonexistent/linstor-client.conf"),
+            auth_json: PathBuf::from("/nonexistent/auth.json"),
+        };
+        for overlay in [
+            Overlay::default(),
+            Overlay {
+                read_timeout: Some(" ".into()),
+                change_timeout: Some(String::new()),
+                ..Overlay::default()
+            },
+        ] {
+            let cfg = ClientConfig::discover(&overlay, &src).unwrap();
+            assert_eq!(
+                (cfg.request_timeout, cfg.mutate_timeout),
+                (DEFAULT_READ_BOUND, DEFAULT_MUTATE_BOUND)
+            );
+        }
+        let names = BoundNames {
+            read: "LINSTOR_READ_TIMEOUT",
+            change: "LINSTOR_CHANGE_TIMEOUT",
+        };
+        let bad = Overlay {
+            change_timeout: Some("700".into()),
+            bound_names: Some(names),
+            ..Overlay::default()
+        };
+        let err = ClientConfig::discover(&bad, &src).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "configuration error: LINSTOR_CHANGE_TIMEOUT is '700': it must be from 5 to 600 seconds"
+        );
+    }
+
+    #[test]
+    fn bound_values_parse_in_range_and_are_refused_with_setting_value_and_range() {
+        for (kind, raw, want_ms) in [
+            (BoundKind::Read, "1", 1_000),
+            (BoundKind::Read, "2.5", 2_500),
+            (BoundKind::Read, " 300 ", 300_000),
+            (BoundKind::Read, "0.999e3", 0),
+            (BoundKind::Change, "5", 5_000),
+            (BoundKind::Change, "600.0", 600_000),
+            (BoundKind::Change, "45", 45_000),
+        ] {
+            let got = parse_bound(kind, "x", raw);
+            if want_ms == 0 {
+                assert!(got.is_err(), "{raw}");
+            } else {
+                assert_eq!(got.unwrap(), Duration::from_millis(want_ms), "{raw}");
+            }
+        }
+        for (kind, raw, range) in [
+            (BoundKind::Read, "0.5", "1 to 300"),
+            (BoundKind::Read, "301", "1 to 300"),
+            (BoundKind::Read, "0", "1 to 300"),
+            (BoundKind::Change, "4.9", "5 to 600"),
+            (BoundKind::Change, "601", "5 to 600"),
+        ] {
+            let err = parse_bound(kind, "readtimeout", raw)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(&format!("readtimeout is '{raw}'")) && err.contains(range),
+                "{raw}: {err}"
+            );
+        }
+        for raw in [
+            "", "abc", "-3", "+3", "1e2", "inf", "NaN", "10s", "1.", ".5", "1.2.3", "5 s",
+        ] {
+            let err = parse_bound(BoundKind::Read, "--read-timeout", raw)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(&format!("--read-timeout is '{raw}'"))
+                    && err.contains("seconds from 1 to 300"),
+                "{raw}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn timeout_hint_names_the_setting_of_the_call_and_only_for_a_settable_wait() {
+        let names = BoundNames {
+            read: "readtimeout",
+            change: "changetimeout",
+        };
+        let timeout = |seconds: f64, change: bool| Error::Timeout {
+            tried: vec!["http://c:3370".into()],
+            seconds,
+            may_have_been_carried_out: change,
+        };
+        assert_eq!(
+            names.timeout_hint(&timeout(5.0, false)).as_deref(),
+            Some(
+                "if the controller is only slow, raise readtimeout (seconds, 1 to 300; default 5)"
+            )
+        );
+        assert_eq!(
+            names.timeout_hint(&timeout(24.0, true)).as_deref(),
+            Some(
+                "if the controller is only slow, raise changetimeout (seconds, 5 to 600; default 45)"
+            )
+        );
+        for (seconds, change, what) in [
+            (0.1, false, "the known-silent grace"),
+            (1.5, false, "the data-plane budget"),
+            (3600.0, true, "a clone's wait"),
+        ] {
+            assert_eq!(
+                names.timeout_hint(&timeout(seconds, change)),
+                None,
+                "{what}"
+            );
+        }
+        assert_eq!(
+            names.timeout_hint(&Error::Config("x".into())),
+            None,
+            "not a timeout"
+        );
     }
 
     #[test]

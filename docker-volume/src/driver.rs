@@ -130,7 +130,20 @@ pub fn linstor_message(e: &Error) -> String {
             "{e}; set cafile, certfile and keyfile in {} (or LS_CAFILE, LS_CERTFILE, LS_KEYFILE)",
             crate::options::CONFIG_FILE
         ),
-        Error::Timeout { .. } => format!("{e}; the operation may still complete, retry later"),
+        Error::Timeout {
+            may_have_been_carried_out,
+            ..
+        } => {
+            let advice = if *may_have_been_carried_out {
+                "the operation may still complete, retry later"
+            } else {
+                "retry later"
+            };
+            match crate::options::BOUND_NAMES.timeout_hint(e) {
+                Some(hint) => format!("{e}; {advice}; {hint}"),
+                None => format!("{e}; {advice}"),
+            }
+        }
         Error::NotFound { .. } => full,
         Error::AlreadyExists { .. } => full,
         Error::InUse { .. } => format!("{e}; stop the containers using it first"),

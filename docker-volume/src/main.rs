@@ -13,7 +13,7 @@ use linstor_common::host::RealHost;
 use linstor_common::naming::Platform;
 use linstor_common::volume::{Storage, StorageConfig};
 use linstor_common::Client;
-use linstor_docker_volume::options::{FileConfig, CONFIG_FILE};
+use linstor_docker_volume::options::{ClientFlags, FileConfig, CONFIG_FILE};
 use linstor_docker_volume::{server, Driver, DriverConfig};
 use tokio::signal::unix::{signal, SignalKind};
 use tracing::{error, info, warn};
@@ -51,6 +51,14 @@ struct Args {
     /// from the controller on every call.
     #[arg(long, default_value_t = linstor_docker_volume::driver::DEFAULT_LIST_CACHE_TTL.as_secs())]
     list_cache_ttl: u64,
+    /// Seconds a read (look-up, list) waits on one controller before the next is asked:
+    /// 1 to 25, whole or decimal (default 5).
+    #[arg(long, env = "LINSTOR_READ_TIMEOUT")]
+    read_timeout: Option<String>,
+    /// Seconds a change (create, delete, resize, attach) waits on the controller that took
+    /// it: 5 to 80, whole or decimal (default 45).
+    #[arg(long, env = "LINSTOR_CHANGE_TIMEOUT")]
+    change_timeout: Option<String>,
 }
 
 fn hostname() -> anyhow::Result<String> {
@@ -62,9 +70,14 @@ fn hostname() -> anyhow::Result<String> {
 fn build(args: &Args) -> anyhow::Result<Driver> {
     let file = FileConfig::load(&args.config)?;
     let env = |k: &str| std::env::var(k).ok();
+    let flags = ClientFlags {
+        controllers: args.controllers.clone(),
+        read_timeout: args.read_timeout.clone(),
+        change_timeout: args.change_timeout.clone(),
+    };
     let client_cfg = file
-        .client_config(
-            args.controllers.as_deref(),
+        .daemon_client_config(
+            &flags,
             &env,
             &Sources::system(),
             Some(args.state_dir.clone()),
@@ -142,7 +155,10 @@ async fn run(args: &Args, listener: tokio::net::UnixListener) -> anyhow::Result<
         loop {
             tick.tick().await;
             if let Err(e) = bg.refresh_volumes(Some(ttl / 2)).await {
-                warn!(error = %chain(&e), "cannot refresh the volume cache");
+                warn!(
+                    error = %linstor_docker_volume::driver::linstor_message(&e),
+                    "cannot refresh the volume cache"
+                );
             }
         }
     });

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use linstor_common::api::{AutoSelectFilter, Props};
-use linstor_common::config::{ClientConfig, Overlay, Sources};
+use linstor_common::config::{BoundKind, BoundNames, ClientConfig, Overlay, Sources};
 use linstor_common::naming::{self, docker};
 
 /// Default configuration file (the peer's path).
@@ -238,6 +238,9 @@ impl FileConfig {
             password: self.client_setting("password", env),
             auth_keys: Some(("username (LS_USERNAME)", "password (LS_PASSWORD)")),
             state_dir: None,
+            read_timeout: None,
+            change_timeout: None,
+            bound_names: None,
         }
     }
 
@@ -256,7 +259,82 @@ impl FileConfig {
         };
         ClientConfig::discover(&overlay, sources)
     }
+
+    /// The daemon's client configuration: [`FileConfig::client_config`] with the bounds of
+    /// `--read-timeout`/`--change-timeout`, each refused when it would not end inside the
+    /// driver's call bounds ([`MAX_READ_BOUND`], [`MAX_CHANGE_BOUND`]).
+    pub fn daemon_client_config(
+        &self,
+        flags: &ClientFlags,
+        env: &dyn Fn(&str) -> Option<String>,
+        sources: &Sources,
+        state_dir: Option<PathBuf>,
+    ) -> linstor_common::Result<ClientConfig> {
+        let overlay = Overlay {
+            state_dir,
+            read_timeout: flags.read_timeout.clone(),
+            change_timeout: flags.change_timeout.clone(),
+            bound_names: Some(BOUND_NAMES),
+            ..self.client_overlay(flags.controllers.as_deref(), env)
+        };
+        let cfg = ClientConfig::discover(&overlay, sources)?;
+        for (kind, bound, max, calls) in [
+            (
+                BoundKind::Read,
+                cfg.request_timeout,
+                MAX_READ_BOUND,
+                "Get, List and Path",
+            ),
+            (
+                BoundKind::Change,
+                cfg.mutate_timeout,
+                MAX_CHANGE_BOUND,
+                "Create, Remove, Mount and Unmount",
+            ),
+        ] {
+            if bound > max {
+                let min = kind.range().0;
+                return Err(linstor_common::Error::Config(format!(
+                    "{} is {} s: the plugin ends {calls} within {} s (below dockerd's limits), so use {min} to {} s",
+                    BOUND_NAMES.of(kind),
+                    bound.as_secs_f64(),
+                    match kind {
+                        BoundKind::Read => crate::driver::QUICK_CALL_BOUND,
+                        BoundKind::Change => crate::driver::CALL_BOUND,
+                    }
+                    .as_secs(),
+                    max.as_secs()
+                )));
+            }
+        }
+        Ok(cfg)
+    }
 }
+
+/// The daemon flags that reach the LINSTOR client (each also read from its environment
+/// variable, which the managed plugin can set).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientFlags {
+    /// `--controllers`.
+    pub controllers: Option<String>,
+    /// `--read-timeout` (`LINSTOR_READ_TIMEOUT`).
+    pub read_timeout: Option<String>,
+    /// `--change-timeout` (`LINSTOR_CHANGE_TIMEOUT`).
+    pub change_timeout: Option<String>,
+}
+
+/// How the daemon names its two bound settings.
+pub const BOUND_NAMES: BoundNames = BoundNames {
+    read: "--read-timeout (LINSTOR_READ_TIMEOUT)",
+    change: "--change-timeout (LINSTOR_CHANGE_TIMEOUT)",
+};
+
+/// Largest read bound the daemon takes: a read ends 5 s inside
+/// [`crate::driver::QUICK_CALL_BOUND`].
+pub const MAX_READ_BOUND: std::time::Duration = std::time::Duration::from_secs(25);
+/// Largest change bound the daemon takes: a change ends 10 s inside
+/// [`crate::driver::CALL_BOUND`].
+pub const MAX_CHANGE_BOUND: std::time::Duration = std::time::Duration::from_secs(80);
 
 /// Fully resolved options of one Create.
 #[derive(Debug, Clone, PartialEq, Eq)]

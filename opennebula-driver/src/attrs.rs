@@ -13,12 +13,22 @@
 //! | clone mode | `CLONE_MODE`, `LINSTOR_CLONE_MODE` (`snapshot` or `copy`) |
 //! | controller VM | `LINSTOR_CONTROLLER_VM` (VM id whose disks work without the controller) |
 //! | naming | `LINSTOR_NAMING` (`un` or `linbit`); otherwise the peer whose attributes are present |
+//! | read bound | `LINSTOR_READ_TIMEOUT`: seconds a read (look-up, list, `monitor`) waits on one controller before the next is asked, 1-300, whole or decimal (default 5) |
+//! | change bound | `LINSTOR_CHANGE_TIMEOUT`: seconds a change waits on the controller that took it, 5-600 (default 45) |
+//!
+//! A bound outside its range is refused (exit 2) with the attribute, the value and the range.
 
 use std::collections::BTreeMap;
 
-use linstor_common::config::Overlay;
+use linstor_common::config::{BoundNames, Overlay};
 use linstor_common::naming::opennebula::Scheme;
 use linstor_common::volume::CapacityArithmetic;
+
+/// The datastore attributes that set the controller bounds.
+pub const BOUND_NAMES: BoundNames = BoundNames {
+    read: "LINSTOR_READ_TIMEOUT",
+    change: "LINSTOR_CHANGE_TIMEOUT",
+};
 
 /// How image-to-disk copies are made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +87,10 @@ pub struct DsConfig {
     /// `LINSTOR_CAPACITY`: how `monitor` computes the datastore's size (`size-info`, the
     /// default; `linbit`: pool sum / place count; `linstor_un`: raw pool sum).
     pub capacity: CapacityArithmetic,
+    /// `LINSTOR_READ_TIMEOUT` as written (checked when the client is configured).
+    pub read_timeout: Option<String>,
+    /// `LINSTOR_CHANGE_TIMEOUT` as written.
+    pub change_timeout: Option<String>,
     /// Attributes that were present but could not be read, as `KEY: why` (reported as warnings).
     pub warnings: Vec<String>,
 }
@@ -204,6 +218,8 @@ impl DsConfig {
             bridge_list: list(first(t, &["BRIDGE_LIST"])),
             controller_vm,
             capacity,
+            read_timeout: get(&[BOUND_NAMES.read]),
+            change_timeout: get(&[BOUND_NAMES.change]),
             warnings,
         }
     }
@@ -220,6 +236,9 @@ impl DsConfig {
             client_key: self.key_file.as_ref().map(Into::into),
             username: self.username.clone(),
             password: self.password.as_ref().map(|p| p.0.clone()),
+            read_timeout: self.read_timeout.clone(),
+            change_timeout: self.change_timeout.clone(),
+            bound_names: Some(BOUND_NAMES),
             ..Overlay::default()
         }
     }
@@ -305,5 +324,19 @@ mod tests {
             "{:?}",
             c.warnings
         );
+    }
+
+    #[test]
+    fn bound_attributes_reach_the_client_settings_with_their_names() {
+        let c = DsConfig::from_template(&t(&[
+            ("LINSTOR_READ_TIMEOUT", "12.5"),
+            ("LINSTOR_CHANGE_TIMEOUT", "90"),
+        ]));
+        let o = c.client_overlay();
+        assert_eq!(o.read_timeout.as_deref(), Some("12.5"));
+        assert_eq!(o.change_timeout.as_deref(), Some("90"));
+        assert_eq!(o.bound_names, Some(BOUND_NAMES));
+        let none = DsConfig::from_template(&t(&[])).client_overlay();
+        assert_eq!((none.read_timeout, none.change_timeout), (None, None));
     }
 }

@@ -140,6 +140,13 @@ impl DriverError {
         {
             text.push_str("; LINSTOR requires basic authentication: set the datastore attributes LS_USERNAME and LS_PASSWORD (or the same variables in oned's environment)");
         }
+        if let DriverError::Linstor { source, .. } = self {
+            if let Some(hint) = crate::attrs::BOUND_NAMES.timeout_hint(source) {
+                text.push_str("; ");
+                text.push_str(&hint);
+                text.push_str(" in the datastore template");
+            }
+        }
         if text.starts_with(&format!("{action}:")) {
             text
         } else {

@@ -93,7 +93,14 @@ fn from_linstor(err: &Error) -> Failure {
             EXIT_INPUT,
             format!("{msg}; the storage options are 'apica' (CA file), 'apicrt' and 'apikey' (client certificate and key)"),
         ),
-        Error::Timeout { .. } => Failure::new("timeout", EXIT_UNREACHABLE, msg),
+        Error::Timeout { .. } => Failure::new(
+            "timeout",
+            EXIT_UNREACHABLE,
+            match crate::options::BOUND_NAMES.timeout_hint(err) {
+                Some(hint) => format!("{msg}; {hint}"),
+                None => msg,
+            },
+        ),
         Error::NotFound { .. } => Failure::new("not-found", EXIT_NOT_FOUND, msg),
         Error::AlreadyExists { .. } => Failure::new("exists", EXIT_CONFLICT, msg),
         Error::InUse { .. } => Failure::new("in-use", EXIT_CONFLICT, msg),

@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use linstor_common::api::Props;
-use linstor_common::config::DEFAULT_READ_BOUND;
 use linstor_common::config::{read_token_file, ClientConfig, Sources};
 use linstor_common::host::RealHost;
 use linstor_common::naming::proxmox::{
@@ -71,7 +70,9 @@ pub fn client_config(o: &StoreOptions, src: &Sources) -> Result<ClientConfig, Pv
     Ok(cc)
 }
 
-/// Build the storage layer for a request. `quick` shortens connect and request timeouts (status).
+/// Build the storage layer for a request. `quick` shortens connect and request timeouts (status,
+/// whatever `readtimeout` says); otherwise the storage's read and change bounds apply, each at
+/// most 4/5 of the method's timeout so the helper answers before the Perl module stops it.
 pub fn storage(ctx: &Context, quick: bool) -> Result<Storage, PveError> {
     let o = &ctx.options;
     let mut cc = client_config(o, &sources())?;
@@ -80,10 +81,10 @@ pub fn storage(ctx: &Context, quick: bool) -> Result<Storage, PveError> {
         cc.connect_timeout = Duration::from_millis(500);
         cc.request_timeout = STATUS_BUDGET;
     } else {
+        let cap = method_bound_cap(ctx.timeout_secs);
         cc.connect_timeout = Duration::from_secs(1);
-        cc.request_timeout =
-            Duration::from_secs(ctx.timeout_secs.clamp(1, 30)).min(DEFAULT_READ_BOUND);
-        cc.mutate_timeout = Duration::from_secs(ctx.timeout_secs.clamp(1, 30)) * 4 / 5;
+        cc.request_timeout = cc.request_timeout.min(cap);
+        cc.mutate_timeout = cc.mutate_timeout.min(cap);
     }
     cc.state_dir = Some(dir.clone());
     let client = Client::new(cc)?;
@@ -95,6 +96,12 @@ pub fn storage(ctx: &Context, quick: bool) -> Result<Storage, PveError> {
     sc.device_timeout = Duration::from_secs(ctx.timeout_secs.clamp(2, 30) - 1);
     sc.in_use_wait = IN_USE_WAIT;
     Ok(Storage::new(sc, client, Arc::new(RealHost)))
+}
+
+/// The longest bound of one controller call inside a method the Perl module stops after
+/// `timeout_secs`: 4/5 of it (of 30 s at most).
+pub fn method_bound_cap(timeout_secs: u64) -> Duration {
+    Duration::from_secs(timeout_secs.clamp(1, 30)) * 4 / 5
 }
 
 fn not_found(what: String) -> PveError {

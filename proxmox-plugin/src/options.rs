@@ -1,10 +1,16 @@
 //! The `drbd:` storage.cfg options of `linstor-proxmox` (plus `controllervm`), parsed from the
 //! `$scfg` hash the Perl module passes on, with the peer's defaults.
 
-use linstor_common::config::Overlay;
+use linstor_common::config::{BoundNames, Overlay};
 use serde_json::{Map, Value};
 
 use crate::error::PveError;
+
+/// The storage options that set the controller bounds.
+pub const BOUND_NAMES: BoundNames = BoundNames {
+    read: "readtimeout",
+    change: "changetimeout",
+};
 
 /// How `allowtwoprimaries` is applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +50,10 @@ pub struct StoreOptions {
     pub search_domain: Option<String>,
     /// `controllervm`: VMID of the VM running the controller.
     pub controller_vm: Option<String>,
+    /// `readtimeout` seconds as written (checked by [`linstor_common::config::parse_bound`]).
+    pub read_timeout: Option<String>,
+    /// `changetimeout` seconds as written.
+    pub change_timeout: Option<String>,
 }
 
 impl Default for StoreOptions {
@@ -61,6 +71,8 @@ impl Default for StoreOptions {
             cluster_lock_timeout: 0,
             search_domain: None,
             controller_vm: None,
+            read_timeout: None,
+            change_timeout: None,
         }
     }
 }
@@ -134,6 +146,8 @@ impl StoreOptions {
         o.api_crt = get("apicrt");
         o.api_key = get("apikey");
         o.api_ca = get("apica");
+        o.read_timeout = get("readtimeout");
+        o.change_timeout = get("changetimeout");
         o.search_domain = get("searchdomain").map(|s| s.trim_start_matches('.').to_string());
         if let Some(vm) = get("controllervm") {
             if !vm.bytes().all(|b| b.is_ascii_digit()) || vm.len() > 10 {
@@ -176,7 +190,8 @@ impl StoreOptions {
 
     /// The client settings of this storage for [`linstor_common::config::ClientConfig::discover`]:
     /// `controller` (bare hosts mean HTTPS on 3371 when TLS, a bearer `token` or `basic_auth` is configured),
-    /// `apica`, and `apicrt` with `apikey`, which must be set together.
+    /// `apica`, `apicrt` with `apikey`, which must be set together, and the bounds
+    /// `readtimeout`/`changetimeout`.
     pub fn client_overlay(
         &self,
         token: Option<String>,
@@ -197,6 +212,9 @@ impl StoreOptions {
             client_cert,
             client_key,
             token,
+            read_timeout: self.read_timeout.clone(),
+            change_timeout: self.change_timeout.clone(),
+            bound_names: Some(BOUND_NAMES),
             ..Overlay::default()
         })
     }
@@ -236,7 +254,8 @@ mod tests {
             "controller": "a,b:4000", "resourcegroup": "rg1", "preferlocal": "No",
             "exactsize": "yes", "allowtwoprimaries": "migration", "statuscache": "0",
             "apicrt": "/c", "apikey": "/k", "apica": "/ca", "clusterlocktimeout": 30,
-            "searchdomain": ".example.com", "controllervm": "100"
+            "searchdomain": ".example.com", "controllervm": "100",
+            "readtimeout": "12.5", "changetimeout": 90
         }))
         .unwrap();
         assert_eq!(o.controller.as_deref(), Some("a,b:4000"));
@@ -252,6 +271,14 @@ mod tests {
         assert_eq!(o.linstor_node("pve1"), "pve1.example.com");
         assert_eq!(o.linstor_node("pve1.other"), "pve1.other");
         assert_eq!(o.controller_vm.as_deref(), Some("100"));
+        assert_eq!(
+            (o.read_timeout.as_deref(), o.change_timeout.as_deref()),
+            (Some("12.5"), Some("90"))
+        );
+        let overlay = o.client_overlay(None, false).unwrap();
+        assert_eq!(overlay.read_timeout.as_deref(), Some("12.5"));
+        assert_eq!(overlay.change_timeout.as_deref(), Some("90"));
+        assert_eq!(overlay.bound_names, Some(BOUND_NAMES));
         assert_eq!(
             opts(json!({"allowtwoprimaries": "no"}))
                 .unwrap()

@@ -41,12 +41,13 @@ is_deeply($pd->{format}, [ { raw => 1 }, 'raw' ], 'raw only');
 my @peer = qw(controller resourcegroup preferlocal exactsize allowtwoprimaries statuscache apicrt
     apikey apica clusterlocktimeout searchdomain);
 my $props = $P->properties();
-is_deeply([ sort keys %$props ], [ sort(@peer, 'controllervm') ], 'every linstor-proxmox option plus controllervm, nothing common re-declared');
+my @own = qw(controllervm readtimeout changetimeout);
+is_deeply([ sort keys %$props ], [ sort(@peer, @own) ], 'every linstor-proxmox option plus controllervm and the two bounds, nothing common re-declared');
 for my $p (keys %$props) {
     ok($props->{$p}{type} && $props->{$p}{description}, "property $p has a type and a description");
 }
 my $opts = $P->options();
-for my $o (@peer, qw(controllervm nodes disable content)) {
+for my $o (@peer, @own, qw(nodes disable content)) {
     ok(exists $opts->{$o}, "option $o accepted");
 }
 is($opts->{resourcegroup}{optional}, 0, 'resourcegroup is mandatory');
@@ -144,6 +145,8 @@ my %good = (
     statuscache => [qw(0 60 7200)],
     clusterlocktimeout => [qw(0 120)],
     searchdomain => [qw(example.com lan)],
+    readtimeout => [qw(1 2.5 30 300 300.0)],
+    changetimeout => [qw(5 45 90.5 600)],
 );
 for my $k (sort keys %good) {
     for my $v (@{ $good{$k} }) {
@@ -169,6 +172,14 @@ my @bad = (
     [ statuscache => 'soon', qr/type check \('integer'\) failed/ ],
     [ clusterlocktimeout => '-1', qr/value must have a minimum value of 0/ ],
     [ searchdomain => '.example.com', qr/invalid format - value does not look like a valid DNS name/ ],
+    [ readtimeout => '0.5', qr/value must have a minimum value of 1/ ],
+    [ readtimeout => '301', qr/value must have a maximum value of 300/ ],
+    [ readtimeout => 'slow', qr/type check \('number'\) failed - got 'slow'/ ],
+    [ readtimeout => '1e2', qr/value does not match the regex pattern/ ],
+    [ readtimeout => '-5', qr/value does not match the regex pattern/ ],
+    [ changetimeout => '4', qr/value must have a minimum value of 5/ ],
+    [ changetimeout => '601', qr/value must have a maximum value of 600/ ],
+    [ changetimeout => '.5', qr/value does not match the regex pattern/ ],
     [ disable => 'yes', qr/type check \('boolean'\) failed - got 'yes'/ ],
     [ nosuchoption => 'x', qr/unexpected property 'nosuchoption'/ ],
     [ controller => "a\nb", qr/property contains a line feed/ ],
@@ -185,6 +196,17 @@ for my $case (@bad) {
     ok(!$PVE::Storage::CONFIG->{ids}{bad1}, 'and nothing is stored');
     eval { PVE::Storage::pvesm_add($P, 'bad2', controller => 'ctl') };
     like($@, qr/resourcegroup: property is missing and it is not optional/, 'resourcegroup is required by pvesm add');
+}
+
+# The bounds reach the helper as written; they change how long a call waits, not what status
+# answers, so the status cache stays valid across a change of either.
+{
+    my $req = PVE::Storage::Custom::LINSTORPlugin::_request('drbd1',
+        { resourcegroup => 'rg', readtimeout => 2.5, changetimeout => '90' }, {}, 30);
+    is_deeply([ @{ $req->{scfg} }{qw(readtimeout changetimeout)} ], [ '2.5', '90' ], 'readtimeout and changetimeout are passed to the helper');
+    my $key = PVE::Storage::Custom::LINSTORPlugin::_status_key({ resourcegroup => 'rg' });
+    is(PVE::Storage::Custom::LINSTORPlugin::_status_key({ resourcegroup => 'rg', readtimeout => 30, changetimeout => 60 }),
+        $key, 'the bounds do not change the status cache key');
 }
 
 done_testing();

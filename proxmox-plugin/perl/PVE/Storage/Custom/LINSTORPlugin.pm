@@ -46,7 +46,11 @@ my $JSON = eval { require JSON::XS; JSON::XS->new->canonical } || JSON::PP->new-
 our $PROCESS_STARTS = 0;
 
 my @OWN_OPTIONS = qw(controller resourcegroup preferlocal exactsize allowtwoprimaries
-    statuscache apicrt apikey apica clusterlocktimeout searchdomain controllervm);
+    statuscache apicrt apikey apica clusterlocktimeout searchdomain controllervm
+    readtimeout changetimeout);
+
+# Options that change how long a call may wait, not what a status answer says.
+my %NOT_IN_STATUS_KEY = map { $_ => 1 } qw(statuscache clusterlocktimeout readtimeout changetimeout);
 
 # Storage options whose change makes on_update_hook check the controller again.
 my @CONNECTION_OPTIONS = qw(controller resourcegroup apicrt apikey apica disable);
@@ -129,6 +133,14 @@ sub properties {
             description => "Domain appended to the PVE node name to form the LINSTOR node name.",
             type => 'string', format => 'dns-name',
         },
+        readtimeout => {
+            description => "Seconds a read (look-up, list) waits on one controller before the next is asked (at most 4/5 of the call's timeout; status keeps its own short bound).",
+            type => 'number', pattern => '\d+(?:\.\d+)?', minimum => 1, maximum => 300, default => 5,
+        },
+        changetimeout => {
+            description => "Seconds a change (create, delete, resize, snapshot) waits on the controller that took it (at most 4/5 of the call's timeout).",
+            type => 'number', pattern => '\d+(?:\.\d+)?', minimum => 5, maximum => 600, default => 45,
+        },
         controllervm => PVE::JSONSchema::get_standard_option('pve-vmid', {
             description => "VMID of the VM that runs the LINSTOR controller: its volumes work without a controller and are never deleted.",
         }),
@@ -152,6 +164,8 @@ sub options {
         clusterlocktimeout => { optional => 1 },
         searchdomain => { optional => 1 },
         controllervm => { optional => 1 },
+        readtimeout => { optional => 1 },
+        changetimeout => { optional => 1 },
     };
 }
 
@@ -591,7 +605,7 @@ sub list_images {
 sub _status_key {
     my ($scfg) = @_;
     my %opts = map { defined($scfg->{$_}) ? ($_ => "$scfg->{$_}") : () }
-        grep { $_ ne 'statuscache' && $_ ne 'clusterlocktimeout' } @OWN_OPTIONS;
+        grep { !$NOT_IN_STATUS_KEY{$_} } @OWN_OPTIONS;
     return $JSON->encode({ node => _nodename(), scfg => \%opts });
 }
 
