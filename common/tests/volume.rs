@@ -10,7 +10,7 @@ use linstor_common::host::FakeHost;
 use linstor_common::naming::{proxmox, Platform};
 use linstor_common::volume::{
     CreateOutcome, CreateSpec, Storage, StorageConfig, TwoPrimaries, ALLOW_TWO_PRIMARIES,
-    INCOMPLETE_MARKER,
+    CREATED_PROP, INCOMPLETE_MARKER,
 };
 use linstor_common::{Client, Error};
 use linstor_tests::sim::{FailKind, Fault, Sim, SimConfig};
@@ -540,6 +540,38 @@ async fn snapshots_rollback_newest_only_restore_and_clone() {
         Some("103")
     );
     assert_eq!(e.diskful_nodes("pm-0000aab0").len(), 2);
+
+    let created = |rd: &str| -> i64 {
+        e.rd_props(rd)
+            .get(CREATED_PROP)
+            .and_then(Value::as_str)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{rd} carries {CREATED_PROP}"))
+    };
+    let source = created("pm-0000aaae");
+    assert!(
+        created("pm-0000aaaf") > source && created("pm-0000aab0") > created("pm-0000aaaf"),
+        "a restore and a clone carry their own creation time, not the source's"
+    );
+    e.sim.reset_stats();
+    let listed = s.list_in_group().await.unwrap();
+    assert_eq!(
+        e.sim.request_count(),
+        1,
+        "volumes made here are listed from their definitions"
+    );
+    let times: Vec<(&str, Option<i64>)> = listed
+        .iter()
+        .map(|v| (v.name.as_str(), v.created_ms))
+        .collect();
+    assert_eq!(
+        times,
+        [
+            ("pm-0000aaae", Some(source)),
+            ("pm-0000aaaf", Some(created("pm-0000aaaf"))),
+            ("pm-0000aab0", Some(created("pm-0000aab0"))),
+        ]
+    );
 
     s.delete("pm-0000aaae").await.unwrap();
     s.delete("pm-0000aaae").await.unwrap();

@@ -439,17 +439,8 @@ async fn list(
     vmid: Option<&str>,
     vollist: Option<&[String]>,
 ) -> Result<Value, PveError> {
-    let rg = &ctx.options.resource_group;
     let mut images = Vec::new();
-    for info in st.list().await? {
-        if !info
-            .resource_group
-            .as_deref()
-            .is_some_and(|g| g.eq_ignore_ascii_case(rg))
-            || info.replicas.is_empty()
-        {
-            continue;
-        }
+    for info in st.list_in_group().await? {
         let Some(v) = proxmox::volname_from(&info.name, &info.props) else {
             continue;
         };

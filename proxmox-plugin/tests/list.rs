@@ -1,7 +1,8 @@
 //! `list_images` of the real `linstor-pve` helper against the simulator: it reports exactly the
-//! volumes of this storage (size, VMID, creation time; foreign definitions, other resource
-//! groups and definitions without a replica left out) in two REST requests whatever the
-//! population.
+//! volumes of this storage (size, VMID, creation time; foreign definitions and other resource
+//! groups left out). Volumes this suite made are listed from their definitions in one REST
+//! request whatever the population; volumes made elsewhere (LINBIT's plugin) or left unfinished
+//! count only with a resource somewhere, which costs one more request.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -25,6 +26,10 @@ fn spawn(sim: &BlockingSim, rd: &str, group: &str, props: Value, size_kib: u64) 
 }
 
 fn list_images(sim: &BlockingSim, cache: &std::path::Path, args: Value) -> Value {
+    helper(sim, cache, "list_images", args)
+}
+
+fn helper(sim: &BlockingSim, cache: &std::path::Path, method: &str, args: Value) -> Value {
     let doc = json!({
         "storeid": "drbd1",
         "scfg": {"controller": sim.url(), "resourcegroup": "DfltRscGrp"},
@@ -34,7 +39,7 @@ fn list_images(sim: &BlockingSim, cache: &std::path::Path, args: Value) -> Value
         "args": args,
     });
     let mut child = Command::new(env!("CARGO_BIN_EXE_linstor-pve"))
-        .arg("list_images")
+        .arg(method)
         .env_clear()
         .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
         .env("LINSTOR_PVE_CACHE_DIR", cache)
@@ -53,7 +58,7 @@ fn list_images(sim: &BlockingSim, cache: &std::path::Path, args: Value) -> Value
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
-        "list_images failed: {}",
+        "{method} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
@@ -70,9 +75,7 @@ fn volids(listing: &Value) -> Vec<String> {
     v
 }
 
-#[test]
-fn list_images_reports_our_volumes_in_two_requests_whatever_the_count() {
-    let tmp = tempfile::tempdir().unwrap();
+fn cluster() -> BlockingSim {
     let sim = Sim::start_blocking(SimConfig {
         nodes: ["n1", "n2", "n3"].map(String::from).to_vec(),
         ..Default::default()
@@ -86,55 +89,90 @@ fn list_images_reports_our_volumes_in_two_requests_whatever_the_count() {
             .as_bytes(),
     );
     assert!(status < 300, "resource group: {status} {reply:?}");
-    spawn(
-        &sim,
-        "pm-0000000a",
-        "DfltRscGrp",
-        json!({"Aux/pm/vmid": "100"}),
-        4096,
-    );
-    spawn(&sim, "foreign", "DfltRscGrp", json!({}), 4096);
+    sim
+}
+
+fn bare_definition(sim: &BlockingSim, rd: &str, props: Value) {
     let (status, reply) = sim.call(
         "POST",
         "/v1/resource-definitions",
-        json!({"resource_definition": {"name": "pm-0000000c", "resource_group_name": "DfltRscGrp",
-                                       "props": {"Aux/pm/vmid": "102"}}})
+        json!({"resource_definition": {"name": rd, "resource_group_name": "DfltRscGrp",
+                                       "props": props}})
         .to_string()
         .as_bytes(),
     );
-    assert!(status < 300, "bare definition: {status} {reply:?}");
+    assert!(status < 300, "bare definition {rd}: {status} {reply:?}");
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+#[test]
+fn list_images_reads_only_definitions_for_volumes_made_here() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = cluster();
+    let before = now_secs();
+    let made = helper(
+        &sim,
+        tmp.path(),
+        "alloc_image",
+        json!({"vmid": "100", "size_kib": 4096}),
+    );
+    let volname = made["volname"]
+        .as_str()
+        .expect("alloc_image answers the volname")
+        .to_string();
+    spawn(&sim, "foreign", "DfltRscGrp", json!({}), 4096);
     spawn(
         &sim,
         "pm-0000000b",
         "OtherGrp",
-        json!({"Aux/pm/vmid": "101"}),
+        json!({"Aux/pm/vmid": "101", "Aux/linstor-plugins/created": "1700000000000"}),
         4096,
+    );
+    bare_definition(
+        &sim,
+        "pm-0000000c",
+        json!({"Aux/pm/vmid": "102", "Aux/linstor-plugins/created": "1700000000000",
+               "Aux/linstor-plugins/incomplete": "yes"}),
     );
 
     sim.reset_stats();
     let small = list_images(&sim, tmp.path(), json!({}));
     assert_eq!(
+        volids(&small),
+        [format!("drbd1:{volname}")],
+        "an unfinished create (incomplete marker, no resource) is not listed"
+    );
+    assert_eq!(
         sim.request_count(),
         2,
-        "definitions and resources: {:?}",
+        "the definitions, then the resources of the one unfinished volume: {:?}",
         sim.stats()
     );
-    assert_eq!(volids(&small), ["drbd1:pm-0000000a_100"]);
     let img = &small["images"][0];
     assert_eq!(img["size"], json!(4096 * 1024));
     assert_eq!(img["vmid"], json!(100));
     assert_eq!(img["format"], json!("raw"));
+    let ctime = img["ctime"].as_u64().expect("ctime");
     assert!(
-        img["ctime"].as_u64().is_some_and(|t| t > 1_600_000_000),
-        "ctime from the resource's creation time: {img}"
+        (before..=now_secs()).contains(&ctime),
+        "ctime is when alloc_image made it: {ctime}, between {before} and now"
     );
 
-    for i in 0..40u64 {
+    let (status, reply) = sim.call("DELETE", "/v1/resource-definitions/pm-0000000c", b"");
+    assert!(status < 300, "delete: {status} {reply:?}");
+    for i in 0..60u64 {
         spawn(
             &sim,
             &format!("pm-1{i:07x}"),
             "DfltRscGrp",
-            json!({"Aux/pm/vmid": (200 + i % 4).to_string()}),
+            json!({"Aux/pm/vmid": (200 + i % 4).to_string(),
+                   "Aux/linstor-plugins/created": (1_700_000_000_000 + i).to_string()}),
             8192,
         );
     }
@@ -142,16 +180,88 @@ fn list_images_reports_our_volumes_in_two_requests_whatever_the_count() {
     let large = list_images(&sim, tmp.path(), json!({}));
     assert_eq!(
         sim.request_count(),
-        2,
-        "still two requests at 41 volumes: {:?}",
+        1,
+        "one request for 61 volumes made here: {:?}",
         sim.stats()
     );
-    assert_eq!(volids(&large).len(), 41);
+    assert_eq!(volids(&large).len(), 61);
+    let one = large["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["volid"] == json!("drbd1:pm-10000003_203"))
+        .expect("pm-10000003 listed");
+    assert_eq!(
+        one["ctime"],
+        json!(1_700_000_000u64),
+        "ctime from the definition"
+    );
 
     sim.reset_stats();
     let one_vm = list_images(&sim, tmp.path(), json!({"vmid": "201"}));
-    assert_eq!(sim.request_count(), 2);
+    assert_eq!(sim.request_count(), 1);
     let ids = volids(&one_vm);
-    assert_eq!(ids.len(), 10);
+    assert_eq!(ids.len(), 15);
     assert!(ids.iter().all(|v| v.ends_with("_201")), "{ids:?}");
+}
+
+#[test]
+fn list_images_lists_volumes_made_elsewhere_only_with_a_resource() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = cluster();
+    spawn(
+        &sim,
+        "vm-100-disk-1",
+        "DfltRscGrp",
+        json!({"Aux/pm/vmid": "100", "DrbdOptions/ExactSize": "yes"}),
+        4096,
+    );
+    spawn(
+        &sim,
+        "pm-0000000a",
+        "DfltRscGrp",
+        json!({"Aux/pm/vmid": "100"}),
+        4096,
+    );
+    bare_definition(&sim, "pm-0000000c", json!({"Aux/pm/vmid": "102"}));
+    spawn(&sim, "foreign", "DfltRscGrp", json!({}), 4096);
+
+    sim.reset_stats();
+    let listing = list_images(&sim, tmp.path(), json!({}));
+    assert_eq!(
+        volids(&listing),
+        ["drbd1:pm-0000000a_100", "drbd1:vm-100-disk-1"],
+        "a definition without any resource is not a disk"
+    );
+    assert_eq!(
+        sim.request_count(),
+        2,
+        "the definitions, then the resources of the three made elsewhere: {:?}",
+        sim.stats()
+    );
+    for img in listing["images"].as_array().unwrap() {
+        assert!(
+            img["ctime"].as_u64().is_some_and(|t| t > 1_600_000_000),
+            "ctime from the resource's creation time: {img}"
+        );
+    }
+
+    for i in 0..60u64 {
+        spawn(
+            &sim,
+            &format!("pm-2{i:07x}"),
+            "DfltRscGrp",
+            json!({"Aux/pm/vmid": "300"}),
+            4096,
+        );
+    }
+    sim.reset_stats();
+    let many = list_images(&sim, tmp.path(), json!({}));
+    assert_eq!(
+        sim.request_count(),
+        2,
+        "63 made elsewhere: the whole resource view, still one request: {:?}",
+        sim.stats()
+    );
+    assert_eq!(volids(&many).len(), 62);
 }

@@ -266,8 +266,12 @@ pub fn lost(before: &Value, after: &Value, deleting: Option<&str>) -> Vec<String
     out
 }
 
-/// The end state a user sees: per volume its props, size and which node holds a disk, a
-/// diskless copy or a tie-breaker, and its snapshots. Ports, minors and node ids are left out.
+/// `linstor_common::volume::CREATED_PROP`: when a volume was made, different in every run.
+const CREATED_PROP: &str = "Aux/linstor-plugins/created";
+
+/// The end state a user sees: per volume its props (the creation time only as present), size
+/// and which node holds a disk, a diskless copy or a tie-breaker, and its snapshots. Ports,
+/// minors and node ids are left out.
 pub fn end_state(state: &Value) -> Value {
     let mut out = serde_json::Map::new();
     for (rd, v) in state["resource_definitions"]
@@ -297,9 +301,13 @@ pub fn end_state(state: &Value) -> Value {
             .flatten()
             .map(|x| x["size_kib"].clone())
             .collect();
+        let mut props = v["props"].clone();
+        if let Some(t) = props.get_mut(CREATED_PROP) {
+            *t = json!("(a time)");
+        }
         out.insert(
             rd.clone(),
-            json!({"props": v["props"], "sizes": sizes, "resources": rscs, "snapshots": v["snapshots"]}),
+            json!({"props": props, "sizes": sizes, "resources": rscs, "snapshots": v["snapshots"]}),
         );
     }
     Value::Object(out)

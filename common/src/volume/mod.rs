@@ -30,6 +30,12 @@ pub use snapshot::SnapshotInfo;
 pub const MIGRATION_MARKER: &str = "Aux/linstor-plugins/migration-two-primaries";
 /// RD property present while a multi-step create (local replica first) is not finished.
 pub const INCOMPLETE_MARKER: &str = "Aux/linstor-plugins/incomplete";
+/// RD property holding when the volume was made (ms since the epoch), set by every create,
+/// restore and clone of this suite, so that [`Storage::list_in_group`] needs no resource list.
+pub const CREATED_PROP: &str = "Aux/linstor-plugins/created";
+/// At most this many names go into one filtered `GET /v1/view/resources` (its request line
+/// stays a few KiB); more are read from the whole view.
+const NAMED_VIEW_MAX: usize = 50;
 /// The DRBD net option for dual-primary.
 pub const ALLOW_TWO_PRIMARIES: &str = "DrbdOptions/Net/allow-two-primaries";
 
@@ -140,6 +146,46 @@ pub struct Replica {
     pub disk_state: Option<String>,
 }
 
+/// A volume of [`Storage::list_in_group`]: its definition and when it was made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedVolume {
+    /// RD name.
+    pub name: String,
+    /// Size of volume 0 in KiB.
+    pub size_kib: u64,
+    /// RD props.
+    pub props: Props,
+    /// When it was made (ms since the epoch): [`CREATED_PROP`], else its earliest resource.
+    pub created_ms: Option<i64>,
+}
+
+/// Size of volume 0 of a definition in KiB (0 without one).
+fn size_of(def: &ResourceDefinition) -> u64 {
+    def.volume_definitions
+        .iter()
+        .find(|v| v.volume_number.unwrap_or(0) == 0)
+        .map(|v| v.size_kib)
+        .unwrap_or(0)
+}
+
+/// The earlier of two optional times.
+fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// `props` with [`CREATED_PROP`] saying now.
+fn with_created(props: &Props) -> Props {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let mut props = props.clone();
+    props.insert(CREATED_PROP.into(), now.to_string());
+    props
+}
+
 /// A resource of `/v1/view/resources` as a replica: the replica, its RD name, its creation time.
 fn replica_of(r: ResourceBrief) -> (Replica, String, Option<i64>) {
     let disk_state = r
@@ -219,12 +265,7 @@ impl VolumeInfo {
     ) -> Self {
         replicas.sort_by(|a, b| a.node.cmp(&b.node));
         Self {
-            size_kib: rd
-                .volume_definitions
-                .iter()
-                .find(|v| v.volume_number.unwrap_or(0) == 0)
-                .map(|v| v.size_kib)
-                .unwrap_or(0),
+            size_kib: size_of(&rd),
             name: rd.name,
             props: rd.props,
             resource_group: rd.resource_group_name,
@@ -418,10 +459,7 @@ impl Storage {
             key.make_ascii_lowercase();
             let entry = by_rd.entry(key).or_default();
             entry.0.push(replica);
-            entry.1 = match (entry.1, created) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            entry.1 = earliest(entry.1, created);
         }
         let mut out: Vec<VolumeInfo> = defs
             .into_iter()
@@ -436,6 +474,68 @@ impl Storage {
             .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
+    }
+
+    /// Every volume of this platform in the storage's resource group that can be used: read
+    /// from the definitions alone (one request) when each is complete and carries
+    /// [`CREATED_PROP`]; the others (made by other tools or older versions, or unfinished)
+    /// count only with a resource somewhere, read in a second request, filtered by their names
+    /// when they are few. Sorted by name.
+    #[instrument(skip(self))]
+    pub async fn list_in_group(&self) -> Result<Vec<ListedVolume>> {
+        let rg = &self.cfg.resource_group;
+        let defs = self.client.resource_definitions_brief(&[]).await?;
+        let mut listed = Vec::new();
+        let mut unsure = Vec::new();
+        for d in defs.into_iter().map(ResourceDefinition::from) {
+            let in_group = d
+                .resource_group_name
+                .as_deref()
+                .is_some_and(|g| g.eq_ignore_ascii_case(rg));
+            if !in_group || !self.cfg.platform.owns(&d) {
+                continue;
+            }
+            let created_ms = if d.props.contains_key(INCOMPLETE_MARKER) {
+                None
+            } else {
+                d.props
+                    .get(CREATED_PROP)
+                    .and_then(|v| v.parse::<i64>().ok())
+            };
+            let v = ListedVolume {
+                size_kib: size_of(&d),
+                created_ms,
+                name: d.name,
+                props: d.props,
+            };
+            if created_ms.is_some() {
+                listed.push(v);
+            } else {
+                unsure.push(v);
+            }
+        }
+        if !unsure.is_empty() {
+            let names: Vec<&str> = if unsure.len() <= NAMED_VIEW_MAX {
+                unsure.iter().map(|v| v.name.as_str()).collect()
+            } else {
+                Vec::new()
+            };
+            let resources = self.client.view_resources_brief(&names, &[]).await?;
+            let mut first: std::collections::HashMap<String, Option<i64>> =
+                std::collections::HashMap::with_capacity(resources.len());
+            for r in resources {
+                let mut key = r.name;
+                key.make_ascii_lowercase();
+                let e = first.entry(key).or_insert(None);
+                *e = earliest(*e, r.create_timestamp);
+            }
+            listed.extend(unsure.into_iter().filter_map(|mut v| {
+                v.created_ms = *first.get(&v.name.to_ascii_lowercase())?;
+                Some(v)
+            }));
+        }
+        listed.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(listed)
     }
 
     /// Create a volume: one spawn carrying the ownership props, so no unowned RD can exist.
@@ -462,7 +562,7 @@ impl Storage {
                 self.cfg.platform.name()
             )));
         }
-        let mut props = spec.props.clone();
+        let mut props = with_created(&spec.props);
         if spec.local_replica {
             props.insert(INCOMPLETE_MARKER.into(), "yes".into());
         }

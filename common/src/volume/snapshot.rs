@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use tracing::instrument;
 
-use super::{CreateOutcome, CreateSpec, Storage, VolumeInfo};
+use super::{size_of, with_created, CreateOutcome, CreateSpec, Storage, VolumeInfo, CREATED_PROP};
 use crate::api::*;
 use crate::error::{Error, Result};
 use crate::naming;
@@ -22,14 +22,6 @@ pub struct SnapshotInfo {
     pub props: Props,
     /// Completed on every node.
     pub successful: bool,
-}
-
-fn size_of(def: &ResourceDefinition) -> u64 {
-    def.volume_definitions
-        .iter()
-        .find(|v| v.volume_number.unwrap_or(0) == 0)
-        .map(|v| v.size_kib)
-        .unwrap_or(0)
 }
 
 fn not_found(what: String) -> Error {
@@ -170,7 +162,7 @@ impl Storage {
                 resource_definition: ResourceDefinition {
                     name: spec.name.clone(),
                     resource_group_name: Some(rg),
-                    props: spec.props.clone(),
+                    props: with_created(&spec.props),
                     ..Default::default()
                 },
                 ..Default::default()
@@ -242,13 +234,13 @@ impl Storage {
         let delete_props: Vec<String> = def
             .props
             .keys()
-            .filter(|k| k.starts_with("Aux/") && !spec.props.contains_key(*k))
+            .filter(|k| k.starts_with("Aux/") && !spec.props.contains_key(*k) && *k != CREATED_PROP)
             .cloned()
             .collect();
         let req = ResourceDefinitionCloneRequest {
             name: spec.name.clone(),
             resource_group: spec.resource_group.clone(),
-            override_props: spec.props.clone(),
+            override_props: with_created(&spec.props),
             delete_props,
             ..Default::default()
         };

@@ -259,7 +259,10 @@ fn run(args: &Args) -> anyhow::Result<usize> {
                     &nodes,
                     n,
                     |i| format!("pm-{i:08x}"),
-                    |i| json!({"Aux/pm/vmid": (100 + i % 100).to_string()}),
+                    |i| {
+                        json!({"Aux/pm/vmid": (100 + i % 100).to_string(),
+                               "Aux/linstor-plugins/created": (1_700_000_000_000 + i).to_string()})
+                    },
                 )?
             } else {
                 seed(
@@ -293,7 +296,7 @@ fn run(args: &Args) -> anyhow::Result<usize> {
             if platform == "Proxmox" {
                 for mode in [PveMode::PerCall, PveMode::LongLived] {
                     let (pve, peer) = pve_pair(&b, mode, args.pve_peer.as_deref())?;
-                    rows.extend(pve.list(peer.as_ref())?);
+                    rows.extend(pve.list(peer.as_ref(), false)?);
                     rows.push(pve.status_at_scale(peer.as_ref())?);
                 }
             } else {

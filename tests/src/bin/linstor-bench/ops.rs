@@ -589,12 +589,13 @@ impl<'a> Pve<'a> {
                 )
             })
             .collect();
-        rows.extend(self.list(peer)?);
+        rows.extend(self.list(peer, peer.is_some())?);
         Ok(rows)
     }
 
-    /// `list_images` at the current population (with `peer`, its too).
-    pub fn list(&self, peer: Option<&Pve<'_>>) -> anyhow::Result<Vec<Row>> {
+    /// `list_images` at the current population (with `peer`, its too); `elsewhere`: the
+    /// storage also holds volumes another plugin made (without our creation time).
+    pub fn list(&self, peer: Option<&Pve<'_>>, elsewhere: bool) -> anyhow::Result<Vec<Row>> {
         let b = self.b;
         let mut o = Vec::new();
         let mut t = Vec::new();
@@ -611,7 +612,11 @@ impl<'a> Pve<'a> {
                 &self.op("list_images"),
                 &o,
                 Some(&t),
-                (2, 2, "definitions with volumes, resources of ours"),
+                if elsewhere {
+                    (2, 2, "the definitions; the resources of the volumes LINBIT's plugin made, which carry no creation time")
+                } else {
+                    (1, 1, "the definitions (each volume made here carries its creation time)")
+                },
             ),
         )])
     }
