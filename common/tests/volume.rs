@@ -1150,3 +1150,70 @@ async fn capacity_without_size_info_falls_back_to_the_storage_pools_never_zero()
         );
     }
 }
+
+#[tokio::test]
+async fn a_listing_asks_for_what_the_last_one_needed_together_with_the_definitions() {
+    let e = env(&["n1", "n2", "n3"]).await;
+    let s = e.storage("n1");
+    s.create(&pm_spec("pm-0000c001", "100")).await.unwrap();
+    let mut props = Props::new();
+    props.insert(proxmox::VMID_PROP.into(), "101".into());
+    s.client()
+        .spawn(
+            "DfltRscGrp",
+            &linstor_common::api::ResourceGroupSpawn {
+                resource_definition_name: "pm-0000c002".into(),
+                volume_sizes: vec![4096],
+                resource_definition_props: props,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let names = |l: &[linstor_common::volume::ListedVolume]| -> Vec<String> {
+        l.iter().map(|v| v.name.clone()).collect()
+    };
+
+    e.sim.reset_stats();
+    let first = s.list_in_group().await.unwrap();
+    assert_eq!(names(&first), ["pm-0000c001", "pm-0000c002"]);
+    assert!(
+        first[1].created_ms.is_some(),
+        "a volume made by LINBIT's plugin gets its first resource's creation time"
+    );
+    assert_eq!(
+        e.sim.request_count(),
+        2,
+        "the definitions, then the resources of the volume made elsewhere"
+    );
+
+    e.sim.inject(Fault::Pause {
+        method: "GET".into(),
+        path_contains: "/v1/resource-definitions".into(),
+        nth: 1,
+        after_execute: false,
+    });
+    e.sim.reset_stats();
+    let (second, view_while_held) = tokio::join!(s.list_in_group(), async {
+        let mut seen = false;
+        for _ in 0..500 {
+            if e.sim.paused().is_some() {
+                seen = e.sim.stats().contains_key("GET /v1/view/resources");
+                if seen {
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        e.sim.release_pause(true);
+        seen
+    });
+    assert!(
+        view_while_held,
+        "the resources were asked for while the definitions were still on their way: {:?}",
+        e.sim.stats()
+    );
+    assert_eq!(second.unwrap(), first);
+    assert_eq!(e.sim.request_count(), 2);
+    e.sim.clear_faults();
+}

@@ -327,12 +327,58 @@ pub struct Storage {
     cfg: StorageConfig,
     client: Client,
     host: Arc<dyn HostOps>,
+    list_hint: Arc<std::sync::Mutex<ListHint>>,
+}
+
+/// Which resources the last [`Storage::list_in_group`] of this layer needed, so that the next
+/// one asks for them together with the definitions.
+#[derive(Debug, Clone, Default)]
+enum ListHint {
+    /// None: every volume carried its creation time.
+    #[default]
+    Nothing,
+    /// Those of these volumes.
+    Named(Vec<String>),
+    /// The whole resource view (more than [`NAMED_VIEW_MAX`] volumes).
+    All,
+}
+
+impl ListHint {
+    fn of(names: &[&str]) -> Self {
+        match names.len() {
+            0 => Self::Nothing,
+            n if n <= NAMED_VIEW_MAX => Self::Named(names.iter().map(|n| n.to_string()).collect()),
+            _ => Self::All,
+        }
+    }
+
+    /// The `resources` filter of the view to ask for (empty: the whole view); `None`: nothing.
+    fn query(&self) -> Option<Vec<&str>> {
+        match self {
+            Self::Nothing => None,
+            Self::Named(names) => Some(names.iter().map(String::as_str).collect()),
+            Self::All => Some(Vec::new()),
+        }
+    }
+
+    fn covers(&self, name: &str) -> bool {
+        match self {
+            Self::Nothing => false,
+            Self::Named(names) => names.iter().any(|n| n.eq_ignore_ascii_case(name)),
+            Self::All => true,
+        }
+    }
 }
 
 impl Storage {
     /// Assemble the layer.
     pub fn new(cfg: StorageConfig, client: Client, host: Arc<dyn HostOps>) -> Self {
-        Self { cfg, client, host }
+        Self {
+            cfg,
+            client,
+            host,
+            list_hint: Default::default(),
+        }
     }
 
     /// The REST client.
@@ -479,12 +525,29 @@ impl Storage {
     /// Every volume of this platform in the storage's resource group that can be used: read
     /// from the definitions alone (one request) when each is complete and carries
     /// [`CREATED_PROP`]; the others (made by other tools or older versions, or unfinished)
-    /// count only with a resource somewhere, read in a second request, filtered by their names
-    /// when they are few. Sorted by name.
+    /// count only with a resource somewhere, read from the resource view filtered by their
+    /// names (the whole view above [`NAMED_VIEW_MAX`]). The view is asked for together with
+    /// the definitions when the last listing of this layer needed it, afterwards otherwise.
+    /// Sorted by name.
     #[instrument(skip(self))]
     pub async fn list_in_group(&self) -> Result<Vec<ListedVolume>> {
+        let hint = self
+            .list_hint
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let ahead = async {
+            match hint.query() {
+                Some(names) => self
+                    .client
+                    .view_resources_brief(&names, &[])
+                    .await
+                    .map(Some),
+                None => Ok(None),
+            }
+        };
+        let (defs, early) = tokio::try_join!(self.client.resource_definitions_brief(&[]), ahead)?;
         let rg = &self.cfg.resource_group;
-        let defs = self.client.resource_definitions_brief(&[]).await?;
         let mut listed = Vec::new();
         let mut unsure = Vec::new();
         for d in defs.into_iter().map(ResourceDefinition::from) {
@@ -514,13 +577,20 @@ impl Storage {
                 unsure.push(v);
             }
         }
+        let names: Vec<&str> = unsure.iter().map(|v| v.name.as_str()).collect();
+        let next = ListHint::of(&names);
+        let mut resources = early.unwrap_or_default();
+        let missing: Vec<&str> = names.into_iter().filter(|n| !hint.covers(n)).collect();
+        if !missing.is_empty() {
+            let late = ListHint::of(&missing);
+            let query = late.query().unwrap_or_default();
+            resources.extend(self.client.view_resources_brief(&query, &[]).await?);
+        }
+        *self
+            .list_hint
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = next;
         if !unsure.is_empty() {
-            let names: Vec<&str> = if unsure.len() <= NAMED_VIEW_MAX {
-                unsure.iter().map(|v| v.name.as_str()).collect()
-            } else {
-                Vec::new()
-            };
-            let resources = self.client.view_resources_brief(&names, &[]).await?;
             let mut first: std::collections::HashMap<String, Option<i64>> =
                 std::collections::HashMap::with_capacity(resources.len());
             for r in resources {
