@@ -589,12 +589,13 @@ impl<'a> Pve<'a> {
                 )
             })
             .collect();
-        rows.extend(self.list(peer, peer.is_some())?);
+        rows.extend(self.list(peer, true)?);
         Ok(rows)
     }
 
     /// `list_images` at the current population (with `peer`, its too); `elsewhere`: the
-    /// storage also holds volumes another plugin made (without our creation time).
+    /// storage also holds volumes made by other tools (python-linstor's and LINBIT's plugin's
+    /// volumes of the operation pass carry no creation time).
     pub fn list(&self, peer: Option<&Pve<'_>>, elsewhere: bool) -> anyhow::Result<Vec<Row>> {
         let b = self.b;
         let mut o = Vec::new();
@@ -613,7 +614,7 @@ impl<'a> Pve<'a> {
                 &o,
                 Some(&t),
                 if elsewhere {
-                    (2, 2, "the definitions; the resources of the volumes LINBIT's plugin made, which carry no creation time")
+                    (2, 2, "the definitions; the resources of the volumes python-linstor (and LINBIT's plugin) made, which carry no creation time")
                 } else {
                     (1, 1, "the definitions (each volume made here carries its creation time)")
                 },
