@@ -526,7 +526,7 @@ impl Storage {
     /// from the definitions alone (one request) when each is complete and carries
     /// [`CREATED_PROP`]; the others (made by other tools or older versions, or unfinished)
     /// count only with a resource somewhere, read from the resource view filtered by their
-    /// names (the whole view above [`NAMED_VIEW_MAX`]). The view is asked for together with
+    /// names (the whole view above 50 of them). The view is asked for together with
     /// the definitions when the last listing of this layer needed it, afterwards otherwise.
     /// Sorted by name.
     #[instrument(skip(self))]
