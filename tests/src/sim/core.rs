@@ -506,6 +506,16 @@ impl Core {
         self.st.nodes.get(&key(name)).is_some_and(|n| n.online)
     }
 
+    /// The keys of the nodes whose satellite is online.
+    pub fn online_node_keys(&self) -> Vec<String> {
+        self.st
+            .nodes
+            .values()
+            .filter(|n| n.online)
+            .map(|n| key(&n.name))
+            .collect()
+    }
+
     pub fn pool_used(&self, node_key: &str) -> u64 {
         super::placement::pool_used(&self.st, node_key)
     }

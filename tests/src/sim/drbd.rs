@@ -93,13 +93,7 @@ impl Core {
     pub(crate) fn add_disk_now(&mut self, rk: &str, nk: &str, out: &mut Vec<Entry>) {
         self.set_tiebreaker(rk, nk, false);
         let pool = self.pool_name.clone();
-        let online: Vec<String> = self
-            .st
-            .nodes
-            .values()
-            .filter(|n| n.online)
-            .map(|n| key(&n.name))
-            .collect();
+        let online = self.online_node_keys();
         let Some(rd) = self.st.rds.get_mut(rk) else {
             return;
         };

@@ -544,13 +544,7 @@ impl Core {
     /// on the diskless pool ("Notified {0} that disk has been removed on ''<node>''" per peer).
     fn remove_disk_now(&mut self, rk: &str, nk: &str, client: bool, out: &mut Vec<Entry>) {
         let be = self.be.clone();
-        let online: Vec<String> = self
-            .st
-            .nodes
-            .values()
-            .filter(|n| n.online)
-            .map(|n| key(&n.name))
-            .collect();
+        let online = self.online_node_keys();
         let Some(rd) = self.st.rds.get_mut(rk) else {
             return;
         };
