@@ -6,12 +6,14 @@
 //! `readtimeout` does not make the activation of a volume present on the node, or `status`,
 //! wait on a hung controller.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+mod support;
+
 use std::time::{Duration, Instant};
 
+use linstor_tests::cmd::output_with_input;
 use linstor_tests::sim::{Backing, BlockingSim, Fault, Sim, SimConfig};
 use serde_json::{json, Map, Value};
+use support::helper;
 
 const SLOW: Duration = Duration::from_millis(1500);
 
@@ -55,27 +57,14 @@ impl H {
             "timeout": timeout,
             "args": args,
         });
-        let mut child = Command::new(env!("CARGO_BIN_EXE_linstor-pve"))
-            .arg(method)
-            .env_clear()
-            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-            .env("LINSTOR_PVE_CACHE_DIR", self.tmp.path().join("cache"))
-            .env(
-                "LINSTOR_PVE_AUTH_JSON",
-                self.tmp.path().join("no-auth.json"),
-            )
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(doc.to_string().as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = output_with_input(
+            &mut helper(
+                method,
+                &self.tmp.path().join("cache"),
+                &self.tmp.path().join("no-auth.json"),
+            ),
+            doc.to_string().as_bytes(),
+        );
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         assert!(!stderr.contains("panicked"), "{method}: {stderr}");

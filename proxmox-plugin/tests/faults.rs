@@ -8,15 +8,18 @@
 //! diskful replica or volume lost, and that re-running converges to the end state of an
 //! undisturbed run. Counts go to the reliability summary.
 
+mod support;
+
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use linstor_common::client::silent::FILE_NAME;
 use linstor_tests::faults::{self, How, Kill, Row, Step};
 use linstor_tests::sim::{Backing, BlockingSim, Fault, Sim, SimConfig};
 use serde_json::{json, Value};
+use support::helper;
 
 const VOL: &str = "pm-1234abcd_100";
 const RD: &str = "pm-1234abcd";
@@ -73,20 +76,16 @@ impl H {
     }
 
     fn spawn(&self, method: &str, input: String) -> Child {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_linstor-pve"))
-            .arg(method)
-            .env_clear()
-            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-            .env("LINSTOR_PVE_CACHE_DIR", self.tmp.path().join("cache"))
-            .env(
-                "LINSTOR_PVE_AUTH_JSON",
-                self.tmp.path().join("no-auth.json"),
-            )
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut c = helper(
+            method,
+            &self.tmp.path().join("cache"),
+            &self.tmp.path().join("no-auth.json"),
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
         let mut si = c.stdin.take().unwrap();
         std::thread::spawn(move || {
             let _ = si.write_all(input.as_bytes());

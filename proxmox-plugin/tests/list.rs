@@ -4,11 +4,12 @@
 //! request whatever the population; volumes made elsewhere (LINBIT's plugin) or left unfinished
 //! count only with a resource somewhere, which costs one more request.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+mod support;
 
+use linstor_tests::cmd::output_with_input;
 use linstor_tests::sim::{BlockingSim, Sim, SimConfig};
 use serde_json::{json, Value};
+use support::helper;
 
 fn spawn(sim: &BlockingSim, rd: &str, group: &str, props: Value, size_kib: u64) {
     let body = json!({
@@ -26,10 +27,10 @@ fn spawn(sim: &BlockingSim, rd: &str, group: &str, props: Value, size_kib: u64) 
 }
 
 fn list_images(sim: &BlockingSim, cache: &std::path::Path, args: Value) -> Value {
-    helper(sim, cache, "list_images", args)
+    call(sim, cache, "list_images", args)
 }
 
-fn helper(sim: &BlockingSim, cache: &std::path::Path, method: &str, args: Value) -> Value {
+fn call(sim: &BlockingSim, cache: &std::path::Path, method: &str, args: Value) -> Value {
     let doc = json!({
         "storeid": "drbd1",
         "scfg": {"controller": sim.url(), "resourcegroup": "DfltRscGrp"},
@@ -38,24 +39,10 @@ fn helper(sim: &BlockingSim, cache: &std::path::Path, method: &str, args: Value)
         "timeout": 20,
         "args": args,
     });
-    let mut child = Command::new(env!("CARGO_BIN_EXE_linstor-pve"))
-        .arg(method)
-        .env_clear()
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        .env("LINSTOR_PVE_CACHE_DIR", cache)
-        .env("LINSTOR_PVE_AUTH_JSON", cache.join("no-auth.json"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(doc.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = output_with_input(
+        &mut helper(method, cache, &cache.join("no-auth.json")),
+        doc.to_string().as_bytes(),
+    );
     assert!(
         out.status.success(),
         "{method} failed: {}",
@@ -116,7 +103,7 @@ fn list_images_reads_only_definitions_for_volumes_made_here() {
     let tmp = tempfile::tempdir().unwrap();
     let sim = cluster();
     let before = now_secs();
-    let made = helper(
+    let made = call(
         &sim,
         tmp.path(),
         "alloc_image",

@@ -5,11 +5,11 @@
 //! neither the token, the Authorization header nor the client key is ever logged. Basic auth
 //! (`LS_USERNAME`/`LS_PASSWORD` in the daemons' environment) signs in over HTTPS only.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use linstor_tests::cmd::output_with_input;
 use linstor_tests::pki::Pki;
 use linstor_tests::sim::{BlockingSim, Sim, SimConfig};
 use serde_json::{json, Value};
@@ -35,26 +35,17 @@ fn helper_env(
     cache: &Path,
     env: &[(&str, &str)],
 ) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_linstor-pve"))
-        .arg(method)
-        .env_clear()
-        .envs(env.iter().copied())
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("LINSTOR_PVE_LOG", "trace")
-        .env("LINSTOR_PVE_AUTH_JSON", token_file)
-        .env("LINSTOR_PVE_CACHE_DIR", cache)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(doc.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = output_with_input(
+        Command::new(env!("CARGO_BIN_EXE_linstor-pve"))
+            .arg(method)
+            .env_clear()
+            .envs(env.iter().copied())
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("LINSTOR_PVE_LOG", "trace")
+            .env("LINSTOR_PVE_AUTH_JSON", token_file)
+            .env("LINSTOR_PVE_CACHE_DIR", cache),
+        doc.to_string().as_bytes(),
+    );
     Run {
         code: out.status.code().unwrap_or(-1),
         out: serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),

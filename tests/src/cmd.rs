@@ -1,6 +1,7 @@
 //! Running a program from a test: what it printed and whether it succeeded.
 
-use std::process::Command;
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
 
 /// What a program printed, and whether it succeeded.
 #[derive(Debug, Clone)]
@@ -44,6 +45,28 @@ pub fn run_ok(program: &str, args: &[&str]) -> String {
     out.stdout
 }
 
+/// Runs `cmd` with `input` on its standard input (written from another thread, so a program that
+/// answers before reading all of it cannot block) and returns what it printed; panics when it
+/// cannot be started (for tests).
+pub fn output_with_input(cmd: &mut Command, input: &[u8]) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {:?}: {e}", cmd.get_program()));
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("waiting for {:?}: {e}", cmd.get_program()));
+    let _ = writer.join();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -55,6 +78,13 @@ mod tests {
         assert_eq!(out.stdout, "out\n");
         assert_eq!(out.stderr, "err\n");
         assert_eq!(run_ok("echo", &["a", "b"]), "a b\n");
+    }
+
+    #[test]
+    fn input_reaches_the_program() {
+        let out = output_with_input(Command::new("tr").arg("a-z").arg("A-Z"), b"hello");
+        assert!(out.status.success());
+        assert_eq!(out.stdout, b"HELLO");
     }
 
     #[test]
