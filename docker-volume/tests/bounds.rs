@@ -8,7 +8,6 @@
 //! naming the flag, the value and the range; empty variables (the managed plugin's default)
 //! keep the defaults. Needs no root: nothing is mounted.
 
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -89,15 +88,11 @@ impl H {
             .spawn()
             .unwrap();
         self.daemon = Some(child);
-        let t = Instant::now();
-        while UnixStream::connect(self.socket()).is_err() {
-            assert!(
-                t.elapsed() < Duration::from_secs(20),
-                "daemon did not start: {}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        assert!(
+            docker_plugin::socket_opens(&self.socket(), Duration::from_secs(20)),
+            "daemon did not start: {}",
+            self.log()
+        );
     }
 
     fn stop(&mut self) {

@@ -22,7 +22,6 @@
 //! same volume drivers as before the test.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -56,11 +55,10 @@ impl Plugin {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start plugin");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while UnixStream::connect(&socket).is_err() {
-            assert!(Instant::now() < deadline, "plugin socket did not appear");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        assert!(
+            docker_plugin::socket_opens(&socket, Duration::from_secs(10)),
+            "plugin socket did not appear"
+        );
         Plugin {
             child,
             args,

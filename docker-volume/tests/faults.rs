@@ -8,7 +8,6 @@
 //! reference counts intact after the restart, and that re-running converges to the end state
 //! of an undisturbed run. Counts go to the reliability summary.
 
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -169,14 +168,10 @@ impl H {
             .spawn()
             .unwrap();
         self.daemon = Some(child);
-        let t = Instant::now();
-        while UnixStream::connect(self.socket()).is_err() {
-            assert!(
-                t.elapsed() < Duration::from_secs(10),
-                "daemon did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        assert!(
+            docker_plugin::socket_opens(&self.socket(), Duration::from_secs(10)),
+            "daemon did not start"
+        );
         if settle {
             std::thread::sleep(Duration::from_millis(300));
         }

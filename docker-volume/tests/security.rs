@@ -5,7 +5,6 @@
 //! level it never logs the token, the password, the Authorization header or the client key.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -71,15 +70,11 @@ impl Daemon {
             .spawn()
             .unwrap();
         let me = Daemon { child, sock, log };
-        let t0 = Instant::now();
-        while UnixStream::connect(&me.sock).is_err() {
-            assert!(
-                t0.elapsed() < Duration::from_secs(20),
-                "daemon did not open its socket: {}",
-                me.logs()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        assert!(
+            docker_plugin::socket_opens(&me.sock, Duration::from_secs(20)),
+            "daemon did not open its socket: {}",
+            me.logs()
+        );
         me
     }
 

@@ -17,6 +17,19 @@ pub struct Answer {
     pub body: Value,
 }
 
+/// Waits until the plugin socket `sock` accepts a connection, polling every 20 ms: true when it
+/// did within `within`.
+pub fn socket_opens(sock: &Path, within: Duration) -> bool {
+    let t = std::time::Instant::now();
+    while UnixStream::connect(sock).is_err() {
+        if t.elapsed() >= within {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
+}
+
 /// POSTs `body` to `path` (e.g. `/VolumeDriver.Create`) on the plugin socket `sock`, waiting at
 /// most `timeout` for the answer.
 pub fn post(sock: &Path, path: &str, body: &str, timeout: Duration) -> std::io::Result<Answer> {
@@ -40,4 +53,18 @@ pub fn post(sock: &Path, path: &str, body: &str, timeout: Duration) -> std::io::
         status,
         body: serde_json::from_str(json).map_err(std::io::Error::other)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_socket_opens_once_something_listens_on_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("plugin.sock");
+        assert!(!socket_opens(&sock, Duration::from_millis(60)));
+        let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        assert!(socket_opens(&sock, Duration::from_millis(60)));
+    }
 }
