@@ -146,6 +146,19 @@ pub struct Replica {
     pub disk_state: Option<String>,
 }
 
+impl Replica {
+    /// A resource as a replica, with the DRBD disk state of its volume 0 where known.
+    fn of(r: &Resource, disk_state: Option<String>) -> Self {
+        Self {
+            node: r.node_name.clone(),
+            diskless: r.is_diskless(),
+            tiebreaker: r.is_tiebreaker(),
+            in_use: r.in_use(),
+            disk_state,
+        }
+    }
+}
+
 /// A volume of [`Storage::list_in_group`]: its definition and when it was made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedVolume {
@@ -186,30 +199,34 @@ fn with_created(props: &Props) -> Props {
     props
 }
 
-/// A resource of `/v1/view/resources` as a replica: the replica, its RD name, its creation time.
-fn replica_of(r: ResourceBrief) -> (Replica, String, Option<i64>) {
-    let disk_state = r
-        .volumes
-        .into_iter()
-        .find(|v| v.volume_number.unwrap_or(0) == 0)
-        .and_then(|v| v.state)
-        .and_then(|s| s.disk_state);
-    let res = Resource {
-        name: r.name,
-        node_name: r.node_name,
-        flags: r.flags,
-        state: r.state,
-        create_timestamp: r.create_timestamp,
-        ..Default::default()
-    };
-    let replica = Replica {
-        diskless: res.is_diskless(),
-        tiebreaker: res.is_tiebreaker(),
-        in_use: res.in_use(),
-        node: res.node_name,
-        disk_state,
-    };
-    (replica, res.name, res.create_timestamp)
+/// The replicas of a resource view and their earliest creation time, by lower-case definition
+/// name.
+fn by_definition(
+    resources: Vec<ResourceBrief>,
+) -> std::collections::HashMap<String, (Vec<Replica>, Option<i64>)> {
+    let mut out: std::collections::HashMap<String, (Vec<Replica>, Option<i64>)> =
+        std::collections::HashMap::with_capacity(resources.len());
+    for r in resources {
+        let disk_state = r
+            .volumes
+            .into_iter()
+            .find(|v| v.volume_number.unwrap_or(0) == 0)
+            .and_then(|v| v.state)
+            .and_then(|s| s.disk_state);
+        let mut res = Resource {
+            name: r.name,
+            node_name: r.node_name,
+            flags: r.flags,
+            state: r.state,
+            create_timestamp: r.create_timestamp,
+            ..Default::default()
+        };
+        res.name.make_ascii_lowercase();
+        let entry = out.entry(std::mem::take(&mut res.name)).or_default();
+        entry.0.push(Replica::of(&res, disk_state));
+        entry.1 = earliest(entry.1, res.create_timestamp);
+    }
+    out
 }
 
 /// A volume as the frontends see it.
@@ -241,17 +258,14 @@ impl VolumeInfo {
             .filter_map(|r| r.resource.create_timestamp)
             .min();
         let replicas = mine
-            .map(|r| Replica {
-                node: r.resource.node_name.clone(),
-                diskless: r.resource.is_diskless(),
-                tiebreaker: r.resource.is_tiebreaker(),
-                in_use: r.resource.in_use(),
-                disk_state: r
+            .map(|r| {
+                let disk_state = r
                     .volumes
                     .iter()
                     .find(|v| v.volume_number.unwrap_or(0) == 0)
                     .and_then(|v| v.state.as_ref())
-                    .and_then(|s| s.disk_state.clone()),
+                    .and_then(|s| s.disk_state.clone());
+                Replica::of(&r.resource, disk_state)
             })
             .collect();
         Self::assemble(rd, replicas, created_ms)
@@ -473,16 +487,7 @@ impl Storage {
     pub async fn replicas(&self, rd: &str) -> Result<Vec<Replica>> {
         naming::validate_resource_name(rd)?;
         let mut out: Vec<Replica> = match self.client.resources(rd).await {
-            Ok(rs) => rs
-                .iter()
-                .map(|r| Replica {
-                    node: r.node_name.clone(),
-                    diskless: r.is_diskless(),
-                    tiebreaker: r.is_tiebreaker(),
-                    in_use: r.in_use(),
-                    disk_state: None,
-                })
-                .collect(),
+            Ok(rs) => rs.iter().map(|r| Replica::of(r, None)).collect(),
             Err(Error::NotFound { .. }) => Vec::new(),
             Err(e) => return Err(e),
         };
@@ -498,15 +503,7 @@ impl Storage {
             self.client.resource_definitions_brief(&[]),
             self.client.view_resources_brief(&[], &[])
         )?;
-        let mut by_rd: std::collections::HashMap<String, (Vec<Replica>, Option<i64>)> =
-            std::collections::HashMap::with_capacity(defs.len());
-        for r in resources {
-            let (replica, mut key, created) = replica_of(r);
-            key.make_ascii_lowercase();
-            let entry = by_rd.entry(key).or_default();
-            entry.0.push(replica);
-            entry.1 = earliest(entry.1, created);
-        }
+        let mut by_rd = by_definition(resources);
         let mut out: Vec<VolumeInfo> = defs
             .into_iter()
             .map(ResourceDefinition::from)
@@ -591,16 +588,9 @@ impl Storage {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = next;
         if !unsure.is_empty() {
-            let mut first: std::collections::HashMap<String, Option<i64>> =
-                std::collections::HashMap::with_capacity(resources.len());
-            for r in resources {
-                let mut key = r.name;
-                key.make_ascii_lowercase();
-                let e = first.entry(key).or_insert(None);
-                *e = earliest(*e, r.create_timestamp);
-            }
+            let found = by_definition(resources);
             listed.extend(unsure.into_iter().filter_map(|mut v| {
-                v.created_ms = *first.get(&v.name.to_ascii_lowercase())?;
+                v.created_ms = found.get(&v.name.to_ascii_lowercase())?.1;
                 Some(v)
             }));
         }
