@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use linstor_tests::sim::{Sim, SimConfig};
-use serde_json::{json, Value};
+use serde_json::json;
 
 const MASK_CRT: u64 = 0x100_0000;
 const MASK_MOD: u64 = 0x200_0000;
@@ -40,14 +40,6 @@ async fn node_online(api: &Api, node: &str, on: bool) {
         .post("/sim/node-online", json!({"node": node, "online": on}))
         .await;
     assert_eq!(st, 200);
-}
-
-fn entries(v: &Value) -> Vec<(u64, String)> {
-    v.as_array()
-        .expect("an ApiCallRc list")
-        .iter()
-        .map(|e| (rc(e), e["message"].as_str().unwrap_or_default().to_string()))
-        .collect()
 }
 
 async fn flags(api: &Api, node: &str) -> Vec<String> {

@@ -47,14 +47,6 @@ async fn two_replicas() -> (Sim, Api, Vec<String>, String) {
     (sim, api, diskful, tb.expect("a tie-breaker"))
 }
 
-fn entries(v: &Value) -> Vec<(u64, String)> {
-    v.as_array()
-        .unwrap_or_else(|| panic!("an ApiCallRc list: {v}"))
-        .iter()
-        .map(|e| (rc(e), e["message"].as_str().unwrap_or_default().to_string()))
-        .collect()
-}
-
 async fn flags(api: &Api, node: &str) -> Vec<String> {
     let mut f = api.flags("rd", node).await;
     f.sort();

@@ -122,3 +122,12 @@ pub fn no_errors(v: &Value) -> bool {
 pub fn first_code(v: &Value) -> u64 {
     rc(&v[0])
 }
+
+/// The ret_code and message of each entry of an ApiCallRc list.
+pub fn entries(v: &Value) -> Vec<(u64, String)> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("an ApiCallRc list: {v}"))
+        .iter()
+        .map(|e| (rc(e), e["message"].as_str().unwrap_or_default().to_string()))
+        .collect()
+}
