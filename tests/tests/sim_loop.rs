@@ -108,9 +108,9 @@ async fn loop_devices_share_data_and_report_in_use() {
 
     let (st, v) = api.delete("/v1/resource-definitions/lv").await;
     assert_eq!(st, 200, "{v}");
-    let left = Command::new("losetup").arg("-a").output().unwrap();
-    assert!(
-        !String::from_utf8_lossy(&left.stdout).contains(&*sim.data_dir().to_string_lossy()),
+    assert_eq!(
+        loops_left_under(sim.data_dir()),
+        Vec::<String>::new(),
         "loop devices detached"
     );
     sim.stop().await;
